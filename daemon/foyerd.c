@@ -1,0 +1,312 @@
+/*
+ * foyerd.c - the daemon: lifecycle, signals, systemd notification.
+ *
+ * Threads: main (this file: signals, watchdog, reload), the writer, and the
+ * drivers' own threads.  Signals are blocked in every thread and taken by
+ * the main thread with sigtimedwait(), so no code runs in a signal handler:
+ *   SIGTERM, SIGINT  stop drivers, commit what is queued, exit 0
+ *   SIGHUP           load the config again; a bad one is refused and the
+ *                    running config kept
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "foyer/config.h"
+#include "foyer/driver.h"
+#include "foyer/log.h"
+#include "foyer/queue.h"
+#include "foyer/store.h"
+#include "foyer/timeutil.h"
+#include "foyer/writer.h"
+
+#define DEFAULT_CONFIG FOYER_SYSCONFDIR "/foyer.conf"
+
+/* Drivers built into foyerd, started in this order. */
+static const struct driver_ops *const driver_table[] = {
+    NULL,
+};
+
+struct daemon {
+    struct foyer_config *cfg;
+    struct queue *q;
+    struct writer *writer;
+    void *drv[sizeof(driver_table) / sizeof(driver_table[0])];
+    struct log_ratelimit refused_rl;
+};
+
+static bool sink_emit(void *ctx, const struct reading *r)
+{
+    struct daemon *d = ctx;
+    if (queue_push(d->q, r))
+        return true;
+    unsigned long suppressed;
+    if (log_ratelimit_ok(&d->refused_rl, &suppressed))
+        log_warn("reading queue full (%zu readings): the database is not keeping up; "
+                 "readings are dropped and counted (%lu more not logged)",
+                 (size_t)FOYER_QUEUE_CAPACITY, suppressed);
+    return false;
+}
+
+static void sink_event(void *ctx, uint32_t channel, int64_t ts_s, const char *kind,
+                       const char *detail)
+{
+    struct daemon *d = ctx;
+    const char *name = channel < d->cfg->n_channels ? d->cfg->channels[channel].id : "?";
+    char when[40];
+    log_info("%s: %s at %s%s%s", name, kind, tu_format_local(ts_s, when, sizeof(when)),
+             detail ? ": " : "", detail ? detail : "");
+}
+
+static int start_drivers(struct daemon *d)
+{
+    struct driver_env env = {.cfg = d->cfg, .emit = sink_emit, .event = sink_event,
+                             .sink_ctx = d};
+    for (size_t i = 0; driver_table[i]; i++) {
+        int err = 0;
+        d->drv[i] = driver_table[i]->open(&env, &err);
+        if (!d->drv[i]) {
+            log_err("driver %s: cannot start: %s", driver_table[i]->name, strerror(-err));
+            return err;
+        }
+        err = driver_table[i]->start(d->drv[i]);
+        if (err < 0) {
+            log_err("driver %s: cannot start: %s", driver_table[i]->name, strerror(-err));
+            return err;
+        }
+    }
+    return 0;
+}
+
+static void stop_drivers(struct daemon *d)
+{
+    for (size_t i = 0; driver_table[i]; i++) {
+        driver_table[i]->close(d->drv[i]);
+        d->drv[i] = NULL;
+    }
+}
+
+static void print_errors(const struct conf_errors *errs, FILE *out)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(out, "%s\n", errs->msgs[i]);
+}
+
+static int check_config(const char *path, bool verbose)
+{
+    struct conf_errors errs = {0};
+    struct foyer_config *cfg = config_load(path, &errs);
+    if (!cfg) {
+        print_errors(&errs, stderr);
+        conf_errors_free(&errs);
+        return 1;
+    }
+    char summary[256];
+    if (verbose)
+        config_dump(cfg, stdout);
+    config_summary(cfg, summary, sizeof(summary));
+    printf("%s: OK: %s\n", path, summary);
+    config_free(cfg);
+    return 0;
+}
+
+/* SIGHUP: load the config again; swap only when it is valid. */
+static void reload(struct daemon *d, const char *path)
+{
+    struct conf_errors errs = {0};
+    struct foyer_config *ncfg = config_load(path, &errs);
+
+    sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+    if (!ncfg) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_err("%s", errs.msgs[i]);
+        log_err("reload refused: %zu errors in %s; keeping the running configuration", errs.n,
+                path);
+        conf_errors_free(&errs);
+        goto out;
+    }
+    if (strcmp(ncfg->timezone, d->cfg->timezone) != 0 ||
+        strcmp(ncfg->database, d->cfg->database) != 0) {
+        log_err("reload refused: timezone or database changed; restart foyerd to apply");
+        config_free(ncfg);
+        goto out;
+    }
+    stop_drivers(d);
+    int rc = writer_set_config(d->writer, ncfg);
+    if (rc < 0) {
+        log_err("reload failed: cannot register the new channels: %s; keeping the running "
+                "configuration",
+                strerror(-rc));
+        config_free(ncfg);
+    } else {
+        config_free(d->cfg);
+        d->cfg = ncfg;
+        log_set_level_name(d->cfg->log_level);
+        char summary[256];
+        config_summary(d->cfg, summary, sizeof(summary));
+        log_info("configuration reloaded: %s", summary);
+    }
+    if (start_drivers(d) < 0)
+        log_err("some drivers did not restart after reload; see above");
+out:
+    sd_notify(0, "READY=1\nSTATUS=Running");
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: foyerd [OPTIONS]\n"
+            "Energy-monitoring daemon: polls meters and sensors, stores per-dwelling\n"
+            "consumption in SQLite.\n\n"
+            "  -c, --config FILE   configuration file (default %s)\n"
+            "  -t, --check-config  check the configuration and exit (0 valid, 1 not)\n"
+            "  -v, --verbose       with --check-config: print the normalised config\n"
+            "  -V, --version       print the version and exit\n"
+            "  -h, --help          this help\n\n"
+            "Signals: SIGTERM commits queued readings and exits; SIGHUP reloads the config.\n",
+            DEFAULT_CONFIG);
+}
+
+static void log_final(struct writer_stats *ws, struct queue_stats *qs)
+{
+    log_info("stopped: %llu readings committed in %llu batches, %llu duplicates, %llu refused "
+             "by the queue, %llu lost at exit",
+             (unsigned long long)ws->ingest.stored, (unsigned long long)ws->ingest.batches,
+             (unsigned long long)ws->ingest.duplicates, (unsigned long long)qs->dropped_full,
+             (unsigned long long)ws->lost_at_exit);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 't'},
+        {"verbose", no_argument, NULL, 'v'},      {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *path = DEFAULT_CONFIG;
+    bool check = false, verbose = false;
+    int c;
+
+    log_init("foyerd");
+    while ((c = getopt_long(argc, argv, "c:tvVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            check = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'V':
+            printf("foyerd %s\n", FOYER_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "foyerd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (check)
+        return check_config(path, verbose);
+
+    struct daemon d = {.refused_rl = LOG_RATELIMIT_INIT(3, 60)};
+    struct conf_errors errs = {0};
+    d.cfg = config_load(path, &errs);
+    if (!d.cfg) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_err("%s", errs.msgs[i]);
+        log_err("not starting: %zu errors in %s", errs.n, path);
+        conf_errors_free(&errs);
+        return 1;
+    }
+    log_set_level_name(d.cfg->log_level);
+    if (timeutil_set_zone(d.cfg->timezone) < 0) {
+        log_err("%s: time zone \"%s\" is unknown or not whole-hour", path, d.cfg->timezone);
+        config_free(d.cfg);
+        return 1;
+    }
+
+    /* Block the signals we wait for before any thread starts, so every
+     * thread inherits the mask and only sigtimedwait() below sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct store *store;
+    const char *msg;
+    int rc = store_open(d.cfg->database, d.cfg, &store, &msg);
+    if (rc < 0) {
+        log_err("%s: cannot open the database: %s", d.cfg->database, msg ? msg : strerror(-rc));
+        config_free(d.cfg);
+        return 1;
+    }
+    d.q = queue_new(FOYER_QUEUE_CAPACITY);
+    d.writer = d.q ? writer_start(store, d.q, d.cfg) : NULL;
+    if (!d.writer) {
+        log_err("cannot start the writer: out of memory");
+        store_close(store);
+        queue_free(d.q);
+        config_free(d.cfg);
+        return 1;
+    }
+    int exit_code = 0;
+    if (start_drivers(&d) < 0)
+        exit_code = 1;
+
+    char summary[256];
+    config_summary(d.cfg, summary, sizeof(summary));
+    if (exit_code == 0) {
+        log_info("foyerd %s started: %s; database %s", FOYER_VERSION, summary, d.cfg->database);
+        sd_notifyf(0, "READY=1\nSTATUS=Running: %s\nMAINPID=%lu", summary,
+                   (unsigned long)getpid());
+    }
+
+    uint64_t watchdog_usec = 0;
+    bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+    int64_t tick_ms = watchdog ? (int64_t)(watchdog_usec / 2000) : 1000;
+    if (tick_ms > 1000 || tick_ms <= 0)
+        tick_ms = 1000;
+
+    while (exit_code == 0) {
+        struct timespec to = {(time_t)(tick_ms / 1000), (long)(tick_ms % 1000) * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &to);
+        if (watchdog)
+            sd_notify(0, "WATCHDOG=1");
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (sig == SIGHUP)
+            reload(&d, path);
+    }
+
+    sd_notify(0, "STOPPING=1\nSTATUS=Committing queued readings");
+    stop_drivers(&d);
+    struct writer_stats ws;
+    struct queue_stats qs;
+    writer_stop(d.writer, &ws); /* drains the queue and commits */
+    queue_get_stats(d.q, &qs);
+    log_final(&ws, &qs);
+    queue_free(d.q);
+    config_free(d.cfg);
+    return exit_code;
+}

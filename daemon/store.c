@@ -1,0 +1,985 @@
+/*
+ * store.c - SQLite time-series storage: raw readings, rollups, events.
+ *
+ * SCHEMA (version 1, PRAGMA user_version)
+ *
+ *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
+ *            dwelling, building)
+ *       One row per channel name ever configured; ids are never reused, so
+ *       history survives a channel leaving and coming back to the config.
+ *   readings(channel, ts, value, status) WITHOUT ROWID, key (channel, ts)
+ *       Raw readings, UTC epoch seconds, in the stored unit.  status is an
+ *       enum reading_status: dropped readings are kept (with their status)
+ *       for data-quality review and so that an import run twice knows it
+ *       has seen them.  Bounded by retention.
+ *   rollup_hour / rollup_day / rollup_month(channel, ts, sum, n, min, max)
+ *       WITHOUT ROWID, key (channel, ts).  ts is the UTC start of the UTC
+ *       hour (a local hour: the zone's offsets are whole hours), of the local
+ *       day, of the local month.  Counters: sum is the consumption, n the
+ *       number of readings taken in the period, min/max NULL.  Gauges: sum
+ *       and n of the values (mean = sum/n), min and max.  Kept forever.
+ *   events(id, ts, channel, kind, value, prev_value, detail, logged)
+ *       Resets, rollovers, dropped readings, device state changes.
+ *
+ * WRITE PATH
+ *   store_ingest() sorts a batch by (channel, ts), so each channel's
+ *   readings are applied in time order and raw rows go into the B-tree in
+ *   key order (each leaf page written once per batch).  Consumption is
+ *   accumulated per (channel, hour) in memory during the batch and merged
+ *   into the three rollup tables with one upsert per touched row at the end,
+ *   in the same transaction: a crash leaves raw rows and rollups consistent.
+ *
+ *   Counter state (last accepted reading, held reading) is cached per
+ *   channel and rebuilt from the readings table when unknown.  Another
+ *   writer (foyerctl import next to foyerd) changes PRAGMA data_version; the
+ *   cache is then dropped inside the transaction, before any decision.
+ */
+#include "foyer/store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "foyer/counter.h"
+#include "foyer/limits.h"
+#include "foyer/timeutil.h"
+
+/* In-memory accumulation of one batch's rollup changes. */
+struct acc_entry {
+    uint64_t key; /* channel db id << 32 | period start / 3600; 0 = empty */
+    double sum;
+    double min, max;
+    uint32_t n;
+    bool gauge;
+};
+
+struct acc {
+    struct acc_entry *e;
+    size_t cap; /* power of two */
+    size_t used;
+};
+
+enum {
+    ST_INS_READING,
+    ST_GET_READING,
+    ST_SET_STATUS,
+    ST_PREV,
+    ST_NEXT,
+    ST_HELD,
+    ST_MAX_TS,
+    ST_UP_HOUR,
+    ST_UP_DAY,
+    ST_UP_MONTH,
+    ST_INS_EVENT,
+    ST_COUNT_
+};
+
+static const char *const stmt_sql[ST_COUNT_] = {
+    [ST_INS_READING] = "INSERT INTO readings(channel, ts, value, status) VALUES (?1, ?2, ?3, ?4)",
+    [ST_GET_READING] = "SELECT value, status FROM readings WHERE channel = ?1 AND ts = ?2",
+    [ST_SET_STATUS] = "UPDATE readings SET status = ?3 WHERE channel = ?1 AND ts = ?2",
+    [ST_PREV] = "SELECT ts, value, status FROM readings WHERE channel = ?1 AND ts < ?2"
+                " AND status IN (0, 1) ORDER BY ts DESC LIMIT 1",
+    [ST_NEXT] = "SELECT ts, value, status FROM readings WHERE channel = ?1 AND ts > ?2"
+                " AND status IN (0, 1) ORDER BY ts LIMIT 1",
+    [ST_HELD] = "SELECT ts, value, status FROM readings WHERE channel = ?1 AND ts > ?2"
+                " AND status IN (2, 3) ORDER BY ts DESC LIMIT 1",
+    [ST_MAX_TS] = "SELECT max(ts) FROM readings WHERE channel = ?1",
+    [ST_UP_HOUR] = "INSERT INTO rollup_hour(channel, ts, sum, n, min, max)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET"
+                   " sum = sum + excluded.sum, n = n + excluded.n,"
+                   " min = min(coalesce(min, excluded.min), excluded.min),"
+                   " max = max(coalesce(max, excluded.max), excluded.max)",
+    [ST_UP_DAY] = "INSERT INTO rollup_day(channel, ts, sum, n, min, max)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET"
+                  " sum = sum + excluded.sum, n = n + excluded.n,"
+                  " min = min(coalesce(min, excluded.min), excluded.min),"
+                  " max = max(coalesce(max, excluded.max), excluded.max)",
+    [ST_UP_MONTH] = "INSERT INTO rollup_month(channel, ts, sum, n, min, max)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET"
+                    " sum = sum + excluded.sum, n = n + excluded.n,"
+                    " min = min(coalesce(min, excluded.min), excluded.min),"
+                    " max = max(coalesce(max, excluded.max), excluded.max)",
+    [ST_INS_EVENT] = "INSERT INTO events(ts, channel, kind, value, prev_value, detail, logged)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+};
+
+struct store {
+    sqlite3 *db;
+    bool readonly;
+    const struct foyer_config *cfg;
+    int64_t *chan_id;             /* db id per config channel, -1 unknown */
+    struct counter_state *state;  /* per config channel */
+    sqlite3_stmt *st[ST_COUNT_];
+    struct acc hours;             /* this batch's rollup changes */
+    struct acc scratch;           /* day/month merge at commit */
+    int64_t data_version;
+    int64_t now_s;                /* wall clock at batch start */
+};
+
+static const char *const schema_v1[] = {
+    "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " quantity TEXT NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,"
+    " dwelling TEXT, building TEXT)",
+    "CREATE TABLE readings(channel INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " value REAL NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(channel, ts)) WITHOUT ROWID",
+    "CREATE TABLE rollup_hour(channel INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " sum REAL NOT NULL, n INTEGER NOT NULL, min REAL, max REAL,"
+    " PRIMARY KEY(channel, ts)) WITHOUT ROWID",
+    "CREATE TABLE rollup_day(channel INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " sum REAL NOT NULL, n INTEGER NOT NULL, min REAL, max REAL,"
+    " PRIMARY KEY(channel, ts)) WITHOUT ROWID",
+    "CREATE TABLE rollup_month(channel INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " sum REAL NOT NULL, n INTEGER NOT NULL, min REAL, max REAL,"
+    " PRIMARY KEY(channel, ts)) WITHOUT ROWID",
+    "CREATE TABLE events(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, channel INTEGER,"
+    " kind TEXT NOT NULL, value REAL, prev_value REAL, detail TEXT, logged INTEGER NOT NULL)",
+    "CREATE INDEX events_ts ON events(ts)",
+    NULL,
+};
+
+/* Forward migrations: migrations[v] takes the schema from v to v + 1. */
+static const char *const *const migrations[] = {schema_v1};
+
+static int sqlite_to_errno(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+        return 0;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return -EACCES;
+    case SQLITE_CANTOPEN:
+        return -ENOENT;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return -EBADMSG;
+    default:
+        return -EIO;
+    }
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    return sqlite_to_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
+}
+
+void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from)
+{
+    uint64_t *t = (uint64_t *)to;
+    const uint64_t *f = (const uint64_t *)from;
+    for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
+        t[i] += f[i];
+}
+
+/* ---- rollup accumulator ------------------------------------------------ */
+
+static int acc_init(struct acc *a, size_t cap)
+{
+    a->e = calloc(cap, sizeof(*a->e));
+    if (!a->e)
+        return -ENOMEM;
+    a->cap = cap;
+    a->used = 0;
+    return 0;
+}
+
+static void acc_clear(struct acc *a)
+{
+    if (a->used)
+        memset(a->e, 0, a->cap * sizeof(*a->e));
+    a->used = 0;
+}
+
+static uint64_t acc_hash(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static struct acc_entry *acc_slot(struct acc *a, uint64_t key);
+
+static int acc_grow(struct acc *a)
+{
+    struct acc bigger;
+    if (acc_init(&bigger, a->cap * 2) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < a->cap; i++) {
+        if (a->e[i].key) {
+            struct acc_entry *d = acc_slot(&bigger, a->e[i].key);
+            *d = a->e[i];
+            bigger.used++;
+        }
+    }
+    free(a->e);
+    *a = bigger;
+    return 0;
+}
+
+static struct acc_entry *acc_slot(struct acc *a, uint64_t key)
+{
+    size_t mask = a->cap - 1;
+    size_t i = (size_t)acc_hash(key) & mask;
+    while (a->e[i].key && a->e[i].key != key)
+        i = (i + 1) & mask;
+    return &a->e[i];
+}
+
+/* The entry for key, created empty if needed; NULL on allocation failure. */
+static struct acc_entry *acc_get(struct acc *a, uint64_t key)
+{
+    if ((a->used + 1) * 10 > a->cap * 7 && acc_grow(a) < 0)
+        return NULL;
+    struct acc_entry *e = acc_slot(a, key);
+    if (!e->key) {
+        e->key = key;
+        a->used++;
+    }
+    return e;
+}
+
+/* Start of the UTC hour holding ts (also for ts before 1970). */
+static int64_t hour_of(int64_t ts)
+{
+    return ts - (ts % 3600 + 3600) % 3600;
+}
+
+static uint64_t acc_key(int64_t chan, int64_t period_ts)
+{
+    return ((uint64_t)chan << 32) | (uint64_t)(period_ts / 3600);
+}
+
+static int acc_add_gauge(struct acc *a, int64_t chan, int64_t hour_ts, double v)
+{
+    struct acc_entry *e = acc_get(a, acc_key(chan, hour_ts));
+    if (!e)
+        return -ENOMEM;
+    if (e->n == 0 || !e->gauge) {
+        e->min = v;
+        e->max = v;
+    } else {
+        e->min = fmin(e->min, v);
+        e->max = fmax(e->max, v);
+    }
+    e->gauge = true;
+    e->sum += v;
+    e->n++;
+    return 0;
+}
+
+static int acc_add(struct acc *a, int64_t chan, int64_t hour_ts, double amount, uint32_t n)
+{
+    struct acc_entry *e = acc_get(a, acc_key(chan, hour_ts));
+    if (!e)
+        return -ENOMEM;
+    e->sum += amount;
+    e->n += n;
+    return 0;
+}
+
+/* Spread amount over [t0, t1) in proportion to time, hour by hour.  The
+ * last hour takes the remainder so the hours add up to amount exactly. */
+static int acc_spread(struct acc *a, int64_t chan, int64_t t0, int64_t t1, double amount)
+{
+    double left = amount;
+    double span = (double)(t1 - t0);
+    for (int64_t h = hour_of(t0); h < t1; h += 3600) {
+        int64_t from = h > t0 ? h : t0;
+        int64_t to = h + 3600 < t1 ? h + 3600 : t1;
+        double part = h + 3600 >= t1 ? left : amount * (double)(to - from) / span;
+        left -= part;
+        int rc = acc_add(a, chan, h, part, 0);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    uint64_t x = ((const struct acc_entry *)a)->key, y = ((const struct acc_entry *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+/* Move the used entries to the front, sorted by key (channel, time), so the
+ * upserts walk each rollup B-tree in order. */
+static size_t acc_compact_sorted(struct acc *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->cap; i++)
+        if (a->e[i].key)
+            a->e[n++] = a->e[i];
+    memset(a->e + n, 0, (a->cap - n) * sizeof(*a->e));
+    qsort(a->e, n, sizeof(*a->e), cmp_entry);
+    return n;
+}
+
+static int upsert(sqlite3_stmt *st, const struct acc_entry *e)
+{
+    sqlite3_bind_int64(st, 1, (int64_t)(e->key >> 32));
+    sqlite3_bind_int64(st, 2, (int64_t)(e->key & 0xffffffffu) * 3600);
+    sqlite3_bind_double(st, 3, e->sum);
+    sqlite3_bind_int64(st, 4, e->n);
+    if (e->gauge) {
+        sqlite3_bind_double(st, 5, e->min);
+        sqlite3_bind_double(st, 6, e->max);
+    } else {
+        sqlite3_bind_null(st, 5);
+        sqlite3_bind_null(st, 6);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+/* Merge entries into `into` keyed by the period start period_of(hour). */
+static int acc_merge_period(struct acc *into, const struct acc_entry *src, size_t n,
+                            int64_t (*period_of)(int64_t))
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t chan = (int64_t)(src[i].key >> 32);
+        int64_t hour = (int64_t)(src[i].key & 0xffffffffu) * 3600;
+        struct acc_entry *e = acc_get(into, acc_key(chan, period_of(hour)));
+        if (!e)
+            return -ENOMEM;
+        if (src[i].gauge) {
+            if (e->n == 0 || !e->gauge) {
+                e->min = src[i].min;
+                e->max = src[i].max;
+            } else {
+                e->min = fmin(e->min, src[i].min);
+                e->max = fmax(e->max, src[i].max);
+            }
+            e->gauge = true;
+        }
+        e->sum += src[i].sum;
+        e->n += src[i].n;
+    }
+    return 0;
+}
+
+/* Write the batch's hourly changes, and their sums per local day and month. */
+static int flush_rollups(struct store *s)
+{
+    size_t n = acc_compact_sorted(&s->hours);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = upsert(s->st[ST_UP_HOUR], &s->hours.e[i]);
+    if (rc == 0)
+        rc = acc_merge_period(&s->scratch, s->hours.e, n, tu_day_start);
+    if (rc == 0) {
+        size_t m = acc_compact_sorted(&s->scratch);
+        for (size_t i = 0; i < m && rc == 0; i++)
+            rc = upsert(s->st[ST_UP_DAY], &s->scratch.e[i]);
+    }
+    acc_clear(&s->scratch);
+    if (rc == 0)
+        rc = acc_merge_period(&s->scratch, s->hours.e, n, tu_month_start);
+    if (rc == 0) {
+        size_t m = acc_compact_sorted(&s->scratch);
+        for (size_t i = 0; i < m && rc == 0; i++)
+            rc = upsert(s->st[ST_UP_MONTH], &s->scratch.e[i]);
+    }
+    acc_clear(&s->scratch);
+    acc_clear(&s->hours);
+    return rc;
+}
+
+/* ---- open, schema, channels -------------------------------------------- */
+
+static int migrate(sqlite3 *db, const char **ret_msg)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    int rc = sqlite_to_errno(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL));
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+
+    if (version > STORE_SCHEMA_VERSION) {
+        *ret_msg = "database schema is newer than this foyer: upgrade foyer";
+        return -EPROTO;
+    }
+    for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+        char sql[64];
+        rc = exec(db, "BEGIN IMMEDIATE");
+        for (const char *const *q = migrations[v]; rc == 0 && *q; q++)
+            rc = exec(db, *q);
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+        if (rc == 0)
+            rc = exec(db, sql);
+        if (rc == 0)
+            rc = exec(db, "COMMIT");
+        if (rc < 0) {
+            *ret_msg = sqlite3_errmsg(db);
+            (void)exec(db, "ROLLBACK");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Register every config channel and learn its id. */
+static int sync_channels(struct store *s)
+{
+    const struct foyer_config *cfg = s->cfg;
+    sqlite3_stmt *up = NULL, *sel = NULL;
+    int rc;
+
+    if (!s->readonly) {
+        rc = sqlite_to_errno(sqlite3_prepare_v2(
+            s->db,
+            "INSERT INTO channels(name, quantity, kind, unit, dwelling, building)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE SET"
+            " quantity = excluded.quantity, kind = excluded.kind, unit = excluded.unit,"
+            " dwelling = excluded.dwelling, building = excluded.building",
+            -1, &up, NULL));
+        if (rc < 0)
+            return rc;
+        rc = exec(s->db, "BEGIN IMMEDIATE");
+        for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
+            const struct channel *c = &cfg->channels[i];
+            sqlite3_bind_text(up, 1, c->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(up, 2, quantity_name(c->quantity), -1, SQLITE_STATIC);
+            sqlite3_bind_text(up, 3, kind_name(c->kind), -1, SQLITE_STATIC);
+            sqlite3_bind_text(up, 4, c->unit, -1, SQLITE_STATIC);
+            if (c->dwelling >= 0)
+                sqlite3_bind_text(up, 5, cfg->dwellings[c->dwelling].id, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(up, 5);
+            if (c->building >= 0)
+                sqlite3_bind_text(up, 6, cfg->buildings[c->building].id, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(up, 6);
+            int src = sqlite3_step(up);
+            sqlite3_reset(up);
+            if (src != SQLITE_DONE)
+                rc = sqlite_to_errno(src);
+        }
+        if (rc == 0)
+            rc = exec(s->db, "COMMIT");
+        else
+            (void)exec(s->db, "ROLLBACK");
+        sqlite3_finalize(up);
+        if (rc < 0)
+            return rc;
+    }
+
+    rc = sqlite_to_errno(
+        sqlite3_prepare_v2(s->db, "SELECT id FROM channels WHERE name = ?1", -1, &sel, NULL));
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < cfg->n_channels; i++) {
+        sqlite3_bind_text(sel, 1, cfg->channels[i].id, -1, SQLITE_STATIC);
+        s->chan_id[i] = sqlite3_step(sel) == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+        sqlite3_reset(sel);
+    }
+    sqlite3_finalize(sel);
+    return 0;
+}
+
+static int alloc_channels(struct store *s, const struct foyer_config *cfg)
+{
+    size_t n = cfg->n_channels ? cfg->n_channels : 1;
+    int64_t *ids = calloc(n, sizeof(*ids));
+    struct counter_state *state = calloc(n, sizeof(*state));
+    if (!ids || !state) {
+        free(ids);
+        free(state);
+        return -ENOMEM;
+    }
+    free(s->chan_id);
+    free(s->state);
+    s->chan_id = ids;
+    s->state = state;
+    s->cfg = cfg;
+    return 0;
+}
+
+static int open_common(const char *path, const struct foyer_config *cfg, bool readonly,
+                       struct store **ret, const char **ret_err_msg)
+{
+    const char *dummy;
+    const char **msg = ret_err_msg ? ret_err_msg : &dummy;
+    struct store *s = calloc(1, sizeof(*s));
+    int rc;
+
+    *msg = "out of memory";
+    if (!s)
+        return -ENOMEM;
+    s->readonly = readonly;
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        *msg = s->db ? sqlite3_errmsg(s->db) : "cannot open database";
+        rc = sqlite_to_errno(rc);
+        goto out_close;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    if (!readonly) {
+        /* WAL: readers never block the writer.  NORMAL: a commit survives a
+         * crash of foyerd; only a power cut can lose the last commits,
+         * never corrupt the file. */
+        rc = exec(s->db, "PRAGMA journal_mode = WAL");
+        if (rc == 0)
+            rc = exec(s->db, "PRAGMA synchronous = NORMAL");
+        if (rc == 0)
+            rc = migrate(s->db, msg);
+        if (rc < 0) {
+            if (*msg == NULL || strcmp(*msg, "out of memory") == 0)
+                *msg = sqlite3_errmsg(s->db);
+            goto out_close;
+        }
+    } else {
+        sqlite3_stmt *st;
+        int version = -1;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+        if (version != STORE_SCHEMA_VERSION) {
+            *msg = version < 0 ? sqlite3_errmsg(s->db)
+                               : "database has no foyer schema (has foyerd run on it?)";
+            rc = version < 0 ? -EIO : -EPROTO;
+            goto out_close;
+        }
+    }
+    rc = alloc_channels(s, cfg);
+    if (rc == 0)
+        rc = sync_channels(s);
+    if (rc < 0) {
+        *msg = sqlite3_errmsg(s->db);
+        goto out_close;
+    }
+    if (!readonly) {
+        for (int i = 0; i < ST_COUNT_; i++) {
+            rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                                    NULL);
+            if (rc != SQLITE_OK) {
+                *msg = sqlite3_errmsg(s->db);
+                rc = sqlite_to_errno(rc);
+                goto out_close;
+            }
+        }
+        rc = acc_init(&s->hours, 16384);
+        if (rc == 0)
+            rc = acc_init(&s->scratch, 4096);
+        if (rc < 0)
+            goto out_close;
+    }
+    *msg = NULL;
+    *ret = s;
+    return 0;
+
+out_close:
+    store_close(s);
+    return rc;
+}
+
+int store_open(const char *path, const struct foyer_config *cfg, struct store **ret,
+               const char **ret_err_msg)
+{
+    return open_common(path, cfg, false, ret, ret_err_msg);
+}
+
+int store_open_readonly(const char *path, const struct foyer_config *cfg, struct store **ret,
+                        const char **ret_err_msg)
+{
+    return open_common(path, cfg, true, ret, ret_err_msg);
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT_; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->hours.e);
+    free(s->scratch.e);
+    free(s->chan_id);
+    free(s->state);
+    free(s);
+}
+
+int store_set_config(struct store *s, const struct foyer_config *cfg)
+{
+    int rc = alloc_channels(s, cfg);
+    return rc < 0 ? rc : sync_channels(s);
+}
+
+int64_t store_channel_id(const struct store *s, uint32_t cfg_channel)
+{
+    return cfg_channel < s->cfg->n_channels ? s->chan_id[cfg_channel] : -1;
+}
+
+sqlite3 *store_db(struct store *s)
+{
+    return s->db;
+}
+
+const char *store_errmsg(struct store *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+/* ---- ingest ------------------------------------------------------------ */
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+/* Read one (ts, value, status) row of st bound to (chan, ts). */
+static int query_neighbour(sqlite3_stmt *st, int64_t chan, int64_t ts,
+                           struct counter_neighbour *ret)
+{
+    sqlite3_bind_int64(st, 1, chan);
+    sqlite3_bind_int64(st, 2, ts);
+    int rc = sqlite3_step(st);
+    ret->present = rc == SQLITE_ROW;
+    if (ret->present) {
+        ret->ts = sqlite3_column_int64(st, 0);
+        ret->value = sqlite3_column_double(st, 1);
+        ret->status = sqlite3_column_int(st, 2);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+static int load_state(struct store *s, int64_t chan, struct counter_state *st)
+{
+    struct counter_neighbour last, held;
+    int rc = query_neighbour(s->st[ST_PREV], chan, INT64_MAX, &last);
+    if (rc == 0)
+        rc = query_neighbour(s->st[ST_HELD], chan, last.present ? last.ts : INT64_MIN, &held);
+    if (rc < 0)
+        return rc;
+    *st = (struct counter_state){.loaded = true};
+    if (last.present) {
+        st->has_last = true;
+        st->last_ts = last.ts;
+        st->last_v = last.value;
+    }
+    if (held.present) {
+        st->has_held = true;
+        st->held_ts = held.ts;
+        st->held_v = held.value;
+        st->held_status = held.status;
+    }
+    sqlite3_stmt *mx = s->st[ST_MAX_TS];
+    sqlite3_bind_int64(mx, 1, chan);
+    rc = sqlite3_step(mx);
+    st->max_ts = rc == SQLITE_ROW && sqlite3_column_type(mx, 0) != SQLITE_NULL
+                     ? sqlite3_column_int64(mx, 0)
+                     : INT64_MIN;
+    sqlite3_reset(mx);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+static int insert_event(struct store *s, int64_t chan, const char *kind, int64_t ts, double v,
+                        double prev)
+{
+    sqlite3_stmt *st = s->st[ST_INS_EVENT];
+    sqlite3_bind_int64(st, 1, ts);
+    sqlite3_bind_int64(st, 2, chan);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, v);
+    sqlite3_bind_double(st, 5, prev);
+    sqlite3_bind_null(st, 6);
+    sqlite3_bind_int64(st, 7, s->now_s);
+    return step_done(st);
+}
+
+static void count_event(struct ingest_stats *stats, const char *ev)
+{
+    if (strcmp(ev, EVENT_GLITCH_DROPPED) == 0)
+        stats->glitches++;
+    else if (strcmp(ev, EVENT_SPIKE_DROPPED) == 0)
+        stats->spikes++;
+    else if (strcmp(ev, EVENT_METER_RESET) == 0)
+        stats->resets++;
+    else if (strcmp(ev, EVENT_INDEX_JUMP) == 0)
+        stats->jumps++;
+    else if (strcmp(ev, EVENT_ROLLOVER) == 0)
+        stats->rollovers++;
+    else if (strcmp(ev, EVENT_LATE_REFUSED) == 0)
+        stats->late_refused++;
+}
+
+static int insert_raw(struct store *s, int64_t chan, int64_t ts, double v, int status)
+{
+    sqlite3_stmt *st = s->st[ST_INS_READING];
+    sqlite3_bind_int64(st, 1, chan);
+    sqlite3_bind_int64(st, 2, ts);
+    sqlite3_bind_double(st, 3, v);
+    sqlite3_bind_int(st, 4, status);
+    return step_done(st);
+}
+
+static int apply_ops(struct store *s, int64_t chan, const struct counter_op *ops, size_t n,
+                     struct ingest_stats *stats)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct counter_op *op = &ops[i];
+        sqlite3_stmt *st;
+        switch (op->kind) {
+        case COP_STORE:
+            rc = insert_raw(s, chan, op->ts, op->value, op->status);
+            stats->stored++;
+            /* n counts the readings a period's figure rests on. */
+            if (rc == 0 && counter_status_counts(op->status))
+                rc = acc_add(&s->hours, chan, hour_of(op->ts), 0, 1);
+            break;
+        case COP_SET_STATUS:
+            st = s->st[ST_SET_STATUS];
+            sqlite3_bind_int64(st, 1, chan);
+            sqlite3_bind_int64(st, 2, op->ts);
+            sqlite3_bind_int(st, 3, op->status);
+            rc = step_done(st);
+            break;
+        case COP_SPREAD:
+            rc = acc_spread(&s->hours, chan, op->ts, op->ts_end, op->value);
+            break;
+        case COP_EVENT:
+            rc = insert_event(s, chan, op->event, op->ts, op->value, op->prev);
+            count_event(stats, op->event);
+            break;
+        }
+    }
+    return rc;
+}
+
+/* The stored reading at (chan, ts), if any: returns 1 and fills value. */
+static int stored_at(struct store *s, int64_t chan, int64_t ts, double *ret_value)
+{
+    sqlite3_stmt *st = s->st[ST_GET_READING];
+    sqlite3_bind_int64(st, 1, chan);
+    sqlite3_bind_int64(st, 2, ts);
+    int rc = sqlite3_step(st);
+    int found = rc == SQLITE_ROW;
+    if (found)
+        *ret_value = sqlite3_column_double(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_to_errno(rc);
+    return found;
+}
+
+/* A reading whose time is already stored: an exact duplicate changes
+ * nothing; another value is a conflict (the first one is kept). */
+static int handle_same_time(struct store *s, int64_t chan, const struct reading *r,
+                            double stored, struct ingest_stats *stats)
+{
+    if (stored == r->value) {
+        stats->duplicates++;
+        return 0;
+    }
+    stats->conflicts++;
+    return insert_event(s, chan, EVENT_CONFLICT, r->ts_s, r->value, stored);
+}
+
+static int ingest_gauge(struct store *s, int64_t chan, const struct reading *r,
+                        struct ingest_stats *stats)
+{
+    double stored;
+    int rc = stored_at(s, chan, r->ts_s, &stored);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return handle_same_time(s, chan, r, stored, stats);
+    rc = insert_raw(s, chan, r->ts_s, r->value, RS_ACCEPTED);
+    stats->stored++;
+    return rc < 0 ? rc : acc_add_gauge(&s->hours, chan, hour_of(r->ts_s), r->value);
+}
+
+static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const struct reading *r,
+                          struct ingest_stats *stats)
+{
+    const struct channel *c = &s->cfg->channels[idx];
+    struct counter_state *st = &s->state[idx];
+    struct counter_params p = {.max_rate = c->max_rate, .rollover = c->rollover};
+    struct counter_op ops[COUNTER_OPS_MAX];
+    size_t n;
+    int rc;
+
+    if (!st->loaded) {
+        rc = load_state(s, chan, st);
+        if (rc < 0)
+            return rc;
+    }
+    if (r->ts_s > st->max_ts) {
+        n = counter_step(st, &p, r->ts_s, r->value, ops);
+        return apply_ops(s, chan, ops, n, stats);
+    }
+
+    double stored;
+    rc = stored_at(s, chan, r->ts_s, &stored);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return handle_same_time(s, chan, r, stored, stats);
+
+    struct counter_neighbour prev, next;
+    rc = query_neighbour(s->st[ST_PREV], chan, r->ts_s, &prev);
+    if (rc == 0)
+        rc = query_neighbour(s->st[ST_NEXT], chan, r->ts_s, &next);
+    if (rc < 0)
+        return rc;
+    n = counter_late(&prev, &next, &p, r->ts_s, r->value, ops);
+    for (size_t i = 0; i < n; i++) {
+        if (ops[i].kind == COP_STORE && counter_status_counts(ops[i].status)) {
+            stats->late++;
+            /* Between the last accepted reading and a held or dropped
+             * one: it is now the chain's newest reading. */
+            if (!st->has_last || ops[i].ts > st->last_ts) {
+                st->has_last = true;
+                st->last_ts = ops[i].ts;
+                st->last_v = ops[i].value;
+            }
+        }
+    }
+    return apply_ops(s, chan, ops, n, stats);
+}
+
+static int cmp_reading(const void *a, const void *b)
+{
+    const struct reading *x = a, *y = b;
+    if (x->channel != y->channel)
+        return x->channel < y->channel ? -1 : 1;
+    return x->ts_s < y->ts_s ? -1 : x->ts_s > y->ts_s;
+}
+
+/* Drop the cached state when another connection wrote since our last look. */
+static int check_data_version(struct store *s)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite_to_errno(sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL));
+    if (rc < 0)
+        return rc;
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (v != s->data_version) {
+        memset(s->state, 0, s->cfg->n_channels * sizeof(*s->state));
+        s->data_version = v;
+    }
+    return 0;
+}
+
+int store_ingest(struct store *s, struct reading *r, size_t n, struct ingest_stats *stats)
+{
+    struct ingest_stats b = {0};
+    int rc;
+
+    if (s->readonly)
+        return -EROFS;
+    qsort(r, n, sizeof(*r), cmp_reading);
+    s->now_s = tu_now_s();
+    rc = exec(s->db, "BEGIN IMMEDIATE");
+    if (rc < 0)
+        return rc;
+    rc = check_data_version(s);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct reading *rd = &r[i];
+        b.readings++;
+        if (rd->channel >= s->cfg->n_channels || s->chan_id[rd->channel] < 0) {
+            b.out_of_range++;
+            continue;
+        }
+        const struct channel *c = &s->cfg->channels[rd->channel];
+        if (rd->ts_s < FOYER_TS_MIN_S || rd->ts_s > s->now_s + FOYER_FUTURE_SKEW_S) {
+            b.bad_time++;
+            continue;
+        }
+        if (!isfinite(rd->value) || rd->value < c->min_value || rd->value > c->max_value) {
+            b.out_of_range++;
+            continue;
+        }
+        int64_t chan = s->chan_id[rd->channel];
+        if (c->kind == KIND_COUNTER)
+            rc = ingest_counter(s, rd->channel, chan, rd, &b);
+        else
+            rc = ingest_gauge(s, chan, rd, &b);
+    }
+    if (rc == 0)
+        rc = flush_rollups(s);
+    if (rc == 0)
+        rc = exec(s->db, "COMMIT");
+    if (rc < 0) {
+        /* Nothing of the batch is applied: forget the state the batch
+         * advanced and the rollups it accumulated. */
+        (void)exec(s->db, "ROLLBACK");
+        memset(s->state, 0, s->cfg->n_channels * sizeof(*s->state));
+        acc_clear(&s->hours);
+        acc_clear(&s->scratch);
+        return rc;
+    }
+    b.batches = 1;
+    ingest_stats_add(stats, &b);
+    return 0;
+}
+
+/* ---- retention --------------------------------------------------------- */
+
+int64_t store_retention(struct store *s, int64_t now_s)
+{
+    const struct foyer_config *cfg = s->cfg;
+    sqlite3_stmt *del_raw = NULL, *del_hour = NULL;
+    int64_t deleted = 0;
+    int rc;
+
+    rc = sqlite_to_errno(sqlite3_prepare_v2(
+        s->db,
+        "DELETE FROM readings WHERE channel = ?1 AND ts < min(?2, (SELECT coalesce(max(ts), 0)"
+        " FROM readings WHERE channel = ?1 AND status IN (0, 1)))",
+        -1, &del_raw, NULL));
+    if (rc == 0)
+        rc = sqlite_to_errno(sqlite3_prepare_v2(
+            s->db, "DELETE FROM rollup_hour WHERE channel = ?1 AND ts < ?2", -1, &del_hour, NULL));
+    if (rc == 0)
+        rc = exec(s->db, "BEGIN IMMEDIATE");
+    for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
+        const struct channel *c = &cfg->channels[i];
+        bool personal = c->dwelling >= 0 && !cfg->dwellings[c->dwelling].consent;
+        int days = personal ? cfg->raw_retention_days_no_consent : cfg->raw_retention_days;
+        int64_t cutoff = now_s - (int64_t)days * 86400;
+        if (s->chan_id[i] < 0)
+            continue;
+        sqlite3_bind_int64(del_raw, 1, s->chan_id[i]);
+        sqlite3_bind_int64(del_raw, 2, cutoff);
+        rc = step_done(del_raw);
+        deleted += sqlite3_changes(s->db);
+        if (rc == 0 && personal) {
+            /* No consent: no load curve beyond the raw window, only days. */
+            sqlite3_bind_int64(del_hour, 1, s->chan_id[i]);
+            sqlite3_bind_int64(del_hour, 2, cutoff);
+            rc = step_done(del_hour);
+            deleted += sqlite3_changes(s->db);
+        }
+    }
+    if (rc == 0)
+        rc = exec(s->db, "COMMIT");
+    else
+        (void)exec(s->db, "ROLLBACK");
+    sqlite3_finalize(del_raw);
+    sqlite3_finalize(del_hour);
+    return rc < 0 ? rc : deleted;
+}

@@ -1,0 +1,245 @@
+/*
+ * writer.c - the writer thread ("foyer-writer").
+ *
+ * Loop: fill a batch from the queue until it holds batch_readings readings
+ * or the first one has waited batch_deadline_ms; commit it; repeat.  The
+ * batch buffer is allocated once.  Everything the writer does to the
+ * database happens on this thread, including config switches and retention,
+ * so the store needs no locking.
+ */
+#include "foyer/writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "foyer/limits.h"
+#include "foyer/log.h"
+#include "foyer/timeutil.h"
+
+#define WRITER_RETRY_MIN_MS 500
+#define WRITER_RETRY_MAX_MS 30000
+#define WRITER_RETENTION_EVERY_MS (3600 * 1000)
+
+struct writer {
+    pthread_t thread;
+    struct store *store;
+    struct queue *q;
+    const struct foyer_config *cfg;
+    struct reading *batch;
+    size_t batch_cap;
+
+    pthread_mutex_t lock; /* guards the fields below */
+    pthread_cond_t cond;
+    const struct foyer_config *pending_cfg;
+    int cfg_result;
+    bool cfg_done;
+    struct writer_stats stats;
+};
+
+static void batch_limits(const struct foyer_config *cfg, size_t *ret_n, int64_t *ret_ms)
+{
+    *ret_n = cfg->batch_readings > 0 ? (size_t)cfg->batch_readings : FOYER_BATCH_READINGS;
+    *ret_ms = cfg->batch_deadline_ms > 0 ? cfg->batch_deadline_ms : FOYER_BATCH_DEADLINE_MS;
+}
+
+static void log_anomalies(const struct ingest_stats *d)
+{
+    if (d->resets || d->jumps || d->rollovers || d->glitches || d->spikes || d->late_refused ||
+        d->conflicts)
+        log_info("counters: %llu resets, %llu index jumps, %llu rollovers, %llu glitches "
+                 "dropped, %llu spikes dropped, %llu late readings refused, %llu conflicting "
+                 "duplicates (details in the events table)",
+                 (unsigned long long)d->resets, (unsigned long long)d->jumps,
+                 (unsigned long long)d->rollovers, (unsigned long long)d->glitches,
+                 (unsigned long long)d->spikes, (unsigned long long)d->late_refused,
+                 (unsigned long long)d->conflicts);
+    if (d->out_of_range || d->bad_time)
+        log_warn("refused %llu readings out of their channel's range and %llu with an absurd "
+                 "time", (unsigned long long)d->out_of_range, (unsigned long long)d->bad_time);
+}
+
+/* Commit n readings, retrying while the database refuses.  Gives up only
+ * when stopping (the queue closed) and the retry failed again. */
+static void commit_batch(struct writer *w, size_t n)
+{
+    int64_t backoff_ms = WRITER_RETRY_MIN_MS;
+    bool failing = false;
+
+    for (;;) {
+        struct ingest_stats d = {0};
+        int rc = store_ingest(w->store, w->batch, n, &d);
+        pthread_mutex_lock(&w->lock);
+        if (rc == 0) {
+            ingest_stats_add(&w->stats.ingest, &d);
+            w->stats.last_commit_s = tu_now_s();
+        } else {
+            w->stats.commit_errors++;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (rc == 0) {
+            if (failing)
+                log_info("database writes work again: %zu readings committed", n);
+            log_anomalies(&d);
+            return;
+        }
+        if (queue_closed_and_empty(w->q) && failing) {
+            log_err("database write failed again while stopping (%s): %zu readings lost",
+                    strerror(-rc), n);
+            pthread_mutex_lock(&w->lock);
+            w->stats.lost_at_exit += n;
+            pthread_mutex_unlock(&w->lock);
+            return;
+        }
+        if (!failing)
+            log_err("database write failed: %s (%s); keeping %zu readings, retrying in %lld ms",
+                    strerror(-rc), store_errmsg(w->store), n, (long long)backoff_ms);
+        failing = true;
+        /* Sleep in queue-sized steps: no reading is lost meanwhile, the
+         * queue keeps what drivers push. */
+        struct timespec ts = {(time_t)(backoff_ms / 1000), (long)(backoff_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        backoff_ms = backoff_ms * 2 > WRITER_RETRY_MAX_MS ? WRITER_RETRY_MAX_MS : backoff_ms * 2;
+    }
+}
+
+static void run_retention(struct writer *w)
+{
+    int64_t n = store_retention(w->store, tu_now_s());
+    if (n < 0) {
+        log_warn("retention failed: %s (%s), retrying in an hour", strerror((int)-n),
+                 store_errmsg(w->store));
+        return;
+    }
+    if (n > 0)
+        log_info("retention: deleted %lld raw readings and hourly figures past their window",
+                 (long long)n);
+    pthread_mutex_lock(&w->lock);
+    w->stats.retention_deleted += n;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Apply a config switch asked by writer_set_config(), once the queue is
+ * empty (the caller stopped the drivers first). */
+static void maybe_switch_config(struct writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    const struct foyer_config *cfg = w->pending_cfg;
+    pthread_mutex_unlock(&w->lock);
+    if (!cfg)
+        return;
+    struct queue_stats qs;
+    queue_get_stats(w->q, &qs);
+    if (qs.depth > 0)
+        return;
+    int rc = store_set_config(w->store, cfg);
+    pthread_mutex_lock(&w->lock);
+    if (rc == 0)
+        w->cfg = cfg;
+    w->pending_cfg = NULL;
+    w->cfg_result = rc;
+    w->cfg_done = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    int64_t next_retention = tu_mono_ms();
+
+    for (;;) {
+        size_t max_n;
+        int64_t deadline_ms;
+        batch_limits(w->cfg, &max_n, &deadline_ms);
+        if (max_n > w->batch_cap)
+            max_n = w->batch_cap;
+
+        /* Wait for a first reading (wake up now and then for retention and
+         * config switches), then fill until full or the deadline. */
+        size_t n = queue_pop(w->q, w->batch, max_n, 200);
+        if (n > 0) {
+            int64_t end = tu_mono_ms() + deadline_ms;
+            while (n < max_n) {
+                int64_t left = end - tu_mono_ms();
+                if (left <= 0)
+                    break;
+                size_t got = queue_pop(w->q, w->batch + n, max_n - n, left);
+                if (got == 0 && queue_closed_and_empty(w->q))
+                    break;
+                n += got;
+            }
+            commit_batch(w, n);
+        } else if (queue_closed_and_empty(w->q)) {
+            break;
+        }
+        maybe_switch_config(w);
+        if (tu_mono_ms() >= next_retention) {
+            run_retention(w);
+            next_retention = tu_mono_ms() + WRITER_RETENTION_EVERY_MS;
+        }
+    }
+    return NULL;
+}
+
+struct writer *writer_start(struct store *s, struct queue *q, const struct foyer_config *cfg)
+{
+    struct writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->store = s;
+    w->q = q;
+    w->cfg = cfg;
+    w->batch_cap = cfg->batch_readings > FOYER_BATCH_READINGS ? (size_t)cfg->batch_readings
+                                                               : FOYER_BATCH_READINGS;
+    w->batch = calloc(w->batch_cap, sizeof(*w->batch));
+    if (!w->batch) {
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        free(w->batch);
+        free(w);
+        return NULL;
+    }
+    pthread_setname_np(w->thread, "foyer-writer");
+    return w;
+}
+
+int writer_set_config(struct writer *w, const struct foyer_config *cfg)
+{
+    pthread_mutex_lock(&w->lock);
+    w->pending_cfg = cfg;
+    w->cfg_done = false;
+    while (!w->cfg_done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    int rc = w->cfg_result;
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+void writer_stop(struct writer *w, struct writer_stats *ret_final)
+{
+    if (!w)
+        return;
+    queue_close(w->q);
+    pthread_join(w->thread, NULL);
+    if (ret_final)
+        *ret_final = w->stats;
+    store_close(w->store);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w->batch);
+    free(w);
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *ret)
+{
+    pthread_mutex_lock(&w->lock);
+    *ret = w->stats;
+    pthread_mutex_unlock(&w->lock);
+}

@@ -1,0 +1,312 @@
+/*
+ * config.h - the daemon's configuration, read from INI files with libinih.
+ *
+ * config_load() parses a main file, the files its `include = GLOB` lines name,
+ * and the meter profiles (config/profiles/NAME.conf) the meters use, checks
+ * everything (unknown keys, missing references, duplicate IDs, bad values,
+ * unknown profiles) and builds the channel inventory.  The result is
+ * immutable: threads share it read-only, and SIGHUP builds a new one and
+ * swaps it in only when it is valid.
+ *
+ * Errors are collected, not printed: each is "FILE:LINE: message" so the
+ * caller can print them all at once (foyerd --check-config) or log them.
+ */
+#ifndef FOYER_CONFIG_H
+#define FOYER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "foyer/limits.h"
+
+/* What a channel measures.  The names (config values, CSV and JSON) are
+ * those of quantity_name(). */
+enum quantity {
+    Q_ELECTRICITY,         /* counter, kWh */
+    Q_HEAT,                /* counter, kWh (heat meter) */
+    Q_GAS,                 /* counter, kWh (m³ converted with kwh_per_m3) */
+    Q_HOT_WATER,           /* counter, L */
+    Q_COLD_WATER,          /* counter, L */
+    Q_POWER,               /* gauge, W */
+    Q_TEMPERATURE,         /* gauge, °C (indoor) */
+    Q_HUMIDITY,            /* gauge, %RH */
+    Q_CO2,                 /* gauge, ppm */
+    Q_OUTDOOR_TEMPERATURE, /* gauge, °C, per building: degree-days */
+    Q_VOLTAGE,             /* gauge, V */
+    Q_CURRENT,             /* gauge, A */
+    Q_COUNT_
+};
+
+enum channel_kind {
+    KIND_COUNTER, /* cumulative index: consumption is a difference */
+    KIND_GAUGE,   /* instantaneous value: mean/min/max */
+};
+
+enum heating {
+    HEATING_ELECTRIC,
+    HEATING_GAS,
+    HEATING_DISTRICT,
+    HEATING_COLLECTIVE,
+    HEATING_HEAT_PUMP,
+    HEATING_COUNT_
+};
+
+/* Where a setting came from, for messages. */
+struct conf_pos {
+    const char *file; /* interned in the config, lives as long as it */
+    int line;
+};
+
+struct building {
+    char id[FOYER_ID_MAX + 1];
+    char *name; /* display name, UTF-8; may be NULL */
+    struct conf_pos pos;
+};
+
+struct dwelling {
+    char id[FOYER_ID_MAX + 1];
+    uint32_t building;   /* index into cfg->buildings */
+    char *label;         /* e.g. "Bât A, 3e gauche"; may be NULL */
+    double surface_m2;   /* > 0 */
+    enum heating heating;
+    bool consent;        /* load-curve consent (RGPD); default false */
+    struct conf_pos pos;
+};
+
+/* [tenancy ID]: who lives in a dwelling from when to when.  Dates are local
+ * calendar days written YYYYMMDD as integers (20240301), so the config does
+ * not depend on the time zone; tu_local_date() turns them into instants.
+ * end_ymd is the last day included, or 0 while the tenancy runs. */
+struct tenancy {
+    char id[FOYER_ID_MAX + 1];
+    uint32_t dwelling;
+    int32_t start_ymd;
+    int32_t end_ymd;
+    struct conf_pos pos;
+};
+
+/* A measured quantity at one place.  Created by a [channel ID] section, by a
+ * meter (one per profile register, ID "METER.REGISTER") or by a sensor (one
+ * per mapped field, ID "SENSOR.NAME"). */
+struct channel {
+    char id[FOYER_CHANNEL_ID_MAX + 1];
+    int32_t dwelling;     /* index into cfg->dwellings, or -1 */
+    int32_t building;     /* index into cfg->buildings (a dwelling's building too) */
+    enum quantity quantity;
+    enum channel_kind kind;
+    const char *unit;     /* stored unit, static string: "kWh", "L", "W", ... */
+    double rollover;      /* the index wraps to 0 at this value; 0 = never */
+    double max_rate;      /* counters: largest plausible consumption per hour,
+                             in unit/h; gauges: unused */
+    double min_value;     /* gauges: values outside [min,max] are refused */
+    double max_value;
+    int32_t meter;        /* index into cfg->meters, or -1 */
+    int32_t sensor;       /* index into cfg->sensors, or -1 */
+    int32_t reg;          /* index into the meter's profile registers, or -1 */
+    struct conf_pos pos;
+};
+
+enum bus_type { BUS_TCP, BUS_RTU };
+enum parity { PARITY_NONE, PARITY_EVEN, PARITY_ODD };
+
+struct bus {
+    char id[FOYER_ID_MAX + 1];
+    enum bus_type type;
+    char *host;          /* tcp */
+    int port;            /* tcp, default 502 */
+    char *device;        /* rtu: /dev/ttyUSB0 */
+    int baud;            /* rtu, default 9600 */
+    enum parity parity;  /* rtu, default none */
+    int data_bits;       /* rtu, default 8 */
+    int stop_bits;       /* rtu, default 1 */
+    bool rs485;          /* rtu: switch the line to RS-485 mode, default false */
+    int timeout_ms;      /* response timeout, default 1000 */
+    int frame_delay_ms;  /* silence between two requests, default 0 (tcp), 5 (rtu) */
+    int offline_after;   /* missed polls before a meter is offline, default 3 */
+    struct conf_pos pos;
+};
+
+enum reg_function { REG_HOLDING, REG_INPUT };
+enum reg_type { RT_U16, RT_S16, RT_U32, RT_S32, RT_U64, RT_S64, RT_FLOAT32, RT_FLOAT64 };
+enum word_order { WO_ABCD, WO_CDAB, WO_BADC, WO_DCBA };
+
+struct profile_register {
+    char name[FOYER_ID_MAX + 1]; /* channel suffix: "energy_import" */
+    enum reg_function function;
+    uint16_t address;            /* 0-based protocol address */
+    enum reg_type type;
+    enum word_order order;       /* default ABCD (big-endian, high word first) */
+    double scale;                /* value = raw * scale + offset; default 1 */
+    double offset;               /* default 0 */
+    enum quantity quantity;
+    enum channel_kind kind;
+    const char *unit;            /* stored unit after scale */
+    double min_value, max_value; /* declared range; outside is refused */
+    struct conf_pos pos;
+};
+
+/* A meter model's register map, from PROFILES_DIR/NAME.conf. */
+struct profile {
+    char name[FOYER_ID_MAX + 1]; /* file name without .conf: "sdm630" */
+    char *model;                 /* [profile] model = "Eastron SDM630" */
+    struct profile_register *regs;
+    size_t n_regs;
+    char *path;
+};
+
+struct meter {
+    char id[FOYER_ID_MAX + 1];
+    uint32_t profile;    /* index into cfg->profiles */
+    uint32_t bus;        /* index into cfg->buses */
+    int unit_id;         /* 1..247 */
+    int32_t dwelling;    /* or -1 */
+    int32_t building;
+    int interval_s;      /* poll interval, default 60 */
+    uint32_t first_channel; /* its channels are [first_channel, +profile->n_regs) */
+    struct conf_pos pos;
+};
+
+enum sensor_preset { PRESET_NONE, PRESET_ZIGBEE2MQTT, PRESET_TASMOTA, PRESET_SHELLY_GEN2 };
+
+/* One field of a sensor payload mapped to a channel. */
+struct sensor_field {
+    char name[FOYER_ID_MAX + 1]; /* channel suffix: "temperature" */
+    char *path;                  /* JSON path "ENERGY.Total", or "" for a bare number */
+    enum quantity quantity;
+    double scale;                /* applied before storing: Wh->kWh 0.001, m³->L 1000 */
+};
+
+struct sensor {
+    char id[FOYER_ID_MAX + 1];
+    char *topic;                  /* MQTT topic filter, wildcards allowed */
+    enum sensor_preset preset;
+    struct sensor_field *fields;  /* from the preset and channel.NAME keys */
+    size_t n_fields;
+    int32_t dwelling;             /* or -1 */
+    int32_t building;
+    int interval_s;               /* expected interval between messages, default 300 */
+    int stale_after;              /* missed intervals before stale, default 3 */
+    char *timestamp_field;        /* JSON path of a timestamp, or NULL: receive time */
+    uint32_t first_channel;       /* its channels: [first_channel, +n_fields) */
+    struct conf_pos pos;
+};
+
+struct mqtt_conf {
+    bool enabled;       /* an [mqtt] section exists */
+    char *host;         /* default 127.0.0.1 */
+    int port;           /* default 1883, 8883 with TLS */
+    char *client_id;    /* default "foyerd-<hostname>" (filled by the driver) */
+    char *username;
+    char *password_file;
+    bool tls;
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    bool tls_verify;    /* default true */
+    int protocol;       /* 5 or 311; default 5, falls back to 311 */
+    int keepalive_s;    /* default 60 */
+    int session_expiry_s; /* default 86400 */
+    int qos;            /* default 1 */
+    struct conf_pos pos;
+};
+
+struct http_conf {
+    bool enabled;
+    char *listen;       /* default 127.0.0.1 */
+    int port;           /* default 8080 */
+    char *tokens_file;  /* bearer tokens (hashes) */
+    char *web_dir;      /* pages; default PREFIX/share/foyer/web */
+    struct conf_pos pos;
+};
+
+struct push_endpoint {
+    char id[FOYER_ID_MAX + 1]; /* "" for a bare [push] section */
+    char *url;
+    char *token_file;
+    char *ca_file;
+    bool tls_verify;    /* default true */
+    int timeout_s;      /* default 10 */
+    int max_age_s;      /* undelivered items are given up after, default 7 days */
+    struct conf_pos pos;
+};
+
+/* [tariff ID]: a price for one quantity, valid over a range of local days. */
+struct tariff {
+    char id[FOYER_ID_MAX + 1];
+    enum quantity quantity;
+    double price_eur;          /* per price unit */
+    const char *price_unit;    /* "kWh" or "m3" */
+    double subscription_eur_month; /* fixed share per month, default 0 */
+    int32_t valid_from_ymd;    /* first local day valid (YYYYMMDD), or 0 */
+    int32_t valid_to_ymd;      /* last local day valid (YYYYMMDD), or 0 */
+    int32_t building;          /* or -1: every building */
+    struct conf_pos pos;
+};
+
+struct foyer_config {
+    /* [foyer] */
+    char *database;            /* default /var/lib/foyer/foyer.db */
+    char *timezone;            /* default Europe/Paris */
+    char *profiles_dir;        /* default: "profiles" beside the main file */
+    int raw_retention_days;    /* default 30 */
+    int raw_retention_days_no_consent; /* default 7 */
+    int batch_readings;        /* default FOYER_BATCH_READINGS */
+    int batch_deadline_ms;     /* default FOYER_BATCH_DEADLINE_MS */
+    char *log_level;           /* error|warning|info|debug, default info */
+    int watchdog_s;            /* unused when systemd gives WATCHDOG_USEC */
+
+    struct building *buildings; size_t n_buildings;
+    struct dwelling *dwellings; size_t n_dwellings;
+    struct tenancy *tenancies;  size_t n_tenancies;
+    struct channel *channels;   size_t n_channels;
+    struct bus *buses;          size_t n_buses;
+    struct profile *profiles;   size_t n_profiles;
+    struct meter *meters;       size_t n_meters;
+    struct sensor *sensors;     size_t n_sensors;
+    struct push_endpoint *push; size_t n_push;
+    struct tariff *tariffs;     size_t n_tariffs;
+    struct mqtt_conf mqtt;
+    struct http_conf http;
+
+    uint32_t *channel_order;   /* channel indexes sorted by ID, for config_find_channel */
+
+    char *main_file;           /* path of the main config file */
+    char **files;              /* every file read, for conf_pos.file */
+    size_t n_files;
+};
+
+/* Collected problems, each formatted "FILE:LINE: message". */
+struct conf_errors {
+    char **msgs;
+    size_t n;
+};
+
+/* Parse and check PATH.  On success returns a config (caller frees with
+ * config_free()) and leaves errs empty.  On any problem returns NULL and
+ * fills errs (caller frees with conf_errors_free()); never half-builds. */
+struct foyer_config *config_load(const char *path, struct conf_errors *errs);
+void config_free(struct foyer_config *cfg);
+void conf_errors_free(struct conf_errors *errs);
+
+/* Print the normalised config (every section and key with its effective
+ * value, defaults filled in, in a stable order) for `--check-config -v`. */
+void config_dump(const struct foyer_config *cfg, FILE *out);
+
+/* "3 buildings, 12 dwellings, 40 channels, ..." (one line, no newline). */
+void config_summary(const struct foyer_config *cfg, char *buf, size_t len);
+
+/* Index of the channel with this ID, or -1.  O(log n). */
+int32_t config_find_channel(const struct foyer_config *cfg, const char *id);
+int32_t config_find_dwelling(const struct foyer_config *cfg, const char *id);
+int32_t config_find_building(const struct foyer_config *cfg, const char *id);
+
+const char *quantity_name(enum quantity q);
+const char *kind_name(enum channel_kind k);
+const char *heating_name(enum heating h);
+/* Default kind and stored unit of a quantity. */
+enum channel_kind quantity_kind(enum quantity q);
+const char *quantity_unit(enum quantity q);
+
+#endif

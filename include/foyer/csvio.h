@@ -1,0 +1,56 @@
+/*
+ * csvio.h - CSV import of readings and CSV export of rollups (foyerctl).
+ *
+ * Import: header "channel,time,value", ISO 8601 time with offset or Z, one
+ * reading per row, rows in any order.  Rows go through store_ingest(), the
+ * same counter logic as live readings.  A bad row is reported with its line
+ * number and skipped; every other row is still imported.  Rows identical to
+ * stored readings are skipped and counted, so an import can be run again
+ * (after being killed half-way, say) and changes nothing.
+ *
+ * Export: header "channel,dwelling,quantity,period_start,value,unit", one
+ * row per channel and period; the value is the consumption of the period
+ * for counters and the mean for gauges; period_start is local ISO 8601 with
+ * its offset.
+ */
+#ifndef FOYER_CSVIO_H
+#define FOYER_CSVIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "foyer/config.h"
+#include "foyer/store.h"
+
+struct import_result {
+    uint64_t rows;            /* data rows read */
+    uint64_t bad_rows;        /* reported and skipped */
+    uint64_t unknown_channel; /* among bad_rows: channel not in the config */
+    struct ingest_stats ingest;
+};
+
+/* Import from `in` (named `name` in messages).  Bad rows are reported on
+ * `err` as "NAME:LINE: message" (the first 50, then a count).  Progress goes
+ * to `progress` when not NULL.  Returns 0, or -errno when the file could not
+ * be read or the database refused a batch (rows committed before stay). */
+int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const char *name,
+               FILE *err, FILE *progress, struct import_result *ret);
+
+enum granularity { GRAN_HOUR, GRAN_DAY, GRAN_MONTH };
+
+struct export_opts {
+    enum granularity gran;
+    int64_t from_s;       /* periods starting at or after; INT64_MIN: all */
+    int64_t to_s;         /* periods starting before; INT64_MAX: all */
+    const char *dwelling; /* only this dwelling's channels, or NULL */
+    const char *building; /* only this building's channels (with its dwellings'), or NULL */
+};
+
+/* Write the CSV to out.  Hourly figures of dwellings without load-curve
+ * consent are not exported (counted in *ret_skipped_channels).  Returns the
+ * number of rows written, or -errno. */
+int64_t csv_export(struct store *s, const struct foyer_config *cfg, const struct export_opts *o,
+                   FILE *out, uint64_t *ret_skipped_channels);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * limits.h - every bound on an input or a resource, with the reason for it.
+ *
+ * A limit that is hit is reported (with what and where) and counted; it never
+ * crashes foyerd and never silently truncates data.
+ */
+#ifndef FOYER_LIMITS_H
+#define FOYER_LIMITS_H
+
+/* Longest ID of a building, dwelling, meter, sensor, bus or channel section.
+ * Channel IDs are DEVICE.NAME, so two IDs and a dot must fit. */
+#define FOYER_ID_MAX 64
+#define FOYER_CHANNEL_ID_MAX (2 * FOYER_ID_MAX + 2)
+
+/* Longest config line, including an inline comment: long enough for any
+ * path or URL we expect, short enough that a binary file fed as config is
+ * rejected at its first line. */
+#define FOYER_CONF_LINE_MAX 1024
+
+/* Nesting of include directives: a loop of includes stops here. */
+#define FOYER_CONF_INCLUDE_DEPTH 8
+
+/* Largest inventory one daemon accepts.  A building of 300 dwellings with
+ * ten channels each is 3 000 channels; a site of several buildings fits. */
+#define FOYER_CHANNELS_MAX 65536
+
+/* Registers in one profile: the SDM630 map has about 80. */
+#define FOYER_PROFILE_REGISTERS_MAX 256
+
+/* Reading queue between drivers and the writer: a fixed ring allocated at
+ * startup.  At 200 000 readings/s of writer throughput it absorbs more than
+ * a second of burst; live sites produce a few hundred readings per second. */
+#define FOYER_QUEUE_CAPACITY 262144
+
+/* The writer commits a batch when it holds this many readings or when the
+ * oldest one has waited FOYER_BATCH_DEADLINE_MS. */
+#define FOYER_BATCH_READINGS 5000
+#define FOYER_BATCH_DEADLINE_MS 1000
+
+/* A counter reading that is stored at most this long after the previous one
+ * is spread over at most this many hours (10 years): a longer gap is a
+ * broken clock, handled as a new baseline. */
+#define FOYER_SPREAD_HOURS_MAX (10 * 366 * 24)
+
+/* CSV import: longest line; a longer one is a bad row. */
+#define FOYER_CSV_LINE_MAX 512
+
+/* Readings older than this before now, or further than this in the future,
+ * are refused as absurd timestamps (clock not set, epoch in milliseconds). */
+#define FOYER_TS_MIN_S 946684800     /* 2000-01-01T00:00:00Z */
+#define FOYER_FUTURE_SKEW_S (24 * 3600) /* one day ahead of the local clock */
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * timeutil.h - local-time boundaries (hour, day, ISO week, month) in the
+ * site's time zone, and ISO 8601 parsing and formatting.
+ *
+ * Storage is UTC epoch seconds.  Boundaries are computed with the C library's
+ * tz database after timeutil_set_zone(): days of 23 and 25 hours at the DST
+ * changes come out right because a day is [local midnight, next local
+ * midnight), never 86 400 s.
+ */
+#ifndef FOYER_TIMEUTIL_H
+#define FOYER_TIMEUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Select the zone for the whole process ("Europe/Paris").  Returns 0, or
+ * -EINVAL when the zone is unknown or its UTC offset is not a whole number
+ * of hours (hour buckets are UTC hours, so they must also be local hours).
+ * Call before starting threads. */
+int timeutil_set_zone(const char *zone);
+
+/* Start of the local day, ISO week (Monday), month containing ts, as UTC
+ * epoch seconds. */
+int64_t tu_day_start(int64_t ts_s);
+int64_t tu_week_start(int64_t ts_s);
+int64_t tu_month_start(int64_t ts_s);
+/* Start of the next local day / month after the one starting at start_s. */
+int64_t tu_next_day(int64_t day_start_s);
+int64_t tu_next_month(int64_t month_start_s);
+/* Local midnight of a calendar date; month 1..12. */
+int64_t tu_local_date(int year, int month, int day);
+
+/* Parse ISO 8601 "2026-03-29T02:30:00+02:00", "...Z", fractional seconds
+ * ignored; a date "2026-03-29" or a time without offset is local time.
+ * Returns 0 or -EINVAL. */
+int tu_parse_iso(const char *s, int64_t *ret_ts_s);
+
+/* Format as local time with offset "2026-03-29T03:00:00+02:00" into buf
+ * (at least 32 bytes).  Returns buf. */
+char *tu_format_local(int64_t ts_s, char *buf, size_t len);
+/* Format as UTC "2026-03-29T01:00:00Z". */
+char *tu_format_utc(int64_t ts_s, char *buf, size_t len);
+
+/* Monotonic clock in milliseconds, and wall clock in seconds. */
+int64_t tu_mono_ms(void);
+int64_t tu_now_s(void);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * writer.h - the writer thread: the only owner of the write connection.
+ *
+ * It pops readings from the queue, commits them in batches (by count or
+ * after a deadline) through store_ingest(), runs raw-data retention once an
+ * hour, and applies a new config between batches when asked.  A failed
+ * commit (disk full, I/O error) keeps the batch and retries with backoff;
+ * meanwhile the queue absorbs new readings and counts what it must refuse.
+ */
+#ifndef FOYER_WRITER_H
+#define FOYER_WRITER_H
+
+#include "foyer/queue.h"
+#include "foyer/store.h"
+
+struct writer;
+
+struct writer_stats {
+    struct ingest_stats ingest;
+    uint64_t commit_errors;   /* failed transactions (each retried) */
+    uint64_t lost_at_exit;    /* readings still uncommitted when stopping failed */
+    int64_t last_commit_s;    /* wall clock of the last successful commit */
+    int64_t retention_deleted;
+};
+
+/* Start the thread.  The writer owns s from now on; cfg is borrowed.
+ * NULL on failure. */
+struct writer *writer_start(struct store *s, struct queue *q, const struct foyer_config *cfg);
+
+/* Make the writer switch config between batches, after draining the queue
+ * (the caller has stopped the drivers, so queued readings are all indexed by
+ * the old config).  Blocks until applied; 0 or -errno. */
+int writer_set_config(struct writer *w, const struct foyer_config *cfg);
+
+/* Close the queue, let the writer commit everything left and join it.
+ * Closes the store.  When ret_final is not NULL it gets the final stats.
+ * Accepts NULL. */
+void writer_stop(struct writer *w, struct writer_stats *ret_final);
+
+void writer_get_stats(struct writer *w, struct writer_stats *ret);
+
+#endif

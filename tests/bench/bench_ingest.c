@@ -1,0 +1,270 @@
+/*
+ * bench_ingest.c - ingest throughput of the real write path, against a bare
+ * SQLite baseline measured in the same run.  Prints figures; asserts nothing
+ * about time.
+ *
+ *   1. writer: 1 000 counter channels, readings arriving time-major (one per
+ *      channel per cycle, as live data comes) through the queue and the
+ *      writer thread: batched commits, counter logic, hourly/daily/monthly
+ *      rollups.
+ *   2. bare SQLite: the same rows into a (channel, ts, value) WITHOUT ROWID
+ *      table, one prepared statement, the same batch size, arrival order.
+ *   3. import: the same kind of data from a CSV file through csv_import().
+ *   4. bytes per raw reading on disk (dbstat), and resident memory.
+ *
+ * Usage: bench_ingest [CHANNELS [CYCLES]]   (default 1000 x 300)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "foyer/config.h"
+#include "foyer/csvio.h"
+#include "foyer/limits.h"
+#include "foyer/queue.h"
+#include "foyer/store.h"
+#include "foyer/timeutil.h"
+#include "foyer/writer.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static long rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static struct foyer_config *make_config(const char *dir, const char *db, int channels)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/bench.conf", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return NULL;
+    fprintf(f, "[foyer]\ndatabase = %s\ntimezone = Europe/Paris\n[building b1]\n", db);
+    for (int c = 0; c < channels; c++)
+        fprintf(f, "[channel c%04d]\nbuilding = b1\nquantity = electricity\n", c);
+    fclose(f);
+    struct conf_errors errs = {0};
+    struct foyer_config *cfg = config_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.msgs[i]);
+    conf_errors_free(&errs);
+    return cfg;
+}
+
+static double value_of(int c, int cycle)
+{
+    return 1000.0 + c + cycle * (0.01 + 0.0001 * (c % 50));
+}
+
+static int64_t t0;
+#define CYCLE_S 60
+
+static double bench_writer(const struct foyer_config *cfg, const char *db, int channels,
+                           int cycles, double *ret_cpu)
+{
+    struct store *s;
+    const char *msg;
+    if (store_open(db, cfg, &s, &msg) < 0) {
+        fprintf(stderr, "store_open: %s\n", msg);
+        exit(1);
+    }
+    struct queue *q = queue_new(FOYER_QUEUE_CAPACITY);
+    double c0 = cpu_s(), w0 = now_s();
+    struct writer *w = writer_start(s, q, cfg);
+    uint64_t refused = 0;
+    for (int k = 0; k < cycles; k++) {
+        for (int c = 0; c < channels; c++) {
+            struct reading r = {(uint32_t)c, t0 + (int64_t)k * CYCLE_S, value_of(c, k)};
+            while (!queue_push(q, &r)) {
+                refused++; /* the bench waits instead of dropping */
+                struct timespec ts = {0, 200000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (k % 50 == 0)
+            fprintf(stderr, "\rwriter: cycle %d/%d", k, cycles);
+    }
+    struct writer_stats ws;
+    writer_stop(w, &ws);
+    double secs = now_s() - w0;
+    *ret_cpu = cpu_s() - c0;
+    fprintf(stderr, "\r");
+    queue_free(q);
+    if (ws.ingest.stored != (uint64_t)channels * (uint64_t)cycles)
+        fprintf(stderr, "writer: stored %llu of %llu readings!\n",
+                (unsigned long long)ws.ingest.stored,
+                (unsigned long long)channels * (unsigned long long)cycles);
+    printf("  writer batches: %llu commits, queue full waits: %llu\n",
+           (unsigned long long)ws.ingest.batches, (unsigned long long)refused);
+    return secs;
+}
+
+static double bench_bare(const char *db, int channels, int cycles, int batch)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    sqlite3_open(db, &h);
+    sqlite3_exec(h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                    "CREATE TABLE r(channel INTEGER, ts INTEGER, value REAL,"
+                    " PRIMARY KEY(channel, ts)) WITHOUT ROWID",
+                 NULL, NULL, NULL);
+    sqlite3_prepare_v2(h, "INSERT INTO r VALUES (?1, ?2, ?3)", -1, &st, NULL);
+    double w0 = now_s();
+    int in_batch = 0;
+    sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
+    for (int k = 0; k < cycles; k++) {
+        for (int c = 0; c < channels; c++) {
+            sqlite3_bind_int64(st, 1, c + 1);
+            sqlite3_bind_int64(st, 2, t0 + (int64_t)k * CYCLE_S);
+            sqlite3_bind_double(st, 3, value_of(c, k));
+            sqlite3_step(st);
+            sqlite3_reset(st);
+            if (++in_batch == batch) {
+                sqlite3_exec(h, "COMMIT; BEGIN", NULL, NULL, NULL);
+                in_batch = 0;
+            }
+        }
+    }
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    double secs = now_s() - w0;
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return secs;
+}
+
+static double bytes_per_reading(const char *db, const char *table, long long rows)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    double bytes = -1;
+    char sql[128];
+    sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL);
+    snprintf(sql, sizeof(sql), "SELECT sum(pgsize) FROM dbstat WHERE name = '%s'", table);
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            bytes = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return bytes < 0 ? -1 : bytes / (double)rows;
+}
+
+static double bench_import(const struct foyer_config *cfg, const char *dir, const char *db,
+                           int channels, int cycles, double *ret_gen_s)
+{
+    char csv[256];
+    char when[40];
+    snprintf(csv, sizeof(csv), "%s/import.csv", dir);
+    double g0 = now_s();
+    FILE *f = fopen(csv, "w");
+    fprintf(f, "channel,time,value\n");
+    for (int k = 0; k < cycles; k++)
+        for (int c = 0; c < channels; c++)
+            fprintf(f, "c%04d,%s,%.4f\n", c,
+                    tu_format_utc(t0 + (int64_t)k * CYCLE_S, when, sizeof(when)),
+                    value_of(c, k));
+    fclose(f);
+    *ret_gen_s = now_s() - g0;
+
+    struct store *s;
+    const char *msg;
+    if (store_open(db, cfg, &s, &msg) < 0) {
+        fprintf(stderr, "store_open: %s\n", msg);
+        exit(1);
+    }
+    struct import_result res;
+    f = fopen(csv, "r");
+    double w0 = now_s();
+    int rc = csv_import(s, cfg, f, csv, stderr, stderr, &res);
+    double secs = now_s() - w0;
+    fclose(f);
+    store_close(s);
+    if (rc < 0 || res.ingest.stored != (uint64_t)channels * (uint64_t)cycles)
+        fprintf(stderr, "import: rc %d, stored %llu\n", rc,
+                (unsigned long long)res.ingest.stored);
+    return secs;
+}
+
+int main(int argc, char **argv)
+{
+    int channels = argc > 1 ? atoi(argv[1]) : 1000;
+    int cycles = argc > 2 ? atoi(argv[2]) : 300;
+    long long n = (long long)channels * cycles;
+    char dir[] = "/tmp/foyer-bench-XXXXXX";
+    char db[300], bare[300], imp[300];
+
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(db, sizeof(db), "%s/writer.db", dir);
+    snprintf(bare, sizeof(bare), "%s/bare.db", dir);
+    snprintf(imp, sizeof(imp), "%s/import.db", dir);
+    struct foyer_config *cfg = make_config(dir, db, channels);
+    if (!cfg || timeutil_set_zone("Europe/Paris") < 0)
+        return 1;
+    /* Recent data: older readings would fall to raw retention mid-run. */
+    t0 = tu_day_start(tu_now_s()) - 3 * 86400;
+
+    printf("Foyer ingest benchmark: %d channels x %d cycles = %lld readings, time-major, "
+           "batches of %d\n",
+           channels, cycles, n, cfg->batch_readings);
+    double cpu;
+    double tw = bench_writer(cfg, db, channels, cycles, &cpu);
+    printf("  foyer writer (queue -> batched commit -> rollups): %8.0f readings/s  "
+           "(%.2f s wall, %.2f s CPU, %.2f us CPU per reading)\n",
+           (double)n / tw, tw, cpu, cpu / (double)n * 1e6);
+    double tb = bench_bare(bare, channels, cycles, cfg->batch_readings);
+    printf("  bare SQLite baseline (one INSERT, same batches):   %8.0f readings/s  (%.2f s)\n",
+           (double)n / tb, tb);
+    printf("  ratio foyer / bare: %.2f (target >= 0.5)\n", tb / tw);
+
+    double gen;
+    struct foyer_config *cfg2 = make_config(dir, imp, channels);
+    double ti = bench_import(cfg2, dir, imp, channels, cycles, &gen);
+    printf("  foyerctl import of a %lld-row CSV:                 %8.0f readings/s  (%.2f s; "
+           "writing the CSV took %.2f s)\n",
+           n, (double)n / ti, ti, gen);
+
+    double bpr = bytes_per_reading(db, "readings", n);
+    double bpr_bare = bytes_per_reading(bare, "r", n);
+    struct stat sb;
+    stat(db, &sb);
+    if (bpr > 0)
+        printf("  on disk: %.1f bytes per raw reading (bare table: %.1f; target <= 40); "
+               "database file %.1f MiB including rollups\n",
+               bpr, bpr_bare, (double)sb.st_size / 1048576.0);
+    else
+        printf("  on disk: database file %.1f bytes per reading (dbstat unavailable)\n",
+               (double)sb.st_size / (double)n);
+    printf("  peak resident memory of the bench process: %.1f MiB\n", (double)rss_kib() / 1024);
+
+    config_free(cfg);
+    config_free(cfg2);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return 0;
+}
