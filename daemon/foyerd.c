@@ -56,20 +56,30 @@ static bool sink_emit(void *ctx, const struct reading *r)
     return false;
 }
 
-static void sink_event(void *ctx, uint32_t channel, int64_t ts_s, const char *kind,
+static void sink_event(void *ctx, const char *device, int64_t ts_s, const char *kind,
                        const char *detail)
 {
     struct daemon *d = ctx;
-    const char *name = channel < d->cfg->n_channels ? d->cfg->channels[channel].id : "?";
+    struct device_event ev = {.ts_s = ts_s};
     char when[40];
-    log_info("%s: %s at %s%s%s", name, kind, tu_format_local(ts_s, when, sizeof(when)),
+    log_info("%s: %s since %s%s%s", device, kind, tu_format_local(ts_s, when, sizeof(when)),
              detail ? ": " : "", detail ? detail : "");
+    snprintf(ev.device, sizeof(ev.device), "%s", device);
+    snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
+    snprintf(ev.detail, sizeof(ev.detail), "%s", detail ? detail : "");
+    writer_post_event(d->writer, &ev);
+}
+
+static void sink_health(void *ctx, const struct device_health *h)
+{
+    struct daemon *d = ctx;
+    writer_post_health(d->writer, h);
 }
 
 static int start_drivers(struct daemon *d)
 {
     struct driver_env env = {.cfg = d->cfg, .emit = sink_emit, .event = sink_event,
-                             .sink_ctx = d};
+                             .health = sink_health, .sink_ctx = d};
     for (size_t i = 0; driver_table[i]; i++) {
         int err = 0;
         d->drv[i] = driver_table[i]->open(&env, &err);

@@ -18,8 +18,13 @@
  *       day, of the local month.  Counters: sum is the consumption, n the
  *       number of readings taken in the period, min/max NULL.  Gauges: sum
  *       and n of the values (mean = sum/n), min and max.  Kept forever.
- *   events(id, ts, channel, kind, value, prev_value, detail, logged)
- *       Resets, rollovers, dropped readings, device state changes.
+ *   events(id, ts, channel, device, kind, value, prev_value, detail, logged)
+ *       Counter events of a channel (resets, rollovers, dropped readings)
+ *       and state changes of a device (meter offline, sensor stale).
+ *   devices(name PRIMARY KEY, kind, state, since, last_success, polls,
+ *           timeouts, crc_errors, exceptions, bad_values, other_errors,
+ *           response_ms, updated)
+ *       Latest health of each meter and sensor, as its driver reported it.
  *
  * WRITE PATH
  *   store_ingest() sorts a batch by (channel, ts), so each channel's
@@ -135,8 +140,13 @@ static const char *const schema_v1[] = {
     " sum REAL NOT NULL, n INTEGER NOT NULL, min REAL, max REAL,"
     " PRIMARY KEY(channel, ts)) WITHOUT ROWID",
     "CREATE TABLE events(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, channel INTEGER,"
-    " kind TEXT NOT NULL, value REAL, prev_value REAL, detail TEXT, logged INTEGER NOT NULL)",
+    " device TEXT, kind TEXT NOT NULL, value REAL, prev_value REAL, detail TEXT,"
+    " logged INTEGER NOT NULL)",
     "CREATE INDEX events_ts ON events(ts)",
+    "CREATE TABLE devices(name TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL,"
+    " since INTEGER, last_success INTEGER, polls INTEGER, timeouts INTEGER,"
+    " crc_errors INTEGER, exceptions INTEGER, bad_values INTEGER, other_errors INTEGER,"
+    " response_ms REAL, updated INTEGER NOT NULL)",
     NULL,
 };
 
@@ -935,6 +945,59 @@ int store_ingest(struct store *s, struct reading *r, size_t n, struct ingest_sta
     b.batches = 1;
     ingest_stats_add(stats, &b);
     return 0;
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+int store_put_devices(struct store *s, const struct device_event *ev, size_t n_ev,
+                      const struct device_health *h, size_t n_h)
+{
+    sqlite3_stmt *ins = NULL, *up = NULL;
+    int64_t now = tu_now_s();
+    int rc = sqlite_to_errno(sqlite3_prepare_v2(
+        s->db,
+        "INSERT INTO events(ts, device, kind, detail, logged) VALUES (?1, ?2, ?3, ?4, ?5)", -1,
+        &ins, NULL));
+    if (rc == 0)
+        rc = sqlite_to_errno(sqlite3_prepare_v2(
+            s->db,
+            "INSERT OR REPLACE INTO devices(name, kind, state, since, last_success, polls,"
+            " timeouts, crc_errors, exceptions, bad_values, other_errors, response_ms, updated)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            -1, &up, NULL));
+    if (rc == 0)
+        rc = exec(s->db, "BEGIN IMMEDIATE");
+    for (size_t i = 0; rc == 0 && i < n_ev; i++) {
+        sqlite3_bind_int64(ins, 1, ev[i].ts_s);
+        sqlite3_bind_text(ins, 2, ev[i].device, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, ev[i].kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, ev[i].detail, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 5, now);
+        rc = step_done(ins);
+    }
+    for (size_t i = 0; rc == 0 && i < n_h; i++) {
+        sqlite3_bind_text(up, 1, h[i].device, -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 2, h[i].kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 3, h[i].state, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(up, 4, h[i].since_s);
+        sqlite3_bind_int64(up, 5, h[i].last_success_s);
+        sqlite3_bind_int64(up, 6, (int64_t)h[i].polls);
+        sqlite3_bind_int64(up, 7, (int64_t)h[i].timeouts);
+        sqlite3_bind_int64(up, 8, (int64_t)h[i].crc_errors);
+        sqlite3_bind_int64(up, 9, (int64_t)h[i].exceptions);
+        sqlite3_bind_int64(up, 10, (int64_t)h[i].bad_values);
+        sqlite3_bind_int64(up, 11, (int64_t)h[i].other_errors);
+        sqlite3_bind_double(up, 12, h[i].response_ms);
+        sqlite3_bind_int64(up, 13, now);
+        rc = step_done(up);
+    }
+    if (rc == 0)
+        rc = exec(s->db, "COMMIT");
+    else
+        (void)exec(s->db, "ROLLBACK");
+    sqlite3_finalize(ins);
+    sqlite3_finalize(up);
+    return rc;
 }
 
 /* ---- retention --------------------------------------------------------- */

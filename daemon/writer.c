@@ -37,7 +37,15 @@ struct writer {
     int cfg_result;
     bool cfg_done;
     struct writer_stats stats;
+    struct device_event *events; /* waiting to be stored */
+    size_t n_events;
+    struct device_health *health; /* latest per device */
+    bool *health_dirty;
+    size_t n_health, cap_health;
+    int64_t health_flushed_ms;
 };
+
+#define WRITER_HEALTH_EVERY_MS 5000
 
 static void batch_limits(const struct foyer_config *cfg, size_t *ret_n, int64_t *ret_ms)
 {
@@ -145,6 +153,79 @@ static void maybe_switch_config(struct writer *w)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Store waiting device events, and health changes every few seconds. */
+static void flush_devices(struct writer *w, bool force)
+{
+    struct device_event ev[64];
+    struct device_health hl[64];
+    size_t n_ev = 0, n_h = 0;
+    bool health_due = force || tu_mono_ms() - w->health_flushed_ms >= WRITER_HEALTH_EVERY_MS;
+
+    do {
+        /* Copy out in chunks so the lock is never held across I/O. */
+        pthread_mutex_lock(&w->lock);
+        n_ev = w->n_events < 64 ? w->n_events : 64;
+        memcpy(ev, w->events, n_ev * sizeof(*ev));
+        memmove(w->events, w->events + n_ev, (w->n_events - n_ev) * sizeof(*ev));
+        w->n_events -= n_ev;
+        n_h = 0;
+        for (size_t i = 0; health_due && i < w->n_health && n_h < 64; i++) {
+            if (w->health_dirty[i]) {
+                hl[n_h++] = w->health[i];
+                w->health_dirty[i] = false;
+            }
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (n_ev == 0 && n_h == 0)
+            break;
+        int rc = store_put_devices(w->store, ev, n_ev, hl, n_h);
+        if (rc < 0) {
+            log_warn("could not store %zu device events and %zu health records: %s", n_ev, n_h,
+                     strerror(-rc));
+            break;
+        }
+    } while (n_ev == 64 || n_h == 64);
+    if (health_due)
+        w->health_flushed_ms = tu_mono_ms();
+}
+
+void writer_post_event(struct writer *w, const struct device_event *ev)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->n_events < WRITER_EVENTS_MAX)
+        w->events[w->n_events++] = *ev;
+    else
+        w->stats.events_dropped++;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void writer_post_health(struct writer *w, const struct device_health *h)
+{
+    pthread_mutex_lock(&w->lock);
+    size_t i = 0;
+    while (i < w->n_health && strcmp(w->health[i].device, h->device) != 0)
+        i++;
+    if (i == w->n_health) {
+        if (w->n_health == w->cap_health) {
+            size_t cap = w->cap_health ? w->cap_health * 2 : 64;
+            struct device_health *nh = realloc(w->health, cap * sizeof(*nh));
+            bool *nd = nh ? realloc(w->health_dirty, cap * sizeof(*nd)) : NULL;
+            if (nh)
+                w->health = nh;
+            if (!nd) {
+                pthread_mutex_unlock(&w->lock);
+                return; /* out of memory: health is refreshed on the next report */
+            }
+            w->health_dirty = nd;
+            w->cap_health = cap;
+        }
+        w->n_health++;
+    }
+    w->health[i] = *h;
+    w->health_dirty[i] = true;
+    pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -173,8 +254,10 @@ static void *writer_main(void *arg)
             }
             commit_batch(w, n);
         } else if (queue_closed_and_empty(w->q)) {
+            flush_devices(w, true);
             break;
         }
+        flush_devices(w, false);
         maybe_switch_config(w);
         if (tu_mono_ms() >= next_retention) {
             run_retention(w);
@@ -195,7 +278,10 @@ struct writer *writer_start(struct store *s, struct queue *q, const struct foyer
     w->batch_cap = cfg->batch_readings > FOYER_BATCH_READINGS ? (size_t)cfg->batch_readings
                                                                : FOYER_BATCH_READINGS;
     w->batch = calloc(w->batch_cap, sizeof(*w->batch));
-    if (!w->batch) {
+    w->events = calloc(WRITER_EVENTS_MAX, sizeof(*w->events));
+    if (!w->batch || !w->events) {
+        free(w->batch);
+        free(w->events);
         free(w);
         return NULL;
     }
@@ -203,6 +289,7 @@ struct writer *writer_start(struct store *s, struct queue *q, const struct foyer
     pthread_cond_init(&w->cond, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         free(w->batch);
+        free(w->events);
         free(w);
         return NULL;
     }
@@ -234,6 +321,9 @@ void writer_stop(struct writer *w, struct writer_stats *ret_final)
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w->batch);
+    free(w->events);
+    free(w->health);
+    free(w->health_dirty);
     free(w);
 }
 

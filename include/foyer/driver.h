@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "foyer/config.h"
+#include "foyer/device.h"
 #include "foyer/reading.h"
 
 #define FOYER_DRIVER_ABI 1
@@ -20,15 +21,22 @@
  * drop).  Thread-safe: any driver thread may call it. */
 typedef bool (*reading_sink_fn)(void *sink_ctx, const struct reading *r);
 
-/* Where a driver reports device state changes (offline, stale, back online).
- * kind is one of the EVENT_* names of store.h, detail free text. */
-typedef void (*event_sink_fn)(void *sink_ctx, uint32_t channel, int64_t ts_s, const char *kind,
+/* Where a driver reports device state changes: a meter offline or back
+ * online, a sensor stale or fresh.  device is the [meter]/[sensor] ID, kind
+ * a short name ("offline", "online", "stale", "fresh"), detail free text for
+ * people ("3 polls missed: timeout").  Logged and stored in the events
+ * table.  Thread-safe; copies its arguments. */
+typedef void (*event_sink_fn)(void *sink_ctx, const char *device, int64_t ts_s, const char *kind,
                               const char *detail);
+
+/* Thread-safe; copies *h. */
+typedef void (*health_sink_fn)(void *sink_ctx, const struct device_health *h);
 
 struct driver_env {
     const struct foyer_config *cfg; /* borrowed until close() returns */
     reading_sink_fn emit;
     event_sink_fn event;
+    health_sink_fn health;
     void *sink_ctx;
 };
 

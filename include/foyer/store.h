@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "foyer/config.h"
+#include "foyer/device.h"
 #include "foyer/reading.h"
 
 #define STORE_SCHEMA_VERSION 1
@@ -69,6 +70,11 @@ int store_ingest(struct store *s, struct reading *r, size_t n, struct ingest_sta
  * of dwellings without consent), keeping each channel's last accepted
  * reading so counting resumes without a gap.  Returns rows deleted or -errno. */
 int64_t store_retention(struct store *s, int64_t now_s);
+
+/* Record device state changes and the latest health of devices, in one
+ * transaction.  0 or -errno. */
+int store_put_devices(struct store *s, const struct device_event *ev, size_t n_ev,
+                      const struct device_health *h, size_t n_h);
 
 /* The database id of a config channel, or -1 when it has none yet (a
  * read-only handle on a database foyerd never saw this channel in). */

@@ -21,6 +21,7 @@ struct writer_stats {
     uint64_t lost_at_exit;    /* readings still uncommitted when stopping failed */
     int64_t last_commit_s;    /* wall clock of the last successful commit */
     int64_t retention_deleted;
+    uint64_t events_dropped;  /* device events refused: too many waiting */
 };
 
 /* Start the thread.  The writer owns s from now on; cfg is borrowed.
@@ -38,5 +39,13 @@ int writer_set_config(struct writer *w, const struct foyer_config *cfg);
 void writer_stop(struct writer *w, struct writer_stats *ret_final);
 
 void writer_get_stats(struct writer *w, struct writer_stats *ret);
+
+/* Hand a device state change or a device's health to the writer, which
+ * stores them with its next commit (health at most every few seconds).
+ * Any thread.  Events beyond WRITER_EVENTS_MAX waiting are dropped and
+ * counted (a flapping device must not grow memory). */
+#define WRITER_EVENTS_MAX 1024
+void writer_post_event(struct writer *w, const struct device_event *ev);
+void writer_post_health(struct writer *w, const struct device_health *h);
 
 #endif
