@@ -10,7 +10,7 @@ packages=(
   libsqlite3-dev libinih-dev libsystemd-dev libjansson-dev libcmocka-dev
   libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libmicrohttpd-dev
   # tools the tests and the demo use
-  sqlite3 systemd procps
+  sqlite3 systemd procps python3
 )
 
 missing=()
