@@ -121,6 +121,9 @@ static inline int tput(struct tenv *t, const char *ch, int64_t ts, double v)
 /* A single number from SQL with one integer/text parameter list given as
  * a printf-formatted query. */
 static inline double tquery(struct tenv *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static inline double tquery(struct tenv *t, const char *fmt, ...)
 {
     char sql[512];
     va_list ap;
