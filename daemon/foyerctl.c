@@ -111,6 +111,26 @@ static int64_t expected_interval(const struct foyer_config *cfg, const struct ch
     return 0;
 }
 
+/* State of the meter or sensor feeding a channel, as its driver last
+ * reported it (devices table), or NULL. */
+static const char *device_state(sqlite3_stmt *dev, const struct foyer_config *cfg,
+                                const struct channel *c, char *buf, size_t len)
+{
+    const char *name = c->meter >= 0    ? cfg->meters[c->meter].id
+                       : c->sensor >= 0 ? cfg->sensors[c->sensor].id
+                                        : NULL;
+    const char *res = NULL;
+    if (!name || !dev)
+        return NULL;
+    sqlite3_bind_text(dev, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(dev) == SQLITE_ROW) {
+        snprintf(buf, len, "%s", (const char *)sqlite3_column_text(dev, 0));
+        res = buf;
+    }
+    sqlite3_reset(dev);
+    return res;
+}
+
 static void channel_status(sqlite3_stmt *last, sqlite3_stmt *held, int64_t id,
                            const struct foyer_config *cfg, const struct channel *c, int64_t now,
                            struct chan_status *ret)
@@ -158,6 +178,40 @@ static void format_age(int64_t s, char *buf, size_t len)
         snprintf(buf, len, "%lld days", (long long)(s / 86400));
 }
 
+/* The meters and sensors drivers reported on: state, since when, errors. */
+static void print_devices(struct store *s)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s),
+                           "SELECT name, kind, state, since, last_success, polls, timeouts,"
+                           " crc_errors, exceptions, bad_values, other_errors, response_ms"
+                           " FROM devices ORDER BY kind, name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    bool header = false;
+    int64_t now = tu_now_s();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (!header) {
+            printf("\n%-16s %-7s %-8s %-25s %9s %8s %8s %6s %6s %6s %6s %9s\n", "DEVICE", "KIND",
+                   "STATE", "SINCE", "LAST OK", "POLLS", "TIMEOUTS", "CRC", "EXCEPT", "BAD",
+                   "OTHER", "RESPONSE");
+            header = true;
+        }
+        char since[40], ok[24] = "never";
+        tu_format_local(sqlite3_column_int64(st, 3), since, sizeof(since));
+        if (sqlite3_column_int64(st, 4) > 0)
+            format_age(now - sqlite3_column_int64(st, 4), ok, sizeof(ok));
+        printf("%-16s %-7s %-8s %-25s %9s %8lld %8lld %6lld %6lld %6lld %6lld %6.1f ms\n",
+               (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2), since, ok,
+               (long long)sqlite3_column_int64(st, 5), (long long)sqlite3_column_int64(st, 6),
+               (long long)sqlite3_column_int64(st, 7), (long long)sqlite3_column_int64(st, 8),
+               (long long)sqlite3_column_int64(st, 9), (long long)sqlite3_column_int64(st, 10),
+               sqlite3_column_double(st, 11));
+    }
+    sqlite3_finalize(st);
+}
+
 static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
 {
     bool json = false;
@@ -188,9 +242,12 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
         store_close(s);
         return 1;
     }
+    sqlite3_stmt *dev = NULL;
+    (void)sqlite3_prepare_v2(store_db(s), "SELECT state FROM devices WHERE name = ?1", -1, &dev,
+                             NULL);
     int64_t now = tu_now_s();
     json_t *arr = json ? json_array() : NULL;
-    size_t counts[4] = {0};
+    size_t counts[5] = {0};
     if (!json)
         printf("%-28s %-10s %-20s %-25s %14s %-5s %9s %s\n", "CHANNEL", "DWELLING", "QUANTITY",
                "LAST READING", "VALUE", "UNIT", "AGE", "STATE");
@@ -198,6 +255,10 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
         const struct channel *c = &cfg->channels[i];
         struct chan_status st;
         channel_status(last, held, store_channel_id(s, (uint32_t)i), cfg, c, now, &st);
+        char devbuf[16];
+        const char *ds = device_state(dev, cfg, c, devbuf, sizeof(devbuf));
+        if (ds && (strcmp(ds, "offline") == 0 || strcmp(ds, "stale") == 0))
+            st.state = ds; /* the driver knows better than the age */
         const char *dw = c->dwelling >= 0 ? cfg->dwellings[c->dwelling].id : NULL;
         char when[40] = "-", age[24] = "-", val[32] = "-";
         if (st.has_last) {
@@ -205,7 +266,10 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
             format_age(st.age_s, age, sizeof(age));
             snprintf(val, sizeof(val), "%.10g", st.last_v);
         }
-        counts[st.state[0] == 'o' ? 0 : st.state[0] == 's' ? 1 : st.state[0] == 'h' ? 2 : 3]++;
+        static const char *const states[] = {"ok", "stale", "held", "never", "offline"};
+        for (size_t k = 0; k < 5; k++)
+            if (strcmp(st.state, states[k]) == 0)
+                counts[k]++;
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "channel", json_string(c->id));
@@ -231,9 +295,11 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
         fputc('\n', stdout);
         json_decref(arr);
     } else {
-        printf("%zu channels: %zu ok, %zu stale, %zu held, %zu never read\n", cfg->n_channels,
-               counts[0], counts[1], counts[2], counts[3]);
+        printf("%zu channels: %zu ok, %zu stale, %zu offline, %zu held, %zu never read\n",
+               cfg->n_channels, counts[0], counts[1], counts[4], counts[2], counts[3]);
+        print_devices(s);
     }
+    sqlite3_finalize(dev);
     sqlite3_finalize(last);
     sqlite3_finalize(held);
     store_close(s);
