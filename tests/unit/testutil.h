@@ -142,6 +142,23 @@ static inline double tquery(struct tenv *t, const char *fmt, ...)
     return v;
 }
 
+/* PRAGMA integrity_check says "ok". */
+static inline bool tintegrity_ok(struct tenv *t)
+{
+    sqlite3_stmt *st;
+    bool ok = false;
+    if (sqlite3_prepare_v2(store_db(t->s), "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return false;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        ok = r && strcmp(r, "ok") == 0;
+        if (!ok)
+            fprintf(stderr, "integrity_check: %s\n", r ? r : "(null)");
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
 static inline int64_t tchan_id(struct tenv *t, const char *ch)
 {
     return store_channel_id(t->s, tchan(t, ch));
