@@ -523,7 +523,7 @@ static int alloc_channels(struct store *s, const struct foyer_config *cfg)
 static int open_common(const char *path, const struct foyer_config *cfg, bool readonly,
                        struct store **ret, const char **ret_err_msg)
 {
-    const char *dummy;
+    const char *dummy = NULL;
     const char **msg = ret_err_msg ? ret_err_msg : &dummy;
     struct store *s = calloc(1, sizeof(*s));
     int rc;

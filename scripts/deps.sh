@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang cppcheck
   # libraries (see README: why each)
   libsqlite3-dev libinih-dev libsystemd-dev libjansson-dev libcmocka-dev
   libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libmicrohttpd-dev

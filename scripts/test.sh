@@ -21,6 +21,10 @@ run_build() {
   (cd "build/$name" && ctest --output-on-failure -j"$jobs" --timeout 600)
 }
 
+echo "== cppcheck (warnings, performance, portability)"
+cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
+  -Iinclude --suppress=missingIncludeSystem -D_GNU_SOURCE daemon drivers tests/sim
+
 run_build test-gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_build test-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DFOYER_SANITIZE=ON
