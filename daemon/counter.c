@@ -75,8 +75,8 @@ static size_t resolve_held(struct counter_state *st, const struct counter_params
     return n;
 }
 
-size_t counter_step(struct counter_state *st, const struct counter_params *p, int64_t ts,
-                    double v, struct counter_op *ops)
+size_t counter_step(struct counter_state *st, const struct counter_params *p, int64_t ts, double v,
+                    struct counter_op *ops)
 {
     size_t n = 0;
 
@@ -135,8 +135,7 @@ static size_t refuse_late(int64_t ts, double v, double prev, struct counter_op *
 }
 
 size_t counter_late(const struct counter_neighbour *prev, const struct counter_neighbour *next,
-                    const struct counter_params *p, int64_t ts, double v,
-                    struct counter_op *ops)
+                    const struct counter_params *p, int64_t ts, double v, struct counter_op *ops)
 {
     size_t n = 0;
     bool next_continues = next->present && next->status == RS_ACCEPTED;

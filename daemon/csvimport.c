@@ -20,7 +20,7 @@
 #include "foyer/timeutil.h"
 
 #define IMPORT_CHUNK_ROWS (1u << 20)
-#define IMPORT_BATCH 20000
+#define IMPORT_BATCH      20000
 #define IMPORT_REPORT_MAX 50 /* bad rows reported one by one */
 
 struct importer {
@@ -150,8 +150,8 @@ static bool parse_row(struct importer *im, char *line, unsigned long lineno)
 int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const char *name,
                FILE *err, FILE *progress, struct import_result *ret)
 {
-    struct importer im = {.s = s, .cfg = cfg, .name = name, .err = err, .progress = progress,
-                          .res = ret};
+    struct importer im = {
+        .s = s, .cfg = cfg, .name = name, .err = err, .progress = progress, .res = ret};
     char line[FOYER_CSV_LINE_MAX + 2];
     unsigned long lineno = 0;
     bool header = false;
@@ -183,8 +183,7 @@ int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const 
             continue;
         if (!header) {
             if (strcmp(t, "channel,time,value") != 0) {
-                fprintf(err, "%s:%lu: expected the header \"channel,time,value\"\n", name,
-                        lineno);
+                fprintf(err, "%s:%lu: expected the header \"channel,time,value\"\n", name, lineno);
                 rc = -EINVAL;
                 goto out;
             }

@@ -347,8 +347,9 @@ static int cmd_import(const struct foyer_config *cfg, int argc, char **argv)
            (unsigned long long)g->spikes, (unsigned long long)g->late,
            (unsigned long long)g->late_refused);
     if (rc < 0)
-        fprintf(stderr, "foyerctl import: %s: stopped: %s (%s); rows committed so far are kept, "
-                        "run the import again to finish\n",
+        fprintf(stderr,
+                "foyerctl import: %s: stopped: %s (%s); rows committed so far are kept, "
+                "run the import again to finish\n",
                 path, strerror(-rc), store_errmsg(s));
     store_close(s);
     if (rc < 0)
@@ -361,8 +362,9 @@ static int cmd_import(const struct foyer_config *cfg, int argc, char **argv)
 static int parse_when(const char *opt, const char *arg, int64_t *ret)
 {
     if (tu_parse_iso(arg, ret) < 0) {
-        fprintf(stderr, "foyerctl export: %s \"%s\": expected a date (2026-01-31) or an ISO 8601 "
-                        "time\n",
+        fprintf(stderr,
+                "foyerctl export: %s \"%s\": expected a date (2026-01-31) or an ISO 8601 "
+                "time\n",
                 opt, arg);
         return -EINVAL;
     }
@@ -450,12 +452,12 @@ static int cmd_export(const struct foyer_config *cfg, int argc, char **argv)
         rc = 1;
     } else {
         if (skipped)
-            fprintf(stderr, "foyerctl export: %llu channels of dwellings without load-curve "
-                            "consent left out of the hourly export (RGPD)\n",
+            fprintf(stderr,
+                    "foyerctl export: %llu channels of dwellings without load-curve "
+                    "consent left out of the hourly export (RGPD)\n",
                     (unsigned long long)skipped);
         if (output)
-            fprintf(stderr, "foyerctl export: %lld rows written to %s\n", (long long)rows,
-                    output);
+            fprintf(stderr, "foyerctl export: %lld rows written to %s\n", (long long)rows, output);
     }
     store_close(s);
     return rc;

@@ -78,8 +78,11 @@ static void sink_health(void *ctx, const struct device_health *h)
 
 static int start_drivers(struct daemon *d)
 {
-    struct driver_env env = {.cfg = d->cfg, .emit = sink_emit, .event = sink_event,
-                             .health = sink_health, .sink_ctx = d};
+    struct driver_env env = {.cfg = d->cfg,
+                             .emit = sink_emit,
+                             .event = sink_event,
+                             .health = sink_health,
+                             .sink_ctx = d};
     for (size_t i = 0; driver_table[i]; i++) {
         int err = 0;
         d->drv[i] = driver_table[i]->open(&env, &err);
@@ -286,8 +289,7 @@ int main(int argc, char **argv)
     config_summary(d.cfg, summary, sizeof(summary));
     if (exit_code == 0) {
         log_info("foyerd %s started: %s; database %s", FOYER_VERSION, summary, d.cfg->database);
-        sd_notifyf(0, "READY=1\nSTATUS=Running: %s\nMAINPID=%lu", summary,
-                   (unsigned long)getpid());
+        sd_notifyf(0, "READY=1\nSTATUS=Running: %s\nMAINPID=%lu", summary, (unsigned long)getpid());
     }
 
     uint64_t watchdog_usec = 0;

@@ -114,13 +114,13 @@ struct store {
     sqlite3 *db;
     bool readonly;
     const struct foyer_config *cfg;
-    int64_t *chan_id;             /* db id per config channel, -1 unknown */
-    struct counter_state *state;  /* per config channel */
+    int64_t *chan_id;            /* db id per config channel, -1 unknown */
+    struct counter_state *state; /* per config channel */
     sqlite3_stmt *st[ST_COUNT_];
-    struct acc hours;             /* this batch's rollup changes */
-    struct acc scratch;           /* day/month merge at commit */
+    struct acc hours;   /* this batch's rollup changes */
+    struct acc scratch; /* day/month merge at commit */
     int64_t data_version;
-    int64_t now_s;                /* wall clock at batch start */
+    int64_t now_s; /* wall clock at batch start */
 };
 
 static const char *const schema_v1[] = {
@@ -804,8 +804,8 @@ static int stored_at(struct store *s, int64_t chan, int64_t ts, double *ret_valu
 
 /* A reading whose time is already stored: an exact duplicate changes
  * nothing; another value is a conflict (the first one is kept). */
-static int handle_same_time(struct store *s, int64_t chan, const struct reading *r,
-                            double stored, struct ingest_stats *stats)
+static int handle_same_time(struct store *s, int64_t chan, const struct reading *r, double stored,
+                            struct ingest_stats *stats)
 {
     if (stored == r->value) {
         stats->duplicates++;
@@ -963,9 +963,8 @@ int store_put_devices(struct store *s, const struct device_event *ev, size_t n_e
     sqlite3_stmt *ins = NULL, *up = NULL;
     int64_t now = tu_now_s();
     int rc = sqlite_to_errno(sqlite3_prepare_v2(
-        s->db,
-        "INSERT INTO events(ts, device, kind, detail, logged) VALUES (?1, ?2, ?3, ?4, ?5)", -1,
-        &ins, NULL));
+        s->db, "INSERT INTO events(ts, device, kind, detail, logged) VALUES (?1, ?2, ?3, ?4, ?5)",
+        -1, &ins, NULL));
     if (rc == 0)
         rc = sqlite_to_errno(sqlite3_prepare_v2(
             s->db,

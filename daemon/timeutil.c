@@ -206,8 +206,13 @@ int tu_parse_iso(const char *s, int64_t *ret_ts_s)
     if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
         return -EINVAL;
 
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec, .tm_isdst = -1};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec,
+                    .tm_isdst = -1};
     if (has_offset)
         *ret_ts_s = (int64_t)timegm(&tm) - offset_s;
     else

@@ -19,8 +19,8 @@
 #include "foyer/log.h"
 #include "foyer/timeutil.h"
 
-#define WRITER_RETRY_MIN_MS 500
-#define WRITER_RETRY_MAX_MS 30000
+#define WRITER_RETRY_MIN_MS       500
+#define WRITER_RETRY_MAX_MS       30000
 #define WRITER_RETENTION_EVERY_MS (3600 * 1000)
 
 struct writer {
@@ -66,7 +66,8 @@ static void log_anomalies(const struct ingest_stats *d)
                  (unsigned long long)d->conflicts);
     if (d->out_of_range || d->bad_time)
         log_warn("refused %llu readings out of their channel's range and %llu with an absurd "
-                 "time", (unsigned long long)d->out_of_range, (unsigned long long)d->bad_time);
+                 "time",
+                 (unsigned long long)d->out_of_range, (unsigned long long)d->bad_time);
 }
 
 /* Commit n readings, retrying while the database refuses.  Gives up only
@@ -276,7 +277,7 @@ struct writer *writer_start(struct store *s, struct queue *q, const struct foyer
     w->q = q;
     w->cfg = cfg;
     w->batch_cap = cfg->batch_readings > FOYER_BATCH_READINGS ? (size_t)cfg->batch_readings
-                                                               : FOYER_BATCH_READINGS;
+                                                              : FOYER_BATCH_READINGS;
     w->batch = calloc(w->batch_cap, sizeof(*w->batch));
     w->events = calloc(WRITER_EVENTS_MAX, sizeof(*w->events));
     if (!w->batch || !w->events) {

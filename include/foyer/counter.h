@@ -47,15 +47,15 @@ struct counter_params {
 };
 
 struct counter_state {
-    bool loaded;      /* state read from the store (or known empty) */
+    bool loaded; /* state read from the store (or known empty) */
     bool has_last;
-    int64_t last_ts;  /* last accepted or baseline reading */
+    int64_t last_ts; /* last accepted or baseline reading */
     double last_v;
     bool has_held;
-    int64_t held_ts;  /* the held reading, newer than last */
+    int64_t held_ts; /* the held reading, newer than last */
     double held_v;
-    int held_status;  /* RS_HELD_LOW or RS_HELD_JUMP */
-    int64_t max_ts;   /* newest stored reading of any status */
+    int held_status; /* RS_HELD_LOW or RS_HELD_JUMP */
+    int64_t max_ts;  /* newest stored reading of any status */
 };
 
 enum counter_op_kind {
@@ -78,20 +78,20 @@ struct counter_op {
 #define COUNTER_OPS_MAX 8
 
 /* Event names (events.kind). */
-#define EVENT_METER_RESET "meter_reset"
-#define EVENT_INDEX_JUMP "index_jump"
-#define EVENT_ROLLOVER "rollover"
+#define EVENT_METER_RESET    "meter_reset"
+#define EVENT_INDEX_JUMP     "index_jump"
+#define EVENT_ROLLOVER       "rollover"
 #define EVENT_GLITCH_DROPPED "glitch_dropped"
-#define EVENT_SPIKE_DROPPED "spike_dropped"
-#define EVENT_LATE_REFUSED "late_refused"
-#define EVENT_CONFLICT "conflicting_duplicate"
-#define EVENT_CLOCK_GAP "clock_gap"
+#define EVENT_SPIKE_DROPPED  "spike_dropped"
+#define EVENT_LATE_REFUSED   "late_refused"
+#define EVENT_CONFLICT       "conflicting_duplicate"
+#define EVENT_CLOCK_GAP      "clock_gap"
 
 /* Feed a reading newer than every stored reading of the channel
  * (ts > st->max_ts).  Fills ops (OUT, COUNTER_OPS_MAX entries) and returns
  * their number; updates st. */
-size_t counter_step(struct counter_state *st, const struct counter_params *p, int64_t ts,
-                    double v, struct counter_op *ops);
+size_t counter_step(struct counter_state *st, const struct counter_params *p, int64_t ts, double v,
+                    struct counter_op *ops);
 
 /* A stored neighbour of a late reading: the nearest accepted-or-baseline
  * reading before (prev) or after (next) it. */
@@ -107,7 +107,6 @@ struct counter_neighbour {
  * it as RS_DROPPED_LATE with an event.  Does not change the state's last
  * reading (prev and next are both stored). */
 size_t counter_late(const struct counter_neighbour *prev, const struct counter_neighbour *next,
-                    const struct counter_params *p, int64_t ts, double v,
-                    struct counter_op *ops);
+                    const struct counter_params *p, int64_t ts, double v, struct counter_op *ops);
 
 #endif

@@ -23,10 +23,10 @@ struct device_health {
     uint64_t polls;                /* requests sent, or messages received */
     uint64_t timeouts;
     uint64_t crc_errors;
-    uint64_t exceptions;           /* Modbus exception responses */
-    uint64_t bad_values;           /* decoded but refused: NaN, out of range, bad payload */
-    uint64_t other_errors;         /* connection refused or dropped, ... */
-    double response_ms;            /* mean response time of the last polls, 0 unknown */
+    uint64_t exceptions;   /* Modbus exception responses */
+    uint64_t bad_values;   /* decoded but refused: NaN, out of range, bad payload */
+    uint64_t other_errors; /* connection refused or dropped, ... */
+    double response_ms;    /* mean response time of the last polls, 0 unknown */
 };
 
 /* A device state change, as stored in the events table. */

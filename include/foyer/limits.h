@@ -9,7 +9,7 @@
 
 /* Longest ID of a building, dwelling, meter, sensor, bus or channel section.
  * Channel IDs are DEVICE.NAME, so two IDs and a dot must fit. */
-#define FOYER_ID_MAX 64
+#define FOYER_ID_MAX         64
 #define FOYER_CHANNEL_ID_MAX (2 * FOYER_ID_MAX + 2)
 
 /* Longest config line, including an inline comment: long enough for any
@@ -34,7 +34,7 @@
 
 /* The writer commits a batch when it holds this many readings or when the
  * oldest one has waited FOYER_BATCH_DEADLINE_MS. */
-#define FOYER_BATCH_READINGS 5000
+#define FOYER_BATCH_READINGS    5000
 #define FOYER_BATCH_DEADLINE_MS 1000
 
 /* A counter reading that is stored at most this long after the previous one
@@ -47,7 +47,7 @@
 
 /* Readings older than this before now, or further than this in the future,
  * are refused as absurd timestamps (clock not set, epoch in milliseconds). */
-#define FOYER_TS_MIN_S 946684800     /* 2000-01-01T00:00:00Z */
+#define FOYER_TS_MIN_S      946684800   /* 2000-01-01T00:00:00Z */
 #define FOYER_FUTURE_SKEW_S (24 * 3600) /* one day ahead of the local clock */
 
 #endif

@@ -22,9 +22,9 @@ bool log_enabled(enum log_level lvl);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARNING, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 
 /* A token bucket for messages that could repeat per item (a reading for an
@@ -37,7 +37,10 @@ struct log_ratelimit {
     int printed;
     unsigned long suppressed;
 };
-#define LOG_RATELIMIT_INIT(b, p) {(b), (p), 0, 0, 0}
+#define LOG_RATELIMIT_INIT(b, p)                                                                   \
+    {                                                                                              \
+        (b), (p), 0, 0, 0                                                                          \
+    }
 
 /* True when the caller may log now; *ret_suppressed gets how many messages
  * were held back since the last one printed. Thread-safe. */

@@ -38,7 +38,7 @@ struct ingest_stats {
     uint64_t resets;       /* meter resets / replacements */
     uint64_t jumps;        /* confirmed index jumps (new baseline) */
     uint64_t rollovers;
-    uint64_t batches;      /* committed transactions */
+    uint64_t batches; /* committed transactions */
 };
 
 void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from);

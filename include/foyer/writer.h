@@ -17,11 +17,11 @@ struct writer;
 
 struct writer_stats {
     struct ingest_stats ingest;
-    uint64_t commit_errors;   /* failed transactions (each retried) */
-    uint64_t lost_at_exit;    /* readings still uncommitted when stopping failed */
-    int64_t last_commit_s;    /* wall clock of the last successful commit */
+    uint64_t commit_errors; /* failed transactions (each retried) */
+    uint64_t lost_at_exit;  /* readings still uncommitted when stopping failed */
+    int64_t last_commit_s;  /* wall clock of the last successful commit */
     int64_t retention_deleted;
-    uint64_t events_dropped;  /* device events refused: too many waiting */
+    uint64_t events_dropped; /* device events refused: too many waiting */
 };
 
 /* Start the thread.  The writer owns s from now on; cfg is borrowed.

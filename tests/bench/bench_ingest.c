@@ -80,8 +80,8 @@ static double value_of(int c, int cycle)
 static int64_t t0;
 #define CYCLE_S 60
 
-static double bench_writer(const struct foyer_config *cfg, const char *db, int channels,
-                           int cycles, double *ret_cpu)
+static double bench_writer(const struct foyer_config *cfg, const char *db, int channels, int cycles,
+                           double *ret_cpu)
 {
     struct store *s;
     const char *msg;
@@ -125,9 +125,10 @@ static double bench_bare(const char *db, int channels, int cycles, int batch)
     sqlite3 *h;
     sqlite3_stmt *st;
     sqlite3_open(db, &h);
-    sqlite3_exec(h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                    "CREATE TABLE r(channel INTEGER, ts INTEGER, value REAL,"
-                    " PRIMARY KEY(channel, ts)) WITHOUT ROWID",
+    sqlite3_exec(h,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                 "CREATE TABLE r(channel INTEGER, ts INTEGER, value REAL,"
+                 " PRIMARY KEY(channel, ts)) WITHOUT ROWID",
                  NULL, NULL, NULL);
     sqlite3_prepare_v2(h, "INSERT INTO r VALUES (?1, ?2, ?3)", -1, &st, NULL);
     double w0 = now_s();
@@ -182,8 +183,7 @@ static double bench_import(const struct foyer_config *cfg, const char *dir, cons
     for (int k = 0; k < cycles; k++)
         for (int c = 0; c < channels; c++)
             fprintf(f, "c%04d,%s,%.4f\n", c,
-                    tu_format_utc(t0 + (int64_t)k * CYCLE_S, when, sizeof(when)),
-                    value_of(c, k));
+                    tu_format_utc(t0 + (int64_t)k * CYCLE_S, when, sizeof(when)), value_of(c, k));
     fclose(f);
     *ret_gen_s = now_s() - g0;
 
@@ -201,8 +201,7 @@ static double bench_import(const struct foyer_config *cfg, const char *dir, cons
     fclose(f);
     store_close(s);
     if (rc < 0 || res.ingest.stored != (uint64_t)channels * (uint64_t)cycles)
-        fprintf(stderr, "import: rc %d, stored %llu\n", rc,
-                (unsigned long long)res.ingest.stored);
+        fprintf(stderr, "import: rc %d, stored %llu\n", rc, (unsigned long long)res.ingest.stored);
     return secs;
 }
 

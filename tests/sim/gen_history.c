@@ -71,8 +71,8 @@ static double presence(int h)
 }
 
 /* Consumption rate per hour of a counter channel at ts. */
-static double rate(const struct foyer_config *cfg, const struct channel *c,
-                   const struct habits *hb, int64_t ts)
+static double rate(const struct foyer_config *cfg, const struct channel *c, const struct habits *hb,
+                   int64_t ts)
 {
     int h = local_hour(ts);
     double out = outdoor_c(ts);
@@ -129,14 +129,11 @@ static double start_index(const struct channel *c)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"days", required_argument, NULL, 'd'},
-                                         {"step", required_argument, NULL, 's'},
-                                         {"end", required_argument, NULL, 'e'},
-                                         {"seed", required_argument, NULL, 'r'},
-                                         {"anomalies", no_argument, NULL, 'a'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"days", required_argument, NULL, 'd'},
+        {"step", required_argument, NULL, 's'},   {"end", required_argument, NULL, 'e'},
+        {"seed", required_argument, NULL, 'r'},   {"anomalies", no_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
     const char *path = NULL, *output = NULL;
     int days = 120, step = 900;
     uint64_t seed = 42;

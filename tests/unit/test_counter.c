@@ -14,7 +14,7 @@
 #include "foyer/counter.h"
 #include "testutil.h"
 
-#define H 3600
+#define H   3600
 #define EPS 1e-9
 
 static int setup(void **state)
@@ -207,8 +207,8 @@ static void test_out_of_order(void **state)
     for (int i = 0; i < N; i++)
         order[i] = (i * 17 + 5) % N; /* 17 and 48 are coprime: a permutation */
     for (int i = 0; i < N; i++) {
-        struct reading r = {.channel = tchan(t, "roll"), .ts_s = t0 + order[i] * 1800,
-                            .value = v[order[i]]};
+        struct reading r = {
+            .channel = tchan(t, "roll"), .ts_s = t0 + order[i] * 1800, .value = v[order[i]]};
         ingest_all(t, &r, 1);
     }
     for (int h = 0; h < 24; h++) {
@@ -255,8 +255,9 @@ static void check_dst_day(struct tenv *t, const char *day, double expect_hours)
         fail_msg("%s: day total %g kWh, index difference %g kWh", day, got,
                  index_end - index_start);
     assert_double_equal(got, expect_hours, 1e-6);
-    assert_double_equal(tquery(t, "SELECT count(*) FROM rollup_hour WHERE channel = %lld AND "
-                                  "ts >= %lld AND ts < %lld",
+    assert_double_equal(tquery(t,
+                               "SELECT count(*) FROM rollup_hour WHERE channel = %lld AND "
+                               "ts >= %lld AND ts < %lld",
                                (long long)tchan_id(t, "elec"), (long long)start, (long long)end),
                         expect_hours, 0);
 }
@@ -296,10 +297,10 @@ static void test_gauge_mean_min_max(void **state)
     assert_double_equal(
         tquery(t, "SELECT sum / n FROM rollup_hour WHERE channel = %lld", (long long)id), 20.5,
         EPS);
-    assert_double_equal(
-        tquery(t, "SELECT min FROM rollup_day WHERE channel = %lld", (long long)id), 19, 0);
-    assert_double_equal(
-        tquery(t, "SELECT max FROM rollup_day WHERE channel = %lld", (long long)id), 22, 0);
+    assert_double_equal(tquery(t, "SELECT min FROM rollup_day WHERE channel = %lld", (long long)id),
+                        19, 0);
+    assert_double_equal(tquery(t, "SELECT max FROM rollup_day WHERE channel = %lld", (long long)id),
+                        22, 0);
     /* NaN and values out of range are refused and counted. */
     assert_int_equal(tput(t, "temp", t0 + H, NAN), 0);
     assert_int_equal(tput(t, "temp", t0 + H, 500), 0);

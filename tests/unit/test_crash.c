@@ -23,9 +23,9 @@
 
 #include "testutil.h"
 
-#define CHANNELS 50
+#define CHANNELS        50
 #define STEPS_PER_BATCH 100 /* 50 channels x 100 steps = 5000 readings */
-#define KILLS 25
+#define KILLS           25
 
 static int64_t t0;
 
@@ -153,8 +153,7 @@ static void test_sigkill_mid_batch(void **state)
         int status;
         waitpid(pid, &status, 0);
         if (!WIFSIGNALED(status))
-            fail_msg("round %d: child exited with %d before the kill", round,
-                     WEXITSTATUS(status));
+            fail_msg("round %d: child exited with %d before the kill", round, WEXITSTATUS(status));
         uint32_t b;
         while (read(fds[0], &b, sizeof(b)) == sizeof(b))
             seen = b; /* reported just before the kill */

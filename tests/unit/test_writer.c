@@ -30,11 +30,15 @@ static void test_stop_commits_everything(void **state)
         struct reading r = {ch, t0 + i * 10, 100 + i * 0.001};
         assert_true(queue_push(q, &r));
     }
-    struct device_event ev = {.device = "m1", .ts_s = t0, .kind = "offline",
-                              .detail = "3 polls missed: timeout"};
+    struct device_event ev = {
+        .device = "m1", .ts_s = t0, .kind = "offline", .detail = "3 polls missed: timeout"};
     writer_post_event(w, &ev);
-    struct device_health h = {.device = "m1", .kind = "meter", .state = "offline",
-                              .since_s = t0, .polls = 10, .timeouts = 3};
+    struct device_health h = {.device = "m1",
+                              .kind = "meter",
+                              .state = "offline",
+                              .since_s = t0,
+                              .polls = 10,
+                              .timeouts = 3};
     writer_post_health(w, &h);
     struct writer_stats ws;
     writer_stop(w, &ws); /* closes the store */

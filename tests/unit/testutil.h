@@ -27,35 +27,35 @@ struct tenv {
 };
 
 /* The inventory most store tests use; extra is appended to it. */
-#define TEST_BASE_CONF                                                                            \
-    "[foyer]\n"                                                                                   \
-    "database = %s\n"                                                                             \
-    "timezone = Europe/Paris\n"                                                                   \
-    "[building b1]\n"                                                                             \
-    "[dwelling d1]\n"                                                                             \
-    "building = b1\n"                                                                             \
-    "surface_m2 = 50\n"                                                                           \
-    "heating = electric\n"                                                                        \
-    "consent = true\n"                                                                            \
-    "[channel elec]\n"                                                                            \
-    "dwelling = d1\n"                                                                             \
-    "quantity = electricity\n"                                                                    \
-    "[channel roll]\n"                                                                            \
-    "dwelling = d1\n"                                                                             \
-    "quantity = electricity\n"                                                                    \
-    "rollover = 100000\n"                                                                         \
-    "[channel temp]\n"                                                                            \
-    "dwelling = d1\n"                                                                             \
+#define TEST_BASE_CONF                                                                             \
+    "[foyer]\n"                                                                                    \
+    "database = %s\n"                                                                              \
+    "timezone = Europe/Paris\n"                                                                    \
+    "[building b1]\n"                                                                              \
+    "[dwelling d1]\n"                                                                              \
+    "building = b1\n"                                                                              \
+    "surface_m2 = 50\n"                                                                            \
+    "heating = electric\n"                                                                         \
+    "consent = true\n"                                                                             \
+    "[channel elec]\n"                                                                             \
+    "dwelling = d1\n"                                                                              \
+    "quantity = electricity\n"                                                                     \
+    "[channel roll]\n"                                                                             \
+    "dwelling = d1\n"                                                                              \
+    "quantity = electricity\n"                                                                     \
+    "rollover = 100000\n"                                                                          \
+    "[channel temp]\n"                                                                             \
+    "dwelling = d1\n"                                                                              \
     "quantity = temperature\n"
 
 /* cmocka 1.1 compares floats in single precision: compare doubles here, and
  * say both values when they differ. */
-#define assert_double_equal(a, b, eps)                                                            \
-    do {                                                                                          \
-        double a_ = (a), b_ = (b);                                                                \
-        if (!(fabs(a_ - b_) <= (eps)))                                                            \
-            fail_msg("%s = %.12g, expected %s = %.12g (within %g)", #a, a_, #b, b_,               \
-                     (double)(eps));                                                              \
+#define assert_double_equal(a, b, eps)                                                             \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= (eps)))                                                             \
+            fail_msg("%s = %.12g, expected %s = %.12g (within %g)", #a, a_, #b, b_,                \
+                     (double)(eps));                                                               \
     } while (0)
 
 static inline int tenv_setup(struct tenv *t, const char *extra)
@@ -167,15 +167,17 @@ static inline int64_t tchan_id(struct tenv *t, const char *ch)
 /* Consumption of a channel over [from, to) from the hourly rollups. */
 static inline double thours(struct tenv *t, const char *ch, int64_t from, int64_t to)
 {
-    return tquery(t, "SELECT coalesce(sum(sum), 0) FROM rollup_hour WHERE channel = %lld AND "
-                     "ts >= %lld AND ts < %lld",
+    return tquery(t,
+                  "SELECT coalesce(sum(sum), 0) FROM rollup_hour WHERE channel = %lld AND "
+                  "ts >= %lld AND ts < %lld",
                   (long long)tchan_id(t, ch), (long long)from, (long long)to);
 }
 
 static inline double tday(struct tenv *t, const char *ch, int64_t day_start)
 {
-    return tquery(t, "SELECT coalesce(sum(sum), 0) FROM rollup_day WHERE channel = %lld AND "
-                     "ts = %lld",
+    return tquery(t,
+                  "SELECT coalesce(sum(sum), 0) FROM rollup_day WHERE channel = %lld AND "
+                  "ts = %lld",
                   (long long)tchan_id(t, ch), (long long)day_start);
 }
 
