@@ -92,8 +92,8 @@ static const struct qinfo qinfo[Q_COUNT_] = {
 };
 
 static const char *const quantity_names[Q_COUNT_] = {
-    "electricity", "heat", "gas", "hot_water", "cold_water", "power", "temperature",
-    "humidity", "co2", "outdoor_temperature", "voltage", "current",
+    "electricity", "heat",     "gas", "hot_water",           "cold_water", "power",
+    "temperature", "humidity", "co2", "outdoor_temperature", "voltage",    "current",
 };
 static const char *const kind_names[] = {"counter", "gauge"};
 static const char *const heating_names[HEATING_COUNT_] = {
@@ -102,7 +102,7 @@ static const char *const heating_names[HEATING_COUNT_] = {
 static const char *const bus_type_names[] = {"tcp", "rtu"};
 static const char *const parity_names[] = {"none", "even", "odd"};
 static const char *const function_names[] = {"holding", "input"};
-static const char *const reg_type_names[] = {"u16", "s16", "u32", "s32",
+static const char *const reg_type_names[] = {"u16", "s16", "u32",     "s32",
                                              "u64", "s64", "float32", "float64"};
 static const char *const word_order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 static const char *const preset_names[] = {"none", "zigbee2mqtt", "tasmota", "shelly-gen2"};
@@ -194,35 +194,43 @@ enum sec_type {
 enum id_rule { ID_NONE, ID_REQUIRED, ID_OPTIONAL };
 
 static const char *const keys_foyer[] = {
-    "database", "timezone", "profiles_dir", "raw_retention_days",
-    "raw_retention_days_no_consent", "batch_readings", "batch_deadline_ms", "log_level", NULL,
+    "database",
+    "timezone",
+    "profiles_dir",
+    "raw_retention_days",
+    "raw_retention_days_no_consent",
+    "batch_readings",
+    "batch_deadline_ms",
+    "log_level",
+    NULL,
 };
 static const char *const keys_building[] = {"name", NULL};
-static const char *const keys_dwelling[] = {"building", "label", "surface_m2", "heating",
-                                            "consent", NULL};
+static const char *const keys_dwelling[] = {"building", "label",   "surface_m2",
+                                            "heating",  "consent", NULL};
 static const char *const keys_tenancy[] = {"dwelling", "start", "end", NULL};
 static const char *const keys_channel[] = {"dwelling", "building", "quantity", "kind",
-                                           "unit", "rollover", "max_rate", NULL};
-static const char *const keys_bus[] = {"type", "host", "port", "device", "baud",
-                                       "parity", "data_bits", "stop_bits", "rs485",
-                                       "timeout_ms", "frame_delay_ms", "offline_after", NULL};
-static const char *const keys_meter[] = {"profile", "bus", "unit_id", "dwelling",
+                                           "unit",     "rollover", "max_rate", NULL};
+static const char *const keys_bus[] = {
+    "type",      "host",  "port",       "device",         "baud",          "parity", "data_bits",
+    "stop_bits", "rs485", "timeout_ms", "frame_delay_ms", "offline_after", NULL};
+static const char *const keys_meter[] = {"profile",  "bus",      "unit_id", "dwelling",
                                          "building", "interval", NULL};
-static const char *const keys_sensor[] = {"topic", "preset", "dwelling", "building", "interval",
-                                          "stale_after", "timestamp_field", NULL};
-static const char *const keys_mqtt[] = {"host", "port", "client_id", "username", "password_file",
-                                        "tls", "ca_file", "cert_file", "key_file", "tls_verify",
-                                        "protocol", "keepalive", "session_expiry", "qos", NULL};
+static const char *const keys_sensor[] = {"topic",    "preset",      "dwelling",        "building",
+                                          "interval", "stale_after", "timestamp_field", NULL};
+static const char *const keys_mqtt[] = {"host",           "port",       "client_id", "username",
+                                        "password_file",  "tls",        "ca_file",   "cert_file",
+                                        "key_file",       "tls_verify", "protocol",  "keepalive",
+                                        "session_expiry", "qos",        NULL};
 static const char *const keys_http[] = {"listen", "port", "tokens_file", "web_dir", NULL};
-static const char *const keys_push[] = {"url", "token_file", "ca_file", "tls_verify",
-                                        "timeout", "max_age", NULL};
-static const char *const keys_tariff[] = {"quantity", "price", "price_unit",
-                                          "subscription_eur_month", "valid_from", "valid_to",
-                                          "building", NULL};
+static const char *const keys_push[] = {"url",     "token_file", "ca_file", "tls_verify",
+                                        "timeout", "max_age",    NULL};
+static const char *const keys_tariff[] = {
+    "quantity",   "price",    "price_unit", "subscription_eur_month",
+    "valid_from", "valid_to", "building",   NULL};
 static const char *const keys_profile[] = {"model", NULL};
-static const char *const keys_register[] = {"function", "address", "type", "word_order",
-                                            "scale", "offset", "quantity", "kind",
-                                            "unit", "min", "max", NULL};
+static const char *const keys_register[] = {"function", "address", "type",     "word_order",
+                                            "scale",    "offset",  "quantity", "kind",
+                                            "unit",     "min",     "max",      NULL};
 
 static const struct sec_def {
     const char *name;
@@ -259,8 +267,8 @@ struct rsec {
     enum sec_type type;
     char id[FOYER_ID_MAX + 1];
     struct conf_pos pos;
-    size_t seq;  /* reading order, for "first defined at" */
-    bool dup;    /* a later duplicate: reported, not built */
+    size_t seq;   /* reading order, for "first defined at" */
+    bool dup;     /* a later duplicate: reported, not built */
     uint32_t ent; /* index of the built entity in its cfg array */
     struct rkey *keys;
     size_t n_keys, cap_keys;
@@ -285,8 +293,18 @@ struct pcache {
     int err;     /* errno of the open when the file could not be read */
 };
 
+/* A file already read in this load (each is read at most once, so that
+ * includes cannot multiply the work). */
+struct seen_file {
+    dev_t dev;
+    ino_t ino;
+    const char *path;
+};
+
 struct parser {
     struct foyer_config *cfg;
+    struct seen_file *seen;
+    size_t n_seen, cap_seen;
     struct perr *errs;
     size_t n_errs, cap_errs;
     bool oom;
@@ -364,9 +382,8 @@ static uint32_t file_index(const struct parser *p, const char *file)
     return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static void add_err(struct parser *p,
-                                                          const struct conf_pos *pos,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+add_err(struct parser *p, const struct conf_pos *pos, const char *fmt, ...)
 {
     va_list ap;
     char *body = NULL, *msg = NULL;
@@ -593,9 +610,8 @@ static bool reader_header(struct pfile *pf, char *s)
         return false;
     }
     if (id && !id_valid(id)) {
-        add_err(p, &pos,
-                "bad ID \"%s\" in [%s %s]: use 1 to %d letters, digits, \"_\" or \"-\"", id,
-                type, id, FOYER_ID_MAX);
+        add_err(p, &pos, "bad ID \"%s\" in [%s %s]: use 1 to %d letters, digits, \"_\" or \"-\"",
+                id, type, id, FOYER_ID_MAX);
         pf->last_err_line = pf->line;
         return false;
     }
@@ -640,8 +656,7 @@ static char *conf_reader(char *str, int num, void *stream)
     }
     if (too_long) {
         char msg[64];
-        (void)snprintf(msg, sizeof(msg), "line too long (max %d characters)",
-                       FOYER_CONF_LINE_MAX);
+        (void)snprintf(msg, sizeof(msg), "line too long (max %d characters)", FOYER_CONF_LINE_MAX);
         reader_err(pf, msg);
         goto blank;
     }
@@ -843,14 +858,6 @@ static void parse_file(struct parser *p, struct rsecs *out, bool profile_file, c
         pf->dev = st.st_dev;
         pf->ino = st.st_ino;
     }
-    for (const struct pfile *a = parent; pf->f && a; a = a->parent) {
-        if (a->dev == pf->dev && a->ino == pf->ino) {
-            add_err(p, from, "include loop: \"%s\" is already being read", path);
-            fclose(pf->f);
-            free(pf);
-            return;
-        }
-    }
     if (!pf->f) {
         int e = errno;
         if (from) {
@@ -862,6 +869,24 @@ static void parse_file(struct parser *p, struct rsecs *out, bool profile_file, c
         free(pf);
         return;
     }
+    for (const struct pfile *a = parent; a; a = a->parent) {
+        if (a->dev == pf->dev && a->ino == pf->ino) {
+            add_err(p, from, "include loop: \"%s\" is already being read", path);
+            goto out_close;
+        }
+    }
+    for (size_t i = 0; !profile_file && i < p->n_seen; i++) {
+        if (p->seen[i].dev == pf->dev && p->seen[i].ino == pf->ino) {
+            add_err(p, from, "\"%s\" is included twice (already read as \"%s\")", path,
+                    p->seen[i].path);
+            goto out_close;
+        }
+    }
+    if (!profile_file) {
+        if (!p_grow(p, (void **)&p->seen, &p->cap_seen, p->n_seen, sizeof(*p->seen)))
+            goto out_close;
+        p->seen[p->n_seen++] = (struct seen_file){pf->dev, pf->ino, ipath};
+    }
     (void)pthread_once(&ini_once, set_ini_options);
     r = ini_parse_stream(conf_reader, pf, conf_handler, pf);
     if (r == -2) {
@@ -871,6 +896,7 @@ static void parse_file(struct parser *p, struct rsecs *out, bool profile_file, c
         struct conf_pos pos = {pf->path, r};
         add_err(p, &pos, "syntax error");
     }
+out_close:
     fclose(pf->f);
     free(pf);
 }
@@ -1159,7 +1185,7 @@ static bool topic_valid(const char *t)
 /* Grouping sections, duplicates, ID lookup                                */
 
 struct group {
-    struct rsec **v;      /* file order, duplicates removed */
+    struct rsec **v; /* file order, duplicates removed */
     size_t n;
     struct rsec **sorted; /* by ID, for lookups */
 };
@@ -1173,8 +1199,7 @@ static int cmp_sec_id_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void group_build(struct parser *p, const struct rsecs *all, enum sec_type t,
-                        struct group *g)
+static void group_build(struct parser *p, const struct rsecs *all, enum sec_type t, struct group *g)
 {
     size_t n = 0, k = 0;
     char lbl[LABEL_MAX];
@@ -1199,8 +1224,8 @@ static void group_build(struct parser *p, const struct rsecs *all, enum sec_type
         }
         s->dup = true;
         if (s->id[0])
-            add_err(p, &s->pos, "duplicate %s \"%s\" (first defined at %s:%d)",
-                    sec_defs[t].name, s->id, first->pos.file, first->pos.line);
+            add_err(p, &s->pos, "duplicate %s \"%s\" (first defined at %s:%d)", sec_defs[t].name,
+                    s->id, first->pos.file, first->pos.line);
         else
             add_err(p, &s->pos, "duplicate section %s (first defined at %s:%d)",
                     sec_label(s, lbl, sizeof(lbl)), first->pos.file, first->pos.line);
@@ -1263,8 +1288,8 @@ struct build {
 
 /* Resolve "dwelling = X" / "building = Y" (exactly one): sets both indexes
  * (a dwelling's building too).  what = "meter m12". */
-static void resolve_place(struct build *b, const struct rsec *s, const char *what,
-                          bool required, int32_t *ret_dwelling, int32_t *ret_building)
+static void resolve_place(struct build *b, const struct rsec *s, const char *what, bool required,
+                          int32_t *ret_dwelling, int32_t *ret_building)
 {
     struct parser *p = b->p;
     const struct rkey *kd = get(s, "dwelling"), *kb = get(s, "building");
@@ -1471,9 +1496,8 @@ static void build_tenancies(struct build *b)
             if (o->start_ymd == 0 || o->dwelling != x->dwelling)
                 continue;
             if (x->start_ymd <= oe && o->start_ymd <= xe) {
-                add_err(p, &s->pos, "tenancy %s overlaps tenancy %s (%s:%d) in dwelling %s",
-                        s->id, o->id, o->pos.file, o->pos.line,
-                        cfg->dwellings[x->dwelling].id);
+                add_err(p, &s->pos, "tenancy %s overlaps tenancy %s (%s:%d) in dwelling %s", s->id,
+                        o->id, o->pos.file, o->pos.line, cfg->dwellings[x->dwelling].id);
                 break;
             }
         }
@@ -1486,8 +1510,8 @@ static void build_buses(struct build *b)
     struct foyer_config *cfg = p->cfg;
     const struct group *g = &b->g[ST_BUS];
     static const char *const tcp_only[] = {"host", "port"};
-    static const char *const rtu_only[] = {"device", "baud", "parity", "data_bits",
-                                           "stop_bits", "rs485"};
+    static const char *const rtu_only[] = {"device",    "baud",      "parity",
+                                           "data_bits", "stop_bits", "rs485"};
 
     cfg->buses = p_calloc(p, g->n, sizeof(*cfg->buses));
     if (!cfg->buses)
@@ -1550,8 +1574,7 @@ static bool quantity_keys(struct parser *p, const struct rsec *s, const char *wh
     const struct rkey *k;
     int q = 0, kind;
 
-    if (!require(p, s, "quantity") ||
-        !get_enum(p, s, "quantity", quantity_names, Q_COUNT_, &q))
+    if (!require(p, s, "quantity") || !get_enum(p, s, "quantity", quantity_names, Q_COUNT_, &q))
         return false;
     *ret_q = (enum quantity)q;
     *ret_kind = qinfo[q].kind;
@@ -1663,8 +1686,7 @@ static bool build_profile(struct parser *p, struct rsecs *raw, const char *name,
             long long a;
             if (!parse_ll(k->value, true, &a) || a < 0 || a + words[type] > 65536) {
                 char exp[64];
-                (void)snprintf(exp, sizeof(exp), "0 to %d, decimal or 0x hex",
-                               65536 - words[type]);
+                (void)snprintf(exp, sizeof(exp), "0 to %d, decimal or 0x hex", 65536 - words[type]);
                 bad_value(p, s, k, exp);
             } else {
                 addr = (int)a;
@@ -1768,8 +1790,8 @@ static int32_t profile_get(struct build *b, const struct rsec *meter, const stru
         add_err(p, &k->pos, "meter %s: unknown profile \"%s\" (no file %s)", meter->id, k->value,
                 path);
     else if (pc->err)
-        add_err(p, &k->pos, "meter %s: cannot read profile \"%s\" (%s: %s)", meter->id,
-                k->value, path, strerror(pc->err));
+        add_err(p, &k->pos, "meter %s: cannot read profile \"%s\" (%s: %s)", meter->id, k->value,
+                path, strerror(pc->err));
     free(path);
     return pc->idx;
 }
@@ -1814,8 +1836,7 @@ static void build_meters(struct build *b)
                 bus_ok = true;
             }
         }
-        if (require(p, s, "unit_id") && get_int(p, s, "unit_id", 1, 247, &x->unit_id) &&
-            bus_ok) {
+        if (require(p, s, "unit_id") && get_int(p, s, "unit_id", 1, 247, &x->unit_id) && bus_ok) {
             for (size_t j = 0; j < i; j++) {
                 const struct meter *o = &cfg->meters[j];
                 if (o->bus == x->bus && o->unit_id == x->unit_id) {
@@ -1950,8 +1971,7 @@ static void build_sensors(struct build *b)
             n_bad--;
         }
         if (x->n_fields == 0 && n_bad == 0)
-            add_err(p, &s->pos, "sensor %s: no fields (set a preset or channel.NAME keys)",
-                    s->id);
+            add_err(p, &s->pos, "sensor %s: no fields (set a preset or channel.NAME keys)", s->id);
     }
 }
 
@@ -2189,8 +2209,7 @@ static void build_tariffs(struct build *b)
         x->pos = s->pos;
         x->building = -1;
         x->price_unit = price_unit_names[0];
-        if (require(p, s, "quantity") &&
-            get_enum(p, s, "quantity", quantity_names, Q_COUNT_, &q)) {
+        if (require(p, s, "quantity") && get_enum(p, s, "quantity", quantity_names, Q_COUNT_, &q)) {
             if (qinfo[q].kind != KIND_COUNTER) {
                 k = get(s, "quantity");
                 bad_value(p, s, k,
@@ -2204,18 +2223,17 @@ static void build_tariffs(struct build *b)
         if ((k = get(s, "price_unit")) != NULL &&
             get_enum(p, s, "price_unit", price_unit_names, N_ELEMS(price_unit_names), &pu) &&
             pu != (water ? 1 : 0))
-            add_err(p, &k->pos, "tariff %s: price_unit for %s must be %s", s->id,
-                    qinfo[q].name, price_unit_names[water ? 1 : 0]);
+            add_err(p, &k->pos, "tariff %s: price_unit for %s must be %s", s->id, qinfo[q].name,
+                    price_unit_names[water ? 1 : 0]);
         if (require(p, s, "price"))
             (void)get_num(p, s, "price", NUM_NONNEG, &x->price_eur);
         (void)get_num(p, s, "subscription_eur_month", NUM_NONNEG, &x->subscription_eur_month);
         if (get_date(p, s, "valid_from", &x->valid_from_ymd) &&
-            get_date(p, s, "valid_to", &x->valid_to_ymd) && x->valid_from_ymd &&
-            x->valid_to_ymd && x->valid_to_ymd < x->valid_from_ymd) {
+            get_date(p, s, "valid_to", &x->valid_to_ymd) && x->valid_from_ymd && x->valid_to_ymd &&
+            x->valid_to_ymd < x->valid_from_ymd) {
             char d1[16], d2[16];
-            add_err(p, &get(s, "valid_to")->pos,
-                    "tariff %s: valid_to %s is before valid_from %s", s->id,
-                    fmt_date(x->valid_to_ymd, d1, sizeof(d1)),
+            add_err(p, &get(s, "valid_to")->pos, "tariff %s: valid_to %s is before valid_from %s",
+                    s->id, fmt_date(x->valid_to_ymd, d1, sizeof(d1)),
                     fmt_date(x->valid_from_ymd, d2, sizeof(d2)));
         }
         if ((k = get(s, "building")) != NULL) {
@@ -2280,6 +2298,7 @@ struct foyer_config *config_load(const char *path, struct conf_errors *errs)
     free(b.meter_profile_ok);
     rsecs_free(&raw);
     free(p.pc);
+    free(p.seen);
     free(p.main_dir);
 
     if (p.oom) {
@@ -2391,7 +2410,10 @@ void conf_errors_free(struct conf_errors *errs)
 
 static int cmp_find_channel(const void *key, const void *elem)
 {
-    const struct { const struct foyer_config *cfg; const char *id; } *k = key;
+    const struct {
+        const struct foyer_config *cfg;
+        const char *id;
+    } *k = key;
     return strcmp(k->id, k->cfg->channels[*(const uint32_t *)elem].id);
 }
 

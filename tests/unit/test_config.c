@@ -337,8 +337,12 @@ static void test_include_loop(void **state)
         (void)snprintf(text, sizeof(text), "[building b%d]\ninclude = c%d.conf\n", i, i + 1);
         write_file(name, text);
     }
-    EXPECT("include = c1.conf\n",
-           "c8.conf:2: include nested too deeply (max 8 levels)");
+    EXPECT("include = c1.conf\n", "c8.conf:2: include nested too deeply (max 8 levels)");
+    /* each file is read once: "include = *.conf" everywhere stays linear */
+    write_file("d/x.conf", "[building x]\n");
+    EXPECT("include = d/x.conf\n"
+           "include = d/../d/*.conf\n",
+           "foyer.conf:2: \"d/../d/x.conf\" is included twice (already read as \"d/x.conf\")");
 }
 
 static void test_meter_channels(void **state)
@@ -953,10 +957,8 @@ static void test_err_syntax(void **state)
            "foyer.conf:5: syntax error: expected \"key = value\"",
            "foyer.conf:7: syntax error: text after section header",
            "foyer.conf:8: syntax error: empty section header");
-    EXPECT("name = x\n",
-           "foyer.conf:1: key \"name\" outside any section");
-    EXPECT("[building b1]\nname =\n",
-           "foyer.conf:2: empty value for \"name\" in [building b1]");
+    EXPECT("name = x\n", "foyer.conf:1: key \"name\" outside any section");
+    EXPECT("[building b1]\nname =\n", "foyer.conf:2: empty value for \"name\" in [building b1]");
 }
 
 static void test_err_timezone(void **state)
@@ -990,8 +992,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shipped_example, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_dump_round_trip, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_include_split, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_include_no_match_and_errors_in_included,
-                                        setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_include_no_match_and_errors_in_included, setup_dir,
+                                        teardown_dir),
         cmocka_unit_test_setup_teardown(test_include_unreadable, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_include_loop, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_meter_channels, setup_dir, teardown_dir),
