@@ -67,11 +67,11 @@ struct building {
 
 struct dwelling {
     char id[FOYER_ID_MAX + 1];
-    uint32_t building;   /* index into cfg->buildings */
-    char *label;         /* e.g. "Bât A, 3e gauche"; may be NULL */
-    double surface_m2;   /* > 0 */
+    uint32_t building; /* index into cfg->buildings */
+    char *label;       /* e.g. "Bât A, 3e gauche"; may be NULL */
+    double surface_m2; /* > 0 */
     enum heating heating;
-    bool consent;        /* load-curve consent (RGPD); default false */
+    bool consent; /* load-curve consent (RGPD); default false */
     struct conf_pos pos;
 };
 
@@ -92,19 +92,19 @@ struct tenancy {
  * per mapped field, ID "SENSOR.NAME"). */
 struct channel {
     char id[FOYER_CHANNEL_ID_MAX + 1];
-    int32_t dwelling;     /* index into cfg->dwellings, or -1 */
-    int32_t building;     /* index into cfg->buildings (a dwelling's building too) */
+    int32_t dwelling; /* index into cfg->dwellings, or -1 */
+    int32_t building; /* index into cfg->buildings (a dwelling's building too) */
     enum quantity quantity;
     enum channel_kind kind;
-    const char *unit;     /* stored unit, static string: "kWh", "L", "W", ... */
-    double rollover;      /* the index wraps to 0 at this value; 0 = never */
-    double max_rate;      /* counters: largest plausible consumption per hour,
-                             in unit/h; gauges: unused */
-    double min_value;     /* gauges: values outside [min,max] are refused */
+    const char *unit; /* stored unit, static string: "kWh", "L", "W", ... */
+    double rollover;  /* the index wraps to 0 at this value; 0 = never */
+    double max_rate;  /* counters: largest plausible consumption per hour,
+                         in unit/h; gauges: unused */
+    double min_value; /* gauges: values outside [min,max] are refused */
     double max_value;
-    int32_t meter;        /* index into cfg->meters, or -1 */
-    int32_t sensor;       /* index into cfg->sensors, or -1 */
-    int32_t reg;          /* index into the meter's profile registers, or -1 */
+    int32_t meter;  /* index into cfg->meters, or -1 */
+    int32_t sensor; /* index into cfg->sensors, or -1 */
+    int32_t reg;    /* index into the meter's profile registers, or -1 */
     struct conf_pos pos;
 };
 
@@ -114,17 +114,17 @@ enum parity { PARITY_NONE, PARITY_EVEN, PARITY_ODD };
 struct bus {
     char id[FOYER_ID_MAX + 1];
     enum bus_type type;
-    char *host;          /* tcp */
-    int port;            /* tcp, default 502 */
-    char *device;        /* rtu: /dev/ttyUSB0 */
-    int baud;            /* rtu, default 9600 */
-    enum parity parity;  /* rtu, default none */
-    int data_bits;       /* rtu, default 8 */
-    int stop_bits;       /* rtu, default 1 */
-    bool rs485;          /* rtu: switch the line to RS-485 mode, default false */
-    int timeout_ms;      /* response timeout, default 1000 */
-    int frame_delay_ms;  /* silence between two requests, default 0 (tcp), 5 (rtu) */
-    int offline_after;   /* missed polls before a meter is offline, default 3 */
+    char *host;         /* tcp */
+    int port;           /* tcp, default 502 */
+    char *device;       /* rtu: /dev/ttyUSB0 */
+    int baud;           /* rtu, default 9600 */
+    enum parity parity; /* rtu, default none */
+    int data_bits;      /* rtu, default 8 */
+    int stop_bits;      /* rtu, default 1 */
+    bool rs485;         /* rtu: switch the line to RS-485 mode, default false */
+    int timeout_ms;     /* response timeout, default 1000 */
+    int frame_delay_ms; /* silence between two requests, default 0 (tcp), 5 (rtu) */
+    int offline_after;  /* missed polls before a meter is offline, default 3 */
     struct conf_pos pos;
 };
 
@@ -135,11 +135,11 @@ enum word_order { WO_ABCD, WO_CDAB, WO_BADC, WO_DCBA };
 struct profile_register {
     char name[FOYER_ID_MAX + 1]; /* channel suffix: "energy_import" */
     enum reg_function function;
-    uint16_t address;            /* 0-based protocol address */
+    uint16_t address; /* 0-based protocol address */
     enum reg_type type;
-    enum word_order order;       /* default ABCD (big-endian, high word first) */
-    double scale;                /* value = raw * scale + offset; default 1 */
-    double offset;               /* default 0 */
+    enum word_order order; /* default ABCD (big-endian, high word first) */
+    double scale;          /* value = raw * scale + offset; default 1 */
+    double offset;         /* default 0 */
     enum quantity quantity;
     enum channel_kind kind;
     const char *unit;            /* stored unit after scale */
@@ -158,12 +158,12 @@ struct profile {
 
 struct meter {
     char id[FOYER_ID_MAX + 1];
-    uint32_t profile;    /* index into cfg->profiles */
-    uint32_t bus;        /* index into cfg->buses */
-    int unit_id;         /* 1..247 */
-    int32_t dwelling;    /* or -1 */
+    uint32_t profile; /* index into cfg->profiles */
+    uint32_t bus;     /* index into cfg->buses */
+    int unit_id;      /* 1..247 */
+    int32_t dwelling; /* or -1 */
     int32_t building;
-    int interval_s;      /* poll interval, default 60 */
+    int interval_s;         /* poll interval, default 60 */
     uint32_t first_channel; /* its channels are [first_channel, +profile->n_regs) */
     struct conf_pos pos;
 };
@@ -175,49 +175,49 @@ struct sensor_field {
     char name[FOYER_ID_MAX + 1]; /* channel suffix: "temperature" */
     char *path;                  /* JSON path "ENERGY.Total", or "" for a bare number */
     enum quantity quantity;
-    double scale;                /* applied before storing: Wh->kWh 0.001, m³->L 1000 */
+    double scale; /* applied before storing: Wh->kWh 0.001, m³->L 1000 */
 };
 
 struct sensor {
     char id[FOYER_ID_MAX + 1];
-    char *topic;                  /* MQTT topic filter, wildcards allowed */
+    char *topic; /* MQTT topic filter, wildcards allowed */
     enum sensor_preset preset;
-    struct sensor_field *fields;  /* from the preset and channel.NAME keys */
+    struct sensor_field *fields; /* from the preset and channel.NAME keys */
     size_t n_fields;
-    int32_t dwelling;             /* or -1 */
+    int32_t dwelling; /* or -1 */
     int32_t building;
-    int interval_s;               /* expected interval between messages, default 300 */
-    int stale_after;              /* missed intervals before stale, default 3 */
-    char *timestamp_field;        /* JSON path of a timestamp, or NULL: receive time */
-    uint32_t first_channel;       /* its channels: [first_channel, +n_fields) */
+    int interval_s;         /* expected interval between messages, default 300 */
+    int stale_after;        /* missed intervals before stale, default 3 */
+    char *timestamp_field;  /* JSON path of a timestamp, or NULL: receive time */
+    uint32_t first_channel; /* its channels: [first_channel, +n_fields) */
     struct conf_pos pos;
 };
 
 struct mqtt_conf {
-    bool enabled;       /* an [mqtt] section exists */
-    char *host;         /* default 127.0.0.1 */
-    int port;           /* default 1883, 8883 with TLS */
-    char *client_id;    /* default "foyerd-<hostname>" (filled by the driver) */
+    bool enabled;    /* an [mqtt] section exists */
+    char *host;      /* default 127.0.0.1 */
+    int port;        /* default 1883, 8883 with TLS */
+    char *client_id; /* default "foyerd-<hostname>" (filled by the driver) */
     char *username;
     char *password_file;
     bool tls;
     char *ca_file;
     char *cert_file;
     char *key_file;
-    bool tls_verify;    /* default true */
-    int protocol;       /* 5 or 311; default 5, falls back to 311 */
-    int keepalive_s;    /* default 60 */
+    bool tls_verify;      /* default true */
+    int protocol;         /* 5 or 311; default 5, falls back to 311 */
+    int keepalive_s;      /* default 60 */
     int session_expiry_s; /* default 86400 */
-    int qos;            /* default 1 */
+    int qos;              /* default 1 */
     struct conf_pos pos;
 };
 
 struct http_conf {
     bool enabled;
-    char *listen;       /* default 127.0.0.1 */
-    int port;           /* default 8080 */
-    char *tokens_file;  /* bearer tokens (hashes) */
-    char *web_dir;      /* pages; default PREFIX/share/foyer/web */
+    char *listen;      /* default 127.0.0.1 */
+    int port;          /* default 8080 */
+    char *tokens_file; /* bearer tokens (hashes) */
+    char *web_dir;     /* pages; default PREFIX/share/foyer/web */
     struct conf_pos pos;
 };
 
@@ -226,9 +226,9 @@ struct push_endpoint {
     char *url;
     char *token_file;
     char *ca_file;
-    bool tls_verify;    /* default true */
-    int timeout_s;      /* default 10 */
-    int max_age_s;      /* undelivered items are given up after, default 7 days */
+    bool tls_verify; /* default true */
+    int timeout_s;   /* default 10 */
+    int max_age_s;   /* undelivered items are given up after, default 7 days */
     struct conf_pos pos;
 };
 
@@ -236,44 +236,54 @@ struct push_endpoint {
 struct tariff {
     char id[FOYER_ID_MAX + 1];
     enum quantity quantity;
-    double price_eur;          /* per price unit */
-    const char *price_unit;    /* "kWh" or "m3" */
+    double price_eur;              /* per price unit */
+    const char *price_unit;        /* "kWh" or "m3" */
     double subscription_eur_month; /* fixed share per month, default 0 */
-    int32_t valid_from_ymd;    /* first local day valid (YYYYMMDD), or 0 */
-    int32_t valid_to_ymd;      /* last local day valid (YYYYMMDD), or 0 */
-    int32_t building;          /* or -1: every building */
+    int32_t valid_from_ymd;        /* first local day valid (YYYYMMDD), or 0 */
+    int32_t valid_to_ymd;          /* last local day valid (YYYYMMDD), or 0 */
+    int32_t building;              /* or -1: every building */
     struct conf_pos pos;
 };
 
 struct foyer_config {
     /* [foyer] */
-    char *database;            /* default /var/lib/foyer/foyer.db */
-    char *timezone;            /* default Europe/Paris */
-    char *profiles_dir;        /* default: "profiles" beside the main file */
-    int raw_retention_days;    /* default 30 */
+    char *database;                    /* default /var/lib/foyer/foyer.db */
+    char *timezone;                    /* default Europe/Paris */
+    char *profiles_dir;                /* default: "profiles" beside the main file */
+    int raw_retention_days;            /* default 30 */
     int raw_retention_days_no_consent; /* default 7 */
-    int batch_readings;        /* default FOYER_BATCH_READINGS */
-    int batch_deadline_ms;     /* default FOYER_BATCH_DEADLINE_MS */
-    char *log_level;           /* error|warning|info|debug, default info */
-    int watchdog_s;            /* unused when systemd gives WATCHDOG_USEC */
+    int batch_readings;                /* default FOYER_BATCH_READINGS */
+    int batch_deadline_ms;             /* default FOYER_BATCH_DEADLINE_MS */
+    char *log_level;                   /* error|warning|info|debug, default info */
+    int watchdog_s;                    /* unused when systemd gives WATCHDOG_USEC */
 
-    struct building *buildings; size_t n_buildings;
-    struct dwelling *dwellings; size_t n_dwellings;
-    struct tenancy *tenancies;  size_t n_tenancies;
-    struct channel *channels;   size_t n_channels;
-    struct bus *buses;          size_t n_buses;
-    struct profile *profiles;   size_t n_profiles;
-    struct meter *meters;       size_t n_meters;
-    struct sensor *sensors;     size_t n_sensors;
-    struct push_endpoint *push; size_t n_push;
-    struct tariff *tariffs;     size_t n_tariffs;
+    struct building *buildings;
+    size_t n_buildings;
+    struct dwelling *dwellings;
+    size_t n_dwellings;
+    struct tenancy *tenancies;
+    size_t n_tenancies;
+    struct channel *channels;
+    size_t n_channels;
+    struct bus *buses;
+    size_t n_buses;
+    struct profile *profiles;
+    size_t n_profiles;
+    struct meter *meters;
+    size_t n_meters;
+    struct sensor *sensors;
+    size_t n_sensors;
+    struct push_endpoint *push;
+    size_t n_push;
+    struct tariff *tariffs;
+    size_t n_tariffs;
     struct mqtt_conf mqtt;
     struct http_conf http;
 
-    uint32_t *channel_order;   /* channel indexes sorted by ID, for config_find_channel */
+    uint32_t *channel_order; /* channel indexes sorted by ID, for config_find_channel */
 
-    char *main_file;           /* path of the main config file */
-    char **files;              /* every file read, for conf_pos.file */
+    char *main_file; /* path of the main config file */
+    char **files;    /* every file read, for conf_pos.file */
     size_t n_files;
 };
 
