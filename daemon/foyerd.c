@@ -301,7 +301,10 @@ int main(int argc, char **argv)
     while (exit_code == 0) {
         struct timespec to = {(time_t)(tick_ms / 1000), (long)(tick_ms % 1000) * 1000000L};
         int sig = sigtimedwait(&set, NULL, &to);
-        if (watchdog)
+        /* Ping only while the writer turns: a writer stuck in I/O for a
+         * whole watchdog period gets foyerd restarted by systemd. */
+        if (watchdog &&
+            tu_mono_ms() - writer_heartbeat_ms(d.writer) < (int64_t)(watchdog_usec / 1000))
             sd_notify(0, "WATCHDOG=1");
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +44,7 @@ struct writer {
     bool *health_dirty;
     size_t n_health, cap_health;
     int64_t health_flushed_ms;
+    _Atomic int64_t heartbeat_ms; /* see writer_heartbeat_ms() */
 };
 
 #define WRITER_HEALTH_EVERY_MS 5000
@@ -106,10 +108,14 @@ static void commit_batch(struct writer *w, size_t n)
             log_err("database write failed: %s (%s); keeping %zu readings, retrying in %lld ms",
                     strerror(-rc), store_errmsg(w->store), n, (long long)backoff_ms);
         failing = true;
-        /* Sleep in queue-sized steps: no reading is lost meanwhile, the
-         * queue keeps what drivers push. */
-        struct timespec ts = {(time_t)(backoff_ms / 1000), (long)(backoff_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        /* Wait in short steps, alive for the watchdog: a full disk is not a
+         * hung writer.  No reading is lost meanwhile: the queue keeps what
+         * drivers push, and counts what it must refuse once full. */
+        for (int64_t end = tu_mono_ms() + backoff_ms; tu_mono_ms() < end;) {
+            atomic_store(&w->heartbeat_ms, tu_mono_ms());
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         backoff_ms = backoff_ms * 2 > WRITER_RETRY_MAX_MS ? WRITER_RETRY_MAX_MS : backoff_ms * 2;
     }
 }
@@ -233,6 +239,7 @@ static void *writer_main(void *arg)
     int64_t next_retention = tu_mono_ms();
 
     for (;;) {
+        atomic_store(&w->heartbeat_ms, tu_mono_ms());
         size_t max_n;
         int64_t deadline_ms;
         batch_limits(w->cfg, &max_n, &deadline_ms);
@@ -288,6 +295,7 @@ struct writer *writer_start(struct store *s, struct queue *q, const struct foyer
     }
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    atomic_store(&w->heartbeat_ms, tu_mono_ms());
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         free(w->batch);
         free(w->events);
@@ -296,6 +304,11 @@ struct writer *writer_start(struct store *s, struct queue *q, const struct foyer
     }
     pthread_setname_np(w->thread, "foyer-writer");
     return w;
+}
+
+int64_t writer_heartbeat_ms(struct writer *w)
+{
+    return atomic_load(&w->heartbeat_ms);
 }
 
 int writer_set_config(struct writer *w, const struct foyer_config *cfg)

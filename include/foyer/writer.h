@@ -40,6 +40,11 @@ void writer_stop(struct writer *w, struct writer_stats *ret_final);
 
 void writer_get_stats(struct writer *w, struct writer_stats *ret);
 
+/* Monotonic time (tu_mono_ms) of the writer loop's last turn.  The loop
+ * turns at least every 200 ms, also while it waits to retry a failed commit;
+ * an old heartbeat means the writer is stuck (the watchdog stops pinging). */
+int64_t writer_heartbeat_ms(struct writer *w);
+
 /* Hand a device state change or a device's health to the writer, which
  * stores them with its next commit (health at most every few seconds).
  * Any thread.  Events beyond WRITER_EVENTS_MAX waiting are dropped and
