@@ -80,6 +80,14 @@ enum {
     ST_COUNT_
 };
 
+/* Add a batch's changes to a rollup row: sums and counts add up, min and
+ * max (gauges only; NULL for counters) widen. */
+#define ROLLUP_UPSERT(table)                                                                       \
+    "INSERT INTO " table "(channel, ts, sum, n, min, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"         \
+    " ON CONFLICT DO UPDATE SET sum = sum + excluded.sum, n = n + excluded.n,"                     \
+    " min = min(coalesce(min, excluded.min), excluded.min),"                                       \
+    " max = max(coalesce(max, excluded.max), excluded.max)"
+
 static const char *const stmt_sql[ST_COUNT_] = {
     [ST_INS_READING] = "INSERT INTO readings(channel, ts, value, status) VALUES (?1, ?2, ?3, ?4)",
     [ST_GET_READING] = "SELECT value, status FROM readings WHERE channel = ?1 AND ts = ?2",
@@ -91,21 +99,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_HELD] = "SELECT ts, value, status FROM readings WHERE channel = ?1 AND ts > ?2"
                 " AND status IN (2, 3) ORDER BY ts DESC LIMIT 1",
     [ST_MAX_TS] = "SELECT max(ts) FROM readings WHERE channel = ?1",
-    [ST_UP_HOUR] = "INSERT INTO rollup_hour(channel, ts, sum, n, min, max)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET"
-                   " sum = sum + excluded.sum, n = n + excluded.n,"
-                   " min = min(coalesce(min, excluded.min), excluded.min),"
-                   " max = max(coalesce(max, excluded.max), excluded.max)",
-    [ST_UP_DAY] = "INSERT INTO rollup_day(channel, ts, sum, n, min, max)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET"
-                  " sum = sum + excluded.sum, n = n + excluded.n,"
-                  " min = min(coalesce(min, excluded.min), excluded.min),"
-                  " max = max(coalesce(max, excluded.max), excluded.max)",
-    [ST_UP_MONTH] = "INSERT INTO rollup_month(channel, ts, sum, n, min, max)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET"
-                    " sum = sum + excluded.sum, n = n + excluded.n,"
-                    " min = min(coalesce(min, excluded.min), excluded.min),"
-                    " max = max(coalesce(max, excluded.max), excluded.max)",
+    [ST_UP_HOUR] = ROLLUP_UPSERT("rollup_hour"),
+    [ST_UP_DAY] = ROLLUP_UPSERT("rollup_day"),
+    [ST_UP_MONTH] = ROLLUP_UPSERT("rollup_month"),
     [ST_INS_EVENT] = "INSERT INTO events(ts, channel, kind, value, prev_value, detail, logged)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };

@@ -87,16 +87,22 @@ static void to_local(int64_t ts_s, struct tm *ret_tm)
     localtime_r(&t, ret_tm);
 }
 
-int64_t tu_day_start(int64_t ts_s)
+/* Start of the local day (or month) holding ts, through the thread's cache
+ * of the last span looked up. */
+static int64_t span_start(struct span_cache *c, int64_t ts_s, bool month)
 {
-    if (ts_s >= day_cache.start && ts_s < day_cache.end)
-        return day_cache.start;
+    if (ts_s >= c->start && ts_s < c->end)
+        return c->start;
     struct tm tm;
     to_local(ts_s, &tm);
-    int64_t start = local_midnight(&tm, 0, false, 0);
-    day_cache.start = start;
-    day_cache.end = local_midnight(&tm, 1, false, 0);
-    return start;
+    c->start = local_midnight(&tm, 0, month, 0);
+    c->end = month ? local_midnight(&tm, 0, true, 1) : local_midnight(&tm, 1, false, 0);
+    return c->start;
+}
+
+int64_t tu_day_start(int64_t ts_s)
+{
+    return span_start(&day_cache, ts_s, false);
 }
 
 int64_t tu_next_day(int64_t day_start_s)
@@ -116,14 +122,7 @@ int64_t tu_week_start(int64_t ts_s)
 
 int64_t tu_month_start(int64_t ts_s)
 {
-    if (ts_s >= month_cache.start && ts_s < month_cache.end)
-        return month_cache.start;
-    struct tm tm;
-    to_local(ts_s, &tm);
-    int64_t start = local_midnight(&tm, 0, true, 0);
-    month_cache.start = start;
-    month_cache.end = local_midnight(&tm, 0, true, 1);
-    return start;
+    return span_start(&month_cache, ts_s, true);
 }
 
 int64_t tu_next_month(int64_t month_start_s)
