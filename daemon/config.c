@@ -1375,7 +1375,7 @@ static void build_foyer(struct build *b)
         (void)get_int(p, s, "raw_retention_days", 1, 36600, &cfg->raw_retention_days);
         (void)get_int(p, s, "raw_retention_days_no_consent", 1, 36600,
                       &cfg->raw_retention_days_no_consent);
-        (void)get_int(p, s, "batch_readings", 1, FOYER_QUEUE_CAPACITY, &cfg->batch_readings);
+        (void)get_int(p, s, "batch_readings", 1, FOYER_BATCH_BACKLOG_MAX, &cfg->batch_readings);
         (void)get_int(p, s, "batch_deadline_ms", 1, 60000, &cfg->batch_deadline_ms);
         (void)get_enum(p, s, "log_level", log_level_names, N_ELEMS(log_level_names), &lvl);
         if (cfg->raw_retention_days_no_consent > cfg->raw_retention_days) {

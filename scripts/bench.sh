@@ -9,4 +9,4 @@ cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/bench -j2 >/dev/null
 
 echo "== ingest: writer, bare SQLite baseline, import, bytes per reading"
-build/bench/tests/bench_ingest 1000 300
+build/bench/tests/bench_ingest 1000 1000

@@ -38,6 +38,10 @@
  * oldest one has waited FOYER_BATCH_DEADLINE_MS. */
 #define FOYER_BATCH_READINGS    5000
 #define FOYER_BATCH_DEADLINE_MS 1000
+/* Largest batch: batch_readings may not exceed it, and a writer that has
+ * fallen behind takes up to this many queued readings in one commit
+ * (1.2 MiB of buffer, allocated once). */
+#define FOYER_BATCH_BACKLOG_MAX 50000
 
 /* A counter reading that is stored at most this long after the previous one
  * is spread over at most this many hours (10 years): a longer gap is a

@@ -738,7 +738,7 @@ static void test_err_bad_values(void **state)
            "foyer.conf:2: bad value \"30x\" for \"raw_retention_days\" in [foyer] (expected an "
            "integer from 1 to 36600)",
            "foyer.conf:3: bad value \"0\" for \"batch_readings\" in [foyer] (expected an integer "
-           "from 1 to 262144)",
+           "from 1 to 50000)",
            "foyer.conf:4: bad value \"verbose\" for \"log_level\" in [foyer] (expected one of: "
            "error, warning, info, debug)",
            "foyer.conf:5: bad value \"nan\" for \"batch_deadline_ms\" in [foyer] (expected an "

@@ -26,8 +26,8 @@ static void test_stop_commits_everything(void **state)
     /* Recent readings: the writer runs raw retention (30 days) at start. */
     int64_t t0 = tu_day_start(tu_now_s()) - 5 * 86400;
     uint32_t ch = tchan(&t, "elec");
-    for (int i = 0; i < 23456; i++) {
-        struct reading r = {ch, t0 + i * 10, 100 + i * 0.001};
+    for (int i = 0; i < 60000; i++) {
+        struct reading r = {ch, t0 + i * 5, 100 + i * 0.001};
         assert_true(queue_push(q, &r));
     }
     struct device_event ev = {
@@ -43,14 +43,15 @@ static void test_stop_commits_everything(void **state)
     struct writer_stats ws;
     writer_stop(w, &ws); /* closes the store */
     t.s = NULL;
-    assert_int_equal(ws.ingest.stored, 23456);
-    assert_true(ws.ingest.batches >= 5); /* 5000 per batch at most */
+    assert_int_equal(ws.ingest.stored, 60000);
+    /* A backlog is committed in batches of FOYER_BATCH_BACKLOG_MAX at most. */
+    assert_true(ws.ingest.batches >= 60000 / FOYER_BATCH_BACKLOG_MAX + 1);
     assert_int_equal(ws.lost_at_exit, 0);
 
     const char *msg;
     assert_int_equal(store_open_readonly(t.db, t.cfg, &t.s, &msg), 0);
-    assert_double_equal(tquery(&t, "SELECT count(*) FROM readings"), 23456, 0);
-    assert_double_equal(tquery(&t, "SELECT sum(sum) FROM rollup_hour"), 23455 * 0.001, 1e-6);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM readings"), 60000, 0);
+    assert_double_equal(tquery(&t, "SELECT sum(sum) FROM rollup_hour"), 59999 * 0.001, 1e-6);
     assert_double_equal(tquery(&t, "SELECT count(*) FROM events WHERE device = 'm1' AND "
                                    "kind = 'offline'"),
                         1, 0);
