@@ -719,7 +719,8 @@ static bool key_allowed(const struct rsec *sec, const char *name)
     for (const char *const *k = sec_defs[sec->type].keys; *k; k++)
         if (strcmp(*k, name) == 0)
             return true;
-    return sec->type == ST_SENSOR && strncmp(name, "channel.", 8) == 0;
+    return sec->type == ST_SENSOR &&
+           (strncmp(name, "channel.", 8) == 0 || strncmp(name, "device.", 7) == 0);
 }
 
 static void do_include(struct pfile *pf, const char *pattern);
@@ -1280,10 +1281,21 @@ static void rsecs_free(struct rsecs *r)
 /* ---------------------------------------------------------------------- */
 /* Building the config                                                     */
 
+/* A device of a wildcard sensor (device.NAME = PLACE), kept while building:
+ * its channels are NAME.FIELD, at its place. */
+struct sensor_dev {
+    const char *name; /* borrowed from the raw key, "device." skipped */
+    struct conf_pos pos;
+    int32_t dwelling; /* or -1 */
+    int32_t building;
+};
+
 struct build {
     struct parser *p;
     struct group g[ST_COUNT_];
     int32_t *meter_profile_ok; /* per meter: 1 when its profile loaded */
+    struct sensor_dev **sensor_devs; /* per sensor: its devices, NULL if no wildcard */
+    size_t *n_sensor_devs;           /* per sensor: how many; 0 if no wildcard */
 };
 
 /* Resolve "dwelling = X" / "building = Y" (exactly one): sets both indexes
@@ -1853,6 +1865,103 @@ static void build_meters(struct build *b)
     }
 }
 
+/* Resolve "device.NAME = PLACE" for a wildcard sensor: PLACE is a dwelling
+ * ID, else a building ID, or "-" for the section's own dwelling/building. */
+static bool device_place(struct build *b, const struct rsec *s, const struct sensor *x,
+                         const struct rkey *k, struct sensor_dev *d)
+{
+    struct parser *p = b->p;
+    int32_t di = group_find(&b->g[ST_DWELLING], k->value);
+    int32_t bi = group_find(&b->g[ST_BUILDING], k->value);
+
+    if (strcmp(k->value, "-") == 0) {
+        if (x->dwelling < 0 && x->building < 0) {
+            add_err(p, &k->pos,
+                    "sensor %s: %s = - needs the section's \"dwelling\" or \"building\"", s->id,
+                    k->name);
+            return false;
+        }
+        d->dwelling = x->dwelling;
+        d->building = x->building;
+        return true;
+    }
+    if (di >= 0 && bi >= 0) {
+        add_err(p, &k->pos, "sensor %s: %s: \"%s\" is both a dwelling and a building", s->id,
+                k->name, k->value);
+        return false;
+    }
+    if (di < 0 && bi < 0) {
+        add_err(p, &k->pos, "sensor %s: %s: unknown dwelling or building \"%s\"", s->id, k->name,
+                k->value);
+        return false;
+    }
+    d->dwelling = di;
+    d->building = bi;
+    if (di >= 0) {
+        uint32_t db = p->cfg->dwellings[di].building;
+        d->building = db == UINT32_MAX ? -1 : (int32_t)db;
+    }
+    return true;
+}
+
+/* The device.NAME keys of sensor i.  A topic with a wildcard covers several
+ * devices, named by the level the first "+" (or "#") matches; each must be
+ * listed, so that its channels (NAME.FIELD) exist with a place from the
+ * start.  Without a wildcard, device keys are an error. */
+static void build_sensor_devices(struct build *b, size_t i, const struct rsec *s,
+                                 const struct sensor *x, bool wild)
+{
+    struct parser *p = b->p;
+    size_t n = 0;
+
+    for (size_t j = 0; j < s->n_keys; j++)
+        n += strncmp(s->keys[j].name, "device.", 7) == 0;
+    if (!wild) {
+        for (size_t j = 0; j < s->n_keys; j++)
+            if (strncmp(s->keys[j].name, "device.", 7) == 0)
+                add_err(p, &s->keys[j].pos,
+                        "sensor %s: %s applies only to a topic with \"+\" or \"#\"", s->id,
+                        s->keys[j].name);
+        return;
+    }
+    if (n == 0) {
+        add_err(p, &s->pos,
+                "sensor %s: topic \"%s\" has a wildcard: list its devices with "
+                "device.NAME = DWELLING or BUILDING",
+                s->id, x->topic);
+        return;
+    }
+    if (!b->sensor_devs)
+        return;
+    b->sensor_devs[i] = p_calloc(p, n, sizeof(**b->sensor_devs));
+    if (!b->sensor_devs[i])
+        return;
+    for (size_t j = 0; j < s->n_keys; j++) {
+        const struct rkey *k = &s->keys[j];
+        const char *name = k->name + 7;
+        struct sensor_dev d = {.name = name, .pos = k->pos};
+
+        if (strncmp(k->name, "device.", 7) != 0)
+            continue;
+        if (!id_valid(name)) {
+            add_err(p, &k->pos,
+                    "sensor %s: bad device name \"%s\" (use 1 to %d letters, digits, \"_\" "
+                    "or \"-\")",
+                    s->id, name, FOYER_ID_MAX);
+            continue;
+        }
+        /* Devices share the devices table with sensors and meters. */
+        if (group_find(&b->g[ST_SENSOR], name) >= 0 || group_find(&b->g[ST_METER], name) >= 0) {
+            add_err(p, &k->pos, "sensor %s: device \"%s\" has the ID of a sensor or meter",
+                    s->id, name);
+            continue;
+        }
+        if (!device_place(b, s, x, k, &d))
+            continue;
+        b->sensor_devs[i][b->n_sensor_devs[i]++] = d;
+    }
+}
+
 static void build_sensors(struct build *b)
 {
     struct parser *p = b->p;
@@ -1860,7 +1969,9 @@ static void build_sensors(struct build *b)
     const struct group *g = &b->g[ST_SENSOR];
 
     cfg->sensors = p_calloc(p, g->n, sizeof(*cfg->sensors));
-    if (!cfg->sensors)
+    b->sensor_devs = p_calloc(p, g->n, sizeof(*b->sensor_devs));
+    b->n_sensor_devs = p_calloc(p, g->n, sizeof(*b->n_sensor_devs));
+    if (!cfg->sensors || !b->sensor_devs || !b->n_sensor_devs)
         return;
     cfg->n_sensors = g->n;
     for (size_t i = 0; i < g->n; i++) {
@@ -1870,6 +1981,7 @@ static void build_sensors(struct build *b)
         char what[FOYER_ID_MAX + 16];
         int preset = PRESET_NONE;
         size_t n_custom = 0, cap, n_bad = 0;
+        bool wild;
 
         (void)snprintf(what, sizeof(what), "sensor %s", s->id);
         memcpy(x->id, s->id, sizeof(x->id));
@@ -1885,7 +1997,11 @@ static void build_sensors(struct build *b)
         }
         (void)get_enum(p, s, "preset", preset_names, N_ELEMS(preset_names), &preset);
         x->preset = (enum sensor_preset)preset;
-        resolve_place(b, s, what, true, &x->dwelling, &x->building);
+        wild = x->topic && strpbrk(x->topic, "+#") != NULL;
+        /* A wildcard sensor's devices have their own places: the section's
+         * is only the default for "device.NAME = -". */
+        resolve_place(b, s, what, !wild, &x->dwelling, &x->building);
+        build_sensor_devices(b, i, s, x, wild);
         (void)get_int(p, s, "interval", 1, 86400, &x->interval_s);
         (void)get_int(p, s, "stale_after", 1, 1000, &x->stale_after);
         if ((k = get(s, "timestamp_field")) != NULL) {
@@ -1984,8 +2100,12 @@ static void build_channels(struct build *b)
     for (size_t i = 0; i < cfg->n_meters; i++)
         if (b->meter_profile_ok && b->meter_profile_ok[i])
             n += cfg->profiles[cfg->meters[i].profile].n_regs;
-    for (size_t i = 0; i < cfg->n_sensors; i++)
-        n += cfg->sensors[i].n_fields;
+    for (size_t i = 0; i < cfg->n_sensors; i++) {
+        size_t nd = b->n_sensor_devs && b->n_sensor_devs[i] ? b->n_sensor_devs[i] : 1;
+        if (cfg->sensors[i].n_fields > (FOYER_CHANNELS_MAX + 1) / nd)
+            nd = (FOYER_CHANNELS_MAX + 1) / cfg->sensors[i].n_fields; /* no overflow */
+        n += cfg->sensors[i].n_fields * nd;
+    }
     if (n > FOYER_CHANNELS_MAX) {
         struct conf_pos pos = {cfg->main_file, 0};
         add_err(p, &pos, "too many channels: %zu (max %d)", n, FOYER_CHANNELS_MAX);
@@ -2022,15 +2142,21 @@ static void build_channels(struct build *b)
             x->pos = m->pos;
         }
     }
+    /* A sensor's channels: SENSOR.FIELD for each field, or for a wildcard
+     * sensor DEVICE.FIELD for each device (device-major: device d's field f
+     * is first_channel + d * n_fields + f), at the device's place. */
     for (size_t i = 0; i < cfg->n_sensors; i++) {
         struct sensor *se = &cfg->sensors[i];
+        size_t nd = b->n_sensor_devs[i] ? b->n_sensor_devs[i] : 1;
         se->first_channel = (uint32_t)c;
-        for (size_t f = 0; f < se->n_fields; f++) {
+        for (size_t f = 0; f < se->n_fields * nd; f++) {
             struct channel *x = &cfg->channels[c++];
-            const struct sensor_field *sf = &se->fields[f];
-            (void)snprintf(x->id, sizeof(x->id), "%s.%s", se->id, sf->name);
-            x->dwelling = se->dwelling;
-            x->building = se->building;
+            const struct sensor_field *sf = &se->fields[f % se->n_fields];
+            const struct sensor_dev *dv =
+                b->n_sensor_devs[i] ? &b->sensor_devs[i][f / se->n_fields] : NULL;
+            (void)snprintf(x->id, sizeof(x->id), "%s.%s", dv ? dv->name : se->id, sf->name);
+            x->dwelling = dv ? dv->dwelling : se->dwelling;
+            x->building = dv ? dv->building : se->building;
             x->quantity = sf->quantity;
             x->kind = qinfo[sf->quantity].kind;
             x->unit = qinfo[sf->quantity].unit;
@@ -2040,7 +2166,7 @@ static void build_channels(struct build *b)
             x->meter = -1;
             x->sensor = (int32_t)i;
             x->reg = -1;
-            x->pos = se->pos;
+            x->pos = dv ? dv->pos : se->pos;
         }
     }
 }
@@ -2296,6 +2422,10 @@ struct foyer_config *config_load(const char *path, struct conf_errors *errs)
     for (int t = 0; t < ST_COUNT_; t++)
         group_free(&b.g[t]);
     free(b.meter_profile_ok);
+    for (size_t i = 0; b.sensor_devs && i < cfg->n_sensors; i++)
+        free(b.sensor_devs[i]);
+    free(b.sensor_devs);
+    free(b.n_sensor_devs);
     rsecs_free(&raw);
     free(p.pc);
     free(p.seen);
@@ -2487,6 +2617,35 @@ static void dump_channel_desc(FILE *out, const struct channel *c)
             fmt_num(c->max_value, b, sizeof(b)));
 }
 
+/* A sensor's channels; for a wildcard sensor, its device.NAME keys first.
+ * The devices are not kept in struct sensor: they are the runs of n_fields
+ * channels at first_channel (see build_channels), named DEVICE.FIELD. */
+static void dump_sensor_devices(FILE *out, const struct foyer_config *cfg, size_t i)
+{
+    const struct sensor *s = &cfg->sensors[i];
+    size_t n = 0;
+
+    while (s->first_channel + n < cfg->n_channels &&
+           cfg->channels[s->first_channel + n].sensor == (int32_t)i)
+        n++;
+    if (s->topic && strpbrk(s->topic, "+#") && s->n_fields) {
+        for (size_t c = 0; c < n; c += s->n_fields) {
+            const struct channel *ch = &cfg->channels[s->first_channel + c];
+            const char *dot = strrchr(ch->id, '.');
+            int len = dot ? (int)(dot - ch->id) : (int)strlen(ch->id);
+            fprintf(out, "device.%.*s = %s\n", len, ch->id,
+                    ch->dwelling >= 0   ? cfg->dwellings[ch->dwelling].id
+                    : ch->building >= 0 ? cfg->buildings[ch->building].id
+                                        : "-");
+        }
+    }
+    for (size_t c = 0; c < n; c++) {
+        const struct channel *ch = &cfg->channels[s->first_channel + c];
+        fprintf(out, "; channel %s: ", ch->id);
+        dump_channel_desc(out, ch);
+    }
+}
+
 void config_dump(const struct foyer_config *cfg, FILE *out)
 {
     char d1[16], d2[16], n1[40];
@@ -2622,11 +2781,7 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
             fprintf(out, "channel.%s = %s, %s, %s\n", sf->name, sf->path[0] ? sf->path : "-",
                     quantity_name(sf->quantity), fmt_num(sf->scale, n1, sizeof(n1)));
         }
-        for (size_t f = 0; f < s->n_fields; f++) {
-            const struct channel *c = &cfg->channels[s->first_channel + f];
-            fprintf(out, "; channel %s: ", c->id);
-            dump_channel_desc(out, c);
-        }
+        dump_sensor_devices(out, cfg, i);
     }
     for (size_t i = 0; i < cfg->n_push; i++) {
         const struct push_endpoint *pe = &cfg->push[i];

@@ -20,6 +20,7 @@
 #include "foyer/csvio.h"
 #include "foyer/log.h"
 #include "foyer/store.h"
+#include "foyer/summary.h"
 #include "foyer/timeutil.h"
 
 #define DEFAULT_CONFIG FOYER_SYSCONFDIR "/foyer.conf"
@@ -39,7 +40,10 @@ static void usage(FILE *out)
             "      --granularity hour|day|month   (default day)\n"
             "      --from DATE --to DATE  periods starting in [from, to), ISO 8601\n"
             "      --dwelling ID --building ID    only these channels\n"
-            "      --output FILE          write to FILE instead of standard output\n\n"
+            "      --output FILE          write to FILE instead of standard output\n"
+            "  summary [OPTIONS]          one coaching summary, computed from the database\n"
+            "      --dwelling ID --period 2026-W47|2026-11\n"
+            "      --lang fr|en --format text|json   (default fr, text)\n\n"
             "Options:\n"
             "  -c, --config FILE   configuration file (default %s)\n"
             "  -V, --version       print the version\n"
@@ -491,7 +495,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(const struct foyer_config *, int, char **);
-    } cmds[] = {{"status", cmd_status}, {"import", cmd_import}, {"export", cmd_export}};
+    } cmds[] = {{"status", cmd_status}, {"import", cmd_import}, {"export", cmd_export},
+                 {"summary", ctl_summary}};
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
         if (strcmp(argv[i], cmds[k].name) != 0)
             continue;

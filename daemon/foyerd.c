@@ -22,16 +22,24 @@
 
 #include "foyer/config.h"
 #include "foyer/driver.h"
+#include "foyer/drv_modbus.h"
+#include "foyer/drv_mqtt.h"
 #include "foyer/log.h"
 #include "foyer/queue.h"
 #include "foyer/store.h"
 #include "foyer/timeutil.h"
 #include "foyer/writer.h"
+/* summaries-and-push: begin */
+#include "foyer/push.h"
+#include "foyer/summary.h"
+/* summaries-and-push: end */
 
 #define DEFAULT_CONFIG FOYER_SYSCONFDIR "/foyer.conf"
 
 /* Drivers built into foyerd, started in this order. */
 static const struct driver_ops *const driver_table[] = {
+    &drv_modbus_ops,
+    &drv_mqtt_ops,
     NULL,
 };
 
@@ -42,6 +50,48 @@ struct daemon {
     void *drv[sizeof(driver_table) / sizeof(driver_table[0])];
     struct log_ratelimit refused_rl;
 };
+
+/* ---- summaries-and-push: begin ------------------------------------------
+ * The pusher thread (daemon/push.c) owns the summaries and outbox tables;
+ * the scheduler (daemon/summary_sched.c) runs in this main thread, computes
+ * summaries when a week or month closes and hands them to the pusher. */
+static struct pusher *summaries_pusher;
+static struct summary_scheduler *summaries_sched;
+
+static void summaries_start(const struct foyer_config *cfg)
+{
+    int err = 0;
+    summaries_pusher = push_start(cfg, &err);
+    if (!summaries_pusher) {
+        log_err("summaries and push disabled: %s", strerror(-err));
+        return;
+    }
+    summaries_sched = summary_scheduler_new(cfg, summaries_pusher);
+}
+
+static void summaries_reload(const struct foyer_config *cfg)
+{
+    if (summaries_pusher && push_set_config(summaries_pusher, cfg) < 0)
+        log_err("push: keeping the running endpoints");
+    if (summaries_sched)
+        (void)summary_scheduler_set_config(summaries_sched, cfg);
+}
+
+static void summaries_stop(void)
+{
+    struct push_stats ps = {0};
+    if (summaries_pusher)
+        push_get_stats(summaries_pusher, &ps);
+    summary_scheduler_free(summaries_sched);
+    push_stop(summaries_pusher);
+    summaries_sched = NULL;
+    summaries_pusher = NULL;
+    log_info("push: %llu summaries delivered, %llu failed attempts retried, %llu given up, "
+             "%llu expired",
+             (unsigned long long)ps.delivered, (unsigned long long)ps.failures,
+             (unsigned long long)ps.given_up, (unsigned long long)ps.expired);
+}
+/* ---- summaries-and-push: end -------------------------------------------- */
 
 static bool sink_emit(void *ctx, const struct reading *r)
 {
@@ -162,6 +212,7 @@ static void reload(struct daemon *d, const char *path)
     } else {
         config_free(d->cfg);
         d->cfg = ncfg;
+        summaries_reload(d->cfg); /* summaries-and-push */
         log_set_level_name(d->cfg->log_level);
         char summary[256];
         config_summary(d->cfg, summary, sizeof(summary));
@@ -284,6 +335,7 @@ int main(int argc, char **argv)
     int exit_code = 0;
     if (start_drivers(&d) < 0)
         exit_code = 1;
+    summaries_start(d.cfg); /* summaries-and-push */
 
     char summary[256];
     config_summary(d.cfg, summary, sizeof(summary));
@@ -312,10 +364,12 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP)
             reload(&d, path);
+        summary_scheduler_tick(summaries_sched, tu_now_s()); /* summaries-and-push */
     }
 
     sd_notify(0, "STOPPING=1\nSTATUS=Committing queued readings");
     stop_drivers(&d);
+    summaries_stop(); /* summaries-and-push */
     struct writer_stats ws;
     struct queue_stats qs;
     writer_stop(d.writer, &ws); /* drains the queue and commits */

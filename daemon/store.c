@@ -1,7 +1,7 @@
 /*
  * store.c - SQLite time-series storage: raw readings, rollups, events.
  *
- * SCHEMA (version 1, PRAGMA user_version)
+ * SCHEMA (version 2, PRAGMA user_version; version 1 had all but the last two)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -25,6 +25,20 @@
  *           timeouts, crc_errors, exceptions, bad_values, other_errors,
  *           response_ms, updated)
  *       Latest health of each meter and sensor, as its driver reported it.
+ *   summaries(dwelling TEXT, period TEXT, schema INTEGER, computed INTEGER,
+ *             body TEXT) WITHOUT ROWID, key (dwelling, period)    [version 2]
+ *       The coaching summary of a dwelling for a period ("2026-W47",
+ *       "2026-11"), as the JSON that is pushed (docs/summary.md).  Written
+ *       only by the pusher thread (daemon/push.c) on its own connection;
+ *       read by the summary engine (tips shown last period) and the API.
+ *   outbox(id INTEGER PRIMARY KEY, endpoint TEXT, key TEXT, dwelling TEXT,
+ *          body TEXT, created, attempts, next_try, state, last_error)
+ *       UNIQUE(endpoint, key)                                     [version 2]
+ *       One row per summary and push endpoint; key is the Idempotency-Key.
+ *       state: 0 pending, 1 delivered, 2 given up (a 4xx other than 408 or
+ *       429, or older than the endpoint's max_age).  Rows of one (endpoint,
+ *       dwelling) are sent in id order.  Written only by the pusher, which
+ *       also appends an events row (kind push_given_up) when it gives up.
  *
  * WRITE PATH
  *   store_ingest() sorts a batch by (channel, ts), so each channel's
@@ -146,8 +160,21 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
+/* Version 2: coaching summaries and the push outbox (daemon/push.c). */
+static const char *const schema_v2[] = {
+    "CREATE TABLE summaries(dwelling TEXT NOT NULL, period TEXT NOT NULL,"
+    " schema INTEGER NOT NULL, computed INTEGER NOT NULL, body TEXT NOT NULL,"
+    " PRIMARY KEY(dwelling, period)) WITHOUT ROWID",
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL, key TEXT NOT NULL,"
+    " dwelling TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
+    " state INTEGER NOT NULL DEFAULT 0, last_error TEXT, UNIQUE(endpoint, key))",
+    "CREATE INDEX outbox_pending ON outbox(state, endpoint, dwelling, id)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const *const migrations[] = {schema_v1};
+static const char *const *const migrations[] = {schema_v1, schema_v2};
 
 static int sqlite_to_errno(int rc)
 {

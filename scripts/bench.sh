@@ -10,3 +10,21 @@ cmake --build build/bench -j2 >/dev/null
 
 echo "== ingest: writer, bare SQLite baseline, import, bytes per reading"
 build/bench/tests/bench_ingest 1000 1000
+
+echo "== summaries: weekly summaries of 1 000 dwellings, push throughput to a local receiver"
+FOYER_SRC=$PWD build/bench/tests/bench_summary 1000 60 2000
+
+echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber"
+bash tests/bench/bench_mqtt.sh build/bench 200000
+
+echo "== modbus: 100 meters on one gateway, dead meter, foyerd CPU and memory, collectd"
+# collectd's modbus plugin is the comparison; bench-only, so installed here.
+if [ ! -e /usr/lib/collectd/modbus.so ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    collectd-core >/dev/null || echo "modbus bench: collectd-core not installed, comparison skipped"
+  # The package enables its own daemon; the bench runs collectd itself.
+  $sudo systemctl disable --now collectd >/dev/null 2>&1 || true
+fi
+build/bench/tests/bench_modbus build/bench

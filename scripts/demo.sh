@@ -23,8 +23,61 @@ run=$root/demo-run
 rm -rf "$run"
 mkdir -p "$run"
 
+# ---- mqtt: a mosquitto broker on a free loopback port, and simulated sensors.
+mqtt_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$run/mosquitto.conf" <<MQCONF
+listener $mqtt_port 127.0.0.1
+allow_anonymous true
+persistence false
+log_dest file $run/mosquitto.log
+MQCONF
+[ "$(id -u)" = 0 ] && echo "user root" >> "$run/mosquitto.conf"
+printf '[mqtt]\nhost = 127.0.0.1\nport = %s\nclient_id = foyerd-demo\n' "$mqtt_port" \
+  >> "$run/demo-ports.conf"
+echo "== start mosquitto on 127.0.0.1:$mqtt_port (log: demo-run/mosquitto.log)"
+mosquitto -c "$run/mosquitto.conf" 2>/dev/null &
+mqtt_broker=$!
+mqtt_pubs=()
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null && break; sleep 0.1; done
+mqtt_stop() {
+  for p in "${mqtt_pubs[@]}" "$mqtt_broker"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait "${mqtt_pubs[@]}" "$mqtt_broker" 2>/dev/null || true
+}
+trap mqtt_stop EXIT
+# ---- mqtt: end
+
+# ---- modbus: a simulated TCP gateway (tests/sim/modbus_sim.c) on a free
+# loopback port with one Eastron SDM120 per dwelling (units 1-6) and an SDM630
+# for the common areas (unit 10); its [bus demo-gw] and [meter] sections are
+# written into the include (config/demo.conf says why).
+"$bin/tests/foyer-modbus-sim" --tcp 0 --meters 1-6:sdm120,10:sdm630 \
+  --port-file "$run/modbus-sim.port" > "$run/modbus-sim.log" 2>&1 &
+modbus_sim=$!
+modbus_stop() { kill -TERM "$modbus_sim" 2>/dev/null || true; wait "$modbus_sim" 2>/dev/null || true; }
+trap 'mqtt_stop; modbus_stop' EXIT
+for _ in $(seq 100); do [ -s "$run/modbus-sim.port" ] && break; sleep 0.1; done
+echo "== start the simulated Modbus gateway on 127.0.0.1:$(cat "$run/modbus-sim.port") (7 meters)"
+{
+  printf '[bus demo-gw]\ntype = tcp\nhost = 127.0.0.1\nport = %s\n' "$(cat "$run/modbus-sim.port")"
+  unit=1
+  for d in a01 a02 a11 a12 b01 b11; do
+    printf '[meter m-%s]\nprofile = sdm120\nbus = demo-gw\nunit_id = %d\ndwelling = %s\ninterval = 10\n' \
+      "$d" "$unit" "$d"
+    unit=$((unit + 1))
+  done
+  printf '[meter m-common]\nprofile = sdm630\nbus = demo-gw\nunit_id = 10\nbuilding = tilleuls\ninterval = 10\n'
+} >> "$run/demo-ports.conf"
+# ---- modbus: end
+
 echo "== check the demo config"
 "$bin/foyerd" --check-config --config "$conf"
+
+# ---- mqtt: simulated sensors, publishing every 10 s each (QoS 1).
+"$bin/tests/foyer-mqtt-pub" -p "$mqtt_port" -t 'zigbee2mqtt/{}' -n 6 -r 0.6 > /dev/null &
+mqtt_pubs+=($!)
+"$bin/tests/foyer-mqtt-pub" -p "$mqtt_port" -s tasmota -t 'tele/plug-a01/SENSOR' -r 0.1 > /dev/null &
+mqtt_pubs+=($!)
+# ---- mqtt: end
 
 echo "== start foyerd (log: demo-run/foyerd.log)"
 "$bin/foyerd" --config "$conf" 2>"$run/foyerd.log" &
@@ -37,7 +90,7 @@ stop() {
     tail -n 3 "$run/foyerd.log"
   fi
 }
-trap stop EXIT
+trap 'stop; mqtt_stop; modbus_stop' EXIT
 # foyerd creates the database when it starts: wait for it (at most 10 s).
 for _ in $(seq 100); do
   [ -f "$run/foyer.db" ] && break
@@ -48,11 +101,26 @@ done
 echo "== generate 120 days of readings (every 15 min) and import them"
 "$bin/tests/foyer-gen-history" --config "$conf" --days 120 --step 900 --anomalies \
   --output "$run/history.csv"
+sed -i '/^m-/d' "$run/history.csv" # modbus: live meters have live readings only
 "$bin/foyerctl" --config "$conf" import "$run/history.csv"
 
 echo
 echo "== foyerctl status"
 "$bin/foyerctl" --config "$conf" status
+
+# ---- modbus: the live meters' latest readings (polled every 10 s).
+for _ in $(seq 100); do
+  [ "$(sqlite3 "$run/foyer.db" "SELECT count(*) FROM readings r JOIN channels c ON c.id = r.channel
+    WHERE c.name = 'm-common.energy_import'")" -gt 0 ] && break
+  sleep 0.1
+done
+echo
+echo "== live meters over Modbus: latest readings (sqlite3 demo-run/foyer.db)"
+sqlite3 -header -column "$run/foyer.db" \
+  "SELECT c.name AS channel, datetime(max(r.ts), 'unixepoch', 'localtime') AS local_time,
+          round(r.value, 3) AS value, c.unit FROM readings r JOIN channels c ON c.id = r.channel
+   WHERE c.name LIKE 'm-%.energy_import' OR c.name LIKE 'm-%.power' GROUP BY c.name ORDER BY c.name"
+# ---- modbus: end
 
 echo
 echo "== monthly consumption of dwelling a01 (foyerctl export --granularity month --dwelling a01)"

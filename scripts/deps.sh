@@ -11,6 +11,12 @@ packages=(
   libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libmicrohttpd-dev
   # tools the tests and the demo use
   sqlite3 systemd procps python3
+  # MQTT: the broker and clients of the tests and the demo, openssl for the TLS test CA
+  mosquitto mosquitto-clients openssl
+  # push tests: test certificates
+  openssl
+  # modbus tests: a third-party server, an RTU line over a pty pair
+  python3-pymodbus socat
 )
 
 missing=()

@@ -18,7 +18,7 @@
 #include "foyer/device.h"
 #include "foyer/reading.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 

@@ -172,18 +172,21 @@ static void test_shipped_example(void **state)
     assert_int_equal(cfg->n_tenancies, 3);
     assert_int_equal(cfg->n_buses, 2);
     assert_int_equal(cfg->n_meters, 2);
-    assert_int_equal(cfg->n_sensors, 2);
+    assert_int_equal(cfg->n_sensors, 3);
     assert_int_equal(cfg->n_tariffs, 2);
     assert_int_equal(cfg->n_push, 0);
     assert_int_equal(cfg->n_profiles, 2);
-    /* 2 [channel] + 5 + 5 meter registers + 5 zigbee2mqtt + 3 tasmota fields */
-    assert_int_equal(cfg->n_channels, 20);
+    /* 2 [channel] + 5 + 5 meter registers + 5 zigbee2mqtt + 3 tasmota fields
+     * + 2 wildcard devices x 5 zigbee2mqtt fields */
+    assert_int_equal(cfg->n_channels, 30);
     assert_true(cfg->mqtt.enabled);
     assert_true(cfg->http.enabled);
     config_summary(cfg, sum, sizeof(sum));
-    assert_string_equal(sum, "1 building, 2 dwellings, 3 tenancies, 20 channels (8 counters, "
-                             "12 gauges), 2 buses, 2 meters, 2 sensors, 0 push endpoints, "
+    assert_string_equal(sum, "1 building, 2 dwellings, 3 tenancies, 30 channels (10 counters, "
+                             "20 gauges), 2 buses, 2 meters, 3 sensors, 0 push endpoints, "
                              "2 tariffs");
+    c = config_find_channel(cfg, "sdb-d1.humidity");
+    assert_true(c >= 0 && cfg->channels[c].dwelling >= 0);
     c = config_find_channel(cfg, "d2-ecs.hot_water");
     assert_true(c >= 0);
     assert_int_equal(cfg->channels[c].quantity, Q_HOT_WATER);
@@ -439,6 +442,7 @@ static void test_sensor_presets(void **state)
                        "building = b1\n"
                        "stale_after = 5\n"
                        "timestamp_field = sys.unixtime\n"
+                       "device.plug1 = -\n"
                        "[sensor t]\ntopic = tele/t/SENSOR\npreset = tasmota\nbuilding = b1\n";
     struct foyer_config *cfg;
     const struct sensor *s;
@@ -486,7 +490,7 @@ static void test_sensor_presets(void **state)
     assert_true(s->fields[0].scale == 0.001);
     assert_string_equal(s->timestamp_field, "sys.unixtime");
     assert_int_equal(s->stale_after, 5);
-    c = config_find_channel(cfg, "plug.energy");
+    c = config_find_channel(cfg, "plug1.energy"); /* a wildcard topic: DEVICE.FIELD */
     assert_int_equal(c, 6);
     assert_int_equal(cfg->channels[c].dwelling, -1);
     assert_true(cfg->channels[c].max_rate == 2000);
@@ -495,6 +499,80 @@ static void test_sensor_presets(void **state)
     assert_string_equal(cfg->sensors[2].fields[1].path, "ENERGY.Power");
     assert_string_equal(cfg->sensors[2].fields[0].path, "ENERGY.Total");
     config_free(cfg);
+}
+
+/* A wildcard topic covers the devices listed with device.NAME = PLACE:
+ * channels DEVICE.FIELD at each device's place, device-major from
+ * first_channel; "-" takes the section's place. */
+static void test_sensor_wildcard_devices(void **state)
+{
+    static const char text[] = "[building b1]\n"
+                               "[building b2]\n"
+                               "[dwelling a01]\nbuilding = b2\nsurface_m2 = 40\nheating = gas\n"
+                               "[sensor z2m]\n"
+                               "topic = zigbee2mqtt/+\n"
+                               "preset = zigbee2mqtt\n"
+                               "building = b1\n"
+                               "device.salon-a01 = a01\n"
+                               "device.hall = b2\n"
+                               "device.cave = -\n"
+                               "[sensor plug]\ntopic = tele/plug/SENSOR\npreset = tasmota\n"
+                               "dwelling = a01\n";
+    struct foyer_config *cfg;
+    const struct sensor *s;
+    int32_t c;
+    (void)state;
+
+    write_file("foyer.conf", text);
+    cfg = load_ok(text);
+    assert_int_equal(cfg->n_sensors, 2);
+    s = &cfg->sensors[0];
+    assert_int_equal(s->n_fields, 5);
+    assert_int_equal(cfg->n_channels, 3 * 5 + 2);
+    assert_int_equal(cfg->sensors[1].first_channel, s->first_channel + 15);
+
+    c = config_find_channel(cfg, "salon-a01.temperature");
+    assert_int_equal(c, (int32_t)s->first_channel);
+    assert_int_equal(cfg->channels[c].sensor, 0);
+    assert_string_equal(cfg->dwellings[cfg->channels[c].dwelling].id, "a01");
+    assert_string_equal(cfg->buildings[cfg->channels[c].building].id, "b2");
+    c = config_find_channel(cfg, "hall.power");
+    assert_int_equal(c, (int32_t)s->first_channel + 5 + 4);
+    assert_int_equal(cfg->channels[c].dwelling, -1);
+    assert_string_equal(cfg->buildings[cfg->channels[c].building].id, "b2");
+    c = config_find_channel(cfg, "cave.humidity");
+    assert_int_equal(c, (int32_t)s->first_channel + 10 + 1);
+    assert_string_equal(cfg->buildings[cfg->channels[c].building].id, "b1");
+    assert_int_equal(config_find_channel(cfg, "z2m.temperature"), -1);
+    assert_true(config_find_channel(cfg, "plug.energy") >= 0);
+    config_free(cfg);
+}
+
+static void test_err_sensor_devices(void **state)
+{
+    (void)state;
+    EXPECT("[building b1]\n"
+           "[dwelling x]\nbuilding = b1\nsurface_m2 = 40\nheating = gas\n"
+           "[building x]\n"
+           "[sensor a]\ntopic = z/+\npreset = zigbee2mqtt\n"
+           "[sensor b]\ntopic = z/b\npreset = zigbee2mqtt\nbuilding = b1\n"
+           "device.d1 = b1\n"
+           "[sensor c]\ntopic = y/#\npreset = zigbee2mqtt\n"
+           "device.bad.name = b1\n"
+           "device.d2 = nowhere\n"
+           "device.d3 = x\n"
+           "device.d4 = -\n"
+           "device.b = b1\n",
+           "foyer.conf:7: sensor a: topic \"z/+\" has a wildcard: list its devices with "
+           "device.NAME = DWELLING or BUILDING",
+           "foyer.conf:14: sensor b: device.d1 applies only to a topic with \"+\" or \"#\"",
+           "foyer.conf:18: sensor c: bad device name \"bad.name\" (use 1 to 64 letters, digits, "
+           "\"_\" or \"-\")",
+           "foyer.conf:19: sensor c: device.d2: unknown dwelling or building \"nowhere\"",
+           "foyer.conf:20: sensor c: device.d3: \"x\" is both a dwelling and a building",
+           "foyer.conf:21: sensor c: device.d4 = - needs the section's \"dwelling\" or "
+           "\"building\"",
+           "foyer.conf:22: sensor c: device \"b\" has the ID of a sensor or meter");
 }
 
 static void test_channels_and_defaults(void **state)
@@ -998,6 +1076,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_include_loop, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_meter_channels, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_sensor_presets, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_sensor_wildcard_devices, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_err_sensor_devices, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_channels_and_defaults, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_other_sections, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_empty_section_and_bom, setup_dir, teardown_dir),

@@ -1,0 +1,149 @@
+/*
+ * ctl_summary.c - `foyerctl summary`: one dwelling's summary for one period,
+ * computed on demand from the database through a read-only connection (it
+ * can run next to foyerd), printed as text for a person or as the JSON
+ * document that is pushed.  Nothing is stored.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "foyer/summary.h"
+#include "foyer/timeutil.h"
+
+int ctl_summary(const struct foyer_config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dwelling", required_argument, NULL, 'd'}, {"period", required_argument, NULL, 'p'},
+        {"lang", required_argument, NULL, 'l'},     {"format", required_argument, NULL, 'f'},
+        {"dju", required_argument, NULL, 'j'},      {NULL, 0, NULL, 0}};
+    const char *dwelling = NULL, *period = NULL, *lang = "fr";
+    bool json = false;
+    enum dju_method dju = DJU_METEO_FRANCE;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:p:l:f:j:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dwelling = optarg;
+            break;
+        case 'p':
+            period = optarg;
+            break;
+        case 'l':
+            if (strcmp(optarg, "fr") != 0 && strcmp(optarg, "en") != 0) {
+                fprintf(stderr, "foyerctl summary: --lang \"%s\": fr or en\n", optarg);
+                return 2;
+            }
+            lang = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "json") == 0) {
+                json = true;
+            } else if (strcmp(optarg, "text") != 0) {
+                fprintf(stderr, "foyerctl summary: --format \"%s\": text or json\n", optarg);
+                return 2;
+            }
+            break;
+        case 'j':
+            if (strcmp(optarg, "costic") == 0) {
+                dju = DJU_COSTIC;
+            } else if (strcmp(optarg, "meteo-france") != 0) {
+                fprintf(stderr, "foyerctl summary: --dju \"%s\": meteo-france or costic\n", optarg);
+                return 2;
+            }
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "foyerctl summary: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+    if (!dwelling || !period) {
+        fprintf(stderr, "foyerctl summary: --dwelling ID and --period 2026-W47|2026-11 are "
+                        "required\n");
+        return 2;
+    }
+    int32_t d = config_find_dwelling(cfg, dwelling);
+    if (d < 0) {
+        fprintf(stderr, "foyerctl summary: unknown dwelling \"%s\"\n", dwelling);
+        return 2;
+    }
+    struct summary_period p;
+    if (summary_period_parse(period, &p) < 0) {
+        fprintf(stderr,
+                "foyerctl summary: --period \"%s\": an ISO week (2026-W47) or a month "
+                "(2026-11)\n",
+                period);
+        return 2;
+    }
+
+    char dir[1024];
+    struct conf_errors errs = {0};
+    struct summary_lang *l = NULL;
+    summary_lang_dir(cfg, dir, sizeof(dir));
+    int rc = summary_lang_load(dir, lang, &l, &errs);
+    if (rc < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.msgs[i]);
+        fprintf(stderr, "foyerctl summary: cannot load the \"%s\" language files from %s: %s\n",
+                lang, dir, strerror(-rc));
+        conf_errors_free(&errs);
+        return 1;
+    }
+    if (access(cfg->database, F_OK) < 0) {
+        fprintf(stderr, "foyerctl summary: %s: no database yet\n", cfg->database);
+        summary_lang_free(l);
+        return 1;
+    }
+    struct store *s;
+    const char *msg;
+    rc = store_open_readonly(cfg->database, cfg, &s, &msg);
+    if (rc < 0) {
+        fprintf(stderr, "foyerctl summary: %s: %s\n", cfg->database, msg ? msg : strerror(-rc));
+        summary_lang_free(l);
+        return 1;
+    }
+    int exit_code = 1;
+    struct summary_engine *e = summary_engine_new(cfg, s, l, dju);
+    json_t *doc = NULL;
+    if (!e) {
+        fprintf(stderr, "foyerctl summary: %s: %s\n", cfg->database, store_errmsg(s));
+        goto out;
+    }
+    rc = summary_compute(e, (uint32_t)d, &p, tu_now_s(), &doc);
+    if (rc == -ENOENT) {
+        fprintf(stderr, "foyerctl summary: dwelling %s has no tenancy during %s\n", dwelling, p.id);
+        goto out;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "foyerctl summary: %s %s: %s (%s)\n", dwelling, p.id, strerror(-rc),
+                store_errmsg(s));
+        goto out;
+    }
+    if (json) {
+        rc = json_dumpf(doc, stdout, SUMMARY_JSON_FLAGS) < 0 ? -EIO : 0;
+        if (rc == 0 && fputc('\n', stdout) == EOF)
+            rc = -EIO;
+    } else {
+        rc = summary_render_text(doc, l, stdout);
+    }
+    if (rc == 0 && fflush(stdout) != 0)
+        rc = -EIO;
+    if (rc < 0)
+        fprintf(stderr, "foyerctl summary: cannot write: %s\n", strerror(-rc));
+    else
+        exit_code = 0;
+out:
+    json_decref(doc);
+    summary_engine_free(e);
+    store_close(s);
+    summary_lang_free(l);
+    return exit_code;
+}

@@ -1,0 +1,736 @@
+/*
+ * push.c - the pusher thread: stores submitted summaries, keeps the outbox
+ * and POSTs it to the [push] endpoints with libcurl's multi interface (see
+ * push.h for the delivery rules).
+ *
+ * DESIGN
+ *   One thread owns the curl multi handle, its easy handles and its SQLite
+ *   connection (summaries and outbox are written by nobody else; SQLite's
+ *   busy_timeout serialises its short transactions with the writer's).
+ *   Other threads reach it only through push_submit() and
+ *   push_set_config(): a mutex-protected list and pointer, then
+ *   curl_multi_wakeup() so the thread wakes at once.  The mutex is never
+ *   held across I/O.
+ *
+ *   The loop: store what was submitted (one transaction), give up expired
+ *   items, start transfers for the first pending item of each (endpoint,
+ *   dwelling) whose next_try has come, wait in curl_multi_poll() at most a
+ *   second, and record each finished transfer in its row: the row, not
+ *   memory, is the truth, so a restart resumes where it stopped.
+ */
+#include "foyer/push.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sqlite3.h>
+
+#include "foyer/log.h"
+#include "foyer/timeutil.h"
+
+/* A bearer token file holds one line; longer is not a token. */
+#define PUSH_TOKEN_MAX 4096
+
+enum { OUT_PENDING = 0, OUT_DELIVERED = 1, OUT_GIVEN_UP = 2 };
+
+struct endpoint {
+    char id[FOYER_ID_MAX + 1];
+    char *url;
+    char *auth; /* "Authorization: Bearer ..." or NULL */
+    char *ca_file;
+    bool tls_verify;
+    long timeout_s;
+    int64_t max_age_s;
+    bool failing; /* logged as failing; log again when it recovers */
+};
+
+struct endpoints {
+    struct endpoint *v;
+    size_t n;
+};
+
+struct submission {
+    struct submission *next;
+    char *key, *dwelling, *period, *body;
+};
+
+struct xfer {
+    CURL *h;
+    struct curl_slist *hdrs;
+    int64_t id;
+    int attempts;
+    size_t ep; /* index into the endpoints at start */
+    char key[256];
+    char err[CURL_ERROR_SIZE];
+};
+
+struct pusher {
+    pthread_t thread;
+    sqlite3 *db;
+    CURLM *multi;
+    struct endpoints eps; /* the thread's */
+    struct xfer *inflight[PUSH_INFLIGHT_MAX];
+    size_t n_inflight;
+    uint64_t rng;
+
+    pthread_mutex_t lock;        /* guards the three below */
+    struct submission *sub_head; /* newest first */
+    size_t n_sub;
+    struct endpoints *new_eps; /* posted by push_set_config */
+    atomic_bool stop;
+
+    _Atomic uint64_t st_submitted, st_queued, st_delivered, st_failures, st_given_up, st_expired,
+        st_refused;
+};
+
+/* ---- endpoints --------------------------------------------------------- */
+
+static void endpoints_free(struct endpoints *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n; i++) {
+        free(e->v[i].url);
+        free(e->v[i].auth);
+        free(e->v[i].ca_file);
+    }
+    free(e->v);
+    e->v = NULL;
+    e->n = 0;
+}
+
+/* "Authorization: Bearer TOKEN" from the first line of path. */
+static int read_token(const char *path, char **ret)
+{
+    FILE *f = fopen(path, "re");
+    char buf[PUSH_TOKEN_MAX + 2];
+    if (!f)
+        return -errno;
+    if (!fgets(buf, sizeof(buf), f)) {
+        fclose(f);
+        return -ENODATA;
+    }
+    fclose(f);
+    size_t n = strcspn(buf, "\r\n");
+    if (n == 0 || n > PUSH_TOKEN_MAX)
+        return -EINVAL;
+    buf[n] = '\0';
+    size_t len = n + 32;
+    char *h = malloc(len);
+    if (!h)
+        return -ENOMEM;
+    (void)snprintf(h, len, "Authorization: Bearer %s", buf);
+    *ret = h;
+    return 0;
+}
+
+static int endpoints_copy(const struct foyer_config *cfg, struct endpoints *ret)
+{
+    struct endpoints e = {calloc(cfg->n_push + 1, sizeof(*e.v)), cfg->n_push};
+    if (!e.v)
+        return -ENOMEM;
+    for (size_t i = 0; i < cfg->n_push; i++) {
+        const struct push_endpoint *pe = &cfg->push[i];
+        struct endpoint *x = &e.v[i];
+        memcpy(x->id, pe->id, sizeof(x->id));
+        x->url = strdup(pe->url);
+        x->ca_file = pe->ca_file ? strdup(pe->ca_file) : NULL;
+        x->tls_verify = pe->tls_verify;
+        x->timeout_s = pe->timeout_s;
+        x->max_age_s = pe->max_age_s;
+        if (!x->url || (pe->ca_file && !x->ca_file)) {
+            endpoints_free(&e);
+            return -ENOMEM;
+        }
+        if (pe->token_file) {
+            int rc = read_token(pe->token_file, &x->auth);
+            if (rc < 0) {
+                log_err("%s:%d: push %s: cannot read the token file %s: %s", pe->pos.file,
+                        pe->pos.line, pe->id[0] ? pe->id : "(default)", pe->token_file,
+                        strerror(-rc));
+                endpoints_free(&e);
+                return rc;
+            }
+        }
+    }
+    *ret = e;
+    return 0;
+}
+
+static const char *ep_name(const struct endpoint *e)
+{
+    return e->id[0] ? e->id : "(default)";
+}
+
+static int find_endpoint(const struct endpoints *e, const char *id)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (strcmp(e->v[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- database ---------------------------------------------------------- */
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* Store the submitted summaries and queue them for every endpoint, in one
+ * transaction.  On failure the list is kept for the next round. */
+static int store_submissions(struct pusher *p, struct submission *list)
+{
+    sqlite3_stmt *sum = NULL, *out = NULL;
+    int64_t now = tu_now_s();
+    uint64_t queued = 0;
+    int rc = sqlite3_prepare_v2(p->db,
+                                "INSERT OR REPLACE INTO summaries(dwelling, period, schema,"
+                                " computed, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                -1, &sum, NULL) == SQLITE_OK &&
+                     sqlite3_prepare_v2(p->db,
+                                        "INSERT OR IGNORE INTO outbox(endpoint, key, dwelling,"
+                                        " body, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                        -1, &out, NULL) == SQLITE_OK
+                 ? 0
+                 : -EIO;
+    if (rc == 0)
+        rc = exec(p->db, "BEGIN IMMEDIATE");
+    for (struct submission *s = list; rc == 0 && s; s = s->next) {
+        sqlite3_bind_text(sum, 1, s->dwelling, -1, SQLITE_STATIC);
+        sqlite3_bind_text(sum, 2, s->period, -1, SQLITE_STATIC);
+        sqlite3_bind_int(sum, 3, 1);
+        sqlite3_bind_int64(sum, 4, now);
+        sqlite3_bind_text(sum, 5, s->body, -1, SQLITE_STATIC);
+        rc = sqlite3_step(sum) == SQLITE_DONE ? 0 : -EIO;
+        sqlite3_reset(sum);
+        for (size_t i = 0; rc == 0 && i < p->eps.n; i++) {
+            sqlite3_bind_text(out, 1, p->eps.v[i].id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(out, 2, s->key, -1, SQLITE_STATIC);
+            sqlite3_bind_text(out, 3, s->dwelling, -1, SQLITE_STATIC);
+            sqlite3_bind_text(out, 4, s->body, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(out, 5, now);
+            rc = sqlite3_step(out) == SQLITE_DONE ? 0 : -EIO;
+            queued += (uint64_t)sqlite3_changes(p->db);
+            sqlite3_reset(out);
+        }
+    }
+    if (rc == 0)
+        rc = exec(p->db, "COMMIT");
+    if (rc < 0) {
+        log_err("push: cannot store summaries: %s; retrying in 1 s", sqlite3_errmsg(p->db));
+        (void)exec(p->db, "ROLLBACK");
+    } else {
+        p->st_queued += queued;
+    }
+    sqlite3_finalize(sum);
+    sqlite3_finalize(out);
+    return rc;
+}
+
+static void give_up_event(struct pusher *p, const char *endpoint, const char *detail)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(p->db,
+                           "INSERT INTO events(ts, device, kind, detail, logged)"
+                           " VALUES (?1, ?2, 'push_given_up', ?3, ?1)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    char dev[FOYER_ID_MAX + 8];
+    (void)snprintf(dev, sizeof(dev), "push:%s", endpoint);
+    sqlite3_bind_int64(st, 1, tu_now_s());
+    sqlite3_bind_text(st, 2, dev, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, detail, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_step(st);
+    sqlite3_finalize(st);
+}
+
+/* Give up the pending items older than their endpoint's max_age. */
+static void expire(struct pusher *p)
+{
+    sqlite3_stmt *st;
+    int64_t now = tu_now_s();
+    if (sqlite3_prepare_v2(p->db,
+                           "UPDATE outbox SET state = 2, body = '', last_error = 'expired'"
+                           " WHERE state = 0 AND endpoint = ?1 AND created < ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    for (size_t i = 0; i < p->eps.n; i++) {
+        sqlite3_bind_text(st, 1, p->eps.v[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now - p->eps.v[i].max_age_s);
+        if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(p->db) > 0) {
+            int n = sqlite3_changes(p->db);
+            char detail[96];
+            p->st_expired += (uint64_t)n;
+            log_warn("push %s: %d summaries undelivered for longer than max_age (%lld s): "
+                     "given up",
+                     ep_name(&p->eps.v[i]), n, (long long)p->eps.v[i].max_age_s);
+            (void)snprintf(detail, sizeof(detail), "%d summaries expired", n);
+            give_up_event(p, p->eps.v[i].id, detail);
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+}
+
+/* ---- transfers --------------------------------------------------------- */
+
+static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    (void)ptr;
+    (void)ud;
+    return size * nmemb;
+}
+
+static bool is_inflight(const struct pusher *p, int64_t id)
+{
+    for (size_t i = 0; i < p->n_inflight; i++)
+        if (p->inflight[i]->id == id)
+            return true;
+    return false;
+}
+
+static int start_transfer(struct pusher *p, size_t ep, int64_t id, const char *key,
+                          const char *body, int attempts)
+{
+    const struct endpoint *e = &p->eps.v[ep];
+    struct xfer *x = calloc(1, sizeof(*x));
+    char idem[300];
+    if (!x)
+        return -ENOMEM;
+    x->h = curl_easy_init();
+    x->id = id;
+    x->ep = ep;
+    x->attempts = attempts;
+    (void)snprintf(x->key, sizeof(x->key), "%s", key);
+    (void)snprintf(idem, sizeof(idem), "Idempotency-Key: %s", key);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (h)
+        x->hdrs = h;
+    if (h && !(h = curl_slist_append(x->hdrs, idem)))
+        h = NULL;
+    if (h && e->auth && !(h = curl_slist_append(x->hdrs, e->auth)))
+        h = NULL;
+    /* No "Expect: 100-continue" round trip. */
+    if (h && !(h = curl_slist_append(x->hdrs, "Expect:")))
+        h = NULL;
+    if (!x->h || !h) {
+        curl_slist_free_all(x->hdrs);
+        curl_easy_cleanup(x->h);
+        free(x);
+        return -ENOMEM;
+    }
+    curl_easy_setopt(x->h, CURLOPT_URL, e->url);
+    curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(x->h, CURLOPT_COPYPOSTFIELDS, body);
+    curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->h, CURLOPT_TIMEOUT, e->timeout_s);
+    curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, e->timeout_s);
+    curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(x->h, CURLOPT_ERRORBUFFER, x->err);
+    curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(x->h, CURLOPT_USERAGENT, "foyerd/" FOYER_VERSION);
+    curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(x->h, CURLOPT_SSL_VERIFYPEER, e->tls_verify ? 1L : 0L);
+    curl_easy_setopt(x->h, CURLOPT_SSL_VERIFYHOST, e->tls_verify ? 2L : 0L);
+    if (e->ca_file)
+        curl_easy_setopt(x->h, CURLOPT_CAINFO, e->ca_file);
+    if (curl_multi_add_handle(p->multi, x->h) != CURLM_OK) {
+        curl_slist_free_all(x->hdrs);
+        curl_easy_cleanup(x->h);
+        free(x);
+        return -EIO;
+    }
+    p->inflight[p->n_inflight++] = x;
+    return 0;
+}
+
+static void free_transfer(struct pusher *p, struct xfer *x)
+{
+    for (size_t i = 0; i < p->n_inflight; i++) {
+        if (p->inflight[i] == x) {
+            p->inflight[i] = p->inflight[--p->n_inflight];
+            break;
+        }
+    }
+    curl_multi_remove_handle(p->multi, x->h);
+    curl_easy_cleanup(x->h);
+    curl_slist_free_all(x->hdrs);
+    free(x);
+}
+
+/* Start transfers for the first pending item of each (endpoint, dwelling)
+ * that is due.  Returns the seconds until the next item is due (at most
+ * 1). */
+static void start_due(struct pusher *p)
+{
+    sqlite3_stmt *st;
+    if (p->n_inflight >= PUSH_INFLIGHT_MAX || p->eps.n == 0)
+        return;
+    if (sqlite3_prepare_v2(
+            p->db,
+            "SELECT o.id, o.endpoint, o.key, o.body, o.attempts FROM outbox o"
+            " WHERE o.state = 0 AND o.next_try <= ?1 AND NOT EXISTS (SELECT 1 FROM outbox e"
+            " WHERE e.state = 0 AND e.endpoint = o.endpoint AND e.dwelling = o.dwelling"
+            " AND e.id < o.id) ORDER BY o.id LIMIT ?2",
+            -1, &st, NULL) != SQLITE_OK) {
+        log_err("push: cannot read the outbox: %s", sqlite3_errmsg(p->db));
+        return;
+    }
+    sqlite3_bind_int64(st, 1, tu_now_s());
+    sqlite3_bind_int(st, 2, PUSH_INFLIGHT_MAX * 2);
+    while (p->n_inflight < PUSH_INFLIGHT_MAX && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        int ep = find_endpoint(&p->eps, (const char *)sqlite3_column_text(st, 1));
+        if (ep < 0 || is_inflight(p, id))
+            continue; /* an endpoint no longer configured: expires */
+        if (start_transfer(p, (size_t)ep, id, (const char *)sqlite3_column_text(st, 2),
+                           (const char *)sqlite3_column_text(st, 3), sqlite3_column_int(st, 4)) < 0)
+            break;
+    }
+    sqlite3_finalize(st);
+}
+
+static double jitter(struct pusher *p)
+{
+    p->rng ^= p->rng << 13;
+    p->rng ^= p->rng >> 7;
+    p->rng ^= p->rng << 17;
+    return 0.5 + 0.5 * (double)(p->rng >> 11) / 9007199254740992.0;
+}
+
+static void set_row(struct pusher *p, int64_t id, int state, int attempts, int64_t next_try,
+                    const char *err)
+{
+    sqlite3_stmt *st;
+    const char *sql = state == OUT_PENDING
+                          ? "UPDATE outbox SET attempts = ?2, next_try = ?3, last_error = ?4"
+                            " WHERE id = ?1"
+                          : "UPDATE outbox SET state = ?5, attempts = ?2, next_try = ?3,"
+                            " last_error = ?4, body = '' WHERE id = ?1";
+    if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, attempts);
+    sqlite3_bind_int64(st, 3, next_try);
+    if (err)
+        sqlite3_bind_text(st, 4, err, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 4);
+    if (state != OUT_PENDING)
+        sqlite3_bind_int(st, 5, state);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return;
+fail:
+    /* The row stays as it was: the item is sent again (same key). */
+    log_err("push: cannot update outbox row %lld: %s", (long long)id, sqlite3_errmsg(p->db));
+}
+
+static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
+{
+    struct endpoint *e = &p->eps.v[x->ep];
+    long status = 0;
+    curl_off_t retry_after = 0;
+    char why[CURL_ERROR_SIZE + 64];
+    int attempts = x->attempts + 1;
+    int64_t now = tu_now_s();
+
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    if (res == CURLE_OK && status >= 200 && status < 300) {
+        set_row(p, x->id, OUT_DELIVERED, attempts, now, NULL);
+        p->st_delivered++;
+        if (e->failing) {
+            log_info("push %s: delivering again", ep_name(e));
+            e->failing = false;
+        }
+        return;
+    }
+    bool retry;
+    if (res != CURLE_OK) {
+        (void)snprintf(why, sizeof(why), "%s", x->err[0] ? x->err : curl_easy_strerror(res));
+        retry = true;
+    } else {
+        (void)snprintf(why, sizeof(why), "HTTP %ld", status);
+        retry = status >= 500 || status == 408 || status == 429;
+    }
+    if (!retry) {
+        char detail[sizeof(x->key) + sizeof(why) + 16];
+        set_row(p, x->id, OUT_GIVEN_UP, attempts, now, why);
+        p->st_given_up++;
+        (void)snprintf(detail, sizeof(detail), "%s refused: %s", x->key, why);
+        give_up_event(p, e->id, detail);
+        log_warn("push %s: %s: %s; given up (the endpoint refuses it)", ep_name(e), x->key, why);
+        return;
+    }
+    int shift = attempts - 1 < 20 ? attempts - 1 : 20;
+    double delay = (double)PUSH_BACKOFF_FIRST_S * (double)(1L << shift);
+    if (delay > PUSH_BACKOFF_MAX_S)
+        delay = PUSH_BACKOFF_MAX_S;
+    delay *= jitter(p);
+    if (res == CURLE_OK)
+        curl_easy_getinfo(x->h, CURLINFO_RETRY_AFTER, &retry_after);
+    if (retry_after > 0)
+        delay = (double)(retry_after < 86400 ? retry_after : 86400);
+    int64_t wait_s = (int64_t)(delay + 0.999);
+    set_row(p, x->id, OUT_PENDING, attempts, now + wait_s, why);
+    p->st_failures++;
+    if (!e->failing) {
+        log_warn("push %s: %s: %s; retrying in %lld s (logged again when it delivers)", ep_name(e),
+                 x->key, why, (long long)wait_s);
+        e->failing = true;
+    } else {
+        log_debug("push %s: %s: %s; retrying in %lld s", ep_name(e), x->key, why,
+                  (long long)wait_s);
+    }
+}
+
+/* ---- the thread -------------------------------------------------------- */
+
+static void free_submissions(struct submission *s)
+{
+    while (s) {
+        struct submission *n = s->next;
+        free(s->key);
+        free(s->dwelling);
+        free(s->period);
+        free(s->body);
+        free(s);
+        s = n;
+    }
+}
+
+static void *push_main(void *arg)
+{
+    struct pusher *p = arg;
+    struct submission *pending = NULL;
+    int64_t last_expire = 0;
+
+    while (!atomic_load(&p->stop)) {
+        /* Take what other threads posted; never hold the lock across I/O. */
+        pthread_mutex_lock(&p->lock);
+        struct submission *got = p->sub_head;
+        size_t n_got = p->n_sub;
+        struct endpoints *ne = p->new_eps;
+        p->sub_head = NULL;
+        p->n_sub = 0;
+        p->new_eps = NULL;
+        pthread_mutex_unlock(&p->lock);
+        (void)n_got;
+        if (ne) {
+            /* In-flight transfers finish against their URLs (curl copied
+             * them); their rows are recorded through the new table when
+             * the endpoint still exists, else simply retried. */
+            for (size_t i = p->n_inflight; i > 0; i--)
+                free_transfer(p, p->inflight[i - 1]);
+            endpoints_free(&p->eps);
+            p->eps = *ne;
+            free(ne);
+        }
+        /* got is newest first: prepend each to pending, which is kept
+         * oldest first (a failed store keeps them for the next round). */
+        struct submission *rev = NULL;
+        while (got) {
+            struct submission *nx = got->next;
+            got->next = rev;
+            rev = got;
+            got = nx;
+        }
+        if (rev) {
+            if (pending) {
+                struct submission *e = pending;
+                while (e->next)
+                    e = e->next;
+                e->next = rev;
+            } else {
+                pending = rev;
+            }
+        }
+        if (pending && store_submissions(p, pending) == 0) {
+            free_submissions(pending);
+            pending = NULL;
+        }
+        if (tu_now_s() - last_expire >= 60) {
+            expire(p);
+            last_expire = tu_now_s();
+        }
+        start_due(p);
+
+        int running = 0;
+        curl_multi_perform(p->multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(p->multi, &left)) != NULL) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            struct xfer *x = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            CURLcode res = m->data.result;
+            finish_transfer(p, x, res);
+            free_transfer(p, x);
+        }
+        if (p->n_inflight < PUSH_INFLIGHT_MAX)
+            start_due(p);
+        /* Wake for network activity, a submission, or the next second. */
+        curl_multi_poll(p->multi, NULL, 0, 1000, NULL);
+    }
+    for (size_t i = p->n_inflight; i > 0; i--)
+        free_transfer(p, p->inflight[i - 1]);
+    if (pending) {
+        /* Could not store them: the scheduler computes them again at the
+         * next start (their period has no stored summary). */
+        store_submissions(p, pending);
+        free_submissions(pending);
+    }
+    return NULL;
+}
+
+struct pusher *push_start(const struct foyer_config *cfg, int *ret_err)
+{
+    struct pusher *p = calloc(1, sizeof(*p));
+    int rc;
+    if (!p) {
+        *ret_err = -ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    p->rng = (uint64_t)tu_mono_ms() * 2654435761u ^ (uint64_t)getpid();
+    if (p->rng == 0)
+        p->rng = 1;
+    rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+    if (rc < 0) {
+        log_err("push: cannot initialise libcurl");
+        goto out_free;
+    }
+    rc = endpoints_copy(cfg, &p->eps);
+    if (rc < 0)
+        goto out_curl;
+    if (sqlite3_open_v2(cfg->database, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        log_err("push: %s: cannot open: %s", cfg->database,
+                p->db ? sqlite3_errmsg(p->db) : "out of memory");
+        rc = -EIO;
+        goto out_eps;
+    }
+    sqlite3_busy_timeout(p->db, 10000);
+    p->multi = curl_multi_init();
+    if (!p->multi) {
+        rc = -ENOMEM;
+        goto out_db;
+    }
+    rc = -pthread_create(&p->thread, NULL, push_main, p);
+    if (rc < 0) {
+        log_err("push: cannot start the thread: %s", strerror(-rc));
+        goto out_multi;
+    }
+    (void)pthread_setname_np(p->thread, "foyer-push");
+    return p;
+
+out_multi:
+    curl_multi_cleanup(p->multi);
+out_db:
+    sqlite3_close(p->db);
+out_eps:
+    endpoints_free(&p->eps);
+out_curl:
+    curl_global_cleanup();
+out_free:
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+    *ret_err = rc;
+    return NULL;
+}
+
+int push_submit(struct pusher *p, const char *key, const char *dwelling, const char *period,
+                const char *body)
+{
+    struct submission *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->key = strdup(key);
+    s->dwelling = strdup(dwelling);
+    s->period = strdup(period);
+    s->body = strdup(body);
+    if (!s->key || !s->dwelling || !s->period || !s->body) {
+        free_submissions(s);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (p->n_sub >= PUSH_SUBMIT_MAX) {
+        pthread_mutex_unlock(&p->lock);
+        free_submissions(s);
+        p->st_refused++;
+        return -ENOBUFS;
+    }
+    /* Newest first; the thread reverses the list to store in order. */
+    s->next = p->sub_head;
+    p->sub_head = s;
+    p->n_sub++;
+    pthread_mutex_unlock(&p->lock);
+    p->st_submitted++;
+    curl_multi_wakeup(p->multi);
+    return 0;
+}
+
+int push_set_config(struct pusher *p, const struct foyer_config *cfg)
+{
+    struct endpoints *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    int rc = endpoints_copy(cfg, e);
+    if (rc < 0) {
+        free(e);
+        return rc;
+    }
+    pthread_mutex_lock(&p->lock);
+    struct endpoints *old = p->new_eps;
+    p->new_eps = e;
+    pthread_mutex_unlock(&p->lock);
+    if (old) {
+        endpoints_free(old);
+        free(old);
+    }
+    curl_multi_wakeup(p->multi);
+    return 0;
+}
+
+void push_get_stats(struct pusher *p, struct push_stats *ret)
+{
+    *ret = (struct push_stats){
+        .submitted = p->st_submitted,
+        .queued = p->st_queued,
+        .delivered = p->st_delivered,
+        .failures = p->st_failures,
+        .given_up = p->st_given_up,
+        .expired = p->st_expired,
+        .refused = p->st_refused,
+    };
+}
+
+void push_stop(struct pusher *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->stop, true);
+    curl_multi_wakeup(p->multi);
+    pthread_join(p->thread, NULL);
+    free_submissions(p->sub_head);
+    if (p->new_eps) {
+        endpoints_free(p->new_eps);
+        free(p->new_eps);
+    }
+    curl_multi_cleanup(p->multi);
+    sqlite3_close(p->db);
+    endpoints_free(&p->eps);
+    curl_global_cleanup();
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}

@@ -1,0 +1,880 @@
+/*
+ * summary_lang.c - the language files of the coaching summaries: the tip
+ * catalogue (tips.LANG.conf) and the words of the text summary
+ * (summary.LANG.conf), and the small expression language of the tips.
+ *
+ * Both files are INI, read with libinih through a line-counting reader so
+ * every problem is reported as FILE:LINE (as daemon/config.c does).
+ *
+ *   [tip ID]             one tip
+ *   condition = EXPR     when it applies (required)
+ *   priority = N         higher first (required, 0..1000)
+ *   measure = EXPR       how bad the situation is (higher is worse): a tip
+ *                        shown last period is shown again only when its
+ *                        measure grew (not set: never twice in a row)
+ *   saving = EXPR        estimated saving in euros per year (optional)
+ *   text = TEXT          plain text, with {figure} placeholders (required)
+ *
+ *   [strings]            KEY = TEXT, the text summary's words and units
+ *   [format]             decimal = , (decimal separator) and thousands
+ *
+ * EXPR: numbers, figure names (docs/summary.md), + - * / ( ), comparisons
+ * < <= > >= == !=, and, or, not.  An absent figure is NaN: any comparison
+ * with it is false, so a tip never rests on a figure that is not there.
+ *
+ * The catalogue is immutable once loaded and may be shared by threads.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "foyer/limits.h"
+#include "foyer/summary.h"
+
+/* Nodes of one expression at most: the conditions are a line long. */
+#define EXPR_NODES_MAX 64
+/* Tips in a catalogue, UI strings in a language. */
+#define LANG_TIPS_MAX    64
+#define LANG_STRINGS_MAX 256
+
+enum node_op {
+    N_NUM,
+    N_VAR,
+    N_NEG,
+    N_NOT,
+    N_ADD,
+    N_SUB,
+    N_MUL,
+    N_DIV,
+    N_LT,
+    N_LE,
+    N_GT,
+    N_GE,
+    N_EQ,
+    N_NE,
+    N_AND,
+    N_OR,
+};
+
+struct node {
+    enum node_op op;
+    double num;    /* N_NUM */
+    char name[40]; /* N_VAR */
+    int a, b;      /* operand node indexes */
+};
+
+struct expr {
+    struct node n[EXPR_NODES_MAX];
+    int n_nodes;
+    int root; /* -1: no expression */
+};
+
+struct tip {
+    char id[FOYER_ID_MAX + 1];
+    char *condition_text;
+    struct expr condition;
+    struct expr measure;
+    struct expr saving;
+    int priority;
+    bool has_priority;
+    char *text;
+    int line;
+};
+
+struct kv {
+    char *key;
+    char *value;
+};
+
+struct summary_lang {
+    char name[8];
+    struct tip tips[LANG_TIPS_MAX];
+    size_t n_tips;
+    struct kv strings[LANG_STRINGS_MAX];
+    size_t n_strings;
+    char decimal[8];
+    char thousands[8];
+};
+
+/* ---- figures ----------------------------------------------------------- */
+
+static struct summary_var *var_slot(struct summary_vars *v, const char *name)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->v[i].name, name) == 0)
+            return &v->v[i];
+    if (v->n >= SUMMARY_VARS_MAX || strlen(name) >= sizeof(v->v[0].name))
+        return NULL; /* a programmer error: the table is sized for every figure */
+    struct summary_var *s = &v->v[v->n++];
+    memcpy(s->name, name, strlen(name) + 1);
+    return s;
+}
+
+void summary_vars_set(struct summary_vars *v, const char *name, double value)
+{
+    if (!isfinite(value))
+        return;
+    struct summary_var *s = var_slot(v, name);
+    if (s) {
+        s->value = value;
+        s->is_text = false;
+        s->text[0] = '\0';
+    }
+}
+
+void summary_vars_set_text(struct summary_vars *v, const char *name, const char *text)
+{
+    struct summary_var *s = var_slot(v, name);
+    if (s) {
+        s->value = NAN;
+        s->is_text = true;
+        (void)snprintf(s->text, sizeof(s->text), "%s", text);
+    }
+}
+
+static const struct summary_var *var_find(const struct summary_vars *v, const char *name)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->v[i].name, name) == 0)
+            return &v->v[i];
+    return NULL;
+}
+
+double summary_vars_get(const struct summary_vars *v, const char *name)
+{
+    const struct summary_var *s = var_find(v, name);
+    return s ? s->value : NAN;
+}
+
+/* ---- expressions ------------------------------------------------------- */
+
+struct eparse {
+    const char *s;
+    struct expr *e;
+    const char *err;
+};
+
+static void skip_ws(struct eparse *p)
+{
+    while (isspace((unsigned char)*p->s))
+        p->s++;
+}
+
+static int new_node(struct eparse *p, enum node_op op, int a, int b)
+{
+    if (p->e->n_nodes >= EXPR_NODES_MAX) {
+        p->err = "expression too long";
+        return -1;
+    }
+    int i = p->e->n_nodes++;
+    p->e->n[i] = (struct node){.op = op, .a = a, .b = b};
+    return i;
+}
+
+static bool word_is(struct eparse *p, const char *w)
+{
+    size_t n = strlen(w);
+    if (strncmp(p->s, w, n) != 0 || isalnum((unsigned char)p->s[n]) || p->s[n] == '_')
+        return false;
+    p->s += n;
+    return true;
+}
+
+static int parse_or(struct eparse *p);
+
+static int parse_primary(struct eparse *p)
+{
+    skip_ws(p);
+    if (p->err)
+        return -1;
+    if (*p->s == '(') {
+        p->s++;
+        int i = parse_or(p);
+        skip_ws(p);
+        if (i >= 0 && *p->s != ')') {
+            p->err = "missing \")\"";
+            return -1;
+        }
+        p->s++;
+        return i;
+    }
+    if (*p->s == '-') {
+        p->s++;
+        int a = parse_primary(p);
+        return a < 0 ? -1 : new_node(p, N_NEG, a, -1);
+    }
+    if (word_is(p, "not")) {
+        int a = parse_primary(p);
+        return a < 0 ? -1 : new_node(p, N_NOT, a, -1);
+    }
+    if (isdigit((unsigned char)*p->s) || *p->s == '.') {
+        char *end;
+        double v = strtod(p->s, &end);
+        if (end == p->s) {
+            p->err = "bad number";
+            return -1;
+        }
+        p->s = end;
+        int i = new_node(p, N_NUM, -1, -1);
+        if (i >= 0)
+            p->e->n[i].num = v;
+        return i;
+    }
+    if (isalpha((unsigned char)*p->s) || *p->s == '_') {
+        const char *st = p->s;
+        while (isalnum((unsigned char)*p->s) || *p->s == '_')
+            p->s++;
+        size_t len = (size_t)(p->s - st);
+        if (len >= sizeof(p->e->n[0].name)) {
+            p->err = "figure name too long";
+            return -1;
+        }
+        int i = new_node(p, N_VAR, -1, -1);
+        if (i >= 0) {
+            memcpy(p->e->n[i].name, st, len);
+            p->e->n[i].name[len] = '\0';
+        }
+        return i;
+    }
+    p->err = *p->s ? "unexpected character" : "unexpected end of expression";
+    return -1;
+}
+
+static int parse_mul(struct eparse *p)
+{
+    int a = parse_primary(p);
+    for (;;) {
+        skip_ws(p);
+        if (a < 0 || (*p->s != '*' && *p->s != '/'))
+            return a;
+        enum node_op op = *p->s == '*' ? N_MUL : N_DIV;
+        p->s++;
+        int b = parse_primary(p);
+        a = b < 0 ? -1 : new_node(p, op, a, b);
+    }
+}
+
+static int parse_add(struct eparse *p)
+{
+    int a = parse_mul(p);
+    for (;;) {
+        skip_ws(p);
+        if (a < 0 || (*p->s != '+' && *p->s != '-'))
+            return a;
+        enum node_op op = *p->s == '+' ? N_ADD : N_SUB;
+        p->s++;
+        int b = parse_mul(p);
+        a = b < 0 ? -1 : new_node(p, op, a, b);
+    }
+}
+
+static int parse_cmp(struct eparse *p)
+{
+    static const struct {
+        const char *tok;
+        enum node_op op;
+    } ops[] = {{"<=", N_LE}, {">=", N_GE}, {"==", N_EQ}, {"!=", N_NE}, {"<", N_LT}, {">", N_GT}};
+    int a = parse_add(p);
+    skip_ws(p);
+    if (a < 0)
+        return a;
+    for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+        size_t n = strlen(ops[k].tok);
+        if (strncmp(p->s, ops[k].tok, n) == 0) {
+            p->s += n;
+            int b = parse_add(p);
+            return b < 0 ? -1 : new_node(p, ops[k].op, a, b);
+        }
+    }
+    return a;
+}
+
+static int parse_and(struct eparse *p)
+{
+    int a = parse_cmp(p);
+    for (;;) {
+        skip_ws(p);
+        if (a < 0 || !word_is(p, "and"))
+            return a;
+        int b = parse_cmp(p);
+        a = b < 0 ? -1 : new_node(p, N_AND, a, b);
+    }
+}
+
+static int parse_or(struct eparse *p)
+{
+    int a = parse_and(p);
+    for (;;) {
+        skip_ws(p);
+        if (a < 0 || !word_is(p, "or"))
+            return a;
+        int b = parse_and(p);
+        a = b < 0 ? -1 : new_node(p, N_OR, a, b);
+    }
+}
+
+/* Parse text into e; NULL on success or a static message. */
+static const char *expr_parse(const char *text, struct expr *e)
+{
+    struct eparse p = {.s = text, .e = e};
+    e->n_nodes = 0;
+    e->root = parse_or(&p);
+    skip_ws(&p);
+    if (!p.err && *p.s)
+        p.err = "unexpected text after the expression";
+    if (p.err)
+        e->root = -1;
+    return p.err;
+}
+
+static bool truthy(double x)
+{
+    return isfinite(x) && x != 0;
+}
+
+static double eval_node(const struct expr *e, int i, const struct summary_vars *v)
+{
+    const struct node *n = &e->n[i];
+    double a, b;
+    switch (n->op) {
+    case N_NUM:
+        return n->num;
+    case N_VAR:
+        return summary_vars_get(v, n->name);
+    case N_NEG:
+        return -eval_node(e, n->a, v);
+    case N_NOT:
+        a = eval_node(e, n->a, v);
+        return isnan(a) ? NAN : (a == 0 ? 1 : 0);
+    case N_AND:
+        a = eval_node(e, n->a, v);
+        if (!truthy(a))
+            return 0;
+        return truthy(eval_node(e, n->b, v)) ? 1 : 0;
+    case N_OR:
+        a = eval_node(e, n->a, v);
+        if (truthy(a))
+            return 1;
+        return truthy(eval_node(e, n->b, v)) ? 1 : 0;
+    default:
+        break;
+    }
+    a = eval_node(e, n->a, v);
+    b = eval_node(e, n->b, v);
+    if (isnan(a) || isnan(b))
+        return NAN;
+    switch (n->op) {
+    case N_ADD:
+        return a + b;
+    case N_SUB:
+        return a - b;
+    case N_MUL:
+        return a * b;
+    case N_DIV:
+        return b == 0 ? NAN : a / b;
+    case N_LT:
+        return a < b;
+    case N_LE:
+        return a <= b;
+    case N_GT:
+        return a > b;
+    case N_GE:
+        return a >= b;
+    case N_EQ:
+        return a == b;
+    case N_NE:
+        return a != b;
+    default:
+        return NAN;
+    }
+}
+
+static double expr_eval(const struct expr *e, const struct summary_vars *v)
+{
+    return e->root < 0 ? NAN : eval_node(e, e->root, v);
+}
+
+/* ---- parsing the files ------------------------------------------------- */
+
+struct lparse {
+    struct summary_lang *l;
+    struct conf_errors *errs;
+    const char *path;
+    FILE *f;
+    int line;
+    bool tips_file;
+    int section; /* -1 none, -2 strings, -3 format, -4 bad, else tip index */
+    char last_section[FOYER_CONF_LINE_MAX + 1];
+    bool oom;
+};
+
+static void lerr(struct lparse *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void lerr(struct lparse *p, int line, const char *fmt, ...)
+{
+    char msg[512], full[700];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    (void)snprintf(full, sizeof(full), "%s:%d: %s", p->path, line, msg);
+    char **grown = realloc(p->errs->msgs, (p->errs->n + 1) * sizeof(*grown));
+    char *copy = strdup(full);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown)
+            p->errs->msgs = grown;
+        p->oom = true;
+        return;
+    }
+    p->errs->msgs = grown;
+    p->errs->msgs[p->errs->n++] = copy;
+}
+
+/* The ini_reader: one line per call, counting lines for messages. */
+static char *lang_reader(char *str, int num, void *stream)
+{
+    struct lparse *p = stream;
+    if (!fgets(str, num, p->f))
+        return NULL;
+    p->line++;
+    size_t len = strlen(str);
+    if (len > 0 && str[len - 1] != '\n' && !feof(p->f)) {
+        int c;
+        while ((c = getc(p->f)) != EOF && c != '\n')
+            ;
+        lerr(p, p->line, "line too long (max %d characters)", num - 2);
+        str[0] = '\0';
+    }
+    return str;
+}
+
+static bool id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > FOYER_ID_MAX)
+        return false;
+    for (const char *c = id; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
+            return false;
+    return true;
+}
+
+static int open_section(struct lparse *p, const char *section)
+{
+    if (p->tips_file && strncmp(section, "tip ", 4) == 0) {
+        const char *id = section + 4;
+        if (!id_ok(id)) {
+            lerr(p, p->line, "bad tip ID \"%s\": 1 to %d letters, digits, \"_\" or \"-\"", id,
+                 FOYER_ID_MAX);
+            return -1;
+        }
+        for (size_t i = 0; i < p->l->n_tips; i++) {
+            if (strcmp(p->l->tips[i].id, id) == 0) {
+                lerr(p, p->line, "tip %s defined twice (first at line %d)", id, p->l->tips[i].line);
+                return -1;
+            }
+        }
+        if (p->l->n_tips >= LANG_TIPS_MAX) {
+            lerr(p, p->line, "too many tips (max %d)", LANG_TIPS_MAX);
+            return -1;
+        }
+        struct tip *t = &p->l->tips[p->l->n_tips];
+        memset(t, 0, sizeof(*t));
+        memcpy(t->id, id, strlen(id) + 1);
+        t->condition.root = t->measure.root = t->saving.root = -1;
+        t->line = p->line;
+        return (int)p->l->n_tips++;
+    }
+    if (!p->tips_file && strcmp(section, "strings") == 0)
+        return -2;
+    if (!p->tips_file && strcmp(section, "format") == 0)
+        return -3;
+    lerr(p, p->line, "unknown section [%s]: expected %s", section,
+         p->tips_file ? "[tip ID]" : "[strings] or [format]");
+    return -1;
+}
+
+static char *dup_or_oom(struct lparse *p, const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        p->oom = true;
+    return d;
+}
+
+static void tip_key(struct lparse *p, struct tip *t, const char *name, const char *value)
+{
+    struct expr *e = NULL;
+    if (strcmp(name, "condition") == 0) {
+        e = &t->condition;
+        free(t->condition_text);
+        t->condition_text = dup_or_oom(p, value);
+    } else if (strcmp(name, "measure") == 0) {
+        e = &t->measure;
+    } else if (strcmp(name, "saving") == 0) {
+        e = &t->saving;
+    } else if (strcmp(name, "priority") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*value == '\0' || *end || v < 0 || v > 1000)
+            lerr(p, p->line, "tip %s: priority \"%s\": expected an integer 0..1000", t->id, value);
+        t->priority = (int)v;
+        t->has_priority = true;
+        return;
+    } else if (strcmp(name, "text") == 0) {
+        free(t->text);
+        t->text = dup_or_oom(p, value);
+        return;
+    } else {
+        lerr(p, p->line, "tip %s: unknown key \"%s\"", t->id, name);
+        return;
+    }
+    const char *err = expr_parse(value, e);
+    if (err)
+        lerr(p, p->line, "tip %s: %s: %s in \"%s\"", t->id, name, err, value);
+}
+
+static int lang_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct lparse *p = user;
+    if (!name)
+        return 1;
+    /* inih passes the section name with every key: open it at its first key. */
+    if (p->section == -1 || strcmp(p->last_section, section) != 0) {
+        (void)snprintf(p->last_section, sizeof(p->last_section), "%s", section);
+        p->section = open_section(p, section);
+        if (p->section == -1)
+            p->section = -4; /* reported once; ignore its keys */
+    }
+    if (p->section == -4)
+        return 1;
+    if (p->section >= 0) {
+        tip_key(p, &p->l->tips[p->section], name, value);
+    } else if (p->section == -3) {
+        if (strcmp(name, "decimal") == 0 && strlen(value) < sizeof(p->l->decimal))
+            memcpy(p->l->decimal, value, strlen(value) + 1);
+        else if (strcmp(name, "thousands") == 0 && strlen(value) < sizeof(p->l->thousands))
+            memcpy(p->l->thousands, value, strlen(value) + 1);
+        else
+            lerr(p, p->line, "[format]: unknown key or value too long: \"%s\"", name);
+    } else {
+        for (size_t i = 0; i < p->l->n_strings; i++) {
+            if (strcmp(p->l->strings[i].key, name) == 0) {
+                lerr(p, p->line, "string \"%s\" defined twice", name);
+                return 1;
+            }
+        }
+        if (p->l->n_strings >= LANG_STRINGS_MAX) {
+            lerr(p, p->line, "too many strings (max %d)", LANG_STRINGS_MAX);
+            return 1;
+        }
+        struct kv *kv = &p->l->strings[p->l->n_strings];
+        kv->key = dup_or_oom(p, name);
+        kv->value = dup_or_oom(p, value);
+        /* "quotes" keep leading or trailing blanks: thousands = " " */
+        p->l->n_strings++;
+    }
+    return 1;
+}
+
+static int parse_file(struct lparse *p, const char *path, bool tips)
+{
+    p->path = path;
+    p->line = 0;
+    p->tips_file = tips;
+    p->section = -1;
+    p->f = fopen(path, "re");
+    if (!p->f) {
+        int e = errno;
+        lerr(p, 0, "cannot open: %s", strerror(e));
+        return -e;
+    }
+    int r = ini_parse_stream(lang_reader, p, lang_handler, p);
+    fclose(p->f);
+    p->f = NULL;
+    if (r == -2)
+        p->oom = true;
+    else if (r > 0)
+        lerr(p, r, "syntax error: expected \"[section]\" or \"key = value\"");
+    return 0;
+}
+
+static void unquote(char *s)
+{
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        memmove(s, s + 1, n - 2);
+        s[n - 2] = '\0';
+    }
+}
+
+int summary_lang_load(const char *dir, const char *lang, struct summary_lang **ret,
+                      struct conf_errors *errs)
+{
+    char tips_path[1024], strings_path[1024];
+    if (!id_ok(lang) || strlen(lang) >= sizeof((*ret)->name))
+        return -EINVAL;
+    struct summary_lang *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    memcpy(l->name, lang, strlen(lang) + 1);
+    memcpy(l->decimal, ".", 2);
+    struct lparse p = {.l = l, .errs = errs};
+    size_t errs_before = errs->n;
+    int rc = 0;
+
+    if (snprintf(tips_path, sizeof(tips_path), "%s/tips.%s.conf", dir, lang) >=
+            (int)sizeof(tips_path) ||
+        snprintf(strings_path, sizeof(strings_path), "%s/summary.%s.conf", dir, lang) >=
+            (int)sizeof(strings_path)) {
+        summary_lang_free(l);
+        return -ENAMETOOLONG;
+    }
+    int r1 = parse_file(&p, tips_path, true);
+    int r2 = parse_file(&p, strings_path, false);
+    for (size_t i = 0; i < l->n_tips; i++) {
+        struct tip *t = &l->tips[i];
+        p.path = tips_path;
+        if (t->condition.root < 0 && !t->condition_text)
+            lerr(&p, t->line, "tip %s: condition is required", t->id);
+        if (!t->has_priority)
+            lerr(&p, t->line, "tip %s: priority is required", t->id);
+        if (!t->text)
+            lerr(&p, t->line, "tip %s: text is required", t->id);
+    }
+    for (size_t i = 0; i < l->n_strings; i++)
+        if (l->strings[i].value)
+            unquote(l->strings[i].value);
+    unquote(l->thousands);
+    if (p.oom)
+        rc = -ENOMEM;
+    else if (r1 < 0 || r2 < 0)
+        rc = r1 < 0 ? r1 : r2;
+    else if (errs->n > errs_before)
+        rc = -EINVAL;
+    if (rc < 0) {
+        summary_lang_free(l);
+        return rc;
+    }
+    *ret = l;
+    return 0;
+}
+
+void summary_lang_free(struct summary_lang *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n_tips; i++) {
+        free(l->tips[i].text);
+        free(l->tips[i].condition_text);
+    }
+    for (size_t i = 0; i < l->n_strings; i++) {
+        free(l->strings[i].key);
+        free(l->strings[i].value);
+    }
+    free(l);
+}
+
+const char *summary_lang_name(const struct summary_lang *l)
+{
+    return l->name;
+}
+
+void summary_lang_dir(const struct foyer_config *cfg, char *buf, size_t len)
+{
+    const char *env = getenv("FOYER_LANG_DIR");
+    if (env && *env) {
+        (void)snprintf(buf, len, "%s", env);
+        return;
+    }
+    const char *slash = cfg->main_file ? strrchr(cfg->main_file, '/') : NULL;
+    if (!slash)
+        (void)snprintf(buf, len, ".");
+    else
+        (void)snprintf(buf, len, "%.*s", (int)(slash - cfg->main_file), cfg->main_file);
+}
+
+const char *summary_lang_str(const struct summary_lang *l, const char *key)
+{
+    for (size_t i = 0; i < l->n_strings; i++)
+        if (strcmp(l->strings[i].key, key) == 0)
+            return l->strings[i].value;
+    return key;
+}
+
+size_t summary_lang_n_tips(const struct summary_lang *l)
+{
+    return l->n_tips;
+}
+
+const char *summary_lang_tip_id(const struct summary_lang *l, size_t i)
+{
+    return i < l->n_tips ? l->tips[i].id : NULL;
+}
+
+const char *summary_lang_tip_condition(const struct summary_lang *l, size_t i)
+{
+    return i < l->n_tips ? l->tips[i].condition_text : NULL;
+}
+
+/* ---- templates --------------------------------------------------------- */
+
+/* Format x with the language's separators and `decimals` decimals. */
+static void format_number(const struct summary_lang *l, double x, int decimals, char *buf,
+                          size_t len)
+{
+    char raw[64];
+    /* No "-0" for a tiny negative value. */
+    double shown = fabs(x) < 0.5 * pow(10, -decimals) ? 0.0 : x;
+    (void)snprintf(raw, sizeof(raw), "%.*f", decimals, shown);
+    char *dot = strchr(raw, '.');
+    size_t int_len = dot ? (size_t)(dot - raw) : strlen(raw);
+    size_t o = 0;
+    size_t start = raw[0] == '-' ? 1 : 0;
+    const char *th = l->thousands;
+    if (start && o + 1 < len)
+        buf[o++] = '-';
+    for (size_t i = start; i < int_len && o + 1 < len; i++) {
+        buf[o++] = raw[i];
+        size_t left = int_len - i - 1;
+        /* Group thousands from 10 000 up, as French typography does. */
+        if (left > 0 && left % 3 == 0 && int_len - start > 4)
+            for (const char *c = th; *c && o + 1 < len; c++)
+                buf[o++] = *c;
+    }
+    if (dot)
+        for (const char *c = l->decimal; *c && o + 1 < len; c++)
+            buf[o++] = *c;
+    for (const char *c = dot ? dot + 1 : ""; *c && o + 1 < len; c++)
+        buf[o++] = *c;
+    buf[o] = '\0';
+}
+
+size_t summary_lang_expand(const struct summary_lang *l, const char *tmpl,
+                           const struct summary_vars *v, char *buf, size_t len)
+{
+    size_t o = 0;
+    if (len == 0)
+        return 0;
+    for (const char *s = tmpl; *s && o + 1 < len;) {
+        const char *close = *s == '{' ? strchr(s, '}') : NULL;
+        if (!close || close - s > 48) {
+            buf[o++] = *s++;
+            continue;
+        }
+        char name[48];
+        int decimals = -1;
+        memcpy(name, s + 1, (size_t)(close - s - 1));
+        name[close - s - 1] = '\0';
+        char *colon = strchr(name, ':');
+        if (colon) {
+            *colon = '\0';
+            decimals = atoi(colon + 1);
+            if (decimals < 0 || decimals > 6)
+                decimals = 1;
+        }
+        const struct summary_var *var = var_find(v, name);
+        char piece[sizeof(var->text) + 16];
+        if (!var)
+            (void)snprintf(piece, sizeof(piece), "?");
+        else if (var->is_text)
+            (void)snprintf(piece, sizeof(piece), "%s", var->text);
+        else
+            format_number(l, var->value,
+                          decimals >= 0             ? decimals
+                          : fabs(var->value) >= 100 ? 0
+                                                    : 1,
+                          piece, sizeof(piece));
+        for (const char *c = piece; *c && o + 1 < len; c++)
+            buf[o++] = *c;
+        s = close + 1;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* ---- choosing tips ----------------------------------------------------- */
+
+/* The previous period's entry of tip id, or NULL. */
+static const json_t *prev_tip(const json_t *prev_tips, const char *id)
+{
+    size_t i;
+    const json_t *t;
+    if (!json_is_array(prev_tips))
+        return NULL;
+    json_array_foreach(prev_tips, i, t)
+    {
+        const char *pid = json_string_value(json_object_get(t, "id"));
+        if (pid && strcmp(pid, id) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_vars *v,
+                          const json_t *prev_tips)
+{
+    size_t order[LANG_TIPS_MAX], n = 0;
+    double measure[LANG_TIPS_MAX];
+
+    for (size_t i = 0; i < l->n_tips; i++) {
+        const struct tip *t = &l->tips[i];
+        if (!truthy(expr_eval(&t->condition, v)))
+            continue;
+        measure[i] = expr_eval(&t->measure, v);
+        const json_t *pt = prev_tip(prev_tips, t->id);
+        if (pt) {
+            /* Shown last period: again only when it got worse. */
+            const json_t *pm = json_object_get(pt, "measure");
+            if (!json_is_number(pm) || !isfinite(measure[i]) ||
+                !(measure[i] > json_number_value(pm)))
+                continue;
+        }
+        /* Insertion by priority, catalogue order among equals. */
+        size_t k = n++;
+        while (k > 0 && l->tips[order[k - 1]].priority < t->priority) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    for (size_t k = 0; k < n && k < SUMMARY_TIPS_MAX; k++) {
+        const struct tip *t = &l->tips[order[k]];
+        struct summary_vars *tv = malloc(sizeof(*tv));
+        char text[1024];
+        double saving = expr_eval(&t->saving, v);
+        if (!tv) {
+            json_decref(arr);
+            return NULL;
+        }
+        memcpy(tv, v, sizeof(*tv));
+        if (isfinite(saving) && saving >= 1)
+            summary_vars_set(tv, "saving_eur", round(saving));
+        summary_lang_expand(l, t->text, tv, text, sizeof(text));
+        free(tv);
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(t->id));
+        json_object_set_new(o, "priority", json_integer(t->priority));
+        json_object_set_new(o, "saving_eur_year",
+                            isfinite(saving) && saving >= 1
+                                ? json_integer((json_int_t)round(saving))
+                                : json_null());
+        json_object_set_new(o, "measure",
+                            isfinite(measure[order[k]])
+                                ? json_real(round(measure[order[k]] * 1000) / 1000)
+                                : json_null());
+        json_object_set_new(o, "text", json_string(text));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}

@@ -1,0 +1,185 @@
+/*
+ * summary_sched.c - when summaries are computed: foyerd's main loop calls
+ * summary_scheduler_tick() every second; when a local week or month has
+ * closed (SUMMARY_GRACE_S after its end, so the last readings of the
+ * period are committed), the summaries of every dwelling for it are
+ * computed through a read-only connection and handed to the pusher, which
+ * stores them and queues them for the endpoints.
+ *
+ * At start, the last closed week and month are computed for the dwellings
+ * that have no stored summary for them: a foyerd that was stopped over a
+ * boundary catches up, and a restart does not compute twice.
+ *
+ * The pushed summaries are in the default language, French.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "foyer/log.h"
+#include "foyer/push.h"
+#include "foyer/summary.h"
+#include "foyer/timeutil.h"
+
+/* Readings of the last minutes of a period may still be on their way
+ * (meter polls, the writer's batch deadline, MQTT sensors' intervals). */
+#define SUMMARY_GRACE_S 900
+/* The language of pushed summaries. */
+#define SUMMARY_PUSH_LANG "fr"
+
+struct summary_scheduler {
+    const struct foyer_config *cfg;
+    struct pusher *pusher;
+    struct summary_lang *lang;
+    int64_t week_start; /* start of the week current at the last tick */
+    int64_t month_start;
+    bool started;
+};
+
+static struct summary_lang *load_lang(const struct foyer_config *cfg)
+{
+    char dir[1024];
+    struct conf_errors errs = {0};
+    struct summary_lang *l = NULL;
+    summary_lang_dir(cfg, dir, sizeof(dir));
+    int rc = summary_lang_load(dir, SUMMARY_PUSH_LANG, &l, &errs);
+    if (rc < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_err("%s", errs.msgs[i]);
+        log_err("summaries: cannot load the \"%s\" language files from %s: %s", SUMMARY_PUSH_LANG,
+                dir, strerror(-rc));
+        conf_errors_free(&errs);
+        return NULL;
+    }
+    return l;
+}
+
+struct summary_scheduler *summary_scheduler_new(const struct foyer_config *cfg,
+                                                struct pusher *pusher)
+{
+    struct summary_scheduler *s = calloc(1, sizeof(*s));
+    if (!s) {
+        log_err("summaries: out of memory");
+        return NULL;
+    }
+    s->cfg = cfg;
+    s->pusher = pusher;
+    s->lang = load_lang(cfg);
+    if (!s->lang) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void summary_scheduler_free(struct summary_scheduler *s)
+{
+    if (!s)
+        return;
+    summary_lang_free(s->lang);
+    free(s);
+}
+
+int summary_scheduler_set_config(struct summary_scheduler *s, const struct foyer_config *cfg)
+{
+    struct summary_lang *l = load_lang(cfg);
+    s->cfg = cfg;
+    if (!l) {
+        log_err("summaries: keeping the language files loaded before");
+        return -EINVAL;
+    }
+    summary_lang_free(s->lang);
+    s->lang = l;
+    return 0;
+}
+
+static bool stored(sqlite3_stmt *st, const char *dwelling, const char *period)
+{
+    sqlite3_bind_text(st, 1, dwelling, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, period, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return found;
+}
+
+/* Compute every dwelling's summary of p and hand them to the pusher. */
+static void run_period(struct summary_scheduler *s, const struct summary_period *p,
+                       bool only_missing)
+{
+    const struct foyer_config *cfg = s->cfg;
+    struct store *ro;
+    const char *msg;
+    int64_t t0 = tu_mono_ms();
+    int rc = store_open_readonly(cfg->database, cfg, &ro, &msg);
+    if (rc < 0) {
+        log_err("summaries %s: %s: %s; retried at the next start", p->id, cfg->database,
+                msg ? msg : strerror(-rc));
+        return;
+    }
+    struct summary_engine *e = summary_engine_new(cfg, ro, s->lang, DJU_METEO_FRANCE);
+    sqlite3_stmt *have = NULL;
+    (void)sqlite3_prepare_v2(store_db(ro),
+                             "SELECT 1 FROM summaries WHERE dwelling = ?1 AND period = ?2", -1,
+                             &have, NULL);
+    size_t done = 0, failed = 0;
+    int64_t now = tu_now_s();
+    for (size_t d = 0; e && have && d < cfg->n_dwellings; d++) {
+        const struct dwelling *dw = &cfg->dwellings[d];
+        if (only_missing && stored(have, dw->id, p->id))
+            continue;
+        json_t *doc = NULL;
+        rc = summary_compute(e, (uint32_t)d, p, now, &doc);
+        if (rc == -ENOENT)
+            continue; /* nobody lives there during p */
+        char *body = rc == 0 ? json_dumps(doc, SUMMARY_JSON_FLAGS) : NULL;
+        const char *key = rc == 0 ? json_string_value(json_object_get(doc, "key")) : NULL;
+        if (body && key)
+            rc = push_submit(s->pusher, key, dw->id, p->id, body);
+        else if (rc == 0)
+            rc = -ENOMEM;
+        if (rc < 0) {
+            failed++;
+            log_err("summary %s %s: %s", dw->id, p->id, strerror(-rc));
+        } else {
+            done++;
+        }
+        free(body);
+        json_decref(doc);
+    }
+    if (!e || !have)
+        log_err("summaries %s: %s", p->id, store_errmsg(ro));
+    else if (done || failed)
+        log_info("summaries %s: %zu dwellings computed in %lld ms%s", p->id, done,
+                 (long long)(tu_mono_ms() - t0), failed ? ", some failed (see above)" : "");
+    sqlite3_finalize(have);
+    summary_engine_free(e);
+    store_close(ro);
+}
+
+void summary_scheduler_tick(struct summary_scheduler *s, int64_t now_s)
+{
+    if (!s)
+        return;
+    struct summary_period week, month, closed;
+    int64_t t = now_s - SUMMARY_GRACE_S;
+    summary_period_at(SUMMARY_WEEK, t, &week);
+    summary_period_at(SUMMARY_MONTH, t, &month);
+    if (!s->started) {
+        s->started = true;
+        summary_period_prev(&week, &closed);
+        run_period(s, &closed, true);
+        summary_period_prev(&month, &closed);
+        run_period(s, &closed, true);
+    } else {
+        if (week.start_s != s->week_start) {
+            summary_period_prev(&week, &closed);
+            run_period(s, &closed, false);
+        }
+        if (month.start_s != s->month_start) {
+            summary_period_prev(&month, &closed);
+            run_period(s, &closed, false);
+        }
+    }
+    s->week_start = week.start_s;
+    s->month_start = month.start_s;
+}

@@ -1,0 +1,104 @@
+/*
+ * drv_mqtt.h - the MQTT driver (drivers/mqtt.c) and its payload decoding
+ * (drivers/mqtt_decode.c).
+ *
+ * The driver subscribes to the [sensor] topics on the [mqtt] broker with
+ * libmosquitto and turns each message into readings of the sensor's
+ * channels.  Decoding is separate and pure (no I/O, no logging, no global
+ * state) so that it can be tested without a broker: a payload goes in, the
+ * readings of one message come out, or an error saying why it was refused.
+ */
+#ifndef FOYER_DRV_MQTT_H
+#define FOYER_DRV_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "foyer/config.h"
+#include "foyer/driver.h"
+#include "foyer/reading.h"
+
+extern const struct driver_ops drv_mqtt_ops;
+
+/* Largest payload decoded.  The payloads we map are a few hundred bytes
+ * (a Shelly Gen2 NotifyStatus with every component is about 2 KiB); 16 KiB
+ * leaves room for chatty firmware and keeps a misdirected topic (a camera
+ * snapshot, a firmware blob) from costing a parse: it is refused, counted,
+ * before any byte is looked at. */
+#define DRV_MQTT_PAYLOAD_MAX (16 * 1024)
+
+/* Deepest JSON nesting accepted.  The payloads we map nest at most four
+ * levels (params.switch:0.aenergy.total); jansson's parser recurses without
+ * a limit of its own, so the raw bytes are checked before parsing. */
+#define MQTTDEC_DEPTH_MAX 16
+
+/* Longest field path, and levels in one ("params.switch:0.aenergy.total"
+ * is four). */
+#define MQTTDEC_PATH_LEVELS_MAX 8
+
+/* Why a payload or one of its values was refused (negative, as returned). */
+enum mqttdec_error {
+    MQTTDEC_OK = 0,
+    MQTTDEC_E_SIZE = -1,      /* larger than DRV_MQTT_PAYLOAD_MAX */
+    MQTTDEC_E_DEPTH = -2,     /* nested deeper than MQTTDEC_DEPTH_MAX */
+    MQTTDEC_E_SYNTAX = -3,    /* not JSON, or not an object or a number */
+    MQTTDEC_E_NOFIELD = -4,   /* none of the sensor's fields is in the payload */
+    MQTTDEC_E_TYPE = -5,      /* a field is not a number */
+    MQTTDEC_E_NOTFINITE = -6, /* NaN or infinite, or too large to represent */
+    MQTTDEC_E_RANGE = -7,     /* outside the channel's [min_value, max_value] */
+    MQTTDEC_E_TS = -8,        /* timestamp field not a date or epoch number */
+    MQTTDEC_E_TS_FUTURE = -9, /* more than FOYER_FUTURE_SKEW_S ahead of now */
+    MQTTDEC_E_TS_PAST = -10,  /* before FOYER_TS_MIN_S */
+};
+
+/* Short text for an mqttdec_error ("not JSON", "out of range"). Static. */
+const char *mqttdec_strerror(int err);
+
+/* True when buf nests arrays/objects at most max_depth deep (brackets inside
+ * JSON strings are not counted).  Linear, no allocation. */
+bool mqttdec_depth_ok(const char *buf, size_t len, int max_depth);
+
+/* A parsed payload: a JSON object or a bare number.  Opaque. */
+struct mqttdec_doc;
+
+/* Parse a payload.  Returns 0 and *ret_doc (caller frees with
+ * mqttdec_doc_free()), or an mqttdec_error (SIZE, DEPTH, SYNTAX). */
+int mqttdec_parse(const void *payload, size_t len, struct mqttdec_doc **ret_doc);
+void mqttdec_doc_free(struct mqttdec_doc *doc);
+
+/* The number at PATH: "" for a bare-number payload, else dot-separated keys
+ * ("ENERGY.Total", "params.switch:0.aenergy.total": the key "switch:0"
+ * inside "params").  Returns 0, -ENOENT when the path is absent (a field the
+ * device does not report), MQTTDEC_E_TYPE or MQTTDEC_E_NOTFINITE. */
+int mqttdec_number(const struct mqttdec_doc *doc, const char *path, double *ret_value);
+
+/* The timestamp at PATH: an ISO 8601 string (tu_parse_iso: without an
+ * offset it is local time), or a number of epoch seconds, or milliseconds
+ * when it is at least 1e11 (year 5138 in seconds, 1973 in ms).  Returns 0,
+ * -ENOENT when absent, MQTTDEC_E_TS when not a date. */
+int mqttdec_timestamp(const struct mqttdec_doc *doc, const char *path, int64_t *ret_ts_s);
+
+/* Decode one message of sensor s whose channels for this device start at
+ * first_channel (s->first_channel, or a wildcard device's run).  Fills
+ * out[0..*ret_n) (out holds s->n_fields) with the valid values, scaled to
+ * the stored unit, at the payload's timestamp (s->timestamp_field) or now_s.
+ * Fields absent from the payload are skipped; a field present but refused
+ * is left out and reported.
+ *
+ * Returns 0 when every present field was good, or the first error: the
+ * whole message refused (SIZE, DEPTH, SYNTAX, NOFIELD, TS*, *ret_n = 0) or
+ * one field refused (TYPE, NOTFINITE, RANGE: the others are in out).  On an
+ * error, *ret_field names the field at fault (static or borrowed from cfg;
+ * "" for the whole payload). */
+int mqttdec_message(const struct foyer_config *cfg, const struct sensor *s, uint32_t first_channel,
+                    const void *payload, size_t len, int64_t now_s, struct reading *out,
+                    size_t *ret_n, const char **ret_field);
+
+/* The device name a wildcard topic filter gives a topic: the level matched
+ * by the filter's first "+", or the first level matched by "#".  Copies it
+ * to buf (len bytes) and returns true; false when the filter has no
+ * wildcard, the topic does not match, or the name does not fit. */
+bool mqttdec_device_name(const char *filter, const char *topic, char *buf, size_t len);
+
+#endif

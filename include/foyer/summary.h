@@ -1,0 +1,193 @@
+/*
+ * summary.h - coaching summaries: per dwelling, per ISO week and calendar
+ * month, what the household used (kWh, litres, euros), against its own past
+ * and similar homes, heating per degree-day, comfort, night base load, the
+ * building's shared figure and up to three tips.
+ *
+ * The engine only reads: a read-only store connection (rollups, tenancies
+ * from the config, the summary stored for the previous period so a tip just
+ * shown is not repeated).  Its output is one JSON document per dwelling and
+ * period, the one that is pushed (schema in docs/summary.md); the text for a
+ * person is rendered from that document and the language's strings.
+ *
+ * Language files (tips.LANG.conf: the tip catalogue; summary.LANG.conf: the
+ * words of the text summary) are INI files read with libinih; they live in
+ * the directory of the main config file (summary_lang_dir()).
+ */
+#ifndef FOYER_SUMMARY_H
+#define FOYER_SUMMARY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "foyer/config.h"
+#include "foyer/store.h"
+
+/* Version of the JSON document (docs/summary.md).  Part of the
+ * Idempotency-Key: a new version is a new delivery. */
+#define SUMMARY_SCHEMA_VERSION 1
+
+/* How the document is serialised, by foyerctl and by the pusher alike. */
+#define SUMMARY_JSON_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(12))
+
+/* A comparison with similar dwellings (or the building's shared figure) is
+ * shown only when at least this many other dwellings have data: fewer is
+ * neither meaningful nor anonymous. */
+#define SUMMARY_PEERS_MIN 5
+
+/* Figures resting on a smaller share of the period's hours are flagged as
+ * unreliable, not presented as facts. */
+#define SUMMARY_COVERAGE_MIN 0.8
+
+/* Tips shown at most. */
+#define SUMMARY_TIPS_MAX 3
+
+/* Two readings of a channel at most this many hours apart cover the hours
+ * between them (docs/summary.md, "coverage"). */
+#define SUMMARY_COVER_GAP_H 3
+
+enum summary_kind { SUMMARY_WEEK, SUMMARY_MONTH };
+
+/* A period: [start_s, end_s), local boundaries, UTC epoch seconds. */
+struct summary_period {
+    enum summary_kind kind;
+    int64_t start_s;
+    int64_t end_s;
+    char id[16]; /* "2026-W47" (ISO week) or "2026-11" */
+};
+
+/* Parse "2026-W47" or "2026-11".  Needs the zone set (timeutil_set_zone).
+ * 0 or -EINVAL. */
+int summary_period_parse(const char *text, struct summary_period *ret);
+/* The week or month containing ts_s. */
+void summary_period_at(enum summary_kind kind, int64_t ts_s, struct summary_period *ret);
+/* The period before p, and the same period one year before (the same ISO
+ * week number; false when that year has no week 53). */
+void summary_period_prev(const struct summary_period *p, struct summary_period *ret);
+bool summary_period_last_year(const struct summary_period *p, struct summary_period *ret);
+
+/* Degree-days, base 18 °C, from a day's outdoor minimum and maximum. */
+enum dju_method {
+    DJU_METEO_FRANCE, /* max(0, 18 - (Tmin + Tmax) / 2) */
+    DJU_COSTIC,       /* the heating engineers' method, for days straddling 18 °C */
+};
+double summary_dju(enum dju_method m, double tmin_c, double tmax_c);
+
+/* ---- language files ---------------------------------------------------- */
+
+struct summary_lang;
+
+/* Load DIR/tips.LANG.conf and DIR/summary.LANG.conf.  On error returns
+ * -EINVAL (or -ENOMEM, -ENOENT) and fills errs with "FILE:LINE: message"
+ * (caller frees with conf_errors_free()).  Caller frees *ret with
+ * summary_lang_free(). */
+int summary_lang_load(const char *dir, const char *lang, struct summary_lang **ret,
+                      struct conf_errors *errs);
+void summary_lang_free(struct summary_lang *l);
+/* "fr", "en": borrowed from l. */
+const char *summary_lang_name(const struct summary_lang *l);
+/* The directory of the language files for cfg: $FOYER_LANG_DIR when set,
+ * else the directory of the main config file. */
+void summary_lang_dir(const struct foyer_config *cfg, char *buf, size_t len);
+/* The UI string KEY of the language, or key itself when it is missing
+ * (borrowed). */
+const char *summary_lang_str(const struct summary_lang *l, const char *key);
+/* Number of tips, and the ids of tip i (borrowed), for tests. */
+size_t summary_lang_n_tips(const struct summary_lang *l);
+const char *summary_lang_tip_id(const struct summary_lang *l, size_t i);
+const char *summary_lang_tip_condition(const struct summary_lang *l, size_t i);
+
+/* ---- the engine -------------------------------------------------------- */
+
+struct summary_engine;
+
+/* cfg, ro (a read-only store on cfg) and lang are borrowed for the
+ * engine's life.  NULL on allocation failure.  The engine caches the
+ * per-channel totals of the periods it computed (the comparisons need every
+ * dwelling's): computing all dwellings of one period costs little more
+ * than computing one. */
+struct summary_engine *summary_engine_new(const struct foyer_config *cfg, struct store *ro,
+                                          const struct summary_lang *lang, enum dju_method dju);
+void summary_engine_free(struct summary_engine *e);
+
+/* Compute the summary of a dwelling (config index) for a period.  now_s is
+ * the "generated" time.  *ret is the JSON document (caller frees with
+ * json_decref()).  0, -ENOENT when the household's tenancy does not meet
+ * the period, -EIO on a database error, -ENOMEM. */
+int summary_compute(struct summary_engine *e, uint32_t dwelling, const struct summary_period *p,
+                    int64_t now_s, json_t **ret);
+
+/* The text for a person, in the language of lang, rendered from a computed
+ * summary.  0 or -EIO (write error). */
+int summary_render_text(const json_t *summary, const struct summary_lang *lang, FILE *out);
+
+/* The Idempotency-Key of a summary: "foyer-summary-v1/BUILDING/DWELLING/
+ * PERIOD", stable for dwelling + period + schema version.  0 or
+ * -ENAMETOOLONG. */
+int summary_key(const char *building, const char *dwelling, const char *period, char *buf,
+                size_t len);
+
+/* ---- foyerctl summary -------------------------------------------------- */
+
+/* `foyerctl summary --dwelling ID --period 2026-W47|2026-11 [--lang fr|en]
+ * [--format text|json]`: argv[0] is "summary".  Returns the exit code. */
+int ctl_summary(const struct foyer_config *cfg, int argc, char **argv);
+
+/* ---- the scheduler (foyerd's main loop) ---------------------------------- */
+
+struct pusher;
+struct summary_scheduler;
+
+/* cfg and pusher are borrowed (set_config swaps cfg).  NULL on failure
+ * (logged). */
+struct summary_scheduler *summary_scheduler_new(const struct foyer_config *cfg,
+                                                struct pusher *pusher);
+void summary_scheduler_free(struct summary_scheduler *s);
+int summary_scheduler_set_config(struct summary_scheduler *s, const struct foyer_config *cfg);
+/* Called every second or so: when a local week or month has closed since
+ * the last call (or, at the first call, when the last closed week or month
+ * has no stored summary), compute the summaries of every dwelling for it
+ * and hand them to the pusher.  Logs its own failures. */
+void summary_scheduler_tick(struct summary_scheduler *s, int64_t now_s);
+
+/* ---- between the summary modules (summary*.c) ---------------------------- */
+
+/* Named figures of a summary: the variables of the tips' conditions and
+ * saving formulas, and of the text templates.  A figure that is unknown
+ * is absent (its value is NaN: every comparison with it is false). */
+#define SUMMARY_VARS_MAX 160
+struct summary_var {
+    char name[40];
+    double value; /* NaN when only text */
+    bool is_text; /* text holds the value */
+    char text[480];
+};
+struct summary_vars {
+    struct summary_var v[SUMMARY_VARS_MAX];
+    size_t n;
+};
+/* Set (or replace) a number; NaN values are not stored. */
+void summary_vars_set(struct summary_vars *v, const char *name, double value);
+void summary_vars_set_text(struct summary_vars *v, const char *name, const char *text);
+/* The number, or NaN when absent. */
+double summary_vars_get(const struct summary_vars *v, const char *name);
+
+/* Choose up to SUMMARY_TIPS_MAX tips whose condition holds, best priority
+ * first, leaving out a tip shown in prev_tips (the previous period's "tips"
+ * array, or NULL) unless its measure got worse.  Returns a new JSON array
+ * (caller decrefs), NULL on allocation failure. */
+json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_vars *v,
+                          const json_t *prev_tips);
+
+/* Expand a template: "{name}" becomes the figure (number with the
+ * language's decimal separator, 0 decimals from 100 up, else 1; "{name:2}"
+ * with 2 decimals) or its text; an absent figure gives "?".  Returns the
+ * length written (truncated to len - 1). */
+size_t summary_lang_expand(const struct summary_lang *l, const char *tmpl,
+                           const struct summary_vars *v, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# MQTT ingest bench: 1 000 sensors (one [sensor] section each), ~55-byte
+# JSON payloads, at QoS 0 and QoS 1, published flat out by foyer-mqtt-pub
+# to a local mosquitto.  Measures, in the same run and the same way (from
+# the publisher's start to the last message in), a bare libmosquitto
+# subscriber (bench_mqtt_sub) and the whole foyerd path: decode -> queue ->
+# batched commit -> rollups, done when every reading is in SQLite.
+# Prints figures; never fails on time.  Usage: bench_mqtt.sh BUILD_DIR [N]
+set -euo pipefail
+bin=$(cd "${1:?build dir}" && pwd)
+n=${2:-200000}
+sensors=1000
+work=$(mktemp -d /tmp/foyer-bench-mqtt-XXXXXX)
+broker=""
+foyerd=""
+cleanup() {
+  [ -n "$foyerd" ] && kill -KILL "$foyerd" 2>/dev/null
+  [ -n "$broker" ] && kill -KILL "$broker" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/mosquitto.conf" <<CONF
+user root
+listener $port 127.0.0.1
+allow_anonymous true
+log_dest none
+max_queued_messages 0
+max_inflight_messages 1000
+set_tcp_nodelay true
+CONF
+mosquitto -c "$work/mosquitto.conf" 2> /dev/null &
+broker=$!
+until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.05; done
+
+{
+  printf '[foyer]\ndatabase = %s/foyer.db\ntimezone = Europe/Paris\nlog_level = info\n' "$work"
+  printf '[building b1]\n[mqtt]\nport = %s\nclient_id = foyerd-bench-QOS\nqos = QOS\n' "$port"
+  for ((i = 0; i < sensors; i++)); do
+    printf '[sensor s%d]\ntopic = bench/s%d\nbuilding = b1\ntimestamp_field = time\n' "$i" "$i"
+    printf 'channel.temperature = temperature, temperature\nchannel.humidity = humidity, humidity\n'
+  done
+} > "$work/foyer.conf.in"
+
+count() {
+  sqlite3 -cmd ".timeout 5000" "$work/foyer.db" "SELECT count(*) FROM readings" 2>/dev/null || echo 0
+}
+
+for qos in 0 1; do
+  # The bare subscriber.
+  "$bin/tests/bench_mqtt_sub" "$port" 'bench/#' "$qos" "$n" 120 > "$work/sub.out" &
+  sub=$!
+  until grep -q ready "$work/sub.out"; do sleep 0.02; done
+  t0=$(now)
+  "$bin/tests/foyer-mqtt-pub" -p "$port" -t 'bench/{}' -n "$sensors" -s small -c "$n" -r 0 \
+    -q "$qos" -i "bench-pub-bare-$qos" > /dev/null || true
+  rc=0
+  wait "$sub" || rc=$?
+  t1=$(now)
+  got_sub=$(sed -n 's/^received \([0-9]*\).*/\1/p' "$work/sub.out")
+  bare=$(awk -v a="$t0" -v b="$t1" -v n="$got_sub" 'BEGIN { printf "%.0f", n / (b - a) }')
+
+  # foyerd, from an empty database, with a session of its own per QoS.
+  rm -f "$work"/foyer.db*
+  sed "s/QOS/$qos/g" "$work/foyer.conf.in" > "$work/foyer.conf"
+  : > "$work/foyerd.log"
+  "$bin/foyerd" --config "$work/foyer.conf" 2> "$work/foyerd.log" &
+  foyerd=$!
+  until grep -q "mqtt: subscribed" "$work/foyerd.log"; do sleep 0.05; done
+  t0=$(now)
+  "$bin/tests/foyer-mqtt-pub" -p "$port" -t 'bench/{}' -n "$sensors" -s small -c "$n" -r 0 \
+    -q "$qos" -i "bench-pub-foyerd-$qos" > /dev/null || true
+  want=$((2 * n))
+  last=-1
+  stable=0
+  while :; do
+    c=$(count)
+    [ "$c" -ge "$want" ] && break
+    if [ "$c" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+    [ "$stable" -ge 50 ] && break # 5 s without progress: report what is missing
+    last=$c
+    sleep 0.1
+  done
+  t1=$(now)
+  kill -TERM "$foyerd"
+  wait "$foyerd" || true
+  foyerd=""
+  stored=$(count)
+  rate=$(awk -v a="$t0" -v b="$t1" -v n="$stored" 'BEGIN { printf "%.0f", n / 2 / (b - a) }')
+  ratio=$(awk -v f="$rate" -v b="$bare" 'BEGIN { r = 0; if (b > 0) r = 100 * f / b; printf "%.0f", r }')
+  printf 'QoS %d: %d messages to %d sensors: bare subscriber %s msg/s (%s received), ' \
+    "$qos" "$n" "$sensors" "$bare" "$got_sub"
+  printf 'foyerd -> SQLite %s msg/s (%d%% of bare), readings stored %d of %d, missing %d\n' \
+    "$rate" "$ratio" "$stored" "$want" $((want - stored))
+  if [ "$stored" -lt "$want" ]; then
+    grep -E "warning|error|stopped" "$work/foyerd.log" | grep -v summar | tail -5 | sed 's/^/  foyerd: /'
+  fi
+done

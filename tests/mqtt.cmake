@@ -1,0 +1,20 @@
+# MQTT driver tests, sensor publisher and bench (included by tests/CMakeLists.txt).
+
+# Simulated sensors: the demo, the integration tests and the bench.
+add_executable(foyer-mqtt-pub sim/mqtt_pub.c)
+target_link_libraries(foyer-mqtt-pub PkgConfig::MOSQUITTO)
+
+# Payload decoding against the driver's own code, no broker.
+foyer_unit_test(test_mqtt_decode)
+target_link_libraries(test_mqtt_decode foyer_mqtt)
+
+# A real mosquitto broker per test, on a free loopback port.
+foyer_script_test(mqtt_presets)
+foyer_script_test(mqtt_malformed)
+foyer_script_test(mqtt_broker_restart)
+foyer_script_test(mqtt_foyerd_restart)
+foyer_script_test(mqtt_tls)
+
+# Benchmark: broker -> foyerd -> SQLite against a bare subscriber; run by scripts/bench.sh.
+add_executable(bench_mqtt_sub bench/bench_mqtt_sub.c)
+target_link_libraries(bench_mqtt_sub PkgConfig::MOSQUITTO)

@@ -1,0 +1,408 @@
+/*
+ * mqtt_pub.c - simulated MQTT sensors for the demo, the tests and the bench.
+ *
+ * Publishes Zigbee2MQTT-, Tasmota- or Shelly-Gen2-shaped payloads (or bare
+ * numbers) for N devices, with plausible values, to a broker with
+ * libmosquitto.  The topic is a template in which "{}" is the device name
+ * (PREFIX0, PREFIX1, ...).
+ *
+ *   continuous (default): publishes at --rate messages/s until SIGTERM, each
+ *     message stamped with the current time.
+ *   --count N: publishes exactly N numbered messages, device k % devices
+ *     taking its j-th message (j = k / devices) with payload timestamp
+ *     ts_base + j and values derived from j (so a test knows every reading),
+ *     waits until the broker acknowledged all of them (QoS 1) and exits.
+ *     Publishing goes on through broker restarts: a message refused while
+ *     disconnected is retried, libmosquitto resends unacknowledged ones.
+ *   --fuzz B: with --count, also publishes B malformed payloads (random
+ *     bytes, truncated JSON, deep nesting, huge numbers, NaN, wrong types,
+ *     oversized, absurd timestamps, out of range, no mapped field) spread
+ *     among the valid ones, each refused whole by foyerd's z2m mapping.
+ *
+ * Prints "published N acked N bad B" on stdout at the end.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+
+enum shape { SH_Z2M, SH_TASMOTA, SH_SHELLY, SH_NUMBER, SH_SMALL };
+
+struct opts {
+    const char *host;
+    int port;
+    const char *topic;
+    const char *prefix;
+    enum shape shape;
+    long devices;
+    long count;  /* 0: continuous */
+    double rate; /* messages/s, 0: as fast as possible */
+    int qos;
+    const char *id;
+    long long ts_base;
+    long fuzz;
+    unsigned seed;
+};
+
+/* Acknowledged messages, each counted once: libmosquitto may report a
+ * message resent after a reconnect twice.  pending holds the message ids in
+ * flight; the lock spans mosquitto_publish() so an ack cannot come before
+ * its id is marked. */
+static atomic_long acked;
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char pending[65536];
+static atomic_bool connected;
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void on_publish(struct mosquitto *m, void *obj, int mid)
+{
+    (void)m;
+    (void)obj;
+    pthread_mutex_lock(&pending_lock);
+    if (pending[mid & 0xffff]) {
+        pending[mid & 0xffff] = 0;
+        atomic_fetch_add(&acked, 1);
+    }
+    pthread_mutex_unlock(&pending_lock);
+}
+
+static void on_connect(struct mosquitto *m, void *obj, int rc)
+{
+    (void)m;
+    (void)obj;
+    if (rc == 0)
+        atomic_store(&connected, true);
+}
+
+static void on_disconnect(struct mosquitto *m, void *obj, int rc)
+{
+    (void)m;
+    (void)obj;
+    (void)rc;
+    atomic_store(&connected, false);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The topic for device d: the template with "{}" replaced by PREFIXd. */
+static void make_topic(const struct opts *o, long d, char *buf, size_t len)
+{
+    const char *at = strstr(o->topic, "{}");
+    if (!at)
+        (void)snprintf(buf, len, "%s", o->topic);
+    else
+        (void)snprintf(buf, len, "%.*s%s%ld%s", (int)(at - o->topic), o->topic, o->prefix, d,
+                       at + 2);
+}
+
+static void iso_utc(long long ts, char *buf, size_t len)
+{
+    time_t t = (time_t)ts;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    if (!strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        buf[0] = '\0';
+}
+
+/* A valid payload for sequence j of a device, stamped ts. */
+static int make_payload(const struct opts *o, long j, long long ts, char *buf, size_t len)
+{
+    char iso[40];
+    iso_utc(ts, iso, sizeof(iso));
+    switch (o->shape) {
+    case SH_Z2M:
+        return snprintf(buf, len,
+                        "{\"temperature\":%.2f,\"humidity\":%.1f,\"linkquality\":%ld,"
+                        "\"time\":%lld}",
+                        18.0 + (double)(j % 50) / 10.0, 40.0 + (double)(j % 20), 60 + j % 100, ts);
+    case SH_TASMOTA:
+        return snprintf(buf, len,
+                        "{\"Time\":\"%s\",\"ENERGY\":{\"TotalStartTime\":\"2023-01-01T00:00:00\","
+                        "\"Total\":%.3f,\"Yesterday\":1.234,\"Today\":0.567,\"Power\":%ld,"
+                        "\"ApparentPower\":%ld,\"ReactivePower\":12,\"Factor\":0.95,"
+                        "\"Voltage\":231,\"Current\":0.512}}",
+                        iso, 100.0 + (double)j * 0.01, 100 + j % 50, 110 + j % 50);
+    case SH_SHELLY:
+        return snprintf(buf, len,
+                        "{\"id\":0,\"source\":\"timer\",\"output\":true,\"apower\":%.1f,"
+                        "\"voltage\":230.4,\"current\":0.52,\"aenergy\":{\"total\":%.3f,"
+                        "\"by_minute\":[12.1,11.9,12.0],\"minute_ts\":%lld},"
+                        "\"temperature\":{\"tC\":41.2,\"tF\":106.2}}",
+                        5.0 + (double)(j % 100), 10000.0 + (double)j * 10.0, ts);
+    case SH_SMALL: /* the bench's ~55-byte message */
+        return snprintf(buf, len, "{\"temperature\":%.2f,\"humidity\":%.1f,\"time\":%lld}",
+                        18.0 + (double)(j % 50) / 10.0, 40.0 + (double)(j % 20), ts);
+    case SH_NUMBER:
+    default:
+        return snprintf(buf, len, "%.2f", 18.0 + (double)(j % 50) / 10.0);
+    }
+}
+
+/* The k-th malformed payload; each is refused whole by the z2m mapping with
+ * timestamp_field = time. */
+static size_t make_bad(long k, long long ts, char *buf, size_t len)
+{
+    size_t n = 0;
+    int r = 0;
+    switch (k % 12) {
+    case 0: /* random bytes, not starting like JSON */
+        n = 8 + (size_t)(rand() % 40);
+        buf[0] = (char)0xff;
+        for (size_t i = 1; i < n; i++)
+            buf[i] = (char)(rand() & 0xff);
+        return n;
+    case 1:
+        r = snprintf(buf, len, "{\"temperature\":21.5,\"humid");
+        break;
+    case 2: /* deep nesting */
+        for (n = 0; n < 200 && n < len - 1; n++)
+            buf[n] = '[';
+        return n;
+    case 3:
+        r = snprintf(buf, len, "{\"temperature\":1e999,\"time\":%lld}", ts);
+        break;
+    case 4:
+        r = snprintf(buf, len, "{\"temperature\":NaN,\"time\":%lld}", ts);
+        break;
+    case 5:
+        r = snprintf(buf, len, "{\"temperature\":\"warm\",\"time\":%lld}", ts);
+        break;
+    case 6: /* oversized */
+        n = len - 1 < 20000 ? len - 1 : 20000;
+        memset(buf, ' ', n);
+        buf[0] = '{';
+        buf[n - 1] = '}';
+        return n;
+    case 7:
+        r = snprintf(buf, len, "{\"temperature\":20.5,\"time\":%lld}", ts + 10 * 86400);
+        break;
+    case 8:
+        r = snprintf(buf, len, "{\"temperature\":20.5,\"time\":\"1970-01-02T00:00:00Z\"}");
+        break;
+    case 9:
+        r = snprintf(buf, len, "{\"temperature\":1e6,\"time\":%lld}", ts);
+        break;
+    case 10:
+        r = snprintf(buf, len, "{\"battery\":90,\"linkquality\":120,\"time\":%lld}", ts);
+        break;
+    default:
+        r = snprintf(buf, len, "{\"temperature\":123456789012345678901234567890,\"time\":%lld}",
+                     ts);
+        break;
+    }
+    return r < 0 ? 0 : (size_t)r;
+}
+
+static void publish_retry(struct mosquitto *m, const char *topic, const void *payload, size_t len,
+                          int qos)
+{
+    for (;;) {
+        int mid = 0, rc;
+        pthread_mutex_lock(&pending_lock);
+        rc = mosquitto_publish(m, &mid, topic, (int)len, payload, qos, false);
+        if (rc == MOSQ_ERR_SUCCESS)
+            pending[mid & 0xffff] = 1;
+        pthread_mutex_unlock(&pending_lock);
+        if (rc == MOSQ_ERR_SUCCESS || stop)
+            return;
+        if (rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_INVAL) {
+            fprintf(stderr, "mqtt_pub: %s: %s\n", topic, mosquitto_strerror(rc));
+            return;
+        }
+        sleep_ms(20);
+    }
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: foyer-mqtt-pub -p PORT [options]\n"
+                 "  -H HOST     broker (127.0.0.1)\n"
+                 "  -p PORT     broker port\n"
+                 "  -t TOPIC    topic template, {} = device name (zigbee2mqtt/{})\n"
+                 "  -P PREFIX   device name prefix (s): s0, s1, ...\n"
+                 "  -s SHAPE    z2m | tasmota | shelly | number | small (z2m)\n"
+                 "  -n N        devices (1)\n"
+                 "  -c N        publish exactly N messages, wait for their acks, exit\n"
+                 "  -r RATE     messages per second over all devices (1; 0 = flat out)\n"
+                 "  -q QOS      0, 1 or 2 (1)\n"
+                 "  -i ID       client id (foyer-mqtt-pub-PID)\n"
+                 "  -b TS       count mode: payload timestamp of the first message of each\n"
+                 "              device, epoch s (now - count/devices - 60)\n"
+                 "  -f B        count mode: also publish B malformed payloads\n"
+                 "  -S SEED     random seed for -f (1)\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.host = "127.0.0.1",
+                     .topic = "zigbee2mqtt/{}",
+                     .prefix = "s",
+                     .devices = 1,
+                     .rate = 1,
+                     .qos = 1,
+                     .seed = 1,
+                     .ts_base = -1};
+    char idbuf[64], topic[256];
+    static char payload[24 * 1024];
+    struct mosquitto *m;
+    long published = 0, bad = 0;
+    int c;
+
+    while ((c = getopt(argc, argv, "H:p:t:P:s:n:c:r:q:i:b:f:S:h")) != -1) {
+        switch (c) {
+        case 'H':
+            o.host = optarg;
+            break;
+        case 'p':
+            o.port = atoi(optarg);
+            break;
+        case 't':
+            o.topic = optarg;
+            break;
+        case 'P':
+            o.prefix = optarg;
+            break;
+        case 's':
+            if (strcmp(optarg, "z2m") == 0)
+                o.shape = SH_Z2M;
+            else if (strcmp(optarg, "tasmota") == 0)
+                o.shape = SH_TASMOTA;
+            else if (strcmp(optarg, "shelly") == 0)
+                o.shape = SH_SHELLY;
+            else if (strcmp(optarg, "number") == 0)
+                o.shape = SH_NUMBER;
+            else if (strcmp(optarg, "small") == 0)
+                o.shape = SH_SMALL;
+            else {
+                usage(stderr);
+                return 2;
+            }
+            break;
+        case 'n':
+            o.devices = atol(optarg);
+            break;
+        case 'c':
+            o.count = atol(optarg);
+            break;
+        case 'r':
+            o.rate = atof(optarg);
+            break;
+        case 'q':
+            o.qos = atoi(optarg);
+            break;
+        case 'i':
+            o.id = optarg;
+            break;
+        case 'b':
+            o.ts_base = atoll(optarg);
+            break;
+        case 'f':
+            o.fuzz = atol(optarg);
+            break;
+        case 'S':
+            o.seed = (unsigned)atol(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o.port <= 0 || o.devices <= 0 || o.count < 0 || o.qos < 0 || o.qos > 2 || o.rate < 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (o.ts_base < 0)
+        o.ts_base = (long long)time(NULL) - o.count / o.devices - 60;
+    srand(o.seed);
+    if (!o.id) {
+        (void)snprintf(idbuf, sizeof(idbuf), "foyer-mqtt-pub-%ld", (long)getpid());
+        o.id = idbuf;
+    }
+    signal(SIGTERM, on_stop);
+    signal(SIGINT, on_stop);
+
+    mosquitto_lib_init();
+    /* A persistent session: QoS 1 messages survive our reconnects. */
+    m = mosquitto_new(o.id, false, NULL);
+    if (!m) {
+        fprintf(stderr, "mqtt_pub: cannot create a client\n");
+        return 1;
+    }
+    mosquitto_publish_callback_set(m, on_publish);
+    mosquitto_connect_callback_set(m, on_connect);
+    mosquitto_disconnect_callback_set(m, on_disconnect);
+    (void)mosquitto_reconnect_delay_set(m, 1, 2, false);
+    (void)mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, 1000);
+    (void)mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
+    while (mosquitto_connect(m, o.host, o.port, 60) != MOSQ_ERR_SUCCESS) {
+        if (stop)
+            return 1;
+        sleep_ms(100);
+    }
+    mosquitto_loop_start(m);
+
+    double t0 = now_s();
+    long fuzz_every = o.fuzz > 0 ? (o.count + o.fuzz - 1) / o.fuzz : 0;
+    for (long k = 0; !stop && (o.count == 0 || k < o.count); k++) {
+        long d = k % o.devices, j = k / o.devices;
+        long long ts = o.count ? o.ts_base + j : (long long)time(NULL);
+        int n = make_payload(&o, j, ts, payload, sizeof(payload));
+        make_topic(&o, d, topic, sizeof(topic));
+        if (n > 0)
+            publish_retry(m, topic, payload, (size_t)n, o.qos);
+        published++;
+        if (fuzz_every && bad < o.fuzz && k % fuzz_every == fuzz_every / 2) {
+            size_t bn = make_bad(bad, ts, payload, sizeof(payload));
+            publish_retry(m, topic, payload, bn, o.qos);
+            published++;
+            bad++;
+        }
+        if (o.rate > 0) {
+            double due = t0 + (double)(k + 1) / o.rate, wait = due - now_s();
+            if (wait > 0)
+                sleep_ms((long)(wait * 1000));
+        }
+    }
+    /* Count mode: wait until the broker acknowledged everything. */
+    if (o.qos > 0) {
+        double end = now_s() + 60;
+        while (!stop && atomic_load(&acked) < published && now_s() < end)
+            sleep_ms(10);
+    }
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, false);
+    mosquitto_destroy(m);
+    mosquitto_lib_cleanup();
+    printf("published %ld acked %ld bad %ld\n", published, (long)atomic_load(&acked), bad);
+    return o.qos > 0 && atomic_load(&acked) < published ? 1 : 0;
+}
