@@ -208,15 +208,16 @@ static const char *const keys_building[] = {"name", NULL};
 static const char *const keys_dwelling[] = {"building", "label",   "surface_m2",
                                             "heating",  "consent", NULL};
 static const char *const keys_tenancy[] = {"dwelling", "start", "end", NULL};
-static const char *const keys_channel[] = {"dwelling", "building", "quantity", "kind",
-                                           "unit",     "rollover", "max_rate", NULL};
+static const char *const keys_channel[] = {"dwelling", "building", "quantity", "kind", "unit",
+                                           "rollover", "max_rate", "submeter", NULL};
 static const char *const keys_bus[] = {
     "type",      "host",  "port",       "device",         "baud",          "parity", "data_bits",
     "stop_bits", "rs485", "timeout_ms", "frame_delay_ms", "offline_after", NULL};
-static const char *const keys_meter[] = {"profile",  "bus",      "unit_id", "dwelling",
-                                         "building", "interval", NULL};
-static const char *const keys_sensor[] = {"topic",    "preset",      "dwelling",        "building",
-                                          "interval", "stale_after", "timestamp_field", NULL};
+static const char *const keys_meter[] = {"profile",  "bus",      "unit_id",  "dwelling",
+                                         "building", "interval", "submeter", NULL};
+static const char *const keys_sensor[] = {"topic",           "preset",   "dwelling",
+                                          "building",        "interval", "stale_after",
+                                          "timestamp_field", "submeter", NULL};
 static const char *const keys_mqtt[] = {"host",           "port",       "client_id", "username",
                                         "password_file",  "tls",        "ca_file",   "cert_file",
                                         "key_file",       "tls_verify", "protocol",  "keepalive",
@@ -1293,7 +1294,7 @@ struct sensor_dev {
 struct build {
     struct parser *p;
     struct group g[ST_COUNT_];
-    int32_t *meter_profile_ok; /* per meter: 1 when its profile loaded */
+    int32_t *meter_profile_ok;       /* per meter: 1 when its profile loaded */
     struct sensor_dev **sensor_devs; /* per sensor: its devices, NULL if no wildcard */
     size_t *n_sensor_devs;           /* per sensor: how many; 0 if no wildcard */
 };
@@ -1636,6 +1637,7 @@ static void build_channel_sections(struct build *b)
             x->max_rate = default_rate(x->quantity, x->dwelling);
         (void)get_num(p, s, "rollover", NUM_POSITIVE, &x->rollover);
         (void)get_num(p, s, "max_rate", NUM_POSITIVE, &x->max_rate);
+        (void)get_bool(p, s, "submeter", &x->submeter);
         if (x->kind == KIND_GAUGE) {
             if ((k = get(s, "rollover")) != NULL)
                 add_err(p, &k->pos, "%s: rollover applies only to counters", what);
@@ -1862,6 +1864,7 @@ static void build_meters(struct build *b)
         }
         resolve_place(b, s, what, true, &x->dwelling, &x->building);
         (void)get_int(p, s, "interval", 1, 86400, &x->interval_s);
+        (void)get_bool(p, s, "submeter", &x->submeter);
     }
 }
 
@@ -1952,8 +1955,8 @@ static void build_sensor_devices(struct build *b, size_t i, const struct rsec *s
         }
         /* Devices share the devices table with sensors and meters. */
         if (group_find(&b->g[ST_SENSOR], name) >= 0 || group_find(&b->g[ST_METER], name) >= 0) {
-            add_err(p, &k->pos, "sensor %s: device \"%s\" has the ID of a sensor or meter",
-                    s->id, name);
+            add_err(p, &k->pos, "sensor %s: device \"%s\" has the ID of a sensor or meter", s->id,
+                    name);
             continue;
         }
         if (!device_place(b, s, x, k, &d))
@@ -2004,6 +2007,7 @@ static void build_sensors(struct build *b)
         build_sensor_devices(b, i, s, x, wild);
         (void)get_int(p, s, "interval", 1, 86400, &x->interval_s);
         (void)get_int(p, s, "stale_after", 1, 1000, &x->stale_after);
+        (void)get_bool(p, s, "submeter", &x->submeter);
         if ((k = get(s, "timestamp_field")) != NULL) {
             if (!json_path_valid(k->value))
                 bad_value(p, s, k, "a JSON path like \"time\" or \"status.ts\"");
@@ -2139,6 +2143,7 @@ static void build_channels(struct build *b)
             x->meter = (int32_t)i;
             x->sensor = -1;
             x->reg = (int32_t)r;
+            x->submeter = m->submeter;
             x->pos = m->pos;
         }
     }
@@ -2166,6 +2171,7 @@ static void build_channels(struct build *b)
             x->meter = -1;
             x->sensor = (int32_t)i;
             x->reg = -1;
+            x->submeter = se->submeter;
             x->pos = dv ? dv->pos : se->pos;
         }
     }
@@ -2730,6 +2736,8 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
                 fprintf(out, "; rollover (not set)\n");
             dump_num(out, "max_rate", c->max_rate);
         }
+        if (c->submeter)
+            fprintf(out, "submeter = true\n");
         fprintf(out, "; range %s .. %s\n", fmt_num(c->min_value, d1, sizeof(d1)),
                 fmt_num(c->max_value, n1, sizeof(n1)));
     }
@@ -2757,6 +2765,8 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
         fprintf(out, "bus = %s\nunit_id = %d\n", cfg->buses[m->bus].id, m->unit_id);
         dump_place(out, cfg, m->dwelling, m->building);
         fprintf(out, "interval = %d\n", m->interval_s);
+        if (m->submeter)
+            fprintf(out, "submeter = true\n");
         fprintf(out, "; model %s\n", pr->model ? pr->model : "(not set)");
         for (size_t r = 0; r < pr->n_regs; r++) {
             const struct profile_register *reg = &pr->regs[r];
@@ -2776,6 +2786,8 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
         dump_place(out, cfg, s->dwelling, s->building);
         fprintf(out, "interval = %d\nstale_after = %d\n", s->interval_s, s->stale_after);
         dump_str(out, "timestamp_field", s->timestamp_field);
+        if (s->submeter)
+            fprintf(out, "submeter = true\n");
         for (size_t f = 0; f < s->n_fields; f++) {
             const struct sensor_field *sf = &s->fields[f];
             fprintf(out, "channel.%s = %s, %s, %s\n", sf->name, sf->path[0] ? sf->path : "-",

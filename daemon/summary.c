@@ -195,12 +195,22 @@ struct summary_engine {
     int db_err;
 };
 
+/* A counter that is a submeter (a circuit, an appliance) measures part of
+ * another counter of the same place: adding it would count twice.  Its
+ * gauges (a plug's temperature sensor) still count. */
+static bool summarised(const struct channel *c)
+{
+    return !(c->submeter && c->kind == KIND_COUNTER);
+}
+
 static void engine_index(struct summary_engine *e)
 {
     const struct foyer_config *cfg = e->cfg;
     size_t nd = cfg->n_dwellings, nb = cfg->n_buildings;
     for (size_t i = 0; i < cfg->n_channels; i++) {
         const struct channel *c = &cfg->channels[i];
+        if (!summarised(c))
+            continue;
         if (c->dwelling >= 0)
             e->dw_first[c->dwelling + 1]++;
         else if (c->building >= 0)
@@ -222,6 +232,8 @@ static void engine_index(struct summary_engine *e)
     }
     for (size_t i = 0; i < cfg->n_channels; i++) {
         const struct channel *c = &cfg->channels[i];
+        if (!summarised(c))
+            continue;
         if (c->dwelling >= 0)
             e->by_dw[e->dw_first[c->dwelling] + fill_d[c->dwelling]++] = (uint32_t)i;
         else if (c->building >= 0)

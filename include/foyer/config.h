@@ -105,6 +105,9 @@ struct channel {
     int32_t meter;  /* index into cfg->meters, or -1 */
     int32_t sensor; /* index into cfg->sensors, or -1 */
     int32_t reg;    /* index into the meter's profile registers, or -1 */
+    bool submeter;  /* measures part of another channel of the same place (a circuit, an
+                       appliance): stored and shown, never added to the dwelling's or the
+                       building's totals */
     struct conf_pos pos;
 };
 
@@ -165,6 +168,7 @@ struct meter {
     int32_t building;
     int interval_s;         /* poll interval, default 60 */
     uint32_t first_channel; /* its channels are [first_channel, +profile->n_regs) */
+    bool submeter;          /* its channels are submeters (see struct channel) */
     struct conf_pos pos;
 };
 
@@ -190,6 +194,7 @@ struct sensor {
     int stale_after;        /* missed intervals before stale, default 3 */
     char *timestamp_field;  /* JSON path of a timestamp, or NULL: receive time */
     uint32_t first_channel; /* its channels: [first_channel, +n_fields) */
+    bool submeter;          /* its channels are submeters (see struct channel) */
     struct conf_pos pos;
 };
 

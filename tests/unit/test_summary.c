@@ -50,6 +50,8 @@ static const char conf_text[] =
     "[channel d1-hw]\ndwelling = d1\nquantity = hot_water\n"
     "[channel d1-temp]\ndwelling = d1\nquantity = temperature\n"
     "[channel d1-hum]\ndwelling = d1\nquantity = humidity\n"
+    /* A plug on the same supply: a submeter, never added to d1's totals. */
+    "[channel d1-plug]\ndwelling = d1\nquantity = electricity\nsubmeter = yes\n"
     "[channel p2-elec]\ndwelling = p2\nquantity = electricity\n"
     "[channel p3-elec]\ndwelling = p3\nquantity = electricity\n"
     "[channel p4-elec]\ndwelling = p4\nquantity = electricity\n"
@@ -120,6 +122,7 @@ static int setup(void **state)
     for (int64_t ts = from; ts <= to; ts += H) {
         add(t, "d1-elec", ts, d1);
         d1 += local_hour(ts) >= 1 && local_hour(ts) < 5 ? 0.3 : 1.2;
+        add(t, "d1-plug", ts, (double)(ts - from) / H * 0.8);
         add(t, "d1-heat", ts, heat);
         heat += 2;
         add(t, "d1-hw", ts, hw);
