@@ -193,7 +193,9 @@ struct sensor {
     int interval_s;         /* expected interval between messages, default 300 */
     int stale_after;        /* missed intervals before stale, default 3 */
     char *timestamp_field;  /* JSON path of a timestamp, or NULL: receive time */
-    uint32_t first_channel; /* its channels: [first_channel, +n_fields) */
+    uint32_t first_channel; /* its channels: [first_channel, +n_fields), or for a
+                                   wildcard topic n_fields per listed device, device by
+                                   device (DEVICE.FIELD) */
     bool submeter;          /* its channels are submeters (see struct channel) */
     struct conf_pos pos;
 };
