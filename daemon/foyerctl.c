@@ -495,8 +495,10 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(const struct foyer_config *, int, char **);
-    } cmds[] = {{"status", cmd_status}, {"import", cmd_import}, {"export", cmd_export},
-                 {"summary", ctl_summary}};
+    } cmds[] = {{"status", cmd_status},
+                {"import", cmd_import},
+                {"export", cmd_export},
+                {"summary", ctl_summary}};
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
         if (strcmp(argv[i], cmds[k].name) != 0)
             continue;
