@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "foyer/timeutil.h"
+
 struct queue {
     pthread_mutex_t lock;
     pthread_cond_t nonempty;
@@ -35,11 +37,12 @@ struct queue *queue_new(size_t capacity)
     q->capacity = capacity;
     q->stats.capacity = capacity;
     pthread_mutex_init(&q->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->nonempty, &attr);
-    pthread_condattr_destroy(&attr);
+    if (tu_cond_init_monotonic(&q->nonempty) < 0) {
+        pthread_mutex_destroy(&q->lock);
+        free(q->ring);
+        free(q);
+        return NULL;
+    }
     return q;
 }
 
@@ -75,14 +78,7 @@ bool queue_push(struct queue *q, const struct reading *r)
 
 size_t queue_pop(struct queue *q, struct reading *out, size_t max, int64_t wait_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = tu_mono_timespec(tu_mono_ms() + wait_ms);
 
     pthread_mutex_lock(&q->lock);
     while (q->count == 0 && !q->closed && wait_ms > 0) {

@@ -254,3 +254,20 @@ int64_t tu_now_s(void)
 {
     return (int64_t)time(NULL);
 }
+
+int tu_cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    int rc = pthread_condattr_init(&attr);
+    if (rc == 0)
+        rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(cond, &attr);
+    (void)pthread_condattr_destroy(&attr);
+    return -rc;
+}
+
+struct timespec tu_mono_timespec(int64_t mono_ms)
+{
+    return (struct timespec){(time_t)(mono_ms / 1000), (long)(mono_ms % 1000) * 1000000L};
+}

@@ -213,11 +213,13 @@ static void *drv_modbus_open(const struct driver_env *env, int *ret_err)
         goto out_err;
     drv->env = *env;
     pthread_mutex_init(&drv->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&drv->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    err = tu_cond_init_monotonic(&drv->wake);
+    if (err < 0) {
+        pthread_mutex_destroy(&drv->lock);
+        free(drv);
+        goto out_err;
+    }
+    err = -ENOMEM;
     atomic_init(&drv->stop, false);
 
     drv->plans = calloc(cfg->n_profiles ? cfg->n_profiles * MB_PLAN_KINDS : 1, sizeof(*drv->plans));
@@ -282,7 +284,7 @@ out_err:
 /* Wait until the monotonic deadline or close(); false when stopping. */
 static bool wait_until(struct drv_modbus *drv, int64_t deadline_ms)
 {
-    struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
+    struct timespec ts = tu_mono_timespec(deadline_ms);
     pthread_mutex_lock(&drv->lock);
     while (!atomic_load(&drv->stop) && tu_mono_ms() < deadline_ms)
         if (pthread_cond_timedwait(&drv->wake, &drv->lock, &ts) == ETIMEDOUT)

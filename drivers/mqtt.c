@@ -566,12 +566,7 @@ static void *supervisor(void *arg)
         pthread_mutex_lock(&drv->lock);
         if (drv->stop)
             break;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += MQ_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = tu_mono_timespec(tu_mono_ms() + MQ_TICK_MS);
         if (!drv->ring_n)
             (void)pthread_cond_timedwait(&drv->wake, &drv->lock, &ts);
     }
@@ -708,12 +703,10 @@ static void *drv_mqtt_open(const struct driver_env *env, int *ret_err)
     drv->cfg = cfg;
     drv->lib_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5, 60);
     pthread_mutex_init(&drv->lock, NULL);
-    {
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&drv->wake, &attr);
-        pthread_condattr_destroy(&attr);
+    if (tu_cond_init_monotonic(&drv->wake) < 0) {
+        pthread_mutex_destroy(&drv->lock);
+        free(drv);
+        goto out_err;
     }
     if (!m->enabled) {
         if (cfg->n_sensors)

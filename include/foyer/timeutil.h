@@ -10,6 +10,7 @@
 #ifndef FOYER_TIMEUTIL_H
 #define FOYER_TIMEUTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,5 +46,14 @@ char *tu_format_utc(int64_t ts_s, char *buf, size_t len);
 /* Monotonic clock in milliseconds, and wall clock in seconds. */
 int64_t tu_mono_ms(void);
 int64_t tu_now_s(void);
+
+/* A condition variable whose timed waits count on CLOCK_MONOTONIC, so that
+ * a wall-clock step (NTP at boot on a gateway without a real-time clock)
+ * never stretches or cuts a wait.  0 or -errno. */
+int tu_cond_init_monotonic(pthread_cond_t *cond);
+
+/* The absolute time for pthread_cond_timedwait() on such a condition
+ * variable, at monotonic instant mono_ms (a tu_mono_ms() value). */
+struct timespec tu_mono_timespec(int64_t mono_ms);
 
 #endif
