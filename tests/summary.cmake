@@ -4,7 +4,8 @@
 foyer_unit_test(test_summary)
 foyer_script_test(push_retry)
 foyer_script_test(push_tls)
-set_tests_properties(push_retry push_tls PROPERTIES TIMEOUT 120)
+foyer_script_test(push_giveup)
+set_tests_properties(push_retry push_tls push_giveup PROPERTIES TIMEOUT 120)
 
 add_executable(bench_summary bench/bench_summary.c)
 target_link_libraries(bench_summary foyercore)
