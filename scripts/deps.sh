@@ -4,17 +4,18 @@
 set -euo pipefail
 
 packages=(
-  # build
+  # build; cppcheck runs before the builds in scripts/test.sh
   build-essential cmake pkg-config clang cppcheck
-  # libraries (see README: why each)
+  # libraries: SQLite (the store), libinih (config), libsystemd (sd_notify),
+  # jansson (JSON), cmocka (unit tests), libmodbus (meters), libmosquitto
+  # (sensors), libcurl (push), libmicrohttpd (the coming HTTP API)
   libsqlite3-dev libinih-dev libsystemd-dev libjansson-dev libcmocka-dev
   libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libmicrohttpd-dev
-  # tools the tests and the demo use
-  sqlite3 systemd procps python3
-  # MQTT: the broker and clients of the tests and the demo, openssl for the TLS test CA
+  # tools the tests and the demo use: sqlite3 to inspect databases,
+  # systemd-analyze, python3 (notify socket, HTTP receiver), column (demo)
+  sqlite3 systemd procps python3 bsdextrautils
+  # MQTT: the broker and clients; openssl makes the TLS test CAs (MQTT, push)
   mosquitto mosquitto-clients openssl
-  # push tests: test certificates
-  openssl
   # modbus tests: a third-party server, an RTU line over a pty pair
   python3-pymodbus socat
 )
