@@ -572,10 +572,10 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
             rc = exec(s->db, "PRAGMA synchronous = NORMAL");
         /* A 2 MiB page cache keeps the upper B-tree levels of readings and
          * rollups in memory (4 MiB was no faster, and foyerd must stay under
-         * 16 MiB resident on a gateway with 500 meters).  Checkpoint every 4000 pages (16 MiB of WAL)
-         * rather than 1000: each checkpoint syncs, and at the default the
-         * syncs cost a quarter of the write throughput (bench_ingest).  The
-         * WAL file is truncated back to 32 MiB at most after a checkpoint. */
+         * 16 MiB resident on a gateway with 500 meters).  Checkpoint every 4000 pages (16 MiB of
+         * WAL) rather than 1000: each checkpoint syncs, and at the default the syncs cost a quarter
+         * of the write throughput (bench_ingest).  The WAL file is truncated back to 32 MiB at most
+         * after a checkpoint. */
         if (rc == 0)
             rc = exec(s->db, "PRAGMA cache_size = -2048; PRAGMA wal_autocheckpoint = 4000;"
                              " PRAGMA journal_size_limit = 33554432");
