@@ -6,42 +6,16 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/foyer-push-giveup-XXXXXX)
-pid=""
-recv=""
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-  [ -n "$recv" ] && kill "$recv" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-python3 "$FOYER_SRC/tests/integration/http_receiver.py" --port-file "$work/port" \
-  --log "$work/recv.log" --script 400,200 &
-recv=$!
-wait_for 10 test -s "$work/port" || fail "receiver did not start"
-port=$(cat "$work/port")
-
-cat > "$work/foyer.conf" <<CONF
-[foyer]
-database = $work/foyer.db
-timezone = Europe/Paris
-raw_retention_days = 90
-raw_retention_days_no_consent = 90
-[building b1]
-[dwelling a]
-building = b1
-surface_m2 = 40
-heating = electric
-consent = true
-[channel a-elec]
-dwelling = a
-quantity = electricity
+. "$(dirname "$0")/push_lib.sh" push-giveup
+start_receiver --script 400,200
+{
+  push_base_conf
+  cat <<CONF
 [push receiver]
 url = http://127.0.0.1:$port/summaries
 timeout = 2
 CONF
-export FOYER_LANG_DIR="$FOYER_SRC/config"
+} > "$work/foyer.conf"
 "$FOYER_BIN/foyerctl" --config "$work/foyer.conf" import /dev/stdin >/dev/null <<CSV
 channel,time,value
 $(for d in $(seq 50 -1 0); do echo "a-elec,$(date -u -d "$d days ago" +%Y-%m-%dT%H:00:00Z),$((5000 + (50 - d) * 7))"; done)

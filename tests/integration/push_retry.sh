@@ -7,43 +7,17 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/foyer-push-XXXXXX)
-pid=""
-recv=""
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-  [ -n "$recv" ] && kill "$recv" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-python3 "$FOYER_SRC/tests/integration/http_receiver.py" --port-file "$work/port" \
-  --log "$work/recv.log" --script 500,timeout,429,200 --hang 3 &
-recv=$!
-wait_for 10 test -s "$work/port" || fail "receiver did not start"
-port=$(cat "$work/port")
+. "$(dirname "$0")/push_lib.sh" push
+start_receiver --script 500,timeout,429,200 --hang 3
 echo "s3cret-token" > "$work/push.token"
-
-cat > "$work/foyer.conf" <<CONF
-[foyer]
-database = $work/foyer.db
-timezone = Europe/Paris
-raw_retention_days = 90
-raw_retention_days_no_consent = 90
-[building b1]
-[dwelling a]
-building = b1
-surface_m2 = 40
-heating = electric
-consent = true
+{
+  push_base_conf
+  cat <<CONF
 [dwelling b]
 building = b1
 surface_m2 = 60
 heating = electric
 consent = true
-[channel a-elec]
-dwelling = a
-quantity = electricity
 [channel b-elec]
 dwelling = b
 quantity = electricity
@@ -55,7 +29,7 @@ url = http://127.0.0.1:$port/summaries
 token_file = push.token
 timeout = 1
 CONF
-export FOYER_LANG_DIR="$FOYER_SRC/config"
+} > "$work/foyer.conf"
 
 # Hourly history of the last 50 days: the last closed week and month.
 python3 - "$work/history.csv" <<'PY'

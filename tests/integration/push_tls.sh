@@ -7,16 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/foyer-tls-XXXXXX)
-pid=""
-recv=""
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-  [ -n "$recv" ] && kill "$recv" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+. "$(dirname "$0")/push_lib.sh" tls
 cd "$work"
 ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
 openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj "/CN=Foyer test CA" 2>/dev/null
@@ -26,25 +17,11 @@ printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > srv.ext
 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 \
   -extfile srv.ext 2>/dev/null
 
-python3 "$FOYER_SRC/tests/integration/http_receiver.py" --port-file port --log recv.log \
-  --tls srv.pem srv.key &
-recv=$!
-wait_for 10 test -s port || fail "receiver did not start"
-port=$(cat port)
+start_receiver --tls srv.pem srv.key
 
-cat > foyer.conf <<CONF
-[foyer]
-database = $work/foyer.db
-timezone = Europe/Paris
-[building b1]
-[dwelling a]
-building = b1
-surface_m2 = 40
-heating = electric
-consent = true
-[channel a-elec]
-dwelling = a
-quantity = electricity
+{
+  push_base_conf
+  cat <<CONF
 [push good]
 url = https://127.0.0.1:$port/summaries
 ca_file = ca.pem
@@ -54,7 +31,7 @@ url = https://127.0.0.1:$port/summaries
 ca_file = other.pem
 timeout = 2
 CONF
-export FOYER_LANG_DIR="$FOYER_SRC/config"
+} > foyer.conf
 
 python3 - history.csv <<'PY'
 import sys, time

@@ -1,0 +1,43 @@
+# Shared parts of the push tests (sourced after lib.sh): a work directory
+# cleaned up on exit with the foyerd and receiver they started, the local
+# HTTP(S) receiver, and the config every push test starts from.
+work=$(mktemp -d "/tmp/foyer-${1:-push}-XXXXXX")
+pid=""
+recv=""
+push_cleanup() {
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  [ -n "$recv" ] && kill "$recv" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap push_cleanup EXIT
+export FOYER_LANG_DIR="$FOYER_SRC/config"
+
+# start_receiver [http_receiver.py options]: sets recv and port.
+start_receiver() {
+  python3 "$FOYER_SRC/tests/integration/http_receiver.py" --port-file "$work/port" \
+    --log "$work/recv.log" "$@" &
+  recv=$!
+  wait_for 10 test -s "$work/port" || fail "receiver did not start"
+  port=$(cat "$work/port")
+}
+
+# The [foyer] section and a building b1 with dwelling a (40 m², electric,
+# consent) and its electricity channel a-elec; the caller appends the rest.
+push_base_conf() {
+  cat <<CONF
+[foyer]
+database = $work/foyer.db
+timezone = Europe/Paris
+raw_retention_days = 90
+raw_retention_days_no_consent = 90
+[building b1]
+[dwelling a]
+building = b1
+surface_m2 = 40
+heating = electric
+consent = true
+[channel a-elec]
+dwelling = a
+quantity = electricity
+CONF
+}
