@@ -6,9 +6,11 @@
  * computed through a read-only connection and handed to the pusher, which
  * stores them and queues them for the endpoints.
  *
- * At start, the last closed week and month are computed for the dwellings
- * that have no stored summary for them: a foyerd that was stopped over a
- * boundary catches up, and a restart does not compute twice.
+ * At start, and every hour, the last closed week and month are computed
+ * for the dwellings that have no stored summary for them: a foyerd that was
+ * stopped over a boundary catches up, history imported later is summarised,
+ * and a restart does not compute twice.  A dwelling without a single
+ * reading in a period gets no summary (not one of zeros).
  *
  * The pushed summaries are in the default language, French.
  */
@@ -26,6 +28,10 @@
 #define SUMMARY_GRACE_S 900
 /* The language of pushed summaries. */
 #define SUMMARY_PUSH_LANG "fr"
+/* How often the last closed week and month are looked at again for
+ * dwellings that have no summary yet: history imported after the period
+ * closed, a meter connected late. */
+#define SUMMARY_CATCHUP_S 3600
 
 struct summary_scheduler {
     const struct foyer_config *cfg;
@@ -33,7 +39,7 @@ struct summary_scheduler {
     struct summary_lang *lang;
     int64_t week_start; /* start of the week current at the last tick */
     int64_t month_start;
-    bool started;
+    int64_t next_catchup_s; /* wall clock of the next look for missing ones */
 };
 
 static struct summary_lang *load_lang(const struct foyer_config *cfg)
@@ -121,7 +127,7 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
     (void)sqlite3_prepare_v2(store_db(ro),
                              "SELECT 1 FROM summaries WHERE dwelling = ?1 AND period = ?2", -1,
                              &have, NULL);
-    size_t done = 0, failed = 0;
+    size_t done = 0, failed = 0, empty = 0;
     int64_t now = tu_now_s();
     for (size_t d = 0; e && have && d < cfg->n_dwellings; d++) {
         const struct dwelling *dw = &cfg->dwellings[d];
@@ -131,6 +137,16 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         rc = summary_compute(e, (uint32_t)d, p, now, &doc);
         if (rc == -ENOENT)
             continue; /* nobody lives there during p */
+        /* Not a single reading in the period (foyerd just installed, the
+         * history not imported yet): a summary of zeros would tell the
+         * household it used nothing.  None is made; the hourly catch-up
+         * makes it once data has come. */
+        if (rc == 0 &&
+            json_number_value(json_object_get(json_object_get(doc, "coverage"), "share")) <= 0) {
+            empty++;
+            json_decref(doc);
+            continue;
+        }
         char *body = rc == 0 ? json_dumps(doc, SUMMARY_JSON_FLAGS) : NULL;
         const char *key = rc == 0 ? json_string_value(json_object_get(doc, "key")) : NULL;
         if (body && key)
@@ -146,6 +162,10 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         free(body);
         json_decref(doc);
     }
+    if (empty && !only_missing)
+        log_info("summaries %s: %zu dwellings have no reading in the period: no summary for "
+                 "them yet",
+                 p->id, empty);
     if (!e || !have)
         log_err("summaries %s: %s", p->id, store_errmsg(ro));
     else if (done || failed)
@@ -164,8 +184,10 @@ void summary_scheduler_tick(struct summary_scheduler *s, int64_t now_s)
     int64_t t = now_s - SUMMARY_GRACE_S;
     summary_period_at(SUMMARY_WEEK, t, &week);
     summary_period_at(SUMMARY_MONTH, t, &month);
-    if (!s->started) {
-        s->started = true;
+    if (now_s >= s->next_catchup_s) {
+        /* At start, then every hour: the dwellings without a summary of
+         * the last closed periods (a restart does not compute twice). */
+        s->next_catchup_s = now_s + SUMMARY_CATCHUP_S;
         summary_period_prev(&week, &closed);
         run_period(s, &closed, true);
         summary_period_prev(&month, &closed);

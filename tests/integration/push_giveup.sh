@@ -2,7 +2,8 @@
 # A summary the endpoint refuses for good (400) is given up at once, with a
 # push_given_up event and a warning naming its key; it is never sent again,
 # and the other summaries (including the same dwelling's next ones) are
-# still delivered.
+# still delivered.  A dwelling without any reading gets no summary at all
+# (the outbox holds dwelling a's week and month only).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -11,6 +12,13 @@ start_receiver --script 400,200
 {
   push_base_conf
   cat <<CONF
+[dwelling empty]
+building = b1
+surface_m2 = 30
+heating = electric
+[channel empty-elec]
+dwelling = empty
+quantity = electricity
 [push receiver]
 url = http://127.0.0.1:$port/summaries
 timeout = 2
