@@ -18,6 +18,7 @@
 #include "foyer/config.h"
 #include "foyer/counter.h"
 #include "foyer/csvio.h"
+#include "foyer/ctl.h"
 #include "foyer/log.h"
 #include "foyer/store.h"
 #include "foyer/summary.h"
@@ -43,7 +44,10 @@ static void usage(FILE *out)
             "      --output FILE          write to FILE instead of standard output\n"
             "  summary [OPTIONS]          one coaching summary, computed from the database\n"
             "      --dwelling ID --period 2026-W47|2026-11\n"
-            "      --lang fr|en --format text|json   (default fr, text)\n\n"
+            "      --lang fr|en --format text|json   (default fr, text)\n"
+            "  events [--since DATE] [--dwelling ID] [--json]\n"
+            "                             resets, rollovers, dropped readings, meters offline,\n"
+            "                             sensors stale (default: the last 30 days)\n\n"
             "Options:\n"
             "  -c, --config FILE   configuration file (default %s)\n"
             "  -V, --version       print the version\n"
@@ -498,7 +502,8 @@ int main(int argc, char **argv)
     } cmds[] = {{"status", cmd_status},
                 {"import", cmd_import},
                 {"export", cmd_export},
-                {"summary", ctl_summary}};
+                {"summary", ctl_summary},
+                {"events", ctl_events}};
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
         if (strcmp(argv[i], cmds[k].name) != 0)
             continue;

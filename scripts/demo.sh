@@ -157,10 +157,8 @@ echo "== last week, day by day, building totals and a01 (export --granularity da
   | grep -E 'channel|linky|cold-water' | column -t -s,
 
 echo
-echo "== events the counter logic recorded (sqlite3 demo-run/foyer.db)"
-sqlite3 -header -column "$run/foyer.db" \
-  "SELECT datetime(e.ts, 'unixepoch', 'localtime') AS local_time, c.name AS channel, e.kind,
-          e.value, e.prev_value FROM events e JOIN channels c ON c.id = e.channel ORDER BY e.ts"
+echo "== events the counter logic and the drivers recorded (foyerctl events --since 2026-01-01)"
+"$bin/foyerctl" --config "$conf" events --since 2026-01-01
 
 echo
 echo "Database: $run/foyer.db    Config: $conf    Log: $run/foyerd.log"

@@ -51,6 +51,8 @@ CONF
   echo "d1-temp,2026-03-28T10:30:00+01:00,20.5"
   echo "d2-water,2026-03-28T00:00:00+01:00,5000"
   echo "d2-water,2026-03-28T12:00:00+01:00,5120"
+  echo "d2-water,2026-03-28T13:00:00+01:00,0"
+  echo "d2-water,2026-03-28T14:00:00+01:00,5130"
   echo "d1-linky,yesterday,1"
   echo "nobody,2026-03-28T00:00:00Z,1"
   echo "d1-temp,2026-03-28T11:00:00+01:00,12,5"
@@ -63,11 +65,11 @@ ctl import "$work/in.csv" > "$work/import.out" 2> "$work/import.err" || rc=$?
 grep -q "in.csv:$((total - 2)): bad time \"yesterday\"" "$work/import.err" || fail "bad time not reported by line: $(cat "$work/import.err")"
 grep -q "in.csv:$((total - 1)): unknown channel \"nobody\"" "$work/import.err" || fail "unknown channel not reported"
 grep -q "in.csv:$total: more than 3 fields" "$work/import.err" || fail "decimal comma not reported"
-grep -q ": 76 stored, 0 duplicates skipped, 3 bad rows" "$work/import.out" || fail "import counts: $(cat "$work/import.out")"
+grep -q ": 78 stored, 0 duplicates skipped, 3 bad rows" "$work/import.out" || fail "import counts: $(cat "$work/import.out")"
 
 # Again: nothing new, duplicates counted.
 ctl import "$work/in.csv" > "$work/import2.out" 2>/dev/null || true
-grep -q ": 0 stored, 76 duplicates skipped" "$work/import2.out" || fail "second import: $(cat "$work/import2.out")"
+grep -q ": 0 stored, 78 duplicates skipped" "$work/import2.out" || fail "second import: $(cat "$work/import2.out")"
 
 ctl export --granularity day --dwelling d1 > "$work/day.csv"
 head -n 1 "$work/day.csv" | grep -qx "channel,dwelling,quantity,period_start,value,unit" || fail "export header"
@@ -86,7 +88,7 @@ ctl export --granularity hour --building b1 --output "$work/b1.csv" 2> "$work/ho
 grep -q "d2-water" "$work/b1.csv" && fail "hourly figures of d2 (no consent) exported"
 grep -q "left out of the hourly export" "$work/hour.err" || fail "no notice of the consent rule"
 ctl export --granularity month --building b1 > "$work/month.csv"
-grep -qx "d2-water,d2,cold_water,2026-03-01T00:00:00+01:00,120,L" "$work/month.csv" || fail "monthly water: $(cat "$work/month.csv")"
+grep -qx "d2-water,d2,cold_water,2026-03-01T00:00:00+01:00,130,L" "$work/month.csv" || fail "monthly water: $(cat "$work/month.csv")"
 
 rc=0; ctl export --granularity week > /dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "bad granularity accepted"
@@ -107,4 +109,17 @@ assert l["state"] == "stale", l
 assert by["b1-outdoor"]["state"] == "never" and by["b1-outdoor"]["dwelling"] is None
 PY
 ctl status | grep -q "^4 channels: 0 ok, 3 stale, 0 offline, 0 held, 1 never read" || fail "status summary line"
-echo "foyerctl_cli: import/export/status as specified"
+# The reading of 0 between two normal ones was a glitch: an event, no spike.
+ctl events --since 2026-03-01 --dwelling d2 > "$work/events.txt"
+grep -q "^2026-03-28T13:00:00+01:00 *d2-water *d2 *glitch_dropped *0 *5120 *L" "$work/events.txt" ||
+  fail "glitch event: $(cat "$work/events.txt")"
+grep -q "^1 events since 2026-03-01T00:00:00+01:00" "$work/events.txt" || fail "events count"
+[ "$(ctl events --since 2026-03-01 --dwelling d1 | tail -n 1)" = "0 events since 2026-03-01T00:00:00+01:00" ] ||
+  fail "events of d2 shown for d1"
+ctl events --since 2026-03-01 --json | python3 -c '
+import json, sys
+ev = json.load(sys.stdin)
+assert len(ev) == 1 and ev[0]["kind"] == "glitch_dropped" and ev[0]["unit"] == "L", ev
+assert ev[0]["channel"] == "d2-water" and ev[0]["dwelling"] == "d2" and ev[0]["value"] == 0, ev
+' || fail "events --json"
+echo "foyerctl_cli: import/export/status/events as specified"

@@ -1,0 +1,14 @@
+/*
+ * ctl.h - foyerctl commands that live in files of their own.  Each takes the
+ * loaded config and the command's own argv (argv[0] is the command name)
+ * and returns the exit status: 0, 1 on an error, 2 on bad usage.
+ */
+#ifndef FOYER_CTL_H
+#define FOYER_CTL_H
+
+#include "foyer/config.h"
+
+/* foyerctl events [--since DATE] [--dwelling ID] [--json] */
+int ctl_events(const struct foyer_config *cfg, int argc, char **argv);
+
+#endif
