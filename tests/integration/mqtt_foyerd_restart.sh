@@ -7,11 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh"
 
-work=$(mktemp -d /tmp/foyer-mqtt-fr-XXXXXX)
-trap mqtt_cleanup EXIT
-port=$(free_port)
-broker_conf "$port" < /dev/null
-start_broker "$port"
+mqtt_setup fr
 {
   foyer_base_conf
   cat <<CONF

@@ -40,6 +40,16 @@ start_broker() { # port (config written by broker_conf)
   wait_for 10 port_open "$1" || fail "broker did not start: $(cat "$work/mosquitto.err" "$work/mosquitto.log" 2>/dev/null)"
 }
 
+# The usual start of a test: a work directory cleaned up on exit, and a
+# plain broker on a free port (sets work and port).
+mqtt_setup() { # name
+  work=$(mktemp -d "/tmp/foyer-mqtt-$1-XXXXXX")
+  trap mqtt_cleanup EXIT
+  port=$(free_port)
+  broker_conf "$port" < /dev/null
+  start_broker "$port"
+}
+
 stop_broker() {
   [ -n "$broker_pid" ] || return 0
   kill -TERM "$broker_pid" 2>/dev/null || true

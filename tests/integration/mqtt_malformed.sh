@@ -9,11 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh"
 
-work=$(mktemp -d /tmp/foyer-mqtt-fuzz-XXXXXX)
-trap mqtt_cleanup EXIT
-port=$(free_port)
-broker_conf "$port" < /dev/null
-start_broker "$port"
+mqtt_setup fuzz
 {
   foyer_base_conf
   cat <<CONF
