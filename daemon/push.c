@@ -306,6 +306,10 @@ static int start_transfer(struct pusher *p, size_t ep, int64_t id, const char *k
     if (!x)
         return -ENOMEM;
     x->h = curl_easy_init();
+    if (!x->h) {
+        free(x);
+        return -ENOMEM;
+    }
     x->id = id;
     x->ep = ep;
     x->attempts = attempts;
