@@ -9,7 +9,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -94,18 +93,9 @@ int ctl_events(const struct foyer_config *cfg, int argc, char **argv)
         fprintf(stderr, "foyerctl events: unexpected argument \"%s\"\n", argv[optind]);
         return 2;
     }
-    if (access(cfg->database, F_OK) < 0) {
-        fprintf(stderr, "foyerctl: %s: no database yet (foyerd creates it when it starts)\n",
-                cfg->database);
+    struct store *s = ctl_open_readonly(cfg, "events");
+    if (!s)
         return 1;
-    }
-    struct store *s;
-    const char *msg;
-    int rc = store_open_readonly(cfg->database, cfg, &s, &msg);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl: %s: %s\n", cfg->database, msg ? msg : strerror(-rc));
-        return 1;
-    }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(store_db(s),
                            "SELECT e.ts, c.name, e.device, e.kind, e.value, e.prev_value, e.detail"

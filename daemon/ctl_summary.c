@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "foyer/ctl.h"
 #include "foyer/summary.h"
 #include "foyer/timeutil.h"
 
@@ -97,16 +97,8 @@ int ctl_summary(const struct foyer_config *cfg, int argc, char **argv)
         conf_errors_free(&errs);
         return 1;
     }
-    if (access(cfg->database, F_OK) < 0) {
-        fprintf(stderr, "foyerctl summary: %s: no database yet\n", cfg->database);
-        summary_lang_free(l);
-        return 1;
-    }
-    struct store *s;
-    const char *msg;
-    rc = store_open_readonly(cfg->database, cfg, &s, &msg);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl summary: %s: %s\n", cfg->database, msg ? msg : strerror(-rc));
+    struct store *s = ctl_open_readonly(cfg, "summary");
+    if (!s) {
         summary_lang_free(l);
         return 1;
     }

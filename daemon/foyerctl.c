@@ -74,23 +74,6 @@ static struct foyer_config *load_config(const char *path)
     return cfg;
 }
 
-static struct store *open_ro(const struct foyer_config *cfg)
-{
-    struct store *s;
-    const char *msg;
-    if (access(cfg->database, F_OK) < 0) {
-        fprintf(stderr, "foyerctl: %s: no database yet (foyerd creates it when it starts)\n",
-                cfg->database);
-        return NULL;
-    }
-    int rc = store_open_readonly(cfg->database, cfg, &s, &msg);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl: %s: %s\n", cfg->database, msg ? msg : strerror(-rc));
-        return NULL;
-    }
-    return s;
-}
-
 /* ---- status ------------------------------------------------------------ */
 
 struct chan_status {
@@ -231,7 +214,7 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
             return 2;
         }
     }
-    struct store *s = open_ro(cfg);
+    struct store *s = ctl_open_readonly(cfg, "status");
     if (!s)
         return 1;
     sqlite3_stmt *last, *held;
@@ -441,7 +424,7 @@ static int cmd_export(const struct foyer_config *cfg, int argc, char **argv)
         fprintf(stderr, "foyerctl export: unexpected argument \"%s\"\n", argv[optind]);
         return 2;
     }
-    struct store *s = open_ro(cfg);
+    struct store *s = ctl_open_readonly(cfg, "export");
     if (!s)
         return 1;
     FILE *out = stdout;

@@ -7,6 +7,11 @@
 #define FOYER_CTL_H
 
 #include "foyer/config.h"
+#include "foyer/store.h"
+
+/* Open the database read-only; on failure say why on stderr, naming the
+ * command ("status"), and return NULL.  Caller closes with store_close(). */
+struct store *ctl_open_readonly(const struct foyer_config *cfg, const char *cmd);
 
 /* foyerctl events [--since DATE] [--dwelling ID] [--json] */
 int ctl_events(const struct foyer_config *cfg, int argc, char **argv);
