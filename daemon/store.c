@@ -91,6 +91,7 @@ enum {
     ST_UP_DAY,
     ST_UP_MONTH,
     ST_INS_EVENT,
+    ST_DATA_VERSION,
     ST_COUNT_
 };
 
@@ -118,6 +119,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_UP_MONTH] = ROLLUP_UPSERT("rollup_month"),
     [ST_INS_EVENT] = "INSERT INTO events(ts, channel, kind, value, prev_value, detail, logged)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 struct store {
@@ -913,12 +915,12 @@ static int cmp_reading(const void *a, const void *b)
 /* Drop the cached state when another connection wrote since our last look. */
 static int check_data_version(struct store *s)
 {
-    sqlite3_stmt *st;
-    int rc = sqlite_to_errno(sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL));
-    if (rc < 0)
-        return rc;
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    sqlite3_stmt *st = s->st[ST_DATA_VERSION];
+    int rc = sqlite3_step(st);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return sqlite_to_errno(rc);
     if (v != s->data_version) {
         memset(s->state, 0, s->cfg->n_channels * sizeof(*s->state));
         s->data_version = v;
