@@ -69,7 +69,7 @@ static int flush_chunk(struct importer *im)
 {
     for (size_t off = 0; off < im->n; off += IMPORT_BATCH) {
         size_t len = im->n - off < IMPORT_BATCH ? im->n - off : IMPORT_BATCH;
-        int rc = store_ingest(im->s, im->rows + off, len, &im->res->ingest);
+        int rc = store_ingest(im->s, im->rows + off, len, 0, &im->res->ingest);
         if (rc < 0)
             return rc;
     }

@@ -163,6 +163,40 @@ static void print_errors(const struct conf_errors *errs, FILE *out)
         fprintf(out, "%s\n", errs->msgs[i]);
 }
 
+/* Channels of cfg that would re-label history the database holds: printed
+ * to out (or logged when out is NULL) as FILE:LINE: message.  Returns their
+ * number; a database that does not exist yet or cannot be read has none
+ * (said once when unreadable). */
+static int check_channels_against_db(const struct foyer_config *cfg, FILE *out)
+{
+    struct store *ro;
+    const char *msg;
+    if (access(cfg->database, F_OK) < 0)
+        return 0;
+    if (store_open_readonly(cfg->database, cfg, &ro, &msg) < 0) {
+        if (out)
+            fprintf(out, "%s: warning: channels not compared with the database: %s\n",
+                    cfg->database, msg ? msg : "cannot open");
+        return 0;
+    }
+    struct conf_errors errs = {0};
+    int n = store_check_channels(ro, cfg, &errs);
+    for (size_t i = 0; i < errs.n; i++) {
+        if (out)
+            fprintf(out, "%s\n", errs.msgs[i]);
+        else
+            log_err("%s", errs.msgs[i]);
+    }
+    conf_errors_free(&errs);
+    store_close(ro);
+    return n > 0 ? n : 0;
+}
+
+static void log_channel_problems(const struct foyer_config *cfg)
+{
+    (void)check_channels_against_db(cfg, NULL);
+}
+
 static int check_config(const char *path, bool verbose)
 {
     struct conf_errors errs = {0};
@@ -170,6 +204,12 @@ static int check_config(const char *path, bool verbose)
     if (!cfg) {
         print_errors(&errs, stderr);
         conf_errors_free(&errs);
+        return 1;
+    }
+    int problems = check_channels_against_db(cfg, stderr);
+    if (problems > 0) {
+        fprintf(stderr, "%d %s in %s\n", problems, problems == 1 ? "error" : "errors", path);
+        config_free(cfg);
         return 1;
     }
     char summary[256];
@@ -202,12 +242,20 @@ static void reload(struct daemon *d, const char *path)
         config_free(ncfg);
         goto out;
     }
+    int problems = check_channels_against_db(ncfg, NULL);
+    if (problems > 0) {
+        log_err("reload refused: %d channels would re-label stored history; keeping the running "
+                "configuration",
+                problems);
+        config_free(ncfg);
+        goto out;
+    }
     stop_drivers(d);
     int rc = writer_set_config(d->writer, ncfg);
     if (rc < 0) {
-        log_err("reload failed: cannot register the new channels: %s; keeping the running "
-                "configuration",
-                strerror(-rc));
+        log_err("reload failed: %s; keeping the running configuration",
+                rc == -ETIMEDOUT ? "the queue did not drain (the database refuses writes)"
+                                 : strerror(-rc));
         config_free(ncfg);
     } else {
         config_free(d->cfg);
@@ -242,7 +290,7 @@ static void usage(FILE *out)
 static void log_final(struct writer_stats *ws, struct queue_stats *qs)
 {
     log_info("stopped: %llu readings committed in %llu batches, %llu duplicates, %llu refused "
-             "by the queue, %llu lost at exit",
+             "by the full queue, %llu not committed (kept in the queue file)",
              (unsigned long long)ws->ingest.stored, (unsigned long long)ws->ingest.batches,
              (unsigned long long)ws->ingest.duplicates, (unsigned long long)qs->dropped_full,
              (unsigned long long)ws->lost_at_exit);
@@ -259,6 +307,8 @@ int main(int argc, char **argv)
     int c;
 
     log_init("foyerd");
+    /* A peer closing a socket must never kill foyerd: writes get EPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     while ((c = getopt_long(argc, argv, "c:tvVh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -315,16 +365,48 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    struct store *store;
-    const char *msg;
-    int rc = store_open(d.cfg->database, d.cfg, &store, &msg);
-    if (rc < 0) {
-        log_err("%s: cannot open the database: %s", d.cfg->database, msg ? msg : strerror(-rc));
+    /* One foyerd per database: the queue file beside it is locked for the
+     * life of the process (the lock goes with it, even on SIGKILL). */
+    char qpath[4096];
+    long holder = 0;
+    snprintf(qpath, sizeof(qpath), "%s.queue", d.cfg->database);
+    int rc = queue_open(qpath, FOYER_QUEUE_CAPACITY, &d.q, &holder);
+    if (rc == -EBUSY) {
+        log_err("%s: the database is in use by another foyerd (PID %ld, holding %s); stop it "
+                "first",
+                d.cfg->database, holder, qpath);
         config_free(d.cfg);
         return 1;
     }
-    d.q = queue_new(FOYER_QUEUE_CAPACITY);
-    d.writer = d.q ? writer_start(store, d.q, d.cfg) : NULL;
+    if (rc < 0) {
+        log_err("%s: cannot open the reading queue: %s", qpath, strerror(-rc));
+        config_free(d.cfg);
+        return 1;
+    }
+
+    struct store *store;
+    const char *msg;
+    uint64_t committed = 0;
+    rc = store_open(d.cfg->database, d.cfg, &store, &msg);
+    if (rc < 0) {
+        log_err("%s: cannot open the database: %s", d.cfg->database, msg ? msg : strerror(-rc));
+        log_channel_problems(d.cfg);
+        queue_free(d.q);
+        config_free(d.cfg);
+        return 1;
+    }
+    rc = store_queue_seq(store, &committed);
+    if (rc == 0)
+        rc = queue_recover(d.q, committed);
+    if (rc < 0) {
+        log_err("%s: cannot use the reading queue: %s%s", qpath, strerror(-rc),
+                rc == -EBADMSG ? " (not a foyer queue file: move it aside)" : "");
+        store_close(store);
+        queue_free(d.q);
+        config_free(d.cfg);
+        return 1;
+    }
+    d.writer = writer_start(store, d.q, d.cfg);
     if (!d.writer) {
         log_err("cannot start the writer: out of memory");
         store_close(store);
@@ -332,6 +414,17 @@ int main(int argc, char **argv)
         config_free(d.cfg);
         return 1;
     }
+    struct queue_stats qs0;
+    queue_get_stats(d.q, &qs0);
+    if (qs0.discarded > 0)
+        log_warn("queue: %s was used with another database; its %llu uncommitted readings are "
+                 "not for this one and were discarded",
+                 qpath, (unsigned long long)qs0.discarded);
+    if (qs0.replayed > 0)
+        log_warn("queue: %llu readings handed over before the last stop were not committed; "
+                 "committing them now (%llu of channels no longer configured, %llu unreadable)",
+                 (unsigned long long)qs0.replayed, (unsigned long long)qs0.replay_unknown,
+                 (unsigned long long)qs0.replay_damaged);
     int exit_code = 0;
     if (start_drivers(&d) < 0)
         exit_code = 1;

@@ -1,7 +1,8 @@
 /*
  * store.c - SQLite time-series storage: raw readings, rollups, events.
  *
- * SCHEMA (version 2, PRAGMA user_version; version 1 had all but the last two)
+ * SCHEMA (version 3, PRAGMA user_version; version 1 had channels to devices,
+ * version 2 added summaries and outbox, version 3 ingest_state)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -40,6 +41,17 @@
  *       dwelling) are sent in id order.  Written only by the pusher, which
  *       also appends an events row (kind push_given_up) when it gives up.
  *
+ *   ingest_state(id = 1, queue_seq)                               [version 3]
+ *       The sequence number of the last reading of foyerd's reading queue
+ *       (daemon/queue.c) committed, written in the same transaction as the
+ *       readings: at start the readings after it, still in the queue file,
+ *       are committed again, and those up to it are not.
+ *
+ *   A channel's quantity, kind, unit, dwelling and building never change
+ *   once it holds data: sync_channels() refuses a config that would re-label
+ *   stored history (store_check_channels()); a changed channel with no data
+ *   yet is updated.
+ *
  * WRITE PATH
  *   store_ingest() sorts a batch by (channel, ts), so each channel's
  *   readings are applied in time order and raw rows go into the B-tree in
@@ -57,8 +69,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "foyer/counter.h"
 #include "foyer/limits.h"
@@ -92,6 +107,7 @@ enum {
     ST_UP_MONTH,
     ST_INS_EVENT,
     ST_DATA_VERSION,
+    ST_QUEUE_SEQ,
     ST_COUNT_
 };
 
@@ -120,6 +136,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_INS_EVENT] = "INSERT INTO events(ts, channel, kind, value, prev_value, detail, logged)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_QUEUE_SEQ] = "INSERT INTO ingest_state(id, queue_seq) VALUES (1, ?1)"
+                     " ON CONFLICT DO UPDATE SET queue_seq = excluded.queue_seq",
 };
 
 struct store {
@@ -132,8 +150,12 @@ struct store {
     struct acc hours;   /* this batch's rollup changes */
     struct acc scratch; /* day/month merge at commit */
     int64_t data_version;
-    int64_t now_s; /* wall clock at batch start */
+    int64_t now_s;    /* wall clock at batch start */
+    char errmsg[256]; /* why the last failed operation failed (see store_errmsg()) */
 };
+
+/* The message of a failed store_open*(), for its caller (see store.h). */
+static _Thread_local char open_msg[6144];
 
 static const char *const schema_v1[] = {
     "CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
@@ -175,8 +197,15 @@ static const char *const schema_v2[] = {
     NULL,
 };
 
+/* Version 3: the reading queue's committed sequence number (daemon/queue.c). */
+static const char *const schema_v3[] = {
+    "CREATE TABLE ingest_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " queue_seq INTEGER NOT NULL)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const *const migrations[] = {schema_v1, schema_v2};
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3};
 
 static int sqlite_to_errno(int rc)
 {
@@ -207,6 +236,28 @@ static int sqlite_to_errno(int rc)
 static int exec(sqlite3 *db, const char *sql)
 {
     return sqlite_to_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+/* Keep SQLite's message of the failure that just happened, before a
+ * ROLLBACK or another statement replaces it. */
+static void note_error(struct store *s)
+{
+    snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errmsg(s->db));
+}
+
+/* A write transaction failed: keep why, then undo it. */
+static void abort_txn(struct store *s)
+{
+    note_error(s);
+    if (!sqlite3_get_autocommit(s->db))
+        (void)exec(s->db, "ROLLBACK");
 }
 
 void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from)
@@ -434,7 +485,7 @@ static int flush_rollups(struct store *s)
 
 /* ---- open, schema, channels -------------------------------------------- */
 
-static int migrate(sqlite3 *db, const char **ret_msg)
+static int migrate(sqlite3 *db, char *ret_msg, size_t len)
 {
     sqlite3_stmt *st;
     int version = 0;
@@ -446,7 +497,7 @@ static int migrate(sqlite3 *db, const char **ret_msg)
     sqlite3_finalize(st);
 
     if (version > STORE_SCHEMA_VERSION) {
-        *ret_msg = "database schema is newer than this foyer: upgrade foyer";
+        snprintf(ret_msg, len, "database schema is newer than this foyer: upgrade foyer");
         return -EPROTO;
     }
     for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
@@ -460,7 +511,8 @@ static int migrate(sqlite3 *db, const char **ret_msg)
         if (rc == 0)
             rc = exec(db, "COMMIT");
         if (rc < 0) {
-            *ret_msg = sqlite3_errmsg(db);
+            snprintf(ret_msg, len, "migrating the schema to version %d: %s", v + 1,
+                     sqlite3_errmsg(db));
             (void)exec(db, "ROLLBACK");
             return rc;
         }
@@ -468,14 +520,116 @@ static int migrate(sqlite3 *db, const char **ret_msg)
     return 0;
 }
 
-/* Register every config channel and learn its id. */
-static int sync_channels(struct store *s)
+/* Append "FILE:LINE: message" to errs (best effort: out of memory drops it,
+ * the caller still sees the count). */
+static void add_problem(struct conf_errors *errs, const struct conf_pos *pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_problem(struct conf_errors *errs, const struct conf_pos *pos, const char *fmt, ...)
 {
-    const struct foyer_config *cfg = s->cfg;
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    char **m = realloc(errs->msgs, (errs->n + 1) * sizeof(*m));
+    if (!m)
+        return;
+    errs->msgs = m;
+    if (asprintf(&m[errs->n], "%s:%d: %s", pos->file ? pos->file : "?", pos->line, text) >= 0)
+        errs->n++;
+}
+
+static const char *or_none(const char *s)
+{
+    return s ? s : "none";
+}
+
+static bool same_text(const char *a, const unsigned char *b)
+{
+    if (!a || !b)
+        return !a && !b;
+    return strcmp(a, (const char *)b) == 0;
+}
+
+int store_check_channels(struct store *s, const struct foyer_config *cfg, struct conf_errors *errs)
+{
+    sqlite3_stmt *sel = NULL, *data = NULL;
+    int rc = sqlite_to_errno(sqlite3_prepare_v2(
+        s->db, "SELECT id, quantity, kind, unit, dwelling, building FROM channels WHERE name = ?1",
+        -1, &sel, NULL));
+    if (rc == 0)
+        rc = sqlite_to_errno(
+            sqlite3_prepare_v2(s->db,
+                               "SELECT (SELECT count(*) FROM readings WHERE channel = ?1),"
+                               " (SELECT count(*) FROM rollup_day WHERE channel = ?1)",
+                               -1, &data, NULL));
+    int problems = 0;
+    for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
+        const struct channel *c = &cfg->channels[i];
+        const char *dw = c->dwelling >= 0 ? cfg->dwellings[c->dwelling].id : NULL;
+        const char *bd = c->building >= 0 ? cfg->buildings[c->building].id : NULL;
+        sqlite3_bind_text(sel, 1, c->id, -1, SQLITE_STATIC);
+        int src = sqlite3_step(sel);
+        if (src == SQLITE_ROW) {
+            const unsigned char *q = sqlite3_column_text(sel, 1);
+            const unsigned char *k = sqlite3_column_text(sel, 2);
+            const unsigned char *u = sqlite3_column_text(sel, 3);
+            const unsigned char *d = sqlite3_column_text(sel, 4);
+            const unsigned char *b = sqlite3_column_text(sel, 5);
+            bool changed = !same_text(quantity_name(c->quantity), q) ||
+                           !same_text(kind_name(c->kind), k) || !same_text(c->unit, u) ||
+                           !same_text(dw, d) || !same_text(bd, b);
+            if (changed) {
+                sqlite3_bind_int64(data, 1, sqlite3_column_int64(sel, 0));
+                int drc = sqlite3_step(data);
+                int64_t n_raw = drc == SQLITE_ROW ? sqlite3_column_int64(data, 0) : 0;
+                int64_t n_days = drc == SQLITE_ROW ? sqlite3_column_int64(data, 1) : 0;
+                if (drc != SQLITE_ROW)
+                    rc = sqlite_to_errno(drc);
+                else if (n_raw > 0 || n_days > 0) {
+                    problems++;
+                    add_problem(errs, &c->pos,
+                                "channel \"%s\" holds %lld readings and %lld days of history as "
+                                "%s (%s) in dwelling %s, building %s; it cannot become %s (%s) in "
+                                "dwelling %s, building %s: that would re-label stored history. "
+                                "Keep it as it was, or give the new measurement another channel "
+                                "ID (the old history stays under \"%s\")",
+                                c->id, (long long)n_raw, (long long)n_days, q, u,
+                                d ? (const char *)d : "none", b ? (const char *)b : "none",
+                                quantity_name(c->quantity), c->unit, or_none(dw), or_none(bd),
+                                c->id);
+                }
+                sqlite3_reset(data);
+            }
+        } else if (src != SQLITE_DONE) {
+            rc = sqlite_to_errno(src);
+        }
+        sqlite3_reset(sel);
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(data);
+    return rc < 0 ? rc : problems;
+}
+
+/* Register every config channel and learn its ids into ids (one per config
+ * channel).  Refuses (-EEXIST, nothing written) a config that re-labels a
+ * channel holding data. */
+static int sync_channels(struct store *s, const struct foyer_config *cfg, int64_t *ids)
+{
     sqlite3_stmt *up = NULL, *sel = NULL;
     int rc;
 
     if (!s->readonly) {
+        struct conf_errors errs = {0};
+        int problems = store_check_channels(s, cfg, &errs);
+        if (problems > 0)
+            snprintf(s->errmsg, sizeof(s->errmsg), "%s%s", errs.n ? errs.msgs[0] : "",
+                     problems > 1 ? " (and more)" : "");
+        for (size_t i = 0; i < errs.n; i++)
+            free(errs.msgs[i]);
+        free(errs.msgs);
+        if (problems != 0)
+            return problems < 0 ? problems : -EEXIST;
         rc = sqlite_to_errno(sqlite3_prepare_v2(
             s->db,
             "INSERT INTO channels(name, quantity, kind, unit, dwelling, building)"
@@ -500,15 +654,12 @@ static int sync_channels(struct store *s)
                 sqlite3_bind_text(up, 6, cfg->buildings[c->building].id, -1, SQLITE_STATIC);
             else
                 sqlite3_bind_null(up, 6);
-            int src = sqlite3_step(up);
-            sqlite3_reset(up);
-            if (src != SQLITE_DONE)
-                rc = sqlite_to_errno(src);
+            rc = step_done(up);
         }
         if (rc == 0)
             rc = exec(s->db, "COMMIT");
-        else
-            (void)exec(s->db, "ROLLBACK");
+        if (rc < 0)
+            abort_txn(s);
         sqlite3_finalize(up);
         if (rc < 0)
             return rc;
@@ -516,26 +667,33 @@ static int sync_channels(struct store *s)
 
     rc = sqlite_to_errno(
         sqlite3_prepare_v2(s->db, "SELECT id FROM channels WHERE name = ?1", -1, &sel, NULL));
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < cfg->n_channels; i++) {
+    for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
         sqlite3_bind_text(sel, 1, cfg->channels[i].id, -1, SQLITE_STATIC);
-        s->chan_id[i] = sqlite3_step(sel) == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+        int src = sqlite3_step(sel);
+        ids[i] = src == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            rc = sqlite_to_errno(src);
         sqlite3_reset(sel);
     }
+    if (rc < 0)
+        note_error(s);
     sqlite3_finalize(sel);
-    return 0;
+    return rc;
 }
 
-static int alloc_channels(struct store *s, const struct foyer_config *cfg)
+/* Switch the store to cfg: channel ids and counter state are built aside
+ * and swapped in only when everything worked, so a failure changes
+ * nothing. */
+static int use_config(struct store *s, const struct foyer_config *cfg)
 {
     size_t n = cfg->n_channels ? cfg->n_channels : 1;
     int64_t *ids = calloc(n, sizeof(*ids));
     struct counter_state *state = calloc(n, sizeof(*state));
-    if (!ids || !state) {
+    int rc = ids && state ? sync_channels(s, cfg, ids) : -ENOMEM;
+    if (rc < 0) {
         free(ids);
         free(state);
-        return -ENOMEM;
+        return rc;
     }
     free(s->chan_id);
     free(s->state);
@@ -543,6 +701,83 @@ static int alloc_channels(struct store *s, const struct foyer_config *cfg)
     s->state = state;
     s->cfg = cfg;
     return 0;
+}
+
+/* Why the database at path cannot be opened for writing, and what to do,
+ * when the cause is the file system (checked before SQLite, whose own
+ * messages for these cases are "not an error" or about a rollback). */
+static int check_writable(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+
+    if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) < 0) {
+        snprintf(open_msg, sizeof(open_msg),
+                 "the database file is not readable and writable by this user (uid %u): "
+                 "give it to the user foyerd runs as (chown), or make it writable (chmod u+rw)",
+                 (unsigned)geteuid());
+        return -EACCES;
+    }
+    if (access(dir, W_OK | X_OK) < 0) {
+        int err = errno;
+        if (err == ENOENT)
+            snprintf(open_msg, sizeof(open_msg),
+                     "its directory %s does not exist: create it, or set [foyer] database", dir);
+        else
+            snprintf(open_msg, sizeof(open_msg),
+                     "its directory %s is not writable by this user (uid %u)%s: SQLite creates "
+                     "the -wal and -shm files beside the database; give the directory to the "
+                     "user foyerd runs as, or move the database (%s)",
+                     dir, (unsigned)geteuid(), err == EROFS ? " (read-only file system)" : "",
+                     strerror(err));
+        return err == ENOENT ? -ENOENT : -EACCES;
+    }
+    return 0;
+}
+
+/* Explain a failure of the first statements on a database: not a
+ * database, or damaged. */
+static void explain_open_failure(struct store *s, int rc)
+{
+    if (rc == -EBADMSG)
+        snprintf(open_msg, sizeof(open_msg),
+                 "the file is not a foyer database or is damaged (%s): move it aside and restore "
+                 "a backup (foyerd then starts with it), or let foyerd create a new one",
+                 s->errmsg[0] ? s->errmsg : "file is not a database");
+    else
+        snprintf(open_msg, sizeof(open_msg), "%s", s->errmsg[0] ? s->errmsg : strerror(-rc));
+}
+
+/* PRAGMA quick_check: a damaged database must stop foyerd at start, not
+ * be written on until retention fails on it. */
+static int check_pages(struct store *s)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite_to_errno(sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL));
+    if (rc < 0) {
+        note_error(s);
+        return rc;
+    }
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        if (!res || strcmp(res, "ok") != 0) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "quick_check: %s", res ? res : "?");
+            rc = -EBADMSG;
+        }
+    } else {
+        rc = sqlite_to_errno(src);
+        note_error(s);
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static int open_common(const char *path, const struct foyer_config *cfg, bool readonly,
@@ -553,17 +788,26 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
     struct store *s = calloc(1, sizeof(*s));
     int rc;
 
-    *msg = "out of memory";
-    if (!s)
+    open_msg[0] = '\0';
+    *msg = open_msg;
+    if (!s) {
+        snprintf(open_msg, sizeof(open_msg), "out of memory");
         return -ENOMEM;
+    }
     s->readonly = readonly;
+    if (!readonly) {
+        rc = check_writable(path);
+        if (rc < 0)
+            goto out_free;
+    }
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        *msg = s->db ? sqlite3_errmsg(s->db) : "cannot open database";
+        snprintf(open_msg, sizeof(open_msg), "%s", s->db ? sqlite3_errmsg(s->db) : "cannot open");
         rc = sqlite_to_errno(rc);
         goto out_close;
     }
+    sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 10000);
     if (!readonly) {
         /* WAL: readers never block the writer.  NORMAL: a commit survives a
@@ -581,33 +825,46 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
         if (rc == 0)
             rc = exec(s->db, "PRAGMA cache_size = -2048; PRAGMA wal_autocheckpoint = 4000;"
                              " PRAGMA journal_size_limit = 33554432");
+        if (rc < 0)
+            note_error(s);
         if (rc == 0)
-            rc = migrate(s->db, msg);
+            rc = check_pages(s);
+        if (rc == 0)
+            rc = migrate(s->db, s->errmsg, sizeof(s->errmsg));
         if (rc < 0) {
-            if (*msg == NULL || strcmp(*msg, "out of memory") == 0)
-                *msg = sqlite3_errmsg(s->db);
+            explain_open_failure(s, rc);
             goto out_close;
         }
     } else {
         sqlite3_stmt *st;
         int version = -1;
-        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
             if (sqlite3_step(st) == SQLITE_ROW)
                 version = sqlite3_column_int(st, 0);
             sqlite3_finalize(st);
         }
+        if (version < 0) {
+            note_error(s);
+            rc = sqlite_to_errno(rc != SQLITE_OK ? rc : sqlite3_errcode(s->db));
+            explain_open_failure(s, rc < 0 ? rc : -EIO);
+            rc = rc < 0 ? rc : -EIO;
+            goto out_close;
+        }
         if (version != STORE_SCHEMA_VERSION) {
-            *msg = version < 0 ? sqlite3_errmsg(s->db)
-                               : "database has no foyer schema (has foyerd run on it?)";
-            rc = version < 0 ? -EIO : -EPROTO;
+            snprintf(open_msg, sizeof(open_msg), "%s",
+                     version == 0 ? "database has no foyer schema (has foyerd run on it?)"
+                     : version < STORE_SCHEMA_VERSION
+                         ? "database schema is older than this foyer: start foyerd once to "
+                           "migrate it"
+                         : "database schema is newer than this foyer: upgrade foyer");
+            rc = -EPROTO;
             goto out_close;
         }
     }
-    rc = alloc_channels(s, cfg);
-    if (rc == 0)
-        rc = sync_channels(s);
+    rc = use_config(s, cfg);
     if (rc < 0) {
-        *msg = sqlite3_errmsg(s->db);
+        snprintf(open_msg, sizeof(open_msg), "%s", s->errmsg[0] ? s->errmsg : strerror(-rc));
         goto out_close;
     }
     if (!readonly) {
@@ -615,7 +872,7 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
             rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                     NULL);
             if (rc != SQLITE_OK) {
-                *msg = sqlite3_errmsg(s->db);
+                snprintf(open_msg, sizeof(open_msg), "%s", sqlite3_errmsg(s->db));
                 rc = sqlite_to_errno(rc);
                 goto out_close;
             }
@@ -623,8 +880,10 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
         rc = acc_init(&s->hours, 16384);
         if (rc == 0)
             rc = acc_init(&s->scratch, 4096);
-        if (rc < 0)
+        if (rc < 0) {
+            snprintf(open_msg, sizeof(open_msg), "out of memory");
             goto out_close;
+        }
     }
     *msg = NULL;
     *ret = s;
@@ -632,6 +891,9 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
 
 out_close:
     store_close(s);
+    return rc;
+out_free:
+    free(s);
     return rc;
 }
 
@@ -663,13 +925,41 @@ void store_close(struct store *s)
 
 int store_set_config(struct store *s, const struct foyer_config *cfg)
 {
-    int rc = alloc_channels(s, cfg);
-    return rc < 0 ? rc : sync_channels(s);
+    s->errmsg[0] = '\0';
+    return use_config(s, cfg);
 }
 
 int64_t store_channel_id(const struct store *s, uint32_t cfg_channel)
 {
     return cfg_channel < s->cfg->n_channels ? s->chan_id[cfg_channel] : -1;
+}
+
+const int64_t *store_channel_ids(const struct store *s, size_t *ret_n)
+{
+    *ret_n = s->cfg->n_channels;
+    return s->chan_id;
+}
+
+int store_queue_seq(struct store *s, uint64_t *ret_seq)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite_to_errno(sqlite3_prepare_v2(
+        s->db, "SELECT queue_seq FROM ingest_state WHERE id = 1", -1, &st, NULL));
+    if (rc < 0) {
+        note_error(s);
+        return rc;
+    }
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *ret_seq = (uint64_t)sqlite3_column_int64(st, 0);
+    else if (src == SQLITE_DONE)
+        *ret_seq = 0;
+    else {
+        rc = sqlite_to_errno(src);
+        note_error(s);
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 sqlite3 *store_db(struct store *s)
@@ -679,17 +969,10 @@ sqlite3 *store_db(struct store *s)
 
 const char *store_errmsg(struct store *s)
 {
-    return sqlite3_errmsg(s->db);
+    return s->errmsg[0] ? s->errmsg : sqlite3_errmsg(s->db);
 }
 
 /* ---- ingest ------------------------------------------------------------ */
-
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
-}
 
 /* Read one (ts, value, status) row of st bound to (chan, ts). */
 static int query_neighbour(sqlite3_stmt *st, int64_t chan, int64_t ts,
@@ -928,7 +1211,8 @@ static int check_data_version(struct store *s)
     return 0;
 }
 
-int store_ingest(struct store *s, struct reading *r, size_t n, struct ingest_stats *stats)
+int store_ingest(struct store *s, struct reading *r, size_t n, uint64_t queue_seq,
+                 struct ingest_stats *stats)
 {
     struct ingest_stats b = {0};
     int rc;
@@ -938,8 +1222,10 @@ int store_ingest(struct store *s, struct reading *r, size_t n, struct ingest_sta
     qsort(r, n, sizeof(*r), cmp_reading);
     s->now_s = tu_now_s();
     rc = exec(s->db, "BEGIN IMMEDIATE");
-    if (rc < 0)
+    if (rc < 0) {
+        note_error(s);
         return rc;
+    }
     rc = check_data_version(s);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct reading *rd = &r[i];
@@ -965,12 +1251,16 @@ int store_ingest(struct store *s, struct reading *r, size_t n, struct ingest_sta
     }
     if (rc == 0)
         rc = flush_rollups(s);
+    if (rc == 0 && queue_seq > 0) {
+        sqlite3_bind_int64(s->st[ST_QUEUE_SEQ], 1, (int64_t)queue_seq);
+        rc = step_done(s->st[ST_QUEUE_SEQ]);
+    }
     if (rc == 0)
         rc = exec(s->db, "COMMIT");
     if (rc < 0) {
         /* Nothing of the batch is applied: forget the state the batch
          * advanced and the rollups it accumulated. */
-        (void)exec(s->db, "ROLLBACK");
+        abort_txn(s);
         memset(s->state, 0, s->cfg->n_channels * sizeof(*s->state));
         acc_clear(&s->hours);
         acc_clear(&s->scratch);
@@ -1026,8 +1316,8 @@ int store_put_devices(struct store *s, const struct device_event *ev, size_t n_e
     }
     if (rc == 0)
         rc = exec(s->db, "COMMIT");
-    else
-        (void)exec(s->db, "ROLLBACK");
+    if (rc < 0)
+        abort_txn(s);
     sqlite3_finalize(ins);
     sqlite3_finalize(up);
     return rc;
@@ -1073,8 +1363,8 @@ int64_t store_retention(struct store *s, int64_t now_s)
     }
     if (rc == 0)
         rc = exec(s->db, "COMMIT");
-    else
-        (void)exec(s->db, "ROLLBACK");
+    if (rc < 0)
+        abort_txn(s);
     sqlite3_finalize(del_raw);
     sqlite3_finalize(del_hour);
     return rc < 0 ? rc : deleted;

@@ -6,6 +6,15 @@
  * batch buffer is allocated once.  Everything the writer does to the
  * database happens on this thread, including config switches and retention,
  * so the store needs no locking.
+ *
+ * Each batch's readings are a run of the queue's sequence numbers; the last
+ * one is committed with the batch (store_ingest()) and only then released
+ * in the queue, so a crash at any moment leaves every reading either
+ * committed or still in the queue file, never both and never neither.
+ *
+ * Stopping is bounded: once writer_stop() is called, a failing database
+ * gets one more try per batch, then the writer exits and leaves what it
+ * could not commit in the queue file for the next start (counted).
  */
 #include "foyer/writer.h"
 
@@ -35,6 +44,7 @@ struct writer {
     pthread_mutex_t lock; /* guards the fields below */
     pthread_cond_t cond;
     const struct foyer_config *pending_cfg;
+    bool switching; /* the writer is applying pending_cfg now */
     int cfg_result;
     bool cfg_done;
     struct writer_stats stats;
@@ -45,7 +55,12 @@ struct writer {
     size_t n_health, cap_health;
     int64_t health_flushed_ms;
     _Atomic int64_t heartbeat_ms; /* see writer_heartbeat_ms() */
+    atomic_bool stopping;         /* writer_stop() was called */
 };
+
+/* How long writer_set_config() waits for the queue to drain and the switch
+ * to happen before it gives up (the database refusing writes). */
+#define WRITER_SWITCH_WAIT_MS 5000
 
 #define WRITER_HEALTH_EVERY_MS 5000
 
@@ -72,16 +87,17 @@ static void log_anomalies(const struct ingest_stats *d)
                  (unsigned long long)d->out_of_range, (unsigned long long)d->bad_time);
 }
 
-/* Commit n readings, retrying while the database refuses.  Gives up only
- * when stopping (the queue closed) and the retry failed again. */
-static void commit_batch(struct writer *w, size_t n)
+/* Commit n readings popped up to queue sequence number seq, retrying while
+ * the database refuses.  Returns false when it gave up: stopping, and the
+ * database still refused. */
+static bool commit_batch(struct writer *w, size_t n, uint64_t seq)
 {
     int64_t backoff_ms = WRITER_RETRY_MIN_MS;
     bool failing = false;
 
     for (;;) {
         struct ingest_stats d = {0};
-        int rc = store_ingest(w->store, w->batch, n, &d);
+        int rc = store_ingest(w->store, w->batch, n, seq, &d);
         pthread_mutex_lock(&w->lock);
         if (rc == 0) {
             ingest_stats_add(&w->stats.ingest, &d);
@@ -91,27 +107,26 @@ static void commit_batch(struct writer *w, size_t n)
         }
         pthread_mutex_unlock(&w->lock);
         if (rc == 0) {
+            queue_release(w->q, seq);
             if (failing)
                 log_info("database writes work again: %zu readings committed", n);
             log_anomalies(&d);
-            return;
+            return true;
         }
-        if (queue_closed_and_empty(w->q) && failing) {
-            log_err("database write failed again while stopping (%s): %zu readings lost",
-                    strerror(-rc), n);
-            pthread_mutex_lock(&w->lock);
-            w->stats.lost_at_exit += n;
-            pthread_mutex_unlock(&w->lock);
-            return;
-        }
-        if (!failing)
-            log_err("database write failed: %s (%s); keeping %zu readings, retrying in %lld ms",
-                    strerror(-rc), store_errmsg(w->store), n, (long long)backoff_ms);
+        if (!failing || atomic_load(&w->stopping))
+            log_err("database write failed: %s (%s); keeping %zu readings, %s", strerror(-rc),
+                    store_errmsg(w->store), n,
+                    atomic_load(&w->stopping) && failing ? "giving up: stopping"
+                                                         : "retrying with backoff");
+        if (atomic_load(&w->stopping) && failing)
+            return false;
         failing = true;
         /* Wait in short steps, alive for the watchdog: a full disk is not a
          * hung writer.  No reading is lost meanwhile: the queue keeps what
-         * drivers push, and counts what it must refuse once full. */
-        for (int64_t end = tu_mono_ms() + backoff_ms; tu_mono_ms() < end;) {
+         * drivers push, and counts what it must refuse once full.  A stop
+         * cuts the wait short: one more try, then give up. */
+        for (int64_t end = tu_mono_ms() + backoff_ms;
+             tu_mono_ms() < end && !atomic_load(&w->stopping);) {
             atomic_store(&w->heartbeat_ms, tu_mono_ms());
             struct timespec ts = {0, 100 * 1000000L};
             nanosleep(&ts, NULL);
@@ -140,20 +155,28 @@ static void run_retention(struct writer *w)
  * empty (the caller stopped the drivers first). */
 static void maybe_switch_config(struct writer *w)
 {
+    struct queue_stats qs;
+    queue_get_stats(w->q, &qs);
     pthread_mutex_lock(&w->lock);
-    const struct foyer_config *cfg = w->pending_cfg;
+    const struct foyer_config *cfg = qs.depth == 0 ? w->pending_cfg : NULL;
+    w->switching = cfg != NULL; /* from now on writer_set_config() waits for the result */
     pthread_mutex_unlock(&w->lock);
     if (!cfg)
         return;
-    struct queue_stats qs;
-    queue_get_stats(w->q, &qs);
-    if (qs.depth > 0)
-        return;
     int rc = store_set_config(w->store, cfg);
+    if (rc == 0) {
+        size_t n_ids;
+        const int64_t *ids = store_channel_ids(w->store, &n_ids);
+        queue_set_channels(w->q, ids, n_ids);
+    } else {
+        log_err("cannot switch to the new configuration: %s (%s)", strerror(-rc),
+                store_errmsg(w->store));
+    }
     pthread_mutex_lock(&w->lock);
     if (rc == 0)
         w->cfg = cfg;
     w->pending_cfg = NULL;
+    w->switching = false;
     w->cfg_result = rc;
     w->cfg_done = true;
     pthread_cond_broadcast(&w->cond);
@@ -271,7 +294,18 @@ static void *writer_main(void *arg)
                     break;
                 n += got;
             }
-            commit_batch(w, n);
+            if (!commit_batch(w, n, queue_popped_seq(w->q))) {
+                struct queue_stats qs;
+                queue_get_stats(w->q, &qs);
+                pthread_mutex_lock(&w->lock);
+                w->stats.lost_at_exit += n + qs.depth;
+                pthread_mutex_unlock(&w->lock);
+                log_err("stopping with %zu readings not committed: %s", n + qs.depth,
+                        queue_persistent(w->q)
+                            ? "they stay in the queue file and are committed at the next start"
+                            : "they are lost");
+                break;
+            }
         } else if (queue_closed_and_empty(w->q)) {
             flush_devices(w, true);
             break;
@@ -304,8 +338,16 @@ struct writer *writer_start(struct store *s, struct queue *q, const struct foyer
         return NULL;
     }
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    if (tu_cond_init_monotonic(&w->cond) < 0) {
+        free(w->batch);
+        free(w->events);
+        free(w);
+        return NULL;
+    }
     atomic_store(&w->heartbeat_ms, tu_mono_ms());
+    size_t n_ids;
+    const int64_t *ids = store_channel_ids(s, &n_ids);
+    queue_set_channels(q, ids, n_ids);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         free(w->batch);
         free(w->events);
@@ -323,12 +365,22 @@ int64_t writer_heartbeat_ms(struct writer *w)
 
 int writer_set_config(struct writer *w, const struct foyer_config *cfg)
 {
+    struct timespec deadline = tu_mono_timespec(tu_mono_ms() + WRITER_SWITCH_WAIT_MS);
     pthread_mutex_lock(&w->lock);
     w->pending_cfg = cfg;
     w->cfg_done = false;
-    while (!w->cfg_done)
-        pthread_cond_wait(&w->cond, &w->lock);
-    int rc = w->cfg_result;
+    int rc = 0;
+    while (!w->cfg_done && (rc != ETIMEDOUT || w->switching))
+        rc = w->switching ? pthread_cond_wait(&w->cond, &w->lock)
+                          : pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
+    if (!w->cfg_done) {
+        /* The queue did not drain (the database refuses writes): take the
+         * request back; the writer goes on with the running config. */
+        w->pending_cfg = NULL;
+        pthread_mutex_unlock(&w->lock);
+        return -ETIMEDOUT;
+    }
+    rc = w->cfg_result;
     pthread_mutex_unlock(&w->lock);
     return rc;
 }
@@ -337,6 +389,7 @@ void writer_stop(struct writer *w, struct writer_stats *ret_final)
 {
     if (!w)
         return;
+    atomic_store(&w->stopping, true);
     queue_close(w->q);
     pthread_join(w->thread, NULL);
     if (ret_final)

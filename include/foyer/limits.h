@@ -27,12 +27,14 @@
 /* Registers in one profile: the SDM630 map has about 80. */
 #define FOYER_PROFILE_REGISTERS_MAX 256
 
-/* Reading queue between drivers and the writer: a fixed ring allocated at
- * startup (24 bytes a reading, 1.5 MiB).  A building of 500 meters with five
- * registers polled every minute produces about 40 readings/s: the ring holds
- * 25 minutes of them while the writer waits out a full disk or a locked
- * database, and a burst of a whole poll cycle many times over. */
-#define FOYER_QUEUE_CAPACITY 65536
+/* Reading queue between drivers and the writer: a ring in a file beside the
+ * database, preallocated at startup (32 bytes a reading, 8 MiB).  A
+ * building of 500 meters with five registers polled every minute produces
+ * about 40 readings/s: the ring holds 1.8 hours of them while the writer
+ * waits out a full disk or a locked database; a broker flushing 2 000 QoS 1
+ * messages/s (sensors catching up) fills it in 2 minutes, four times the
+ * writer's longest retry interval. */
+#define FOYER_QUEUE_CAPACITY 262144
 
 /* The writer commits a batch when it holds this many readings or when the
  * oldest one has waited FOYER_BATCH_DEADLINE_MS. */

@@ -18,7 +18,7 @@
 #include "foyer/device.h"
 #include "foyer/reading.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -43,10 +43,15 @@ struct ingest_stats {
 
 void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from);
 
-/* Open (creating or migrating) the database for writing, and register the
- * config's channels.  cfg is borrowed until store_close() or the next
- * store_set_config().  Returns 0 or -errno; *ret_err_msg, when not NULL,
- * gets a static or SQLite message on failure. */
+/* Open (creating or migrating) the database for writing, check it
+ * (PRAGMA quick_check) and register the config's channels.  cfg is borrowed
+ * until store_close() or the next store_set_config().  Returns 0 or -errno;
+ * *ret_err_msg, when not NULL, gets on failure a message saying what is
+ * wrong with the file and what to do (borrowed until the next store_open*()
+ * of this thread): -EACCES not writable (file or directory), -ENOENT no
+ * directory, -EBADMSG not a database or damaged, -EPROTO schema too new,
+ * -EEXIST the config re-labels a channel holding data
+ * (store_check_channels()). */
 int store_open(const char *path, const struct foyer_config *cfg, struct store **ret,
                const char **ret_err_msg);
 
@@ -57,14 +62,29 @@ int store_open_readonly(const char *path, const struct foyer_config *cfg, struct
 void store_close(struct store *s);
 
 /* Switch to a new config (after SIGHUP): channels are registered again and
- * cached counter state is dropped.  Write handle only.  0 or -errno. */
+ * cached counter state is dropped.  Write handle only.  0 or -errno
+ * (-EEXIST: the config re-labels a channel holding data); on failure the
+ * store goes on with its config, unchanged. */
 int store_set_config(struct store *s, const struct foyer_config *cfg);
 
+/* Compare cfg's channels with those the database knows: a channel holding
+ * data (readings or daily figures) whose quantity, kind, unit, dwelling or
+ * building differ would re-label its history.  Appends one "FILE:LINE:
+ * message" per such channel to errs (caller frees with conf_errors_free())
+ * and returns their number, or -errno.  Any handle. */
+int store_check_channels(struct store *s, const struct foyer_config *cfg, struct conf_errors *errs);
+
 /* Apply readings in one transaction: raw rows, counter logic, hourly, daily
- * and monthly rollups, events.  r is sorted in place.  On failure nothing is
- * applied (the caller may retry the same readings): -ENOSPC when the disk
- * is full, -EBUSY when the database stayed locked, -EIO otherwise. */
-int store_ingest(struct store *s, struct reading *r, size_t n, struct ingest_stats *stats);
+ * and monthly rollups, events; and, when queue_seq > 0, record it as the
+ * last reading queue sequence number committed (store_queue_seq()).  r is
+ * sorted in place.  On failure nothing is applied (the caller may retry the
+ * same readings) and store_errmsg() says why: -ENOSPC when the disk is
+ * full, -EBUSY when the database stayed locked, -EIO otherwise. */
+int store_ingest(struct store *s, struct reading *r, size_t n, uint64_t queue_seq,
+                 struct ingest_stats *stats);
+
+/* The last reading queue sequence number committed (0: none). 0 or -errno. */
+int store_queue_seq(struct store *s, uint64_t *ret_seq);
 
 /* Delete raw readings older than the retention windows (and hourly rollups
  * of dwellings without consent), keeping each channel's last accepted
@@ -80,10 +100,15 @@ int store_put_devices(struct store *s, const struct device_event *ev, size_t n_e
  * read-only handle on a database foyerd never saw this channel in). */
 int64_t store_channel_id(const struct store *s, uint32_t cfg_channel);
 
+/* The database id of every config channel (n of them), borrowed until the
+ * next store_set_config() or store_close(). */
+const int64_t *store_channel_ids(const struct store *s, size_t *ret_n);
+
 /* The connection, for read queries in export/status/API code. */
 sqlite3 *store_db(struct store *s);
 
-/* Last SQLite error message of the handle. */
+/* Why the last failed operation of the handle failed (kept from the
+ * failing statement, not the ROLLBACK after it). */
 const char *store_errmsg(struct store *s);
 
 #endif

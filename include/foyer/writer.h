@@ -6,6 +6,8 @@
  * hour, and applies a new config between batches when asked.  A failed
  * commit (disk full, I/O error) keeps the batch and retries with backoff;
  * meanwhile the queue absorbs new readings and counts what it must refuse.
+ * Each commit records the queue sequence number it reaches, then releases
+ * the queue up to it (see queue.h).
  */
 #ifndef FOYER_WRITER_H
 #define FOYER_WRITER_H
@@ -18,7 +20,8 @@ struct writer;
 struct writer_stats {
     struct ingest_stats ingest;
     uint64_t commit_errors; /* failed transactions (each retried) */
-    uint64_t lost_at_exit;  /* readings still uncommitted when stopping failed */
+    uint64_t lost_at_exit;  /* readings not committed when stopping failed (kept in the
+                               queue file when the queue has one) */
     int64_t last_commit_s;  /* wall clock of the last successful commit */
     int64_t retention_deleted;
     uint64_t events_dropped; /* device events refused: too many waiting */
@@ -30,10 +33,15 @@ struct writer *writer_start(struct store *s, struct queue *q, const struct foyer
 
 /* Make the writer switch config between batches, after draining the queue
  * (the caller has stopped the drivers, so queued readings are all indexed by
- * the old config).  Blocks until applied; 0 or -errno. */
+ * the old config).  Blocks until applied; 0 or -errno: -ETIMEDOUT when the
+ * queue did not drain within WRITER_SWITCH_WAIT_MS (the database refusing
+ * writes), other errors from store_set_config().  On any failure the writer
+ * goes on with the running config and cfg is no longer referenced. */
 int writer_set_config(struct writer *w, const struct foyer_config *cfg);
 
-/* Close the queue, let the writer commit everything left and join it.
+/* Close the queue, let the writer commit everything left and join it.  A
+ * database that still refuses writes gets one more try, then the writer
+ * gives up (counted in lost_at_exit): stopping is bounded.
  * Closes the store.  When ret_final is not NULL it gets the final stats.
  * Accepts NULL. */
 void writer_stop(struct writer *w, struct writer_stats *ret_final);

@@ -186,7 +186,7 @@ static void test_gap_not_on_hour(void **state)
 
 static void ingest_all(struct tenv *t, struct reading *r, size_t n)
 {
-    assert_int_equal(store_ingest(t->s, r, n, &t->stats), 0);
+    assert_int_equal(store_ingest(t->s, r, n, 0, &t->stats), 0);
 }
 
 /* The same readings in time order, then shuffled into another database,

@@ -56,7 +56,7 @@ static void child(struct tenv *t, int fd, uint32_t start)
             for (int c = 0; c < CHANNELS; c++)
                 batch[n++] = (struct reading){ch[c], t0 + step * 60, value_at(c, step)};
         struct ingest_stats st = {0};
-        if (store_ingest(s, batch, n, &st) < 0)
+        if (store_ingest(s, batch, n, 0, &st) < 0)
             _exit(4);
         if (write(fd, &b, sizeof(b)) != sizeof(b))
             _exit(5);

@@ -36,7 +36,7 @@ static void test_disk_full_then_room(void **state)
 
     /* One batch fits. */
     make_batch(&t, r, t0, 0);
-    assert_int_equal(store_ingest(t.s, r, N, &t.stats), 0);
+    assert_int_equal(store_ingest(t.s, r, N, 0, &t.stats), 0);
     double committed_hours = thours(&t, "elec", 0, INT64_MAX);
 
     /* Freeze the file at its current size: the next batches cannot fit. */
@@ -48,7 +48,7 @@ static void test_disk_full_then_room(void **state)
     int first = N;
     for (int k = 0; k < 20 && rc == 0; k++, first += N) {
         make_batch(&t, r, t0, first);
-        rc = store_ingest(t.s, r, N, &t.stats);
+        rc = store_ingest(t.s, r, N, 0, &t.stats);
     }
     assert_int_equal(rc, -ENOSPC);
     first -= N; /* the refused batch */
@@ -65,7 +65,7 @@ static void test_disk_full_then_room(void **state)
     assert_int_equal(sqlite3_exec(db, "PRAGMA max_page_count = 1073741823", NULL, NULL, NULL),
                      SQLITE_OK);
     make_batch(&t, r, t0, first);
-    assert_int_equal(store_ingest(t.s, r, N, &t.stats), 0);
+    assert_int_equal(store_ingest(t.s, r, N, 0, &t.stats), 0);
     raw = tquery(&t, "SELECT max(value) - min(value) FROM readings WHERE channel = %lld",
                  (long long)tchan_id(&t, "elec"));
     assert_double_equal(thours(&t, "elec", 0, INT64_MAX), raw, 1e-6);

@@ -151,7 +151,7 @@ static int setup(void **state)
         add(t, "d1-temp", ts, cold ? 15 : 20);
         add(t, "d1-hum", ts, damp ? 75 : 50);
     }
-    if (store_ingest(t->s, rbuf, rn, &t->stats) < 0)
+    if (store_ingest(t->s, rbuf, rn, 0, &t->stats) < 0)
         return -1;
     free(rbuf);
     rbuf = NULL;

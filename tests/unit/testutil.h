@@ -115,7 +115,7 @@ static inline uint32_t tchan(struct tenv *t, const char *id)
 static inline int tput(struct tenv *t, const char *ch, int64_t ts, double v)
 {
     struct reading r = {.channel = tchan(t, ch), .ts_s = ts, .value = v};
-    return store_ingest(t->s, &r, 1, &t->stats);
+    return store_ingest(t->s, &r, 1, 0, &t->stats);
 }
 
 /* A single number from SQL with one integer/text parameter list given as
