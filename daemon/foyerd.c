@@ -386,7 +386,7 @@ int main(int argc, char **argv)
 
     struct store *store;
     const char *msg;
-    uint64_t committed = 0;
+    uint64_t committed = 0, db_id = 0;
     rc = store_open(d.cfg->database, d.cfg, &store, &msg);
     if (rc < 0) {
         log_err("%s: cannot open the database: %s", d.cfg->database, msg ? msg : strerror(-rc));
@@ -395,9 +395,9 @@ int main(int argc, char **argv)
         config_free(d.cfg);
         return 1;
     }
-    rc = store_queue_seq(store, &committed);
+    rc = store_queue_state(store, &committed, &db_id);
     if (rc == 0)
-        rc = queue_recover(d.q, committed);
+        rc = queue_recover(d.q, committed, db_id);
     if (rc < 0) {
         log_err("%s: cannot use the reading queue: %s%s", qpath, strerror(-rc),
                 rc == -EBADMSG ? " (not a foyer queue file: move it aside)" : "");

@@ -37,7 +37,8 @@ struct queue_header {
     _Atomic uint64_t tail;     /* last sequence number written */
     _Atomic uint64_t released; /* last sequence number committed (a hint: the database holds
                                   the truth) */
-    uint8_t pad[24];
+    uint64_t db_id;            /* identity of the database it feeds (store_queue_state()) */
+    uint8_t pad[16];
 };
 
 struct queue_record {
@@ -138,7 +139,7 @@ static int map_file(struct queue *q, size_t capacity)
 
 /* Make the file a new, empty queue of capacity records whose first
  * sequence number follows last_seq. */
-static int format_file(struct queue *q, size_t capacity, uint64_t last_seq)
+static int format_file(struct queue *q, size_t capacity, uint64_t last_seq, uint64_t db_id)
 {
     size_t len = sizeof(struct queue_header) + capacity * sizeof(struct queue_record);
     if (ftruncate(q->fd, 0) < 0)
@@ -155,6 +156,7 @@ static int format_file(struct queue *q, size_t capacity, uint64_t last_seq)
     memcpy(q->hdr->magic, QUEUE_MAGIC, sizeof(QUEUE_MAGIC));
     q->hdr->record_size = sizeof(struct queue_record);
     q->hdr->capacity = capacity;
+    q->hdr->db_id = db_id;
     atomic_store(&q->hdr->tail, last_seq);
     atomic_store(&q->hdr->released, last_seq);
     /* The header must be on disk before any record counts on it. */
@@ -233,7 +235,7 @@ out_free:
     return rc;
 }
 
-int queue_recover(struct queue *q, uint64_t committed_seq)
+int queue_recover(struct queue *q, uint64_t committed_seq, uint64_t db_id)
 {
     struct stat stb;
     int rc;
@@ -248,18 +250,18 @@ int queue_recover(struct queue *q, uint64_t committed_seq)
             return -EBADMSG;
         uint64_t tail = atomic_load(&h.tail);
         bool waiting = tail > committed_seq && tail - committed_seq <= h.capacity;
-        if (committed_seq == 0 && tail > 0) {
-            /* A database that never committed from a queue next to a file
-             * that did: the database was replaced (deleted, or a new one
-             * created); these readings belonged to the old one. */
-            q->stats.discarded = tail - atomic_load(&h.released);
-            rc = format_file(q, q->capacity, 0);
+        if (h.db_id != db_id) {
+            /* Left by another database (deleted, replaced by a new one):
+             * its readings are not for this one. */
+            uint64_t released = atomic_load(&h.released);
+            q->stats.discarded = tail > released ? tail - released : 0;
+            rc = format_file(q, q->capacity, committed_seq, db_id);
         } else if (h.capacity == q->capacity || waiting)
             rc = map_file(q, (size_t)h.capacity);
         else
-            rc = format_file(q, q->capacity, committed_seq);
+            rc = format_file(q, q->capacity, committed_seq, db_id);
     } else if (stb.st_size == 0) {
-        rc = format_file(q, q->capacity, committed_seq);
+        rc = format_file(q, q->capacity, committed_seq, db_id);
     } else {
         rc = -EBADMSG;
     }

@@ -41,11 +41,13 @@
  *       dwelling) are sent in id order.  Written only by the pusher, which
  *       also appends an events row (kind push_given_up) when it gives up.
  *
- *   ingest_state(id = 1, queue_seq)                               [version 3]
+ *   ingest_state(id = 1, queue_seq, db_id)                        [version 3]
  *       The sequence number of the last reading of foyerd's reading queue
  *       (daemon/queue.c) committed, written in the same transaction as the
  *       readings: at start the readings after it, still in the queue file,
- *       are committed again, and those up to it are not.
+ *       are committed again, and those up to it are not.  db_id, random at
+ *       creation, is stamped in the queue file too: a queue file left by
+ *       another (deleted, replaced) database is recognised.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -136,8 +138,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_INS_EVENT] = "INSERT INTO events(ts, channel, kind, value, prev_value, detail, logged)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_DATA_VERSION] = "PRAGMA data_version",
-    [ST_QUEUE_SEQ] = "INSERT INTO ingest_state(id, queue_seq) VALUES (1, ?1)"
-                     " ON CONFLICT DO UPDATE SET queue_seq = excluded.queue_seq",
+    [ST_QUEUE_SEQ] = "UPDATE ingest_state SET queue_seq = ?1 WHERE id = 1",
 };
 
 struct store {
@@ -200,7 +201,8 @@ static const char *const schema_v2[] = {
 /* Version 3: the reading queue's committed sequence number (daemon/queue.c). */
 static const char *const schema_v3[] = {
     "CREATE TABLE ingest_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " queue_seq INTEGER NOT NULL)",
+    " queue_seq INTEGER NOT NULL, db_id INTEGER NOT NULL)",
+    "INSERT INTO ingest_state(id, queue_seq, db_id) VALUES (1, 0, random())",
     NULL,
 };
 
@@ -940,22 +942,21 @@ const int64_t *store_channel_ids(const struct store *s, size_t *ret_n)
     return s->chan_id;
 }
 
-int store_queue_seq(struct store *s, uint64_t *ret_seq)
+int store_queue_state(struct store *s, uint64_t *ret_seq, uint64_t *ret_db_id)
 {
     sqlite3_stmt *st;
     int rc = sqlite_to_errno(sqlite3_prepare_v2(
-        s->db, "SELECT queue_seq FROM ingest_state WHERE id = 1", -1, &st, NULL));
+        s->db, "SELECT queue_seq, db_id FROM ingest_state WHERE id = 1", -1, &st, NULL));
     if (rc < 0) {
         note_error(s);
         return rc;
     }
     int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
+    if (src == SQLITE_ROW) {
         *ret_seq = (uint64_t)sqlite3_column_int64(st, 0);
-    else if (src == SQLITE_DONE)
-        *ret_seq = 0;
-    else {
-        rc = sqlite_to_errno(src);
+        *ret_db_id = (uint64_t)sqlite3_column_int64(st, 1);
+    } else {
+        rc = src == SQLITE_DONE ? -EBADMSG : sqlite_to_errno(src);
         note_error(s);
     }
     sqlite3_finalize(st);

@@ -23,9 +23,10 @@
  * commits (synchronous = NORMAL).  See docs/DESIGN.md, "Reading queue".
  *
  * File layout (native byte order; the file never leaves its machine):
- *   header (64 bytes): magic "FOYERQ1\0", record size, capacity, the
- *                      sequence number of the last record written, the last
- *                      one released, the PID of the process holding it
+ *   header (64 bytes): magic "FOYERQ1\0", record size, the PID of the last
+ *                      process that opened it, capacity, the sequence
+ *                      number of the last record written, the last one
+ *                      released, the identity of the database it feeds
  *   capacity records of 32 bytes: seq, ts_s, value, channel index in the
  *                      config that wrote it, channel database id
  *   A record is slot seq % capacity; it is valid when its seq field holds
@@ -71,7 +72,7 @@ int queue_open(const char *path, size_t capacity, struct queue **ret, long *ret_
  * them to the running config.  When the file holds waiting readings and
  * another capacity, the file's capacity is kept.  0 or -errno (-EBADMSG
  * not a queue file, -ENOSPC no room to preallocate). */
-int queue_recover(struct queue *q, uint64_t committed_seq);
+int queue_recover(struct queue *q, uint64_t committed_seq, uint64_t db_id);
 void queue_free(struct queue *q);
 
 /* True when the queue lives in a file (queue_open()). */

@@ -83,8 +83,10 @@ int store_check_channels(struct store *s, const struct foyer_config *cfg, struct
 int store_ingest(struct store *s, struct reading *r, size_t n, uint64_t queue_seq,
                  struct ingest_stats *stats);
 
-/* The last reading queue sequence number committed (0: none). 0 or -errno. */
-int store_queue_seq(struct store *s, uint64_t *ret_seq);
+/* The last reading queue sequence number committed (0: none), and the
+ * database's identity (random, fixed at creation), for queue_recover().
+ * 0 or -errno. */
+int store_queue_state(struct store *s, uint64_t *ret_seq, uint64_t *ret_db_id);
 
 /* Delete raw readings older than the retention windows (and hourly rollups
  * of dwellings without consent), keeping each channel's last accepted

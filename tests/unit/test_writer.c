@@ -5,6 +5,7 @@
  * tables.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,12 +113,102 @@ static void test_queue_full_is_counted(void **state)
     queue_free(q);
 }
 
+/* Issue 9 item 6: a config switch the database refuses (here a trigger
+ * aborts the registration of the new channel, as a locked or read-only
+ * database would) changes nothing: the writer goes on with the running
+ * config, and readings land in their own channels. */
+static void test_failed_switch_changes_nothing(void **state)
+{
+    (void)state;
+    struct tenv t;
+    assert_int_equal(tenv_setup(&t, NULL), 0);
+    assert_int_equal(sqlite3_exec(store_db(t.s),
+                                  "CREATE TRIGGER refuse BEFORE INSERT ON channels"
+                                  " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    struct queue *q = queue_new(1000);
+    struct writer *w = writer_start(t.s, q, t.cfg);
+
+    FILE *f = fopen(t.conf, "a");
+    fputs("[channel water]\ndwelling = d1\nquantity = cold_water\n", f);
+    fclose(f);
+    struct conf_errors errs = {0};
+    struct foyer_config *ncfg = config_load(t.conf, &errs);
+    assert_non_null(ncfg);
+    assert_true(writer_set_config(w, ncfg) < 0);
+    config_free(ncfg); /* the caller frees a refused config at once (foyerd's reload) */
+
+    int64_t t0 = tu_day_start(tu_now_s()) - 2 * 86400;
+    struct reading r1 = {tchan(&t, "temp"), t0, 19.5};
+    struct reading r2 = {tchan(&t, "elec"), t0, 500};
+    struct reading r3 = {tchan(&t, "elec"), t0 + 3600, 501.25};
+    assert_true(queue_push(q, &r1));
+    assert_true(queue_push(q, &r2));
+    assert_true(queue_push(q, &r3));
+    struct writer_stats ws;
+    writer_stop(w, &ws);
+    t.s = NULL;
+    assert_int_equal(ws.ingest.stored, 3);
+    const char *msg;
+    assert_int_equal(store_open_readonly(t.db, t.cfg, &t.s, &msg), 0);
+    assert_double_equal(thours(&t, "elec", 0, INT64_MAX), 1.25, 1e-9);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM readings WHERE channel = %lld",
+                               (long long)tchan_id(&t, "temp")),
+                        1, 0);
+    queue_free(q);
+    tenv_teardown(&t);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char m[] = "writer_stop did not return within 60 s\n";
+    (void)!write(2, m, sizeof(m) - 1);
+    _exit(1);
+}
+
+/* Issue 9 item 8: stopping while the database refuses every write (disk
+ * full) is bounded: the writer tries once more, gives up, and counts what
+ * it could not commit.  Before, it retried each remaining batch forever. */
+static void test_stop_is_bounded_when_the_disk_is_full(void **state)
+{
+    (void)state;
+    struct tenv t;
+    assert_int_equal(tenv_setup(&t, NULL), 0);
+    struct queue *q = queue_new(200000);
+    int pages = (int)tquery(&t, "PRAGMA page_count");
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", pages);
+    assert_int_equal(sqlite3_exec(store_db(t.s), sql, NULL, NULL, NULL), SQLITE_OK);
+    struct writer *w = writer_start(t.s, q, t.cfg);
+    int64_t t0 = tu_day_start(tu_now_s()) - 5 * 86400;
+    uint32_t ch = tchan(&t, "temp");
+    for (int i = 0; i < 150000; i++) {
+        struct reading r = {ch, t0 + i, 20};
+        assert_true(queue_push(q, &r));
+    }
+    signal(SIGALRM, on_alarm);
+    alarm(60);
+    struct writer_stats ws;
+    writer_stop(w, &ws);
+    alarm(0);
+    t.s = NULL;
+    assert_int_equal(ws.ingest.stored, 0);
+    assert_int_equal(ws.lost_at_exit, 150000);
+    assert_true(ws.commit_errors >= 2);
+    queue_free(q);
+    tenv_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stop_commits_everything),
         cmocka_unit_test(test_config_switch),
         cmocka_unit_test(test_queue_full_is_counted),
+        cmocka_unit_test(test_failed_switch_changes_nothing),
+        cmocka_unit_test(test_stop_is_bounded_when_the_disk_is_full),
     };
     return cmocka_run_group_tests_name("writer", tests, NULL, NULL);
 }
