@@ -369,8 +369,17 @@ int main(int argc, char **argv)
      * life of the process (the lock goes with it, even on SIGKILL). */
     char qpath[4096];
     long holder = 0;
+    const char *msg;
     snprintf(qpath, sizeof(qpath), "%s.queue", d.cfg->database);
-    int rc = queue_open(qpath, FOYER_QUEUE_CAPACITY, &d.q, &holder);
+    /* Said of the database before the queue file beside it fails the same
+     * way with a bare "Permission denied". */
+    int rc = store_check_access(d.cfg->database, &msg);
+    if (rc < 0) {
+        log_err("%s: cannot open the database: %s", d.cfg->database, msg);
+        config_free(d.cfg);
+        return 1;
+    }
+    rc = queue_open(qpath, FOYER_QUEUE_CAPACITY, &d.q, &holder);
     if (rc == -EBUSY) {
         log_err("%s: the database is in use by another foyerd (PID %ld, holding %s); stop it "
                 "first",
@@ -379,13 +388,15 @@ int main(int argc, char **argv)
         return 1;
     }
     if (rc < 0) {
-        log_err("%s: cannot open the reading queue: %s", qpath, strerror(-rc));
+        log_err("%s: cannot open the reading queue: %s%s", qpath, strerror(-rc),
+                rc == -EACCES    ? " (give the file to the user foyerd runs as, or move it aside)"
+                : rc == -EBADMSG ? " (not a regular file: move it aside)"
+                                 : "");
         config_free(d.cfg);
         return 1;
     }
 
     struct store *store;
-    const char *msg;
     uint64_t committed = 0, db_id = 0;
     rc = store_open(d.cfg->database, d.cfg, &store, &msg);
     if (rc < 0) {

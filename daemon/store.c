@@ -151,8 +151,10 @@ struct store {
     struct acc hours;   /* this batch's rollup changes */
     struct acc scratch; /* day/month merge at commit */
     int64_t data_version;
-    int64_t now_s;    /* wall clock at batch start */
-    char errmsg[256]; /* why the last failed operation failed (see store_errmsg()) */
+    int64_t now_s; /* wall clock at batch start */
+    /* Why the last failed operation failed (see store_errmsg()): room for a
+     * config refusal, FILE:LINE and what the channel holds. */
+    char errmsg[1024];
 };
 
 /* The message of a failed store_open*(), for its caller (see store.h). */
@@ -744,11 +746,26 @@ static int check_writable(const char *path)
     return 0;
 }
 
-/* Explain a failure of the first statements on a database: not a
- * database, or damaged. */
-static void explain_open_failure(struct store *s, int rc)
+int store_check_access(const char *path, const char **ret_err_msg)
 {
-    if (rc == -EBADMSG)
+    open_msg[0] = '\0';
+    int rc = check_writable(path);
+    if (rc < 0 && ret_err_msg)
+        *ret_err_msg = open_msg;
+    return rc;
+}
+
+/* Explain a failure of the first statements on a database: not a
+ * database, or damaged (quick_check found damaged pages). */
+static void explain_open_failure(struct store *s, int rc, bool damaged)
+{
+    if (rc == -EBADMSG && damaged)
+        snprintf(open_msg, sizeof(open_msg),
+                 "the database is damaged (%s): foyerd does not write on it; keep a copy, then "
+                 "restore a backup or recover what SQLite can read (sqlite3 FILE .recover), or "
+                 "move it aside and let foyerd create a new one",
+                 s->errmsg);
+    else if (rc == -EBADMSG)
         snprintf(open_msg, sizeof(open_msg),
                  "the file is not a foyer database or is damaged (%s): move it aside and restore "
                  "a backup (foyerd then starts with it), or let foyerd create a new one",
@@ -771,12 +788,19 @@ static int check_pages(struct store *s)
     if (src == SQLITE_ROW) {
         const char *res = (const char *)sqlite3_column_text(st, 0);
         if (!res || strcmp(res, "ok") != 0) {
-            snprintf(s->errmsg, sizeof(s->errmsg), "quick_check: %s", res ? res : "?");
+            /* One line for the log: without SQLite's heading, newlines as
+             * spaces. */
+            const char *head = "*** in database main ***\n";
+            if (res && strncmp(res, head, strlen(head)) == 0)
+                res += strlen(head);
+            snprintf(s->errmsg, sizeof(s->errmsg), "PRAGMA quick_check: %s", res ? res : "?");
+            for (char *p = s->errmsg; (p = strchr(p, '\n')) != NULL;)
+                *p = ' ';
             rc = -EBADMSG;
         }
     } else {
         rc = sqlite_to_errno(src);
-        note_error(s);
+        snprintf(s->errmsg, sizeof(s->errmsg), "PRAGMA quick_check: %s", sqlite3_errmsg(s->db));
     }
     sqlite3_finalize(st);
     return rc;
@@ -829,12 +853,15 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
                              " PRAGMA journal_size_limit = 33554432");
         if (rc < 0)
             note_error(s);
-        if (rc == 0)
+        bool damaged = false;
+        if (rc == 0) {
             rc = check_pages(s);
+            damaged = rc == -EBADMSG;
+        }
         if (rc == 0)
             rc = migrate(s->db, s->errmsg, sizeof(s->errmsg));
         if (rc < 0) {
-            explain_open_failure(s, rc);
+            explain_open_failure(s, rc, damaged);
             goto out_close;
         }
     } else {
@@ -849,7 +876,7 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
         if (version < 0) {
             note_error(s);
             rc = sqlite_to_errno(rc != SQLITE_OK ? rc : sqlite3_errcode(s->db));
-            explain_open_failure(s, rc < 0 ? rc : -EIO);
+            explain_open_failure(s, rc < 0 ? rc : -EIO, false);
             rc = rc < 0 ? rc : -EIO;
             goto out_close;
         }

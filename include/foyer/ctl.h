@@ -9,7 +9,8 @@
 #include "foyer/config.h"
 #include "foyer/store.h"
 
-/* Open the database read-only; on failure say why on stderr, naming the
+/* Open the database read-only; on failure, or when cfg re-labels a channel
+ * holding data (store_check_channels()), say why on stderr, naming the
  * command ("status"), and return NULL.  Caller closes with store_close(). */
 struct store *ctl_open_readonly(const struct foyer_config *cfg, const char *cmd);
 

@@ -55,6 +55,14 @@ void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from);
 int store_open(const char *path, const struct foyer_config *cfg, struct store **ret,
                const char **ret_err_msg);
 
+/* Whether this user may open the database at path for writing, as far as
+ * the file system says (the file, if it exists, readable and writable; its
+ * directory writable, for SQLite's -wal and -shm files).  Returns 0, or
+ * -EACCES or -ENOENT with *ret_err_msg (when not NULL) saying what is wrong
+ * and what to do (borrowed like store_open()'s).  foyerd asks before it
+ * creates files beside the database. */
+int store_check_access(const char *path, const char **ret_err_msg);
+
 /* Open an existing database read-only (readers: export, status, API). */
 int store_open_readonly(const char *path, const struct foyer_config *cfg, struct store **ret,
                         const char **ret_err_msg);
