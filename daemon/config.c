@@ -37,6 +37,14 @@
  * Paths given in the config (database, profiles_dir, *_file, web_dir) are
  * relative to the main config file's directory when they are not absolute.
  *
+ * Whatever foyerd would refuse when it starts is checked here too, with the
+ * key's FILE:LINE (systemd runs --check-config before the start, and a
+ * config it passes must start): the zone through tu_zone_check(), the
+ * function foyerd's start uses; the database path; what libmodbus and
+ * libmosquitto refuse; the files foyerd reads at its start.  Every file is
+ * opened through config_open_regular(), so a FIFO matched by an include
+ * never blocks a load.  Messages have control characters written \xNN.
+ *
  * The only global state touched is libinih's set of option variables, set
  * once (pthread_once) to: no multi-line values, heap line buffer of
  * FOYER_CONF_LINE_MAX + 3 bytes (Debian's libinih 55 honours ini_use_stack
@@ -45,8 +53,10 @@
  */
 #include "foyer/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <math.h>
 #include <pthread.h>
@@ -54,12 +64,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
-#ifndef FOYER_ZONEINFO_DIR
-#define FOYER_ZONEINFO_DIR "/usr/share/zoneinfo"
-#endif
+#include "foyer/timeutil.h"
+
 #ifndef FOYER_WEBDIR
 #define FOYER_WEBDIR "/usr/share/foyer/web"
 #endif
@@ -383,17 +393,88 @@ static uint32_t file_index(const struct parser *p, const char *file)
     return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1 to 4 bytes; no
+ * overlong form, surrogate or code point past U+10FFFF), its code point in
+ * *ret_cp; 0 when the bytes there are not one. */
+static size_t utf8_char(const unsigned char *s, uint32_t *ret_cp)
+{
+    uint32_t cp;
+    size_t n;
+    if (*s < 0x80) {
+        *ret_cp = *s;
+        return 1;
+    }
+    if (*s >= 0xC2 && *s <= 0xDF) {
+        n = 2;
+        cp = *s & 0x1Fu;
+    } else if ((*s & 0xF0) == 0xE0) {
+        n = 3;
+        cp = *s & 0x0Fu;
+    } else if (*s >= 0xF0 && *s <= 0xF4) {
+        n = 4;
+        cp = *s & 0x07u;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    *ret_cp = cp;
+    return n;
+}
+
+static bool is_control(uint32_t cp)
+{
+    return cp <= 0x1F || (cp >= 0x7F && cp <= 0x9F);
+}
+
+/* MSG with control characters and bytes that are not UTF-8 written \xNN:
+ * messages quote config values, and an include may read any file, so a
+ * message must not drive the terminal it is shown on.  Caller frees. */
+static char *escape_controls(const char *msg)
+{
+    const unsigned char *s = (const unsigned char *)msg;
+    char *out = malloc(strlen(msg) * 4 + 1), *o = out;
+    if (!out)
+        return NULL;
+    while (*s) {
+        uint32_t cp = 0;
+        size_t n = utf8_char(s, &cp);
+        if (n == 0 || is_control(cp)) {
+            (void)sprintf(o, "\\x%02X", (unsigned)*s++);
+            o += 4;
+        } else {
+            memcpy(o, s, n);
+            o += n;
+            s += n;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 __attribute__((format(printf, 3, 4))) static void
 add_err(struct parser *p, const struct conf_pos *pos, const char *fmt, ...)
 {
     va_list ap;
-    char *body = NULL, *msg = NULL;
+    char *raw = NULL, *body, *msg = NULL;
     int r;
 
     va_start(ap, fmt);
-    r = vasprintf(&body, fmt, ap);
+    r = vasprintf(&raw, fmt, ap);
     va_end(ap);
     if (r < 0) {
+        p->oom = true;
+        return;
+    }
+    body = escape_controls(raw);
+    free(raw);
+    if (!body) {
         p->oom = true;
         return;
     }
@@ -537,6 +618,47 @@ static const char *sec_label(const struct rsec *s, char *buf, size_t len)
 }
 
 #define LABEL_MAX (FOYER_ID_MAX + 16)
+
+int config_open_regular(const char *path, FILE **ret_f)
+{
+    struct stat st;
+    FILE *f;
+    int fd, e;
+
+    /* stat first, so that a device is never even opened (opening a tape or
+     * a modem line acts on it); fstat after the open, against a swap. */
+    if (stat(path, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    e = fstat(fd, &st) < 0    ? errno
+        : S_ISREG(st.st_mode) ? 0
+        : S_ISDIR(st.st_mode) ? EISDIR
+                              : EINVAL;
+    if (e) {
+        close(fd);
+        return -e;
+    }
+    f = fdopen(fd, "r");
+    if (!f) {
+        e = errno;
+        close(fd);
+        return -e;
+    }
+    *ret_f = f;
+    return 0;
+}
+
+/* The text for a config_open_regular() error. */
+static const char *open_strerror(int err)
+{
+    if (err == -EINVAL)
+        return "not a regular file (a FIFO, socket or device)";
+    return strerror(-err);
+}
 
 /* ---------------------------------------------------------------------- */
 /* Reading files                                                           */
@@ -850,27 +972,24 @@ static void parse_file(struct parser *p, struct rsecs *out, bool profile_file, c
     pf->parent = parent;
     pf->depth = parent ? parent->depth + 1 : 0;
     pf->cur = CUR_NONE;
-    pf->f = fopen(path, "re");
-    if (pf->f && fstat(fileno(pf->f), &st) == 0) {
-        if (!S_ISREG(st.st_mode)) {
-            fclose(pf->f);
-            pf->f = NULL;
-            errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        }
-        pf->dev = st.st_dev;
-        pf->ino = st.st_ino;
+    r = config_open_regular(path, &pf->f);
+    if (r == 0 && fstat(fileno(pf->f), &st) < 0) {
+        r = -errno;
+        fclose(pf->f);
     }
-    if (!pf->f) {
-        int e = errno;
+    if (r < 0) {
         if (from) {
-            add_err(p, from, "cannot open include \"%s\": %s", path, strerror(e));
+            add_err(p, from, "cannot open %s \"%s\": %s", profile_file ? "profile" : "include",
+                    path, open_strerror(r));
         } else {
             struct conf_pos pos = {ipath, 0};
-            add_err(p, &pos, "cannot open: %s", strerror(e));
+            add_err(p, &pos, "cannot open: %s", open_strerror(r));
         }
         free(pf);
         return;
     }
+    pf->dev = st.st_dev;
+    pf->ino = st.st_ino;
     for (const struct pfile *a = parent; a; a = a->parent) {
         if (a->dev == pf->dev && a->ino == pf->ino) {
             add_err(p, from, "include loop: \"%s\" is already being read", path);
@@ -1166,6 +1285,39 @@ static bool json_path_valid(const char *v)
     return seg;
 }
 
+/* A string libmosquitto takes (client ID, user name, topic): well-formed
+ * UTF-8 without control characters (U+0000-U+001F, U+007F-U+009F) or
+ * non-characters, as mosquitto_validate_utf8() checks.  Else mosquitto_new()
+ * or mosquitto_username_pw_set() fail at foyerd's start, or the
+ * subscription at every connection. */
+static bool mqtt_string_valid(const char *v)
+{
+    const unsigned char *s = (const unsigned char *)v;
+    while (*s) {
+        uint32_t cp = 0;
+        size_t n = utf8_char(s, &cp);
+        if (n == 0 || is_control(cp) || (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE)
+            return false;
+        s += n;
+    }
+    return true;
+}
+
+/* A file foyerd reads when it starts (a password, a certificate, a token):
+ * a missing one, or one that is not a regular file, stops foyerd or one of
+ * its parts, so the config check says so.  Whether foyerd's user may read
+ * it is left to the start: the check may run as another user. */
+static void file_check(struct parser *p, const struct rkey *k, const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode))
+            add_err(p, &k->pos, "%s: %s \"%s\" is not a regular file", what, k->name, path);
+    } else if (errno == ENOENT || errno == ENOTDIR) {
+        add_err(p, &k->pos, "%s: %s \"%s\": %s", what, k->name, path, strerror(ENOENT));
+    }
+}
+
 /* An MQTT topic filter: "+" and "#" only as whole levels, "#" only last. */
 static bool topic_valid(const char *t)
 {
@@ -1340,25 +1492,52 @@ static void resolve_place(struct build *b, const struct rsec *s, const char *wha
     }
 }
 
-static void zone_check(struct parser *p, const struct rsec *s, const struct rkey *k)
+/* The database path: SQLite creates the file, but not over a directory or
+ * below a file.  A missing directory is left to the start: the systemd
+ * unit creates /var/lib/foyer (StateDirectory=) just before it. */
+static void database_check(struct parser *p, const struct rkey *k, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            add_err(p, &k->pos,
+                    "database \"%s\" is a directory: name the database file in it, "
+                    "e.g. %s%sfoyer.db",
+                    path, path, path[strlen(path) - 1] == '/' ? "" : "/");
+        else if (!S_ISREG(st.st_mode))
+            add_err(p, &k->pos, "database \"%s\" is not a regular file", path);
+    } else if (errno == ENOTDIR) {
+        add_err(p, &k->pos, "database \"%s\": a part of the path is a file, not a directory", path);
+    }
+}
+
+/* The zone, checked by the function foyerd's start uses (tu_zone_check),
+ * so that --check-config and foyerd agree. */
+static void zone_check(struct parser *p, const struct rkey *k)
 {
     const char *z = k->value;
-    char path[512];
-    struct stat st;
-    bool ok = z[0] != '/' && strstr(z, "..") == NULL;
-    int r;
+    int32_t off = 0;
+    int r = tu_zone_check(z, &off);
 
-    for (const char *c = z; ok && *c; c++)
-        if (!(isalnum((unsigned char)*c) || strchr("/_+-", *c)))
-            ok = false;
-    if (!ok) {
-        add_err(p, &k->pos, "bad time zone \"%s\" (expected a name like Europe/Paris)", z);
+    if (r == 0)
         return;
+    if (r == -EINVAL) {
+        add_err(p, &k->pos, "bad time zone \"%s\" (expected a name like Europe/Paris)", z);
+    } else if (r == -ENOENT) {
+        add_err(p, &k->pos, "bad time zone \"%s\" (no file %s/%s)", z, tu_zone_dir(), z);
+    } else if (r == -EDOM) {
+        int a = off < 0 ? -off : off;
+        add_err(p, &k->pos,
+                "time zone \"%s\" is not usable: its offset UTC%c%02d:%02d is not a whole "
+                "number of hours, and foyer needs whole-hour offsets (hourly figures are "
+                "stored per UTC hour, which must also be a local hour)",
+                z, off < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
+    } else if (r == -EBADMSG) {
+        add_err(p, &k->pos, "bad time zone \"%s\" (%s/%s is not a time zone file)", z,
+                tu_zone_dir(), z);
+    } else {
+        add_err(p, &k->pos, "bad time zone \"%s\" (%s/%s: %s)", z, tu_zone_dir(), z, strerror(-r));
     }
-    r = snprintf(path, sizeof(path), "%s/%s", FOYER_ZONEINFO_DIR, z);
-    if (r < 0 || (size_t)r >= sizeof(path) || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        add_err(p, &k->pos, "bad time zone \"%s\" (no file %s/%s)", z, FOYER_ZONEINFO_DIR, z);
-    (void)s;
 }
 
 static void build_foyer(struct build *b)
@@ -1379,9 +1558,10 @@ static void build_foyer(struct build *b)
     if (b->g[ST_FOYER].n) {
         const struct rkey *k;
         s = b->g[ST_FOYER].v[0];
-        (void)get_path(p, s, "database", &cfg->database);
+        if (get_path(p, s, "database", &cfg->database) && get(s, "database"))
+            database_check(p, get(s, "database"), cfg->database);
         if ((k = get(s, "timezone")) != NULL) {
-            zone_check(p, s, k);
+            zone_check(p, k);
             (void)get_str(p, s, "timezone", &cfg->timezone);
         }
         (void)get_path(p, s, "profiles_dir", &cfg->profiles_dir);
@@ -1551,7 +1731,14 @@ static void build_buses(struct build *b)
         x->type = (enum bus_type)t;
         x->frame_delay_ms = x->type == BUS_RTU ? 5 : 0;
         if (x->type == BUS_TCP) {
-            if (require(p, s, "host"))
+            struct in_addr a;
+            const struct rkey *k = require(p, s, "host");
+            /* libmodbus's TCP backend connects to a dotted IPv4 address
+             * only: it resolves no name, and refuses a longer string at
+             * foyerd's start. */
+            if (k && inet_pton(AF_INET, k->value, &a) != 1)
+                bad_value(p, s, k, "an IPv4 address like 192.0.2.10");
+            else if (k)
                 (void)get_str(p, s, "host", &x->host);
             (void)get_int(p, s, "port", 1, 65535, &x->port);
             other = rtu_only;
@@ -1775,9 +1962,9 @@ static int32_t profile_get(struct build *b, const struct rsec *meter, const stru
         memcpy(pc->name, k->value, strlen(k->value) + 1);
         pc->idx = -1;
         /* Probe first so a missing profile reads as such, at the meter. */
-        f = fopen(path, "re");
-        if (!f) {
-            pc->err = errno;
+        int r = config_open_regular(path, &f);
+        if (r < 0) {
+            pc->err = -r;
         } else {
             struct profile pr;
             struct profile *np;
@@ -1805,7 +1992,7 @@ static int32_t profile_get(struct build *b, const struct rsec *meter, const stru
                 path);
     else if (pc->err)
         add_err(p, &k->pos, "meter %s: cannot read profile \"%s\" (%s: %s)", meter->id, k->value,
-                path, strerror(pc->err));
+                path, open_strerror(-pc->err));
     free(path);
     return pc->idx;
 }
@@ -1863,7 +2050,13 @@ static void build_meters(struct build *b)
             }
         }
         resolve_place(b, s, what, true, &x->dwelling, &x->building);
-        (void)get_int(p, s, "interval", 1, 86400, &x->interval_s);
+        if (get_int(p, s, "interval", 1, 86400, &x->interval_s) &&
+            x->interval_s < FOYER_METER_INTERVAL_MIN_S)
+            add_err(p, &get(s, "interval")->pos,
+                    "meter %s: interval %d s is too short (at least %d s: readings are stamped "
+                    "to the second, and two polls jittered less than a second apart would "
+                    "share one)",
+                    s->id, x->interval_s, FOYER_METER_INTERVAL_MIN_S);
         (void)get_bool(p, s, "submeter", &x->submeter);
     }
 }
@@ -1995,6 +2188,8 @@ static void build_sensors(struct build *b)
             if (!topic_valid(k->value))
                 bad_value(p, s, k,
                           "an MQTT topic; \"+\" and \"#\" fill a whole level, \"#\" only last");
+            else if (!mqtt_string_valid(k->value))
+                bad_value(p, s, k, "an MQTT topic in UTF-8, without control characters");
             else
                 x->topic = p_strdup(p, k->value);
         }
@@ -2263,6 +2458,20 @@ static void build_mqtt(struct build *b)
         const struct rkey *k = get(s, "cert_file") ? get(s, "cert_file") : get(s, "key_file");
         add_err(p, &k->pos, "mqtt: cert_file and key_file go together");
     }
+    /* What foyerd's MQTT client refuses when it starts. */
+    if (m->client_id && !mqtt_string_valid(m->client_id))
+        bad_value(p, s, get(s, "client_id"), "UTF-8 text without control characters");
+    if (m->username && !mqtt_string_valid(m->username))
+        bad_value(p, s, get(s, "username"), "UTF-8 text without control characters");
+    if (m->username && m->password_file)
+        file_check(p, get(s, "password_file"), m->password_file, "mqtt");
+    if (m->tls) {
+        static const char *const tls_files[] = {"ca_file", "cert_file", "key_file"};
+        const char *const paths[] = {m->ca_file, m->cert_file, m->key_file};
+        for (size_t i = 0; i < N_ELEMS(tls_files); i++)
+            if (paths[i])
+                file_check(p, get(s, tls_files[i]), paths[i], "mqtt");
+    }
 }
 
 static void build_http(struct build *b)
@@ -2300,6 +2509,9 @@ static void build_push(struct build *b)
         struct push_endpoint *x = &cfg->push[i];
         const struct rkey *k;
 
+        char what[FOYER_ID_MAX + 8];
+
+        (void)snprintf(what, sizeof(what), "push%s%s", s->id[0] ? " " : "", s->id);
         memcpy(x->id, s->id, sizeof(x->id));
         x->pos = s->pos;
         x->tls_verify = true;
@@ -2312,8 +2524,10 @@ static void build_push(struct build *b)
             else
                 x->url = p_strdup(p, k->value);
         }
-        (void)get_path(p, s, "token_file", &x->token_file);
-        (void)get_path(p, s, "ca_file", &x->ca_file);
+        if (get_path(p, s, "token_file", &x->token_file) && x->token_file)
+            file_check(p, get(s, "token_file"), x->token_file, what);
+        if (get_path(p, s, "ca_file", &x->ca_file) && x->ca_file)
+            file_check(p, get(s, "ca_file"), x->ca_file, what);
         (void)get_bool(p, s, "tls_verify", &x->tls_verify);
         (void)get_int(p, s, "timeout", 1, 3600, &x->timeout_s);
         (void)get_int(p, s, "max_age", 60, 366 * 86400, &x->max_age_s);

@@ -6,11 +6,23 @@
  * IMPORT_BATCH rows.  A file in time order per channel therefore takes the
  * fast in-order path, and any order still gives the same result through the
  * store's late-reading path.  Memory stays bounded whatever the file size.
+ *
+ * Rows are RFC 4180 records of one line: a field may be quoted ("e1", with
+ * "" for a quote inside); a line break inside quotes is a bad row, since no
+ * field of ours can hold one.  A row must name one instant: a time without
+ * an offset is refused (a local time is missing or repeated at a DST
+ * change, so two rows would land on one instant and one would be lost), and
+ * so is second 60 (Unix time has no leap second: it would be the next
+ * second's).  Values are decimal numbers read without the locale; hex
+ * ("0x10", "0x1p4"), "inf" and "nan" are refused.  Input quoted in a
+ * message is escaped (\xNN for control bytes), so a file cannot drive the
+ * terminal it is reported on.
  */
 #include "foyer/csvio.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -33,6 +45,7 @@ struct importer {
     size_t n;
     struct import_result *res;
     long file_size;
+    locale_t c_locale; /* numbers are read with "." whatever the caller's locale */
 };
 
 static void bad_row(struct importer *im, unsigned long line, const char *fmt, ...)
@@ -51,19 +64,75 @@ static void bad_row(struct importer *im, unsigned long line, const char *fmt, ..
     }
 }
 
+/* Strip blanks and the line break around s, in place. */
 static char *trim(char *s)
 {
-    while (isspace((unsigned char)*s))
+    while (*s == ' ' || *s == '\t')
         s++;
     size_t len = strlen(s);
     while (len > 0 && isspace((unsigned char)s[len - 1]))
         s[--len] = '\0';
-    if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
-        s[len - 1] = '\0';
-        s++;
-    }
     return s;
 }
+
+/* Length of the UTF-8 sequence at s that may be shown as it is: a valid
+ * sequence of a printable character; 0 for anything else (a control
+ * character, C1 included, or a byte that starts no valid sequence). */
+static size_t printable_utf8(const unsigned char *s)
+{
+    uint32_t cp;
+    size_t n;
+    if (*s >= 0x20 && *s < 0x7f)
+        return 1;
+    if (*s >= 0xC2 && *s <= 0xDF) {
+        n = 2;
+        cp = *s & 0x1Fu;
+    } else if ((*s & 0xF0) == 0xE0) {
+        n = 3;
+        cp = *s & 0x0Fu;
+    } else if (*s >= 0xF0 && *s <= 0xF4) {
+        n = 4;
+        cp = *s & 0x07u;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0x80 && cp <= 0x9F))
+        return 0;
+    return n;
+}
+
+/* IN as it may be quoted in a message: control characters and bytes that
+ * are not UTF-8 as \xNN, a backslash and a quote escaped.  Returns buf
+ * (at least 4 bytes per input byte, plus one). */
+static const char *esc(const char *in, char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    while (*s && o + 5 <= len) {
+        size_t n = printable_utf8(s);
+        if (*s == '\\' || *s == '"') {
+            buf[o++] = '\\';
+            buf[o++] = (char)*s++;
+        } else if (n == 0) {
+            (void)snprintf(buf + o, len - o, "\\x%02X", (unsigned)*s++);
+            o += 4;
+        } else {
+            memcpy(buf + o, s, n);
+            o += n;
+            s += n;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+#define ESC_LEN (4 * FOYER_CSV_LINE_MAX + 1)
 
 static int flush_chunk(struct importer *im)
 {
@@ -93,58 +162,166 @@ static void show_progress(struct importer *im, FILE *in, bool final)
     fflush(im->progress);
 }
 
+/* Split LINE (without its line break) into its RFC 4180 fields, in place:
+ * at most max fields in f, their count in *ret_n (max + 1 when there are
+ * more).  Blanks around a field are dropped.  Returns NULL, or why the line
+ * cannot be split. */
+static const char *split_fields(char *line, char **f, size_t max, size_t *ret_n)
+{
+    char *p = line;
+    size_t n = 0;
+    for (;;) {
+        char *out, *start;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        out = start = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (*p == '\0')
+                    return "a quoted field is not closed on its line";
+                if (*p == '"' && p[1] == '"') {
+                    *out++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *out++ = *p++;
+                }
+            }
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p != ',' && *p != '\0')
+                return "text after a closing quote (double a quote inside a quoted field)";
+        } else {
+            while (*p != ',' && *p != '\0') {
+                if (*p == '"')
+                    return "a quote inside an unquoted field (quote the field and double the "
+                           "quote)";
+                p++;
+            }
+            out = p;
+            while (out > start && (out[-1] == ' ' || out[-1] == '\t'))
+                out--;
+        }
+        bool last = *p == '\0';
+        *out = '\0';
+        if (n < max)
+            f[n] = start;
+        n++;
+        if (last || n > max)
+            break;
+        p++;
+    }
+    *ret_n = n;
+    return NULL;
+}
+
+/* A decimal number as a person or a spreadsheet writes it: optional sign,
+ * digits with an optional point, an optional exponent.  Nothing else, so
+ * that strtod's hex ("0x10", "0x1p4"), "inf" and "nan" never pass. */
+static bool plain_decimal(const char *s)
+{
+    size_t digits = 0;
+    if (*s == '+' || *s == '-')
+        s++;
+    for (; isdigit((unsigned char)*s); s++)
+        digits++;
+    if (*s == '.')
+        for (s++; isdigit((unsigned char)*s); s++)
+            digits++;
+    if (digits == 0)
+        return false;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!isdigit((unsigned char)*s))
+            return false;
+        while (isdigit((unsigned char)*s))
+            s++;
+    }
+    return *s == '\0';
+}
+
 /* Parse one data line into im->rows[im->n]; reports and returns false when
  * the row is bad. */
 static bool parse_row(struct importer *im, char *line, unsigned long lineno)
 {
-    char *f[3];
-    char *p = line;
-    for (int i = 0; i < 3; i++) {
-        f[i] = p;
-        char *comma = strchr(p, ',');
-        if (i < 2) {
-            if (!comma) {
-                bad_row(im, lineno, "expected 3 fields: channel,time,value");
-                return false;
-            }
-            *comma = '\0';
-            p = comma + 1;
-        } else if (comma) {
-            bad_row(im, lineno, "more than 3 fields (a decimal comma? use a point)");
-            return false;
-        }
-        f[i] = trim(f[i]);
+    char *f[3], e[ESC_LEN];
+    size_t n;
+    const char *why = split_fields(line, f, 3, &n);
+    if (why) {
+        bad_row(im, lineno, "%s", why);
+        return false;
+    }
+    if (n > 3) {
+        bad_row(im, lineno, "more than 3 fields (a decimal comma? use a point)");
+        return false;
+    }
+    if (n < 3) {
+        bad_row(im, lineno, "expected 3 fields: channel,time,value");
+        return false;
     }
     int32_t ch = config_find_channel(im->cfg, f[0]);
     if (ch < 0) {
         im->res->unknown_channel++;
-        bad_row(im, lineno, "unknown channel \"%s\"", f[0]);
+        bad_row(im, lineno, "unknown channel \"%s\"", esc(f[0], e, sizeof(e)));
         return false;
     }
     int64_t ts;
-    if (tu_parse_iso(f[1], &ts) < 0) {
-        bad_row(im, lineno, "bad time \"%s\" (ISO 8601, e.g. 2026-03-29T02:00:00Z)", f[1]);
+    struct tu_iso_info ti;
+    if (tu_parse_iso_info(f[1], &ts, &ti) < 0) {
+        bad_row(im, lineno, "bad time \"%s\" (ISO 8601, e.g. 2026-03-29T02:00:00Z)",
+                esc(f[1], e, sizeof(e)));
         return false;
     }
-    char *end;
+    if (!ti.has_time || !ti.has_offset) {
+        bad_row(im, lineno,
+                "time \"%s\" has no UTC offset: add Z or one like +01:00 (a local time is "
+                "missing or repeated at a DST change)",
+                esc(f[1], e, sizeof(e)));
+        return false;
+    }
+    if (ti.leap_second) {
+        bad_row(im, lineno,
+                "time \"%s\" is a leap second (:60): Unix time has none, it would be the next "
+                "second's",
+                esc(f[1], e, sizeof(e)));
+        return false;
+    }
+    char *end = f[2];
+    double v = NAN;
     errno = 0;
-    double v = strtod(f[2], &end);
-    if (f[2][0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v)) {
-        bad_row(im, lineno, "bad value \"%s\" (a number with a decimal point)", f[2]);
+    if (plain_decimal(f[2]))
+        v = strtod_l(f[2], &end, im->c_locale);
+    if (*end != '\0' || errno == ERANGE || !isfinite(v)) {
+        bad_row(im, lineno, "bad value \"%s\" (a decimal number with a point, e.g. 1234.5)",
+                esc(f[2], e, sizeof(e)));
         return false;
     }
     const struct channel *c = &im->cfg->channels[ch];
     if (v < c->min_value || v > c->max_value) {
-        bad_row(im, lineno, "value %s out of the range of %s (%g to %g %s)", f[2], c->id,
-                c->min_value, c->max_value, c->unit);
+        bad_row(im, lineno, "value %s out of the range of %s (%g to %g %s)",
+                esc(f[2], e, sizeof(e)), c->id, c->min_value, c->max_value, c->unit);
         return false;
     }
     if (ts < FOYER_TS_MIN_S || ts > tu_now_s() + FOYER_FUTURE_SKEW_S) {
-        bad_row(im, lineno, "time \"%s\" is before 2000 or in the future", f[1]);
+        bad_row(im, lineno, "time \"%s\" is before 2000 or in the future", esc(f[1], e, sizeof(e)));
         return false;
     }
     im->rows[im->n++] = (struct reading){.channel = (uint32_t)ch, .ts_s = ts, .value = v};
     return true;
+}
+
+/* The header line: the three names, quoted or not. */
+static bool header_ok(char *line)
+{
+    char *f[3];
+    size_t n;
+    return split_fields(line, f, 3, &n) == NULL && n == 3 && strcmp(f[0], "channel") == 0 &&
+           strcmp(f[1], "time") == 0 && strcmp(f[2], "value") == 0;
 }
 
 int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const char *name,
@@ -158,9 +335,14 @@ int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const 
     int rc = 0;
 
     memset(ret, 0, sizeof(*ret));
-    im.rows = calloc(IMPORT_CHUNK_ROWS, sizeof(*im.rows));
-    if (!im.rows)
+    im.c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (im.c_locale == (locale_t)0)
         return -ENOMEM;
+    im.rows = calloc(IMPORT_CHUNK_ROWS, sizeof(*im.rows));
+    if (!im.rows) {
+        freelocale(im.c_locale);
+        return -ENOMEM;
+    }
     if (fseek(in, 0, SEEK_END) == 0) {
         im.file_size = ftell(in);
         rewind(in);
@@ -182,7 +364,7 @@ int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const 
         if (*t == '\0' || *t == '#')
             continue;
         if (!header) {
-            if (strcmp(t, "channel,time,value") != 0) {
+            if (!header_ok(t)) {
                 fprintf(err, "%s:%lu: expected the header \"channel,time,value\"\n", name, lineno);
                 rc = -EINVAL;
                 goto out;
@@ -216,5 +398,6 @@ int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const 
                 (unsigned long long)(ret->bad_rows - IMPORT_REPORT_MAX));
 out:
     free(im.rows);
+    freelocale(im.c_locale);
     return rc;
 }

@@ -326,13 +326,16 @@ static int cmd_import(const struct foyer_config *cfg, int argc, char **argv)
     if (in != stdin)
         fclose(in);
     const struct ingest_stats *g = &res.ingest;
+    /* Every row is in one count: stored, duplicate, bad, conflict, refused
+     * (or dropped by the counter logic, with its event). */
     printf("import %s: %llu rows: %llu stored, %llu duplicates skipped, %llu bad rows "
-           "(%llu unknown channels), %llu refused as out of range or time; counters: %llu "
-           "resets, %llu rollovers, %llu glitches and %llu spikes dropped, %llu late readings "
-           "slotted in, %llu refused\n",
+           "(%llu unknown channels), %llu conflicts (a reading at the same channel and time "
+           "with another value: the first kept), %llu refused as out of range or time; "
+           "counters: %llu resets, %llu rollovers, %llu glitches and %llu spikes dropped, "
+           "%llu late readings slotted in, %llu refused\n",
            path, (unsigned long long)res.rows, (unsigned long long)g->stored,
            (unsigned long long)g->duplicates, (unsigned long long)res.bad_rows,
-           (unsigned long long)res.unknown_channel,
+           (unsigned long long)res.unknown_channel, (unsigned long long)g->conflicts,
            (unsigned long long)(g->out_of_range + g->bad_time), (unsigned long long)g->resets,
            (unsigned long long)g->rollovers, (unsigned long long)g->glitches,
            (unsigned long long)g->spikes, (unsigned long long)g->late,
@@ -345,7 +348,8 @@ static int cmd_import(const struct foyer_config *cfg, int argc, char **argv)
     store_close(s);
     if (rc < 0)
         return 1;
-    return res.bad_rows || g->out_of_range || g->bad_time ? 1 : 0;
+    /* A row not taken is a failure; a duplicate is not (imports repeat). */
+    return res.bad_rows || g->conflicts || g->out_of_range || g->bad_time ? 1 : 0;
 }
 
 /* ---- export ------------------------------------------------------------ */

@@ -590,11 +590,13 @@ static int parse_file(struct lparse *p, const char *path, bool tips)
     p->line = 0;
     p->tips_file = tips;
     p->section = -1;
-    p->f = fopen(path, "re");
-    if (!p->f) {
-        int e = errno;
-        lerr(p, 0, "cannot open: %s", strerror(e));
-        return -e;
+    /* Regular files only, opened without waiting: a FIFO would hang the
+     * load (config_open_regular). */
+    int rc = config_open_regular(path, &p->f);
+    if (rc < 0) {
+        lerr(p, 0, "cannot open: %s",
+             rc == -EINVAL ? "not a regular file (a FIFO, socket or device)" : strerror(-rc));
+        return rc;
     }
     int r = ini_parse_stream(lang_reader, p, lang_handler, p);
     fclose(p->f);

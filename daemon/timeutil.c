@@ -6,16 +6,34 @@
  * by mktime on local midnight, so DST days have their true length.  The last
  * day and month looked up are cached per thread: the writer asks for the same
  * day thousands of times per batch and mktime costs microseconds.
+ *
+ * A zone is checked (tu_zone_check) by reading its TZif file (RFC 8536)
+ * rather than by switching TZ: the config is checked again on SIGHUP while
+ * other threads convert local times, and TZ is process-wide.  foyerd's start
+ * (timeutil_set_zone) and the config check use this one function, so
+ * `foyerd --check-config` refuses exactly the zones foyerd refuses.
  */
 #include "foyer/timeutil.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "foyer/limits.h"
+
+#ifndef FOYER_ZONEINFO_DIR
+#define FOYER_ZONEINFO_DIR "/usr/share/zoneinfo"
+#endif
+
+/* Largest zone file read: the biggest of the tz database are under 4 KiB
+ * (fat, with transitions to 2037); anything larger is not one. */
+#define TU_ZONE_FILE_MAX 65536
 
 struct span_cache {
     int64_t start, end; /* [start, end) of the cached local day or month */
@@ -23,44 +41,218 @@ struct span_cache {
 static _Thread_local struct span_cache day_cache = {1, 0};
 static _Thread_local struct span_cache month_cache = {1, 0};
 
-static int zone_file_ok(const char *zone)
+const char *tu_zone_dir(void)
+{
+    const char *dir = getenv("TZDIR"); /* as the C library reads it */
+    return dir && *dir ? dir : FOYER_ZONEINFO_DIR;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int64_t be64(const unsigned char *p)
+{
+    return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+/* An offset of a POSIX TZ string ("5:30", "-1", "+10"), west-positive as
+ * POSIX writes it; returns the offset east of UTC in seconds via ret. */
+static const char *posix_offset(const char *p, int32_t *ret)
+{
+    int sign = 1, part[3] = {0, 0, 0};
+    if (*p == '+' || *p == '-')
+        sign = *p++ == '-' ? -1 : 1;
+    for (int i = 0; i < 3; i++) {
+        if (i > 0) {
+            if (*p != ':')
+                break;
+            p++;
+        }
+        if (!isdigit((unsigned char)*p))
+            return NULL;
+        while (isdigit((unsigned char)*p) && part[i] < 1000)
+            part[i] = part[i] * 10 + (*p++ - '0');
+    }
+    *ret = -sign * (part[0] * 3600 + part[1] * 60 + part[2]);
+    return p;
+}
+
+/* A POSIX TZ zone name: letters, or <...> for names like <+0530>. */
+static const char *posix_name(const char *p)
+{
+    const char *start = p;
+    if (*p == '<') {
+        while (*p && *p != '>')
+            p++;
+        return *p == '>' && p - start > 1 ? p + 1 : NULL;
+    }
+    while (isalpha((unsigned char)*p))
+        p++;
+    return p - start >= 3 ? p : NULL;
+}
+
+/* The footer of a TZif file ("CET-1CEST,M3.5.0,M10.5.0/3"): the rule for
+ * every time after the last transition.  Checks its standard and summer
+ * offsets (summer defaults to one hour more). */
+static int zone_footer_check(const char *tz, int32_t *ret_bad_offset_s)
+{
+    int32_t std = 0, dst;
+    const char *p = tz;
+
+    if (*p == '\0')
+        return 0; /* no rule: the last transition's type goes on */
+    if (!(p = posix_name(p)) || !(p = posix_offset(p, &std)))
+        return -EBADMSG;
+    dst = std + 3600;
+    if (*p && *p != ',') {
+        if (!(p = posix_name(p)))
+            return -EBADMSG;
+        if (*p && *p != ',' && !(p = posix_offset(p, &dst)))
+            return -EBADMSG;
+    }
+    if (std % 3600 != 0 || dst % 3600 != 0) {
+        *ret_bad_offset_s = std % 3600 != 0 ? std : dst;
+        return -EDOM;
+    }
+    return 0;
+}
+
+/* Check the offsets a TZif file gives from FOYER_TS_MIN_S on: the type in
+ * force then, every later transition's type, and the footer rule. */
+static int zone_tzif_check(const unsigned char *b, size_t n, int32_t *ret_bad_offset_s)
+{
+    size_t off = 0, time_size = 4;
+    uint32_t isut, isstd, leap, timecnt, typecnt, charcnt;
+
+    for (int pass = 0;; pass++) {
+        if (n - off < 44 || memcmp(b + off, "TZif", 4) != 0)
+            return -EBADMSG;
+        isut = be32(b + off + 20);
+        isstd = be32(b + off + 24);
+        leap = be32(b + off + 28);
+        timecnt = be32(b + off + 32);
+        typecnt = be32(b + off + 36);
+        charcnt = be32(b + off + 40);
+        if (typecnt == 0 || typecnt > 256 || timecnt > n || charcnt > n || leap > n || isut > n ||
+            isstd > n)
+            return -EBADMSG;
+        size_t len = (size_t)timecnt * (time_size + 1) + (size_t)typecnt * 6 + charcnt +
+                     (size_t)leap * (time_size + 4) + isstd + isut;
+        if (n - off - 44 < len)
+            return -EBADMSG;
+        /* Version 2 and later repeat the data with 64-bit times: use that. */
+        if (pass == 0 && b[off + 4] >= '2') {
+            off += 44 + len;
+            time_size = 8;
+            continue;
+        }
+        off += 44;
+        break;
+    }
+    const unsigned char *times = b + off, *idx = times + (size_t)timecnt * time_size;
+    const unsigned char *types = idx + timecnt;
+    uint32_t in_force = 0; /* before the first transition: type 0 (RFC 8536 3.2) */
+    for (uint32_t i = 0; i < timecnt; i++) {
+        int64_t t = time_size == 8 ? be64(times + (size_t)i * 8)
+                                   : (int64_t)(int32_t)be32(times + (size_t)i * 4);
+        uint32_t type = idx[i];
+        if (type >= typecnt)
+            return -EBADMSG;
+        if (t <= FOYER_TS_MIN_S) {
+            in_force = type;
+            continue;
+        }
+        int32_t utoff = (int32_t)be32(types + (size_t)type * 6);
+        if (utoff % 3600 != 0) {
+            *ret_bad_offset_s = utoff;
+            return -EDOM;
+        }
+    }
+    int32_t utoff = (int32_t)be32(types + (size_t)in_force * 6);
+    if (utoff % 3600 != 0) {
+        *ret_bad_offset_s = utoff;
+        return -EDOM;
+    }
+    if (time_size == 8) {
+        /* The footer: "\n" TZ string "\n" after the 64-bit data. */
+        size_t data =
+            (size_t)timecnt * 9 + (size_t)typecnt * 6 + charcnt + (size_t)leap * 12 + isstd + isut;
+        const char *foot = (const char *)b + off + data, *endp;
+        char tz[128];
+        if (off + data >= n || *foot != '\n')
+            return -EBADMSG;
+        foot++;
+        endp = memchr(foot, '\n', n - off - data - 1);
+        if (!endp || (size_t)(endp - foot) >= sizeof(tz))
+            return -EBADMSG;
+        memcpy(tz, foot, (size_t)(endp - foot));
+        tz[endp - foot] = '\0';
+        return zone_footer_check(tz, ret_bad_offset_s);
+    }
+    return 0;
+}
+
+int tu_zone_check(const char *zone, int32_t *ret_bad_offset_s)
 {
     char path[512];
-    const char *dir = getenv("TZDIR");
+    unsigned char *buf;
     struct stat st;
+    int32_t bad = 0;
+    int fd, rc;
 
     if (zone[0] == '\0' || zone[0] == '/' || strstr(zone, ".."))
         return -EINVAL;
+    for (const char *c = zone; *c; c++)
+        if (!(isalnum((unsigned char)*c) || strchr("/_+-", *c)))
+            return -EINVAL;
     if (strcmp(zone, "UTC") == 0)
-        return 0;
-    int n = snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo", zone);
-    if (n < 0 || (size_t)n >= sizeof(path))
+        return 0; /* the C library knows it without a file */
+    rc = snprintf(path, sizeof(path), "%s/%s", tu_zone_dir(), zone);
+    if (rc < 0 || (size_t)rc >= sizeof(path))
         return -EINVAL;
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-        return -EINVAL;
-    return 0;
+    /* Not a FIFO or a device: such a file would block or never end. */
+    if (stat(path, &st) < 0)
+        return errno == ENOTDIR ? -ENOENT : -errno;
+    if (!S_ISREG(st.st_mode))
+        return -ENOENT;
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > TU_ZONE_FILE_MAX) {
+        close(fd);
+        return S_ISREG(st.st_mode) ? -EBADMSG : -ENOENT;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return -ENOMEM;
+    }
+    size_t n = 0;
+    ssize_t got = 1;
+    while (got > 0 && n <= (size_t)st.st_size) {
+        got = read(fd, buf + n, (size_t)st.st_size + 1 - n);
+        if (got < 0 && errno == EINTR)
+            got = 1;
+        else if (got > 0)
+            n += (size_t)got;
+    }
+    rc = got < 0 ? -errno : zone_tzif_check(buf, n, &bad);
+    free(buf);
+    close(fd);
+    if (rc == -EDOM && ret_bad_offset_s)
+        *ret_bad_offset_s = bad;
+    return rc;
 }
 
 int timeutil_set_zone(const char *zone)
 {
-    if (zone_file_ok(zone) < 0)
+    if (tu_zone_check(zone, NULL) < 0)
         return -EINVAL;
     if (setenv("TZ", zone, 1) < 0)
         return -errno;
     tzset();
-    /* Hour buckets are UTC hours: they are local hours only when every
-     * offset of the zone is a whole number of hours.  Sample the offsets a
-     * zone has had in our era (winter and summer of several years). */
-    for (int64_t y = 2000; y <= 2040; y += 4) {
-        for (int m = 0; m < 12; m += 6) {
-            struct tm tm = {.tm_year = (int)(y - 1900), .tm_mon = m, .tm_mday = 1};
-            time_t t = timegm(&tm);
-            struct tm lt;
-            localtime_r(&t, &lt);
-            if (lt.tm_gmtoff % 3600 != 0)
-                return -EINVAL;
-        }
-    }
     day_cache = (struct span_cache){1, 0};
     month_cache = (struct span_cache){1, 0};
     return 0;
@@ -152,11 +344,11 @@ static bool digits(const char **p, int n, int *ret)
     return true;
 }
 
-int tu_parse_iso(const char *s, int64_t *ret_ts_s)
+int tu_parse_iso_info(const char *s, int64_t *ret_ts_s, struct tu_iso_info *ret_info)
 {
     const char *p = s;
     int y, mo, d, h = 0, mi = 0, sec = 0;
-    bool has_offset = false;
+    bool has_time = false, has_offset = false;
     int offset_s = 0;
 
     if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
@@ -164,6 +356,7 @@ int tu_parse_iso(const char *s, int64_t *ret_ts_s)
         return -EINVAL;
     if (*p == 'T' || *p == ' ') {
         p++;
+        has_time = true;
         if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
             return -EINVAL;
         if (*p == ':') {
@@ -216,7 +409,14 @@ int tu_parse_iso(const char *s, int64_t *ret_ts_s)
         *ret_ts_s = (int64_t)timegm(&tm) - offset_s;
     else
         *ret_ts_s = (int64_t)mktime(&tm);
+    if (ret_info)
+        *ret_info = (struct tu_iso_info){has_time, has_offset, sec == 60};
     return 0;
+}
+
+int tu_parse_iso(const char *s, int64_t *ret_ts_s)
+{
+    return tu_parse_iso_info(s, ret_ts_s, NULL);
 }
 
 char *tu_format_local(int64_t ts_s, char *buf, size_t len)

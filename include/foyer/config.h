@@ -307,6 +307,14 @@ struct foyer_config *config_load(const char *path, struct conf_errors *errs);
 void config_free(struct foyer_config *cfg);
 void conf_errors_free(struct conf_errors *errs);
 
+/* Open PATH for reading if it is a regular file, the way every config,
+ * include, profile and language file is opened: a FIFO matched by an
+ * include glob would block the load (and SIGTERM with it), a device would
+ * never end, so they are refused before any read, and the open itself
+ * never waits.  Returns 0 and *ret_f (caller fcloses), or -errno: -EISDIR
+ * for a directory, -EINVAL for any other file that is not regular. */
+int config_open_regular(const char *path, FILE **ret_f);
+
 /* Print the normalised config (every section and key with its effective
  * value, defaults filled in, in a stable order) for `--check-config -v`. */
 void config_dump(const struct foyer_config *cfg, FILE *out);

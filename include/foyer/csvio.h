@@ -2,11 +2,15 @@
  * csvio.h - CSV import of readings and CSV export of rollups (foyerctl).
  *
  * Import: header "channel,time,value", ISO 8601 time with offset or Z, one
- * reading per row, rows in any order.  Rows go through store_ingest(), the
+ * reading per row, rows in any order; fields may be quoted (RFC 4180, on one
+ * line).  A time without an offset, a leap second (:60) and a value that is
+ * not a decimal number are bad rows.  Rows go through store_ingest(), the
  * same counter logic as live readings.  A bad row is reported with its line
- * number and skipped; every other row is still imported.  Rows identical to
- * stored readings are skipped and counted, so an import can be run again
- * (after being killed half-way, say) and changes nothing.
+ * number and why (input escaped) and skipped; every other row is still
+ * imported.  Rows identical to stored readings are skipped and counted, so an
+ * import can be run again (after being killed half-way, say) and changes
+ * nothing; a row at a stored reading's time with another value is counted
+ * as a conflict (ingest.conflicts).
  *
  * Export: header "channel,dwelling,quantity,period_start,value,unit", one
  * row per channel and period; the value is the consumption of the period

@@ -24,6 +24,13 @@
  * ten channels each is 3 000 channels; a site of several buildings fits. */
 #define FOYER_CHANNELS_MAX 65536
 
+/* Shortest poll interval of a meter.  Readings are stamped to the second,
+ * and a poll's start moves by some milliseconds with the bus: polls 1 s
+ * apart fall now and then on the same second, and one reading of the pair
+ * is lost as a conflict.  2 s apart, only a poll kept a whole second behind
+ * the other meters of its bus can. */
+#define FOYER_METER_INTERVAL_MIN_S 2
+
 /* Registers in one profile: the SDM630 map has about 80. */
 #define FOYER_PROFILE_REGISTERS_MAX 256
 

@@ -16,10 +16,23 @@
 #include <stdint.h>
 
 /* Select the zone for the whole process ("Europe/Paris").  Returns 0, or
- * -EINVAL when the zone is unknown or its UTC offset is not a whole number
- * of hours (hour buckets are UTC hours, so they must also be local hours).
- * Call before starting threads. */
+ * -EINVAL when tu_zone_check() refuses it.  Call before starting threads. */
 int timeutil_set_zone(const char *zone);
+
+/* Whether foyer can run in ZONE, without selecting it (safe while other
+ * threads convert local times).  Returns 0; -EINVAL for a name that is not
+ * a zone name (absolute, "..", odd characters); -ENOENT when there is no
+ * such zone file under tu_zone_dir(); -EBADMSG when the file is not a
+ * readable TZif file; -EDOM when an offset the zone uses from FOYER_TS_MIN_S
+ * on is not a whole number of hours (hour buckets are UTC hours, so they
+ * must also be local hours), *ret_bad_offset_s (when not NULL) getting that
+ * offset east of UTC; other -errno from reading the file.  "UTC" needs no
+ * file. */
+int tu_zone_check(const char *zone, int32_t *ret_bad_offset_s);
+
+/* Where zone files are read: $TZDIR as the C library reads it, else the
+ * system's (FOYER_ZONEINFO_DIR, /usr/share/zoneinfo). */
+const char *tu_zone_dir(void);
 
 /* Start of the local day, ISO week (Monday), month containing ts, as UTC
  * epoch seconds. */
@@ -36,6 +49,19 @@ int64_t tu_local_date(int year, int month, int day);
  * ignored; a date "2026-03-29" or a time without offset is local time.
  * Returns 0 or -EINVAL. */
 int tu_parse_iso(const char *s, int64_t *ret_ts_s);
+
+/* What tu_parse_iso_info() read besides the instant, for callers that
+ * must refuse what tu_parse_iso() tolerates. */
+struct tu_iso_info {
+    bool has_time;    /* a time of day was given, not only a date */
+    bool has_offset;  /* "Z" or an offset was given: the instant does not depend on the
+                         zone (a local time is ambiguous or missing at DST changes) */
+    bool leap_second; /* the seconds were 60: the instant is the next second's */
+};
+
+/* tu_parse_iso(), also filling *ret_info when not NULL (both untouched on
+ * failure). */
+int tu_parse_iso_info(const char *s, int64_t *ret_ts_s, struct tu_iso_info *ret_info);
 
 /* Format as local time with offset "2026-03-29T03:00:00+02:00" into buf
  * (at least 32 bytes).  Returns buf. */

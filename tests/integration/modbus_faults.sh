@@ -24,7 +24,7 @@ timeout_ms = 300
 offline_after = 3
 CONF
 for u in 1 2 3; do
-  printf '[meter m%d]\nprofile = sdm120\nbus = gw1\nunit_id = %d\ndwelling = d1\ninterval = 1\n' \
+  printf '[meter m%d]\nprofile = sdm120\nbus = gw1\nunit_id = %d\ndwelling = d1\ninterval = 2\n' \
     "$u" "$u" >> "$work/foyer.conf"
 done
 mb_start_foyerd

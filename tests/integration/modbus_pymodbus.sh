@@ -28,13 +28,13 @@ profile = types
 bus = py
 unit_id = 1
 building = b1
-interval = 1
+interval = 2
 [meter me]
 profile = sdm120
 bus = py
 unit_id = 2
 dwelling = d1
-interval = 1
+interval = 2
 CONF
 mb_start_foyerd
 wait_for 20 mb_count_at_least mt.float64_dcba 1 || fail "no readings from pymodbus: $(cat "$work/foyerd.log")"

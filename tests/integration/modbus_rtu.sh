@@ -41,19 +41,19 @@ profile = sdm120
 bus = line1
 unit_id = 1
 dwelling = d1
-interval = 1
+interval = 2
 [meter r2]
 profile = sdm630
 bus = line1
 unit_id = 2
 building = b1
-interval = 1
+interval = 2
 [meter rt]
 profile = types
 bus = line1
 unit_id = 9
 building = b1
-interval = 1
+interval = 2
 CONF
 mb_start_foyerd
 wait_for 20 mb_count_at_least r1.energy_import 2 || fail "no readings from r1: $(cat "$work/foyerd.log")"

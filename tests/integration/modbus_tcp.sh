@@ -23,31 +23,31 @@ profile = sdm120
 bus = gw1
 unit_id = 1
 dwelling = d1
-interval = 1
+interval = 2
 [meter m2]
 profile = sdm120
 bus = gw1
 unit_id = 2
 dwelling = d1
-interval = 1
+interval = 2
 [meter m3]
 profile = sdm120
 bus = gw1
 unit_id = 3
 dwelling = d1
-interval = 1
+interval = 2
 [meter m4]
 profile = sdm630
 bus = gw1
 unit_id = 4
 building = b1
-interval = 1
+interval = 2
 [meter mt]
 profile = types
 bus = gw1
 unit_id = 9
 building = b1
-interval = 1
+interval = 2
 CONF
 "$FOYER_BIN/foyerd" --check-config --config "$work/foyer.conf" > /dev/null || fail "config refused"
 mb_start_foyerd

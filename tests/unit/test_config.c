@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "foyer/config.h"
+#include "foyer/timeutil.h"
 
 static char tmp_root[PATH_MAX];
 static char old_cwd[PATH_MAX];
@@ -786,7 +787,7 @@ static void test_err_bad_values(void **state)
            "start = 2023-02-29\n"
            "[bus gw1]\n"
            "type = tcp\n"
-           "host = h\n"
+           "host = 192.0.2.1\n"
            "port = 70000\n"
            "baud = 9600\n"
            "[bus r]\n"
@@ -868,7 +869,7 @@ static void test_err_duplicates(void **state)
                              "[building b1]\n"
                              "[building b2]\nname = B\nname = C\n"
                              "[foyer]\n"
-                             "[bus gw1]\ntype = tcp\nhost = h\n"
+                             "[bus gw1]\ntype = tcp\nhost = 192.0.2.1\n"
                              "[meter m1]\nprofile = sdm120\nbus = gw1\nunit_id = 3\n"
                              "building = b1\n"
                              "[meter m2]\nprofile = sdm630\nbus = gw1\nunit_id = 3\n"
@@ -960,7 +961,7 @@ static void test_err_profiles(void **state)
                                     "[meter m]\n");
     write_file("profiles/empty.conf", "; nothing\n");
     EXPECT("[building b1]\n"
-           "[bus gw1]\ntype = tcp\nhost = h\n"
+           "[bus gw1]\ntype = tcp\nhost = 192.0.2.1\n"
            "[meter m1]\nprofile = bad\nbus = gw1\nunit_id = 1\nbuilding = b1\n"
            "[meter m2]\nprofile = bad\nbus = gw1\nunit_id = 2\nbuilding = b1\n"
            "[meter m3]\nprofile = sdm999\nbus = gw1\nunit_id = 3\nbuilding = b1\n"
@@ -1052,6 +1053,205 @@ static void test_err_timezone(void **state)
            "foyer.conf:2: bad time zone \"Europe\" (no file /usr/share/zoneinfo/Europe)");
 }
 
+/* Zones: the check foyerd's start makes (tu_zone_check), with why. */
+static void test_err_timezone_offsets(void **state)
+{
+    struct foyer_config *cfg;
+    static const char *const ok[] = {"UTC", "Europe/Paris", "Europe/Dublin", "America/New_York"};
+    char text[128];
+
+    (void)state;
+    EXPECT("[foyer]\ntimezone = Asia/Kolkata\n",
+           "foyer.conf:2: time zone \"Asia/Kolkata\" is not usable: its offset UTC+05:30 is not a "
+           "whole number of hours, and foyer needs whole-hour offsets (hourly figures are "
+           "stored per UTC hour, which must also be a local hour)");
+    EXPECT("[foyer]\ntimezone = Asia/Kathmandu\n",
+           "foyer.conf:2: time zone \"Asia/Kathmandu\" is not usable: its offset UTC+05:45 is not "
+           "a whole number of hours, and foyer needs whole-hour offsets (hourly figures are "
+           "stored per UTC hour, which must also be a local hour)");
+    EXPECT("[foyer]\ntimezone = America/St_Johns\n",
+           "foyer.conf:2: time zone \"America/St_Johns\" is not usable: its offset UTC-02:30 is "
+           "not a whole number of hours, and foyer needs whole-hour offsets (hourly figures are "
+           "stored per UTC hour, which must also be a local hour)");
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        (void)snprintf(text, sizeof(text), "[foyer]\ntimezone = %s\n", ok[i]);
+        write_file("foyer.conf", text);
+        cfg = load_ok(text);
+        assert_string_equal(cfg->timezone, ok[i]);
+        config_free(cfg);
+        /* the check and the start agree */
+        assert_int_equal(tu_zone_check(ok[i], NULL), 0);
+    }
+    assert_int_equal(tu_zone_check("Asia/Kolkata", NULL), -EDOM);
+    assert_int_equal(timeutil_set_zone("Asia/Kolkata"), -EINVAL);
+}
+
+/* A TZif file (RFC 8536) of version 2 with one local time type of offset
+ * UTOFF, no transition, and the footer TZ string FOOTER: the shape of a
+ * "slim" zone file, where only the footer rules the years after 2000. */
+static void write_tzif(const char *rel, int32_t utoff, const char *footer)
+{
+    unsigned char b[256];
+    size_t n = 0;
+    FILE *f;
+
+    for (int v = 0; v < 2; v++) {
+        static const uint32_t counts[6] = {0, 0, 0, 0, 1, 4}; /* isut..charcnt */
+        memcpy(b + n, "TZif2", 5);
+        memset(b + n + 5, 0, 15);
+        n += 20;
+        for (int i = 0; i < 6; i++) {
+            b[n++] = (unsigned char)(counts[i] >> 24);
+            b[n++] = (unsigned char)(counts[i] >> 16);
+            b[n++] = (unsigned char)(counts[i] >> 8);
+            b[n++] = (unsigned char)counts[i];
+        }
+        b[n++] = (unsigned char)((uint32_t)utoff >> 24);
+        b[n++] = (unsigned char)((uint32_t)utoff >> 16);
+        b[n++] = (unsigned char)((uint32_t)utoff >> 8);
+        b[n++] = (unsigned char)utoff;
+        b[n++] = 0; /* isdst */
+        b[n++] = 0; /* desigidx */
+        memcpy(b + n, "ZZZ", 4);
+        n += 4;
+    }
+    n += (size_t)snprintf((char *)b + n, sizeof(b) - n, "\n%s\n", footer);
+    write_file(rel, "");
+    f = fopen(rel, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_err_timezone_files(void **state)
+{
+    char dir[PATH_MAX];
+    int32_t off = 0;
+
+    (void)state;
+    assert_non_null(getcwd(dir, sizeof(dir)));
+    write_tzif("zones/Whole", 3600, "CET-1CEST,M3.5.0,M10.5.0/3");
+    write_tzif("zones/Half", 19800, "IST-5:30");
+    write_tzif("zones/LaterHalf", 3600, "<+0130>-1:30");
+    write_tzif("zones/HalfSummer", 3600, "XST-1XDT-1:30,M3.5.0,M10.5.0/3");
+    write_file("zones/Text", "not a zone\n");
+    assert_int_equal(setenv("TZDIR", "zones", 1), 0);
+    assert_int_equal(tu_zone_check("Whole", NULL), 0);
+    assert_int_equal(tu_zone_check("Half", &off), -EDOM);
+    assert_int_equal(off, 19800);
+    assert_int_equal(tu_zone_check("LaterHalf", &off), -EDOM);
+    assert_int_equal(off, 5400);
+    assert_int_equal(tu_zone_check("HalfSummer", &off), -EDOM);
+    assert_int_equal(off, 5400);
+    assert_int_equal(tu_zone_check("Text", NULL), -EBADMSG);
+    EXPECT("[foyer]\ntimezone = Text\n",
+           "foyer.conf:2: bad time zone \"Text\" (zones/Text is not a time zone file)");
+    EXPECT("[foyer]\ntimezone = LaterHalf\n",
+           "foyer.conf:2: time zone \"LaterHalf\" is not usable: its offset UTC+01:30 is not a "
+           "whole number of hours, and foyer needs whole-hour offsets (hourly figures are "
+           "stored per UTC hour, which must also be a local hour)");
+    assert_int_equal(unsetenv("TZDIR"), 0);
+}
+
+/* An include or a profile that is a FIFO is refused before any read (it
+ * blocked the load, and SIGTERM with it).  alarm() makes a regression fail
+ * instead of hanging the suite. */
+static void test_err_fifo(void **state)
+{
+    (void)state;
+    assert_int_equal(mkdir("conf.d", 0755), 0);
+    assert_int_equal(mkfifo("conf.d/20-fifo.conf", 0644), 0);
+    assert_int_equal(mkdir("conf.d/30-dir.conf", 0755), 0);
+    assert_int_equal(mkdir("profiles", 0755), 0);
+    assert_int_equal(mkfifo("profiles/fifo.conf", 0644), 0);
+    alarm(10);
+    EXPECT("[building b1]\n"
+           "include = conf.d/*.conf\n"
+           "[bus gw1]\ntype = tcp\nhost = 192.0.2.1\n"
+           "[meter m1]\nprofile = fifo\nbus = gw1\nunit_id = 1\nbuilding = b1\n",
+           "foyer.conf:2: cannot open include \"conf.d/20-fifo.conf\": not a regular file (a "
+           "FIFO, socket or device)",
+           "foyer.conf:2: cannot open include \"conf.d/30-dir.conf\": Is a directory",
+           "foyer.conf:7: meter m1: cannot read profile \"fifo\" (profiles/fifo.conf: not a "
+           "regular file (a FIFO, socket or device))");
+    /* the main file too */
+    {
+        struct conf_errors e;
+        assert_int_equal(mkfifo("main.fifo", 0644), 0);
+        assert_null(config_load("main.fifo", &e));
+        assert_int_equal(e.n, 1);
+        assert_string_equal(
+            e.msgs[0], "main.fifo: cannot open: not a regular file (a FIFO, socket or device)");
+        conf_errors_free(&e);
+    }
+    alarm(0);
+}
+
+/* What foyerd refused only when it started is refused by the check. */
+static void test_err_start_refusals(void **state)
+{
+    (void)state;
+    write_file("secret.pw", "x\n");
+    assert_int_equal(mkdir("data", 0755), 0);
+    write_file("plain", "");
+    /* meters: polls 1 s apart; a gateway by name (libmodbus: IPv4 only) */
+    EXPECT("[building b1]\n"
+           "[bus gw1]\ntype = tcp\nhost = gw.example\n"
+           "[bus gw2]\ntype = tcp\nhost = ::1\n"
+           "[meter m1]\nprofile = p\nbus = gw1\nunit_id = 1\nbuilding = b1\ninterval = 1\n",
+           "foyer.conf:4: bad value \"gw.example\" for \"host\" in [bus gw1] (expected an IPv4 "
+           "address like 192.0.2.10)",
+           "foyer.conf:7: bad value \"::1\" for \"host\" in [bus gw2] (expected an IPv4 address "
+           "like 192.0.2.10)",
+           "foyer.conf:9: meter m1: unknown profile \"p\" (no file profiles/p.conf)",
+           "foyer.conf:13: meter m1: interval 1 s is too short (at least 2 s: readings are "
+           "stamped to the second, and two polls jittered less than a second apart would share "
+           "one)");
+    /* the database: a directory, or below a file */
+    EXPECT("[foyer]\ndatabase = data\n",
+           "foyer.conf:2: database \"data\" is a directory: name the database file in it, e.g. "
+           "data/foyer.db");
+    EXPECT("[foyer]\ndatabase = plain/foyer.db\n",
+           "foyer.conf:2: database \"plain/foyer.db\": a part of the path is a file, not a "
+           "directory");
+    /* MQTT: what libmosquitto refuses, and the files the client reads */
+    EXPECT("[building b1]\n"
+           "[mqtt]\n"
+           "client_id = gw\xff\n"
+           "username = a\x1b[2Jb\n"
+           "password_file = missing.pw\n"
+           "tls = true\n"
+           "ca_file = missing-ca.pem\n"
+           "cert_file = secret.pw\n"
+           "key_file = data\n"
+           "[sensor s]\ntopic = a/\xc3\n"
+           "building = b1\npreset = tasmota\n",
+           "foyer.conf:3: bad value \"gw\\xFF\" for \"client_id\" in [mqtt] (expected UTF-8 text "
+           "without control characters)",
+           "foyer.conf:4: bad value \"a\\x1B[2Jb\" for \"username\" in [mqtt] (expected UTF-8 text "
+           "without control characters)",
+           "foyer.conf:5: mqtt: password_file \"missing.pw\": No such file or directory",
+           "foyer.conf:7: mqtt: ca_file \"missing-ca.pem\": No such file or directory",
+           "foyer.conf:9: mqtt: key_file \"data\" is not a regular file",
+           "foyer.conf:11: bad value \"a/\\xC3\" for \"topic\" in [sensor s] (expected an MQTT "
+           "topic in UTF-8, without control characters)");
+    /* files foyerd does not read are not checked: a password without a
+     * user name, certificates without TLS */
+    {
+        static const char text[] = "[mqtt]\npassword_file = missing.pw\nca_file = missing.pem\n"
+                                   "client_id = gw-\xc3\xa9\n";
+        struct foyer_config *cfg;
+        write_file("foyer.conf", text);
+        cfg = load_ok(text);
+        config_free(cfg);
+    }
+    /* push: the token and CA files */
+    EXPECT("[push]\nurl = https://a.example/\ntoken_file = missing.token\n"
+           "[push p2]\nurl = https://b.example/\nca_file = missing.pem\ntoken_file = secret.pw\n",
+           "foyer.conf:3: push: token_file \"missing.token\": No such file or directory",
+           "foyer.conf:6: push p2: ca_file \"missing.pem\": No such file or directory");
+}
+
 static void test_err_main_missing(void **state)
 {
     struct conf_errors e;
@@ -1092,6 +1292,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_err_line_too_long, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_err_syntax, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_err_timezone, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_err_timezone_offsets, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_err_timezone_files, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_err_fifo, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_err_start_refusals, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_err_main_missing, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
