@@ -340,10 +340,15 @@ static int cmd_import(const struct foyer_config *cfg, int argc, char **argv)
            (unsigned long long)g->rollovers, (unsigned long long)g->glitches,
            (unsigned long long)g->spikes, (unsigned long long)g->late,
            (unsigned long long)g->late_refused);
-    if (rc < 0)
+    if (rc == -EINVAL)
+        fprintf(stderr, "foyerctl import: %s: stopped, see above\n", path);
+    else if (rc == -EIO)
+        fprintf(stderr, "foyerctl import: %s: stopped: cannot read the file (%s)\n", path,
+                strerror(EIO));
+    else if (rc < 0)
         fprintf(stderr,
-                "foyerctl import: %s: stopped: %s (%s); rows committed so far are kept, "
-                "run the import again to finish\n",
+                "foyerctl import: %s: stopped: the database refused a batch: %s (%s); rows "
+                "committed so far are kept, run the import again to finish\n",
                 path, strerror(-rc), store_errmsg(s));
     store_close(s);
     if (rc < 0)

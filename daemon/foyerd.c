@@ -165,19 +165,29 @@ static void print_errors(const struct conf_errors *errs, FILE *out)
 
 /* Channels of cfg that would re-label history the database holds: printed
  * to out (or logged when out is NULL) as FILE:LINE: message.  Returns their
- * number; a database that does not exist yet or cannot be read has none
- * (said once when unreadable). */
+ * number.  A database that does not exist yet or is still to be migrated
+ * has none; one that cannot be opened counts as one problem for
+ * --check-config (foyerd would refuse it too). */
 static int check_channels_against_db(const struct foyer_config *cfg, FILE *out)
 {
     struct store *ro;
     const char *msg;
     if (access(cfg->database, F_OK) < 0)
         return 0;
-    if (store_open_readonly(cfg->database, cfg, &ro, &msg) < 0) {
-        if (out)
-            fprintf(out, "%s: warning: channels not compared with the database: %s\n",
-                    cfg->database, msg ? msg : "cannot open");
-        return 0;
+    int rc = store_open_readonly(cfg->database, cfg, &ro, &msg);
+    if (rc == -ESTALE)
+        return 0; /* foyerd migrates it at start; nothing to compare yet */
+    if (rc < 0) {
+        /* foyerd would refuse to start on it: say so now, with the cause.
+         * A running foyerd (reload) leaves the verdict to the writer. */
+        if (!out) {
+            log_err("%s: cannot compare the channels with the database: %s", cfg->database,
+                    msg ? msg : "cannot open");
+            return 0;
+        }
+        fprintf(out, "%s: cannot open the database: %s\n", cfg->database,
+                msg ? msg : "cannot open");
+        return 1;
     }
     struct conf_errors errs = {0};
     int n = store_check_channels(ro, cfg, &errs);
@@ -244,9 +254,9 @@ static void reload(struct daemon *d, const char *path)
     }
     int problems = check_channels_against_db(ncfg, NULL);
     if (problems > 0) {
-        log_err("reload refused: %d channels would re-label stored history; keeping the running "
+        log_err("reload refused: %d %s would re-label stored history; keeping the running "
                 "configuration",
-                problems);
+                problems, problems == 1 ? "channel" : "channels");
         config_free(ncfg);
         goto out;
     }

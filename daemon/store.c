@@ -887,7 +887,7 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
                          ? "database schema is older than this foyer: start foyerd once to "
                            "migrate it"
                          : "database schema is newer than this foyer: upgrade foyer");
-            rc = -EPROTO;
+            rc = version < STORE_SCHEMA_VERSION ? -ESTALE : -EPROTO;
             goto out_close;
         }
     }

@@ -63,7 +63,9 @@ int store_open(const char *path, const struct foyer_config *cfg, struct store **
  * creates files beside the database. */
 int store_check_access(const char *path, const char **ret_err_msg);
 
-/* Open an existing database read-only (readers: export, status, API). */
+/* Open an existing database read-only (readers: export, status, API).
+ * -ESTALE: its schema is older (foyerd migrates it at its next start);
+ * -EPROTO: newer than this program. */
 int store_open_readonly(const char *path, const struct foyer_config *cfg, struct store **ret,
                         const char **ret_err_msg);
 

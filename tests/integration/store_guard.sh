@@ -286,6 +286,13 @@ quantity = electricity'
   [ "$rc" = 1 ] || fail "foyerctl status on garbage exited $rc: $(cat "$w/status.log")"
   grep -q "$w/garbage/foyer.db: .*not a foyer database or is damaged.*move it aside" "$w/status.log" ||
     fail "foyerctl status on garbage: $(cat "$w/status.log")"
+  # --check-config (systemd's ExecStartPre) says now what foyerd would refuse.
+  rc=0
+  timeout -k 1 10 "${as_user[@]}" "$w/bin/foyerd" --check-config --config "$w/garbage/foyer.conf" \
+    > "$w/check.log" 2>&1 || rc=$?
+  [ "$rc" = 1 ] || fail "--check-config on garbage exited $rc: $(cat "$w/check.log")"
+  grep -q "not a foyer database or is damaged" "$w/check.log" ||
+    fail "--check-config on garbage: $(cat "$w/check.log")"
   no_sqlite_noise "$w/status.log" "foyerctl status"
 
   # (d) a real database with damaged table pages (not the header).
