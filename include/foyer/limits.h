@@ -56,4 +56,13 @@
 #define FOYER_TS_MIN_S      946684800   /* 2000-01-01T00:00:00Z */
 #define FOYER_FUTURE_SKEW_S (24 * 3600) /* one day ahead of the local clock */
 
+/* Default of [foyer] future_tolerance_s: a reading stamped further ahead of
+ * the gateway's clock is refused (event future_refused), never stored: it
+ * would become the channel's newest reading, and every genuine reading
+ * after it would be late.  Five minutes absorb a device clock that NTP has
+ * not yet corrected; a day is the most a config may allow, and what the
+ * MQTT decoder refuses outright as an absurd time. */
+#define FOYER_FUTURE_TOLERANCE_S     300
+#define FOYER_FUTURE_TOLERANCE_MAX_S 86400
+
 #endif
