@@ -64,19 +64,29 @@
 #include "foyer/limits.h"
 #include "foyer/timeutil.h"
 
-/* In-memory accumulation of one batch's rollup changes. */
+/* In-memory accumulation of one batch's rollup changes: a hash of (channel,
+ * period) to its entry, by open addressing over idx, whose slots point into
+ * the dense array e of the entries in the order they were made.  Clearing
+ * touches only what the batch used (each entry knows its slot), and a table
+ * that a batch of long spreads grew is shrunk back to its first size once
+ * the batch is done: no large memset per batch, no memory kept for a
+ * one-off. */
 struct acc_entry {
-    uint64_t key; /* channel db id << 32 | period start / 3600; 0 = empty */
+    uint64_t key; /* channel db id << 32 | period start / 3600 */
     double sum;
     double min, max;
     uint32_t n;
+    uint32_t slot; /* its slot in idx */
     bool gauge;
 };
 
 struct acc {
-    struct acc_entry *e;
-    size_t cap; /* power of two */
+    struct acc_entry *e; /* [0, used): the entries; one block with idx after */
+    uint32_t *idx;       /* cap slots: 1 + index into e, 0 empty */
+    size_t cap;          /* a power of two */
+    size_t cap0;         /* first capacity, shrunk back to after a batch */
     size_t used;
+    bool indexed; /* idx points at e (false once sorted for the flush) */
 };
 
 enum {
@@ -219,21 +229,29 @@ void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from)
 
 /* ---- rollup accumulator ------------------------------------------------ */
 
-static int acc_init(struct acc *a, size_t cap)
+/* Entries a table of cap slots holds: 70 % load keeps probes short. */
+static size_t acc_room(size_t cap)
 {
-    a->e = calloc(cap, sizeof(*a->e));
-    if (!a->e)
-        return -ENOMEM;
-    a->cap = cap;
-    a->used = 0;
-    return 0;
+    return cap / 10 * 7;
 }
 
-static void acc_clear(struct acc *a)
+/* A table of cap slots, empty; NULL when out of memory. */
+static struct acc_entry *acc_alloc(size_t cap, uint32_t **ret_idx)
 {
-    if (a->used)
-        memset(a->e, 0, a->cap * sizeof(*a->e));
-    a->used = 0;
+    size_t room = acc_room(cap);
+    struct acc_entry *e = malloc(room * sizeof(*e) + cap * sizeof(**ret_idx));
+    if (!e)
+        return NULL;
+    *ret_idx = (uint32_t *)(e + room);
+    memset(*ret_idx, 0, cap * sizeof(**ret_idx));
+    return e;
+}
+
+static int acc_init(struct acc *a, size_t cap)
+{
+    *a = (struct acc){.cap = cap, .cap0 = cap, .indexed = true};
+    a->e = acc_alloc(cap, &a->idx);
+    return a->e ? 0 : -ENOMEM;
 }
 
 static uint64_t acc_hash(uint64_t k)
@@ -244,44 +262,63 @@ static uint64_t acc_hash(uint64_t k)
     return k;
 }
 
-static struct acc_entry *acc_slot(struct acc *a, uint64_t key);
-
-static int acc_grow(struct acc *a)
-{
-    struct acc bigger;
-    if (acc_init(&bigger, a->cap * 2) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < a->cap; i++) {
-        if (a->e[i].key) {
-            struct acc_entry *d = acc_slot(&bigger, a->e[i].key);
-            *d = a->e[i];
-            bigger.used++;
-        }
-    }
-    free(a->e);
-    *a = bigger;
-    return 0;
-}
-
-static struct acc_entry *acc_slot(struct acc *a, uint64_t key)
+/* The slot of key in idx, or the empty slot where it goes. */
+static size_t acc_slot(const struct acc *a, uint64_t key)
 {
     size_t mask = a->cap - 1;
     size_t i = (size_t)acc_hash(key) & mask;
-    while (a->e[i].key && a->e[i].key != key)
+    while (a->idx[i] && a->e[a->idx[i] - 1].key != key)
         i = (i + 1) & mask;
-    return &a->e[i];
+    return i;
+}
+
+/* Put the entries into a fresh table of cap slots (larger or smaller). */
+static int acc_rehash(struct acc *a, size_t cap)
+{
+    uint32_t *idx;
+    struct acc_entry *e = acc_alloc(cap, &idx);
+    if (!e)
+        return -ENOMEM;
+    memcpy(e, a->e, a->used * sizeof(*e));
+    free(a->e);
+    a->e = e;
+    a->idx = idx;
+    a->cap = cap;
+    for (size_t k = 0; k < a->used; k++) {
+        size_t i = acc_slot(a, e[k].key);
+        idx[i] = (uint32_t)(k + 1);
+        e[k].slot = (uint32_t)i;
+    }
+    return 0;
+}
+
+/* Forget the batch: clear the slots it used, and give back what a large
+ * batch made it grow (keeping the large table if that fails: it works). */
+static void acc_clear(struct acc *a)
+{
+    if (a->indexed)
+        for (size_t k = 0; k < a->used; k++)
+            a->idx[a->e[k].slot] = 0;
+    a->used = 0;
+    a->indexed = true;
+    if (a->cap > a->cap0)
+        (void)acc_rehash(a, a->cap0);
 }
 
 /* The entry for key, created empty if needed; NULL on allocation failure. */
 static struct acc_entry *acc_get(struct acc *a, uint64_t key)
 {
-    if ((a->used + 1) * 10 > a->cap * 7 && acc_grow(a) < 0)
-        return NULL;
-    struct acc_entry *e = acc_slot(a, key);
-    if (!e->key) {
-        e->key = key;
-        a->used++;
+    size_t i = acc_slot(a, key);
+    if (a->idx[i])
+        return &a->e[a->idx[i] - 1];
+    if (a->used + 1 > acc_room(a->cap)) {
+        if (acc_rehash(a, a->cap * 2) < 0)
+            return NULL;
+        i = acc_slot(a, key);
     }
+    struct acc_entry *e = &a->e[a->used];
+    *e = (struct acc_entry){.key = key, .slot = (uint32_t)i};
+    a->idx[i] = (uint32_t)++a->used;
     return e;
 }
 
@@ -348,17 +385,15 @@ static int cmp_entry(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Move the used entries to the front, sorted by key (channel, time), so the
- * upserts walk each rollup B-tree in order. */
+/* The entries sorted by key (channel, time), so the upserts walk each rollup
+ * B-tree in order.  The table can no longer be looked up: acc_clear() next. */
 static size_t acc_compact_sorted(struct acc *a)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < a->cap; i++)
-        if (a->e[i].key)
-            a->e[n++] = a->e[i];
-    memset(a->e + n, 0, (a->cap - n) * sizeof(*a->e));
-    qsort(a->e, n, sizeof(*a->e), cmp_entry);
-    return n;
+    for (size_t k = 0; k < a->used; k++)
+        a->idx[a->e[k].slot] = 0;
+    a->indexed = false;
+    qsort(a->e, a->used, sizeof(*a->e), cmp_entry);
+    return a->used;
 }
 
 static int upsert(sqlite3_stmt *st, const struct acc_entry *e)

@@ -3,6 +3,7 @@
  * a real SQLite file: every case widely used home-energy systems get wrong.
  * Each test names its readings in its assertions' context.
  */
+#include <malloc.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,18 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(T_ASAN)
+#define T_ASAN 1
+#endif
+#ifdef T_ASAN
+#include <sanitizer/allocator_interface.h>
+#endif
 
 #include "foyer/counter.h"
 #include "testutil.h"
@@ -343,6 +356,68 @@ static void test_held_survives_restart(void **state)
     assert_double_equal(tevents(t, "elec", EVENT_GLITCH_DROPPED), 1, 0);
 }
 
+/* Heap bytes in use outside SQLite (whose page cache grows as the database
+ * does): glibc's count, or the sanitizer allocator's under ASan. */
+static size_t heap_outside_sqlite(void)
+{
+#ifdef T_ASAN
+    size_t used = __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 mi = mallinfo2();
+    size_t used = mi.uordblks + mi.hblkhd;
+#endif
+    return used - (size_t)sqlite3_memory_used();
+}
+
+#define MANY_CHANNELS 40
+
+static int setup_many(void **state)
+{
+    struct tenv *t = calloc(1, sizeof(*t));
+    char extra[MANY_CHANNELS * 64], *p = extra;
+    for (int i = 0; i < MANY_CHANNELS; i++)
+        p += sprintf(p, "[channel c%02d]\nbuilding = b1\nquantity = electricity\n", i);
+    if (!t || tenv_setup(t, extra) < 0)
+        return -1;
+    *state = t;
+    return 0;
+}
+
+/* One batch with long spreads on many channels grows the rollup
+ * accumulator; the memory must come back once the batch is committed. */
+static void test_rollup_memory_returns(void **state)
+{
+    struct tenv *t = *state;
+    int64_t t0 = tiso("2026-01-10T00:00:00+01:00");
+    int64_t span = 90 * 24 * H;
+    struct reading r[2 * MANY_CHANNELS];
+    char id[8];
+
+    /* Warm up: every channel has its state and one hour in the database. */
+    for (int i = 0; i < MANY_CHANNELS; i++) {
+        snprintf(id, sizeof(id), "c%02d", i);
+        r[i] = (struct reading){tchan(t, id), t0, 1000};
+    }
+    ingest_all(t, r, MANY_CHANNELS);
+    size_t before = heap_outside_sqlite();
+    assert_true(before > 0 && before < (size_t)1 << 40); /* the measure works */
+    for (int i = 0; i < MANY_CHANNELS; i++) {
+        snprintf(id, sizeof(id), "c%02d", i);
+        r[i] = (struct reading){tchan(t, id), t0 + span, 1000 + 90 * 24};
+    }
+    ingest_all(t, r, MANY_CHANNELS); /* 40 spreads of 2160 hours */
+    for (int i = 0; i < MANY_CHANNELS; i++) {
+        snprintf(id, sizeof(id), "c%02d", i);
+        r[i] = (struct reading){tchan(t, id), t0 + span + H, 1000 + 90 * 24 + 1};
+    }
+    ingest_all(t, r, MANY_CHANNELS);
+    size_t after = heap_outside_sqlite();
+    assert_double_equal(thours(t, "c07", t0, t0 + span + H), 90 * 24 + 1, 1e-6);
+    if (after > before + 256 * 1024)
+        fail_msg("after a batch of %d spreads of 90 days: %zu KiB more heap in use", MANY_CHANNELS,
+                 (after - before) / 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +440,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_time_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backfill_before_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_held_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollup_memory_returns, setup_many, teardown),
     };
     return cmocka_run_group_tests_name("counter", tests, NULL, NULL);
 }
