@@ -101,6 +101,7 @@ enum {
     ST_UP_DAY,
     ST_UP_MONTH,
     ST_INS_EVENT,
+    ST_EVENT_MORE,
     ST_DATA_VERSION,
     ST_COUNT_
 };
@@ -129,6 +130,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_UP_MONTH] = ROLLUP_UPSERT("rollup_month"),
     [ST_INS_EVENT] = "INSERT INTO events(ts, channel, kind, value, prev_value, detail, logged)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* The repeats of a rate-limited event (counter_limit_events). */
+    [ST_EVENT_MORE] = "UPDATE events SET detail = ?4 WHERE channel = ?1 AND kind = ?2 AND ts = ?3",
     [ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
@@ -726,14 +729,15 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
-/* Read one (ts, value, status) row of st bound to (chan, ts). */
+/* Read one (ts, value, status) row of st bound to (chan, ts); an absent
+ * neighbour is all zero, never stale. */
 static int query_neighbour(sqlite3_stmt *st, int64_t chan, int64_t ts,
                            struct counter_neighbour *ret)
 {
     sqlite3_bind_int64(st, 1, chan);
     sqlite3_bind_int64(st, 2, ts);
     int rc = sqlite3_step(st);
-    ret->present = rc == SQLITE_ROW;
+    *ret = (struct counter_neighbour){.present = rc == SQLITE_ROW};
     if (ret->present) {
         ret->ts = sqlite3_column_int64(st, 0);
         ret->value = sqlite3_column_double(st, 1);
@@ -751,7 +755,11 @@ static int load_state(struct store *s, int64_t chan, struct counter_state *st)
         rc = query_neighbour(s->st[ST_HELD], chan, last.present ? last.ts : INT64_MIN, &held);
     if (rc < 0)
         return rc;
+    /* The events already rate-limited this batch stay remembered. */
+    struct counter_seen seen[COUNTER_SEEN_SLOTS];
+    memcpy(seen, st->seen, sizeof(seen));
     *st = (struct counter_state){.loaded = true};
+    memcpy(st->seen, seen, sizeof(seen));
     if (last.present) {
         st->has_last = true;
         st->last_ts = last.ts;
@@ -773,6 +781,7 @@ static int load_state(struct store *s, int64_t chan, struct counter_state *st)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
+/* prev NaN (nothing to compare with) is stored as NULL. */
 static int insert_event(struct store *s, int64_t chan, const char *kind, int64_t ts, double v,
                         double prev)
 {
@@ -781,12 +790,32 @@ static int insert_event(struct store *s, int64_t chan, const char *kind, int64_t
     sqlite3_bind_int64(st, 2, chan);
     sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 4, v);
-    sqlite3_bind_double(st, 5, prev);
+    if (isnan(prev))
+        sqlite3_bind_null(st, 5);
+    else
+        sqlite3_bind_double(st, 5, prev);
     sqlite3_bind_null(st, 6);
     sqlite3_bind_int64(st, 7, s->now_s);
     return step_done(st);
 }
 
+/* Write the number of repeats into the detail of the event they repeat. */
+static int event_more(struct store *s, int64_t chan, const struct counter_op *op)
+{
+    char detail[80];
+    sqlite3_stmt *st = s->st[ST_EVENT_MORE];
+    (void)snprintf(detail, sizeof(detail), "%lu more within an hour of it, not listed",
+                   (unsigned long)op->more);
+    sqlite3_bind_int64(st, 1, chan);
+    sqlite3_bind_text(st, 2, op->event, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, op->ts);
+    sqlite3_bind_text(st, 4, detail, -1, SQLITE_TRANSIENT);
+    return step_done(st);
+}
+
+/* Every occurrence is counted, also those rate-limited out of the events
+ * table.  Conflicts and readings ahead of the clock are counted where they
+ * are found. */
 static void count_event(struct ingest_stats *stats, const char *ev)
 {
     if (strcmp(ev, EVENT_GLITCH_DROPPED) == 0)
@@ -801,6 +830,8 @@ static void count_event(struct ingest_stats *stats, const char *ev)
         stats->rollovers++;
     else if (strcmp(ev, EVENT_LATE_REFUSED) == 0)
         stats->late_refused++;
+    else if (strcmp(ev, EVENT_CLOCK_GAP) == 0)
+        stats->clock_gaps++;
 }
 
 static int insert_raw(struct store *s, int64_t chan, int64_t ts, double v, int status)
@@ -825,7 +856,7 @@ static int apply_ops(struct store *s, int64_t chan, const struct counter_op *ops
             rc = insert_raw(s, chan, op->ts, op->value, op->status);
             stats->stored++;
             /* n counts the readings a period's figure rests on. */
-            if (rc == 0 && counter_status_counts(op->status))
+            if (rc == 0 && counter_status_taken(op->status))
                 rc = acc_add(&s->hours, chan, hour_of(op->ts), 0, 1);
             break;
         case COP_SET_STATUS:
@@ -834,6 +865,11 @@ static int apply_ops(struct store *s, int64_t chan, const struct counter_op *ops
             sqlite3_bind_int64(st, 2, op->ts);
             sqlite3_bind_int(st, 3, op->status);
             rc = step_done(st);
+            /* A held reading confirmed (as a new baseline) is now one of
+             * them.  No rule takes a taken reading out again. */
+            if (rc == 0 && counter_status_taken(op->status) &&
+                !counter_status_taken(op->old_status))
+                rc = acc_add(&s->hours, chan, hour_of(op->ts), 0, 1);
             break;
         case COP_SPREAD:
             rc = acc_spread(&s->hours, chan, op->ts, op->ts_end, op->value);
@@ -842,9 +878,22 @@ static int apply_ops(struct store *s, int64_t chan, const struct counter_op *ops
             rc = insert_event(s, chan, op->event, op->ts, op->value, op->prev);
             count_event(stats, op->event);
             break;
+        case COP_EVENT_MORE:
+            rc = event_more(s, chan, op);
+            count_event(stats, op->event);
+            break;
         }
     }
     return rc;
+}
+
+/* One event of config channel idx (db id chan), rate-limited. */
+static int channel_event(struct store *s, uint32_t idx, int64_t chan, const char *kind, int64_t ts,
+                         double v, double prev, struct ingest_stats *stats)
+{
+    struct counter_op op = {.kind = COP_EVENT, .event = kind, .ts = ts, .value = v, .prev = prev};
+    counter_limit_events(&s->state[idx], &op, 1);
+    return apply_ops(s, chan, &op, 1, stats);
 }
 
 /* The stored reading at (chan, ts), if any: returns 1 and fills value. */
@@ -865,18 +914,18 @@ static int stored_at(struct store *s, int64_t chan, int64_t ts, double *ret_valu
 
 /* A reading whose time is already stored: an exact duplicate changes
  * nothing; another value is a conflict (the first one is kept). */
-static int handle_same_time(struct store *s, int64_t chan, const struct reading *r, double stored,
-                            struct ingest_stats *stats)
+static int handle_same_time(struct store *s, uint32_t idx, int64_t chan, const struct reading *r,
+                            double stored, struct ingest_stats *stats)
 {
     if (stored == r->value) {
         stats->duplicates++;
         return 0;
     }
     stats->conflicts++;
-    return insert_event(s, chan, EVENT_CONFLICT, r->ts_s, r->value, stored);
+    return channel_event(s, idx, chan, EVENT_CONFLICT, r->ts_s, r->value, stored, stats);
 }
 
-static int ingest_gauge(struct store *s, int64_t chan, const struct reading *r,
+static int ingest_gauge(struct store *s, uint32_t idx, int64_t chan, const struct reading *r,
                         struct ingest_stats *stats)
 {
     double stored = 0;
@@ -884,7 +933,7 @@ static int ingest_gauge(struct store *s, int64_t chan, const struct reading *r,
     if (rc < 0)
         return rc;
     if (rc == 1)
-        return handle_same_time(s, chan, r, stored, stats);
+        return handle_same_time(s, idx, chan, r, stored, stats);
     rc = insert_raw(s, chan, r->ts_s, r->value, RS_ACCEPTED);
     stats->stored++;
     return rc < 0 ? rc : acc_add_gauge(&s->hours, chan, hour_of(r->ts_s), r->value);
@@ -895,7 +944,8 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
 {
     const struct channel *c = &s->cfg->channels[idx];
     struct counter_state *st = &s->state[idx];
-    struct counter_params p = {.max_rate = c->max_rate, .rollover = c->rollover};
+    struct counter_params p = {
+        .max_rate = c->max_rate, .rollover = c->rollover, .resolution = c->resolution};
     struct counter_op ops[COUNTER_OPS_MAX];
     size_t n;
     int rc;
@@ -907,6 +957,7 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
     }
     if (r->ts_s > st->max_ts) {
         n = counter_step(st, &p, r->ts_s, r->value, ops);
+        counter_limit_events(st, ops, n);
         return apply_ops(s, chan, ops, n, stats);
     }
 
@@ -915,7 +966,7 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
     if (rc < 0)
         return rc;
     if (rc == 1)
-        return handle_same_time(s, chan, r, stored, stats);
+        return handle_same_time(s, idx, chan, r, stored, stats);
 
     struct counter_neighbour prev, next;
     rc = query_neighbour(s->st[ST_PREV], chan, r->ts_s, &prev);
@@ -924,9 +975,11 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
     if (rc < 0)
         return rc;
     n = counter_late(&prev, &next, &p, r->ts_s, r->value, ops);
+    counter_limit_events(st, ops, n);
     for (size_t i = 0; i < n; i++) {
-        if (ops[i].kind == COP_STORE && counter_status_counts(ops[i].status)) {
+        if (ops[i].kind == COP_STORE && counter_status_taken(ops[i].status))
             stats->late++;
+        if (ops[i].kind == COP_STORE && counter_status_counts(ops[i].status)) {
             /* Between the last accepted reading and a held or dropped
              * one: it is now the chain's newest reading. */
             if (!st->has_last || ops[i].ts > st->last_ts) {
@@ -984,19 +1037,29 @@ int store_ingest(struct store *s, struct reading *r, size_t n, struct ingest_sta
             continue;
         }
         const struct channel *c = &s->cfg->channels[rd->channel];
-        if (rd->ts_s < FOYER_TS_MIN_S || rd->ts_s > s->now_s + FOYER_FUTURE_SKEW_S) {
+        int64_t chan = s->chan_id[rd->channel];
+        if (rd->ts_s < FOYER_TS_MIN_S) {
             b.bad_time++;
+            continue;
+        }
+        if (rd->ts_s > s->now_s + s->cfg->future_tolerance_s) {
+            /* A device clock ahead (or the gateway's behind): never stored,
+             * or it would be the channel's newest reading and every genuine
+             * one after it late. */
+            b.bad_time++;
+            b.future++;
+            rc = channel_event(s, rd->channel, chan, EVENT_FUTURE_REFUSED, rd->ts_s, rd->value, NAN,
+                               &b);
             continue;
         }
         if (!isfinite(rd->value) || rd->value < c->min_value || rd->value > c->max_value) {
             b.out_of_range++;
             continue;
         }
-        int64_t chan = s->chan_id[rd->channel];
         if (c->kind == KIND_COUNTER)
             rc = ingest_counter(s, rd->channel, chan, rd, &b);
         else
-            rc = ingest_gauge(s, chan, rd, &b);
+            rc = ingest_gauge(s, rd->channel, chan, rd, &b);
     }
     if (rc == 0)
         rc = flush_rollups(s);
@@ -1079,8 +1142,9 @@ int64_t store_retention(struct store *s, int64_t now_s)
 
     rc = sqlite_to_errno(sqlite3_prepare_v2(
         s->db,
-        "DELETE FROM readings WHERE channel = ?1 AND ts < min(?2, (SELECT coalesce(max(ts), 0)"
-        " FROM readings WHERE channel = ?1 AND status IN (0, 1)))",
+        "DELETE FROM readings WHERE channel = ?1 AND ts < ?2 AND status NOT IN (2, 3)"
+        " AND ts <> (SELECT coalesce(max(ts), 0) FROM readings WHERE channel = ?1"
+        " AND status IN (0, 1))",
         -1, &del_raw, NULL));
     if (rc == 0)
         rc = sqlite_to_errno(sqlite3_prepare_v2(
