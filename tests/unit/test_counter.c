@@ -598,7 +598,8 @@ static void test_held_baseline_counts_n(void **state)
 }
 
 /* Heap bytes in use outside SQLite (whose page cache grows as the database
- * does): glibc's count, or the sanitizer allocator's under ASan. */
+ * does): glibc's count, or the sanitizer allocator's under ASan; 0 when the
+ * allocator does not say (valgrind replaces glibc's). */
 static size_t heap_outside_sqlite(void)
 {
 #ifdef T_ASAN
@@ -607,7 +608,8 @@ static size_t heap_outside_sqlite(void)
     struct mallinfo2 mi = mallinfo2();
     size_t used = mi.uordblks + mi.hblkhd;
 #endif
-    return used - (size_t)sqlite3_memory_used();
+    size_t sqlite = (size_t)sqlite3_memory_used();
+    return used > sqlite ? used - sqlite : 0;
 }
 
 #define MANY_CHANNELS 40
@@ -641,7 +643,10 @@ static void test_rollup_memory_returns(void **state)
     }
     ingest_all(t, r, MANY_CHANNELS);
     size_t before = heap_outside_sqlite();
-    assert_true(before > 0 && before < (size_t)1 << 40); /* the measure works */
+    if (before == 0) {
+        print_message("heap use is not measurable under this allocator: skipped\n");
+        skip();
+    }
     for (int i = 0; i < MANY_CHANNELS; i++) {
         snprintf(id, sizeof(id), "c%02d", i);
         r[i] = (struct reading){tchan(t, id), t0 + span, 1000 + 90 * 24};
