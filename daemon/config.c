@@ -84,21 +84,24 @@ struct qinfo {
     double rate_dwelling; /* counters: default max_rate, unit/h, dwelling level */
     double rate_building; /* ... building level */
     double min, max;      /* default accepted range */
+    double resolution;    /* counters: default index resolution, unit (0.01 kWh: the
+                             last digit of an electricity, heat or gas meter; 1 L: a
+                             water meter's litre wheel or pulse) */
 };
 
 static const struct qinfo qinfo[Q_COUNT_] = {
-    [Q_ELECTRICITY] = {"electricity", KIND_COUNTER, "kWh", 36, 2000, 0, 1e15},
-    [Q_HEAT] = {"heat", KIND_COUNTER, "kWh", 30, 3000, 0, 1e15},
-    [Q_GAS] = {"gas", KIND_COUNTER, "kWh", 40, 4000, 0, 1e15},
-    [Q_HOT_WATER] = {"hot_water", KIND_COUNTER, "L", 1500, 100000, 0, 1e15},
-    [Q_COLD_WATER] = {"cold_water", KIND_COUNTER, "L", 3000, 200000, 0, 1e15},
-    [Q_POWER] = {"power", KIND_GAUGE, "W", 0, 0, -1e6, 1e6},
-    [Q_TEMPERATURE] = {"temperature", KIND_GAUGE, "\u00b0C", 0, 0, -40, 85},
-    [Q_HUMIDITY] = {"humidity", KIND_GAUGE, "%RH", 0, 0, 0, 100},
-    [Q_CO2] = {"co2", KIND_GAUGE, "ppm", 0, 0, 0, 40000},
-    [Q_OUTDOOR_TEMPERATURE] = {"outdoor_temperature", KIND_GAUGE, "\u00b0C", 0, 0, -60, 60},
-    [Q_VOLTAGE] = {"voltage", KIND_GAUGE, "V", 0, 0, 0, 1000},
-    [Q_CURRENT] = {"current", KIND_GAUGE, "A", 0, 0, 0, 10000},
+    [Q_ELECTRICITY] = {"electricity", KIND_COUNTER, "kWh", 36, 2000, 0, 1e15, 0.01},
+    [Q_HEAT] = {"heat", KIND_COUNTER, "kWh", 30, 3000, 0, 1e15, 0.01},
+    [Q_GAS] = {"gas", KIND_COUNTER, "kWh", 40, 4000, 0, 1e15, 0.01},
+    [Q_HOT_WATER] = {"hot_water", KIND_COUNTER, "L", 1500, 100000, 0, 1e15, 1},
+    [Q_COLD_WATER] = {"cold_water", KIND_COUNTER, "L", 3000, 200000, 0, 1e15, 1},
+    [Q_POWER] = {"power", KIND_GAUGE, "W", 0, 0, -1e6, 1e6, 0},
+    [Q_TEMPERATURE] = {"temperature", KIND_GAUGE, "\u00b0C", 0, 0, -40, 85, 0},
+    [Q_HUMIDITY] = {"humidity", KIND_GAUGE, "%RH", 0, 0, 0, 100, 0},
+    [Q_CO2] = {"co2", KIND_GAUGE, "ppm", 0, 0, 0, 40000, 0},
+    [Q_OUTDOOR_TEMPERATURE] = {"outdoor_temperature", KIND_GAUGE, "\u00b0C", 0, 0, -60, 60, 0},
+    [Q_VOLTAGE] = {"voltage", KIND_GAUGE, "V", 0, 0, 0, 1000, 0},
+    [Q_CURRENT] = {"current", KIND_GAUGE, "A", 0, 0, 0, 10000, 0},
 };
 
 static const char *const quantity_names[Q_COUNT_] = {
@@ -212,14 +215,15 @@ static const char *const keys_foyer[] = {
     "batch_readings",
     "batch_deadline_ms",
     "log_level",
+    "future_tolerance_s",
     NULL,
 };
 static const char *const keys_building[] = {"name", NULL};
 static const char *const keys_dwelling[] = {"building", "label",   "surface_m2",
                                             "heating",  "consent", NULL};
 static const char *const keys_tenancy[] = {"dwelling", "start", "end", NULL};
-static const char *const keys_channel[] = {"dwelling", "building", "quantity", "kind", "unit",
-                                           "rollover", "max_rate", "submeter", NULL};
+static const char *const keys_channel[] = {"dwelling", "building", "quantity",   "kind",     "unit",
+                                           "rollover", "max_rate", "resolution", "submeter", NULL};
 static const char *const keys_bus[] = {
     "type",      "host",  "port",       "device",         "baud",          "parity", "data_bits",
     "stop_bits", "rs485", "timeout_ms", "frame_delay_ms", "offline_after", NULL};
@@ -239,9 +243,9 @@ static const char *const keys_tariff[] = {
     "quantity",   "price",    "price_unit", "subscription_eur_month",
     "valid_from", "valid_to", "building",   NULL};
 static const char *const keys_profile[] = {"model", NULL};
-static const char *const keys_register[] = {"function", "address", "type",     "word_order",
-                                            "scale",    "offset",  "quantity", "kind",
-                                            "unit",     "min",     "max",      NULL};
+static const char *const keys_register[] = {"function", "address",    "type", "word_order", "scale",
+                                            "offset",   "quantity",   "kind", "unit",       "min",
+                                            "max",      "resolution", NULL};
 
 static const struct sec_def {
     const char *name;
@@ -1555,6 +1559,7 @@ static void build_foyer(struct build *b)
     cfg->batch_readings = FOYER_BATCH_READINGS;
     cfg->batch_deadline_ms = FOYER_BATCH_DEADLINE_MS;
     cfg->watchdog_s = 0;
+    cfg->future_tolerance_s = FOYER_FUTURE_TOLERANCE_S;
     if (b->g[ST_FOYER].n) {
         const struct rkey *k;
         s = b->g[ST_FOYER].v[0];
@@ -1571,6 +1576,8 @@ static void build_foyer(struct build *b)
         (void)get_int(p, s, "batch_readings", 1, FOYER_BATCH_BACKLOG_MAX, &cfg->batch_readings);
         (void)get_int(p, s, "batch_deadline_ms", 1, 60000, &cfg->batch_deadline_ms);
         (void)get_enum(p, s, "log_level", log_level_names, N_ELEMS(log_level_names), &lvl);
+        (void)get_int(p, s, "future_tolerance_s", 0, FOYER_FUTURE_TOLERANCE_MAX_S,
+                      &cfg->future_tolerance_s);
         if (cfg->raw_retention_days_no_consent > cfg->raw_retention_days) {
             k = get(s, "raw_retention_days_no_consent");
             if (!k)
@@ -1796,6 +1803,18 @@ static double default_rate(enum quantity q, int32_t dwelling)
     return dwelling >= 0 ? qinfo[q].rate_dwelling : qinfo[q].rate_building;
 }
 
+/* A counter register's resolution: as set, else the unit's default, or an
+ * integer register's scale when coarser (a u32 of 0.1 kWh steps by 0.1). */
+static double register_resolution(const struct profile_register *reg)
+{
+    double r = qinfo[reg->quantity].resolution;
+    if (reg->resolution > 0)
+        return reg->resolution;
+    if (reg->type != RT_FLOAT32 && reg->type != RT_FLOAT64 && fabs(reg->scale) > r)
+        return fabs(reg->scale);
+    return r;
+}
+
 static void build_channel_sections(struct build *b)
 {
     struct parser *p = b->p;
@@ -1820,16 +1839,22 @@ static void build_channel_sections(struct build *b)
         x->unit = qinfo[x->quantity].unit;
         x->min_value = qinfo[x->quantity].min;
         x->max_value = qinfo[x->quantity].max;
-        if (x->kind == KIND_COUNTER)
+        if (x->kind == KIND_COUNTER) {
             x->max_rate = default_rate(x->quantity, x->dwelling);
+            x->resolution = qinfo[x->quantity].resolution;
+        }
         (void)get_num(p, s, "rollover", NUM_POSITIVE, &x->rollover);
         (void)get_num(p, s, "max_rate", NUM_POSITIVE, &x->max_rate);
+        (void)get_num(p, s, "resolution", NUM_POSITIVE, &x->resolution);
         (void)get_bool(p, s, "submeter", &x->submeter);
         if (x->kind == KIND_GAUGE) {
             if ((k = get(s, "rollover")) != NULL)
                 add_err(p, &k->pos, "%s: rollover applies only to counters", what);
             if ((k = get(s, "max_rate")) != NULL)
                 add_err(p, &k->pos, "%s: max_rate applies only to counters", what);
+            if ((k = get(s, "resolution")) != NULL)
+                add_err(p, &k->pos, "%s: resolution applies only to counters", what);
+            x->resolution = 0;
         }
     }
 }
@@ -1910,6 +1935,9 @@ static bool build_profile(struct parser *p, struct rsecs *raw, const char *name,
             add_err(p, &k->pos, "%s: min (%s) must be less than max (%s)", what,
                     fmt_num(r->min_value, a, sizeof(a)), fmt_num(r->max_value, c, sizeof(c)));
         }
+        (void)get_num(p, s, "resolution", NUM_POSITIVE, &r->resolution);
+        if (r->kind == KIND_GAUGE && get(s, "resolution"))
+            add_err(p, &get(s, "resolution")->pos, "%s: resolution applies only to counters", what);
     }
     group_free(&pb.g[ST_PROFILE]);
     group_free(&pb.g[ST_REGISTER]);
@@ -2333,6 +2361,7 @@ static void build_channels(struct build *b)
             x->kind = reg->kind;
             x->unit = reg->unit;
             x->max_rate = x->kind == KIND_COUNTER ? default_rate(x->quantity, x->dwelling) : 0;
+            x->resolution = x->kind == KIND_COUNTER ? register_resolution(reg) : 0;
             x->min_value = reg->min_value;
             x->max_value = reg->max_value;
             x->meter = (int32_t)i;
@@ -2361,6 +2390,7 @@ static void build_channels(struct build *b)
             x->kind = qinfo[sf->quantity].kind;
             x->unit = qinfo[sf->quantity].unit;
             x->max_rate = x->kind == KIND_COUNTER ? default_rate(x->quantity, x->dwelling) : 0;
+            x->resolution = x->kind == KIND_COUNTER ? qinfo[x->quantity].resolution : 0;
             x->min_value = qinfo[sf->quantity].min;
             x->max_value = qinfo[sf->quantity].max;
             x->meter = -1;
@@ -2830,6 +2860,7 @@ static void dump_channel_desc(FILE *out, const struct channel *c)
     fprintf(out, "%s %s %s", quantity_name(c->quantity), kind_name(c->kind), c->unit);
     if (c->kind == KIND_COUNTER) {
         fprintf(out, ", max_rate %s", fmt_num(c->max_rate, r, sizeof(r)));
+        fprintf(out, ", resolution %s", fmt_num(c->resolution, r, sizeof(r)));
         if (c->rollover > 0)
             fprintf(out, ", rollover %s", fmt_num(c->rollover, r, sizeof(r)));
     }
@@ -2880,6 +2911,7 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
     fprintf(out, "batch_readings = %d\n", cfg->batch_readings);
     fprintf(out, "batch_deadline_ms = %d\n", cfg->batch_deadline_ms);
     dump_str(out, "log_level", cfg->log_level);
+    fprintf(out, "future_tolerance_s = %d\n", cfg->future_tolerance_s);
 
     if (cfg->mqtt.enabled) {
         const struct mqtt_conf *m = &cfg->mqtt;
@@ -2949,6 +2981,7 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
             else
                 fprintf(out, "; rollover (not set)\n");
             dump_num(out, "max_rate", c->max_rate);
+            dump_num(out, "resolution", c->resolution);
         }
         if (c->submeter)
             fprintf(out, "submeter = true\n");

@@ -307,7 +307,7 @@ static bool parse_row(struct importer *im, char *line, unsigned long lineno)
                 esc(f[2], e, sizeof(e)), c->id, c->min_value, c->max_value, c->unit);
         return false;
     }
-    if (ts < FOYER_TS_MIN_S || ts > tu_now_s() + FOYER_FUTURE_SKEW_S) {
+    if (ts < FOYER_TS_MIN_S || ts > tu_now_s() + im->cfg->future_tolerance_s) {
         bad_row(im, lineno, "time \"%s\" is before 2000 or in the future", esc(f[1], e, sizeof(e)));
         return false;
     }

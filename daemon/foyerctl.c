@@ -219,7 +219,7 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
         return 1;
     sqlite3_stmt *last, *held;
     sqlite3_prepare_v2(store_db(s),
-                       "SELECT ts, value FROM readings WHERE channel = ?1 AND status IN (0, 1)"
+                       "SELECT ts, value FROM readings WHERE channel = ?1 AND status IN (0, 1, 7)"
                        " ORDER BY ts DESC LIMIT 1",
                        -1, &last, NULL);
     sqlite3_prepare_v2(store_db(s),
@@ -340,6 +340,10 @@ static int cmd_import(const struct foyer_config *cfg, int argc, char **argv)
            (unsigned long long)g->rollovers, (unsigned long long)g->glitches,
            (unsigned long long)g->spikes, (unsigned long long)g->late,
            (unsigned long long)g->late_refused);
+    if (g->clock_gaps)
+        printf("import %s: %llu readings too far from the channel's other readings to spread "
+               "(more than %d days): a new baseline, or refused when older (see foyerctl events)\n",
+               path, (unsigned long long)g->clock_gaps, FOYER_SPREAD_HOURS_MAX / 24);
     if (rc == -EINVAL)
         fprintf(stderr, "foyerctl import: %s: stopped, see above\n", path);
     else if (rc == -EIO)

@@ -81,19 +81,29 @@
 #include "foyer/limits.h"
 #include "foyer/timeutil.h"
 
-/* In-memory accumulation of one batch's rollup changes. */
+/* In-memory accumulation of one batch's rollup changes: a hash of (channel,
+ * period) to its entry, by open addressing over idx, whose slots point into
+ * the dense array e of the entries in the order they were made.  Clearing
+ * touches only what the batch used (each entry knows its slot), and a table
+ * that a batch of long spreads grew is shrunk back to its first size once
+ * the batch is done: no large memset per batch, no memory kept for a
+ * one-off. */
 struct acc_entry {
-    uint64_t key; /* channel db id << 32 | period start / 3600; 0 = empty */
+    uint64_t key; /* channel db id << 32 | period start / 3600 */
     double sum;
     double min, max;
     uint32_t n;
+    uint32_t slot; /* its slot in idx */
     bool gauge;
 };
 
 struct acc {
-    struct acc_entry *e;
-    size_t cap; /* power of two */
+    struct acc_entry *e; /* [0, used): the entries; one block with idx after */
+    uint32_t *idx;       /* cap slots: 1 + index into e, 0 empty */
+    size_t cap;          /* a power of two */
+    size_t cap0;         /* first capacity, shrunk back to after a batch */
     size_t used;
+    bool indexed; /* idx points at e (false once sorted for the flush) */
 };
 
 enum {
@@ -108,6 +118,7 @@ enum {
     ST_UP_DAY,
     ST_UP_MONTH,
     ST_INS_EVENT,
+    ST_EVENT_MORE,
     ST_DATA_VERSION,
     ST_QUEUE_SEQ,
     ST_COUNT_
@@ -137,6 +148,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_UP_MONTH] = ROLLUP_UPSERT("rollup_month"),
     [ST_INS_EVENT] = "INSERT INTO events(ts, channel, kind, value, prev_value, detail, logged)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* The repeats of a rate-limited event (counter_limit_events). */
+    [ST_EVENT_MORE] = "UPDATE events SET detail = ?4 WHERE channel = ?1 AND kind = ?2 AND ts = ?3",
     [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_QUEUE_SEQ] = "UPDATE ingest_state SET queue_seq = ?1 WHERE id = 1",
 };
@@ -274,21 +287,29 @@ void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from)
 
 /* ---- rollup accumulator ------------------------------------------------ */
 
-static int acc_init(struct acc *a, size_t cap)
+/* Entries a table of cap slots holds: 70 % load keeps probes short. */
+static size_t acc_room(size_t cap)
 {
-    a->e = calloc(cap, sizeof(*a->e));
-    if (!a->e)
-        return -ENOMEM;
-    a->cap = cap;
-    a->used = 0;
-    return 0;
+    return cap / 10 * 7;
 }
 
-static void acc_clear(struct acc *a)
+/* A table of cap slots, empty; NULL when out of memory. */
+static struct acc_entry *acc_alloc(size_t cap, uint32_t **ret_idx)
 {
-    if (a->used)
-        memset(a->e, 0, a->cap * sizeof(*a->e));
-    a->used = 0;
+    size_t room = acc_room(cap);
+    struct acc_entry *e = malloc(room * sizeof(*e) + cap * sizeof(**ret_idx));
+    if (!e)
+        return NULL;
+    *ret_idx = (uint32_t *)(e + room);
+    memset(*ret_idx, 0, cap * sizeof(**ret_idx));
+    return e;
+}
+
+static int acc_init(struct acc *a, size_t cap)
+{
+    *a = (struct acc){.cap = cap, .cap0 = cap, .indexed = true};
+    a->e = acc_alloc(cap, &a->idx);
+    return a->e ? 0 : -ENOMEM;
 }
 
 static uint64_t acc_hash(uint64_t k)
@@ -299,44 +320,63 @@ static uint64_t acc_hash(uint64_t k)
     return k;
 }
 
-static struct acc_entry *acc_slot(struct acc *a, uint64_t key);
-
-static int acc_grow(struct acc *a)
-{
-    struct acc bigger;
-    if (acc_init(&bigger, a->cap * 2) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < a->cap; i++) {
-        if (a->e[i].key) {
-            struct acc_entry *d = acc_slot(&bigger, a->e[i].key);
-            *d = a->e[i];
-            bigger.used++;
-        }
-    }
-    free(a->e);
-    *a = bigger;
-    return 0;
-}
-
-static struct acc_entry *acc_slot(struct acc *a, uint64_t key)
+/* The slot of key in idx, or the empty slot where it goes. */
+static size_t acc_slot(const struct acc *a, uint64_t key)
 {
     size_t mask = a->cap - 1;
     size_t i = (size_t)acc_hash(key) & mask;
-    while (a->e[i].key && a->e[i].key != key)
+    while (a->idx[i] && a->e[a->idx[i] - 1].key != key)
         i = (i + 1) & mask;
-    return &a->e[i];
+    return i;
+}
+
+/* Put the entries into a fresh table of cap slots (larger or smaller). */
+static int acc_rehash(struct acc *a, size_t cap)
+{
+    uint32_t *idx;
+    struct acc_entry *e = acc_alloc(cap, &idx);
+    if (!e)
+        return -ENOMEM;
+    memcpy(e, a->e, a->used * sizeof(*e));
+    free(a->e);
+    a->e = e;
+    a->idx = idx;
+    a->cap = cap;
+    for (size_t k = 0; k < a->used; k++) {
+        size_t i = acc_slot(a, e[k].key);
+        idx[i] = (uint32_t)(k + 1);
+        e[k].slot = (uint32_t)i;
+    }
+    return 0;
+}
+
+/* Forget the batch: clear the slots it used, and give back what a large
+ * batch made it grow (keeping the large table if that fails: it works). */
+static void acc_clear(struct acc *a)
+{
+    if (a->indexed)
+        for (size_t k = 0; k < a->used; k++)
+            a->idx[a->e[k].slot] = 0;
+    a->used = 0;
+    a->indexed = true;
+    if (a->cap > a->cap0)
+        (void)acc_rehash(a, a->cap0);
 }
 
 /* The entry for key, created empty if needed; NULL on allocation failure. */
 static struct acc_entry *acc_get(struct acc *a, uint64_t key)
 {
-    if ((a->used + 1) * 10 > a->cap * 7 && acc_grow(a) < 0)
-        return NULL;
-    struct acc_entry *e = acc_slot(a, key);
-    if (!e->key) {
-        e->key = key;
-        a->used++;
+    size_t i = acc_slot(a, key);
+    if (a->idx[i])
+        return &a->e[a->idx[i] - 1];
+    if (a->used + 1 > acc_room(a->cap)) {
+        if (acc_rehash(a, a->cap * 2) < 0)
+            return NULL;
+        i = acc_slot(a, key);
     }
+    struct acc_entry *e = &a->e[a->used];
+    *e = (struct acc_entry){.key = key, .slot = (uint32_t)i};
+    a->idx[i] = (uint32_t)++a->used;
     return e;
 }
 
@@ -403,17 +443,15 @@ static int cmp_entry(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Move the used entries to the front, sorted by key (channel, time), so the
- * upserts walk each rollup B-tree in order. */
+/* The entries sorted by key (channel, time), so the upserts walk each rollup
+ * B-tree in order.  The table can no longer be looked up: acc_clear() next. */
 static size_t acc_compact_sorted(struct acc *a)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < a->cap; i++)
-        if (a->e[i].key)
-            a->e[n++] = a->e[i];
-    memset(a->e + n, 0, (a->cap - n) * sizeof(*a->e));
-    qsort(a->e, n, sizeof(*a->e), cmp_entry);
-    return n;
+    for (size_t k = 0; k < a->used; k++)
+        a->idx[a->e[k].slot] = 0;
+    a->indexed = false;
+    qsort(a->e, a->used, sizeof(*a->e), cmp_entry);
+    return a->used;
 }
 
 static int upsert(sqlite3_stmt *st, const struct acc_entry *e)
@@ -1002,14 +1040,15 @@ const char *store_errmsg(struct store *s)
 
 /* ---- ingest ------------------------------------------------------------ */
 
-/* Read one (ts, value, status) row of st bound to (chan, ts). */
+/* Read one (ts, value, status) row of st bound to (chan, ts); an absent
+ * neighbour is all zero, never stale. */
 static int query_neighbour(sqlite3_stmt *st, int64_t chan, int64_t ts,
                            struct counter_neighbour *ret)
 {
     sqlite3_bind_int64(st, 1, chan);
     sqlite3_bind_int64(st, 2, ts);
     int rc = sqlite3_step(st);
-    ret->present = rc == SQLITE_ROW;
+    *ret = (struct counter_neighbour){.present = rc == SQLITE_ROW};
     if (ret->present) {
         ret->ts = sqlite3_column_int64(st, 0);
         ret->value = sqlite3_column_double(st, 1);
@@ -1027,7 +1066,11 @@ static int load_state(struct store *s, int64_t chan, struct counter_state *st)
         rc = query_neighbour(s->st[ST_HELD], chan, last.present ? last.ts : INT64_MIN, &held);
     if (rc < 0)
         return rc;
+    /* The events already rate-limited this batch stay remembered. */
+    struct counter_seen seen[COUNTER_SEEN_SLOTS];
+    memcpy(seen, st->seen, sizeof(seen));
     *st = (struct counter_state){.loaded = true};
+    memcpy(st->seen, seen, sizeof(seen));
     if (last.present) {
         st->has_last = true;
         st->last_ts = last.ts;
@@ -1049,6 +1092,7 @@ static int load_state(struct store *s, int64_t chan, struct counter_state *st)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
+/* prev NaN (nothing to compare with) is stored as NULL. */
 static int insert_event(struct store *s, int64_t chan, const char *kind, int64_t ts, double v,
                         double prev)
 {
@@ -1057,12 +1101,32 @@ static int insert_event(struct store *s, int64_t chan, const char *kind, int64_t
     sqlite3_bind_int64(st, 2, chan);
     sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 4, v);
-    sqlite3_bind_double(st, 5, prev);
+    if (isnan(prev))
+        sqlite3_bind_null(st, 5);
+    else
+        sqlite3_bind_double(st, 5, prev);
     sqlite3_bind_null(st, 6);
     sqlite3_bind_int64(st, 7, s->now_s);
     return step_done(st);
 }
 
+/* Write the number of repeats into the detail of the event they repeat. */
+static int event_more(struct store *s, int64_t chan, const struct counter_op *op)
+{
+    char detail[80];
+    sqlite3_stmt *st = s->st[ST_EVENT_MORE];
+    (void)snprintf(detail, sizeof(detail), "%lu more within an hour of it, not listed",
+                   (unsigned long)op->more);
+    sqlite3_bind_int64(st, 1, chan);
+    sqlite3_bind_text(st, 2, op->event, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, op->ts);
+    sqlite3_bind_text(st, 4, detail, -1, SQLITE_TRANSIENT);
+    return step_done(st);
+}
+
+/* Every occurrence is counted, also those rate-limited out of the events
+ * table.  Conflicts and readings ahead of the clock are counted where they
+ * are found. */
 static void count_event(struct ingest_stats *stats, const char *ev)
 {
     if (strcmp(ev, EVENT_GLITCH_DROPPED) == 0)
@@ -1077,6 +1141,8 @@ static void count_event(struct ingest_stats *stats, const char *ev)
         stats->rollovers++;
     else if (strcmp(ev, EVENT_LATE_REFUSED) == 0)
         stats->late_refused++;
+    else if (strcmp(ev, EVENT_CLOCK_GAP) == 0)
+        stats->clock_gaps++;
 }
 
 static int insert_raw(struct store *s, int64_t chan, int64_t ts, double v, int status)
@@ -1101,7 +1167,7 @@ static int apply_ops(struct store *s, int64_t chan, const struct counter_op *ops
             rc = insert_raw(s, chan, op->ts, op->value, op->status);
             stats->stored++;
             /* n counts the readings a period's figure rests on. */
-            if (rc == 0 && counter_status_counts(op->status))
+            if (rc == 0 && counter_status_taken(op->status))
                 rc = acc_add(&s->hours, chan, hour_of(op->ts), 0, 1);
             break;
         case COP_SET_STATUS:
@@ -1110,6 +1176,11 @@ static int apply_ops(struct store *s, int64_t chan, const struct counter_op *ops
             sqlite3_bind_int64(st, 2, op->ts);
             sqlite3_bind_int(st, 3, op->status);
             rc = step_done(st);
+            /* A held reading confirmed (as a new baseline) is now one of
+             * them.  No rule takes a taken reading out again. */
+            if (rc == 0 && counter_status_taken(op->status) &&
+                !counter_status_taken(op->old_status))
+                rc = acc_add(&s->hours, chan, hour_of(op->ts), 0, 1);
             break;
         case COP_SPREAD:
             rc = acc_spread(&s->hours, chan, op->ts, op->ts_end, op->value);
@@ -1118,9 +1189,22 @@ static int apply_ops(struct store *s, int64_t chan, const struct counter_op *ops
             rc = insert_event(s, chan, op->event, op->ts, op->value, op->prev);
             count_event(stats, op->event);
             break;
+        case COP_EVENT_MORE:
+            rc = event_more(s, chan, op);
+            count_event(stats, op->event);
+            break;
         }
     }
     return rc;
+}
+
+/* One event of config channel idx (db id chan), rate-limited. */
+static int channel_event(struct store *s, uint32_t idx, int64_t chan, const char *kind, int64_t ts,
+                         double v, double prev, struct ingest_stats *stats)
+{
+    struct counter_op op = {.kind = COP_EVENT, .event = kind, .ts = ts, .value = v, .prev = prev};
+    counter_limit_events(&s->state[idx], &op, 1);
+    return apply_ops(s, chan, &op, 1, stats);
 }
 
 /* The stored reading at (chan, ts), if any: returns 1 and fills value. */
@@ -1141,18 +1225,18 @@ static int stored_at(struct store *s, int64_t chan, int64_t ts, double *ret_valu
 
 /* A reading whose time is already stored: an exact duplicate changes
  * nothing; another value is a conflict (the first one is kept). */
-static int handle_same_time(struct store *s, int64_t chan, const struct reading *r, double stored,
-                            struct ingest_stats *stats)
+static int handle_same_time(struct store *s, uint32_t idx, int64_t chan, const struct reading *r,
+                            double stored, struct ingest_stats *stats)
 {
     if (stored == r->value) {
         stats->duplicates++;
         return 0;
     }
     stats->conflicts++;
-    return insert_event(s, chan, EVENT_CONFLICT, r->ts_s, r->value, stored);
+    return channel_event(s, idx, chan, EVENT_CONFLICT, r->ts_s, r->value, stored, stats);
 }
 
-static int ingest_gauge(struct store *s, int64_t chan, const struct reading *r,
+static int ingest_gauge(struct store *s, uint32_t idx, int64_t chan, const struct reading *r,
                         struct ingest_stats *stats)
 {
     double stored = 0;
@@ -1160,7 +1244,7 @@ static int ingest_gauge(struct store *s, int64_t chan, const struct reading *r,
     if (rc < 0)
         return rc;
     if (rc == 1)
-        return handle_same_time(s, chan, r, stored, stats);
+        return handle_same_time(s, idx, chan, r, stored, stats);
     rc = insert_raw(s, chan, r->ts_s, r->value, RS_ACCEPTED);
     stats->stored++;
     return rc < 0 ? rc : acc_add_gauge(&s->hours, chan, hour_of(r->ts_s), r->value);
@@ -1171,7 +1255,8 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
 {
     const struct channel *c = &s->cfg->channels[idx];
     struct counter_state *st = &s->state[idx];
-    struct counter_params p = {.max_rate = c->max_rate, .rollover = c->rollover};
+    struct counter_params p = {
+        .max_rate = c->max_rate, .rollover = c->rollover, .resolution = c->resolution};
     struct counter_op ops[COUNTER_OPS_MAX];
     size_t n;
     int rc;
@@ -1183,6 +1268,7 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
     }
     if (r->ts_s > st->max_ts) {
         n = counter_step(st, &p, r->ts_s, r->value, ops);
+        counter_limit_events(st, ops, n);
         return apply_ops(s, chan, ops, n, stats);
     }
 
@@ -1191,7 +1277,7 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
     if (rc < 0)
         return rc;
     if (rc == 1)
-        return handle_same_time(s, chan, r, stored, stats);
+        return handle_same_time(s, idx, chan, r, stored, stats);
 
     struct counter_neighbour prev, next;
     rc = query_neighbour(s->st[ST_PREV], chan, r->ts_s, &prev);
@@ -1200,9 +1286,11 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
     if (rc < 0)
         return rc;
     n = counter_late(&prev, &next, &p, r->ts_s, r->value, ops);
+    counter_limit_events(st, ops, n);
     for (size_t i = 0; i < n; i++) {
-        if (ops[i].kind == COP_STORE && counter_status_counts(ops[i].status)) {
+        if (ops[i].kind == COP_STORE && counter_status_taken(ops[i].status))
             stats->late++;
+        if (ops[i].kind == COP_STORE && counter_status_counts(ops[i].status)) {
             /* Between the last accepted reading and a held or dropped
              * one: it is now the chain's newest reading. */
             if (!st->has_last || ops[i].ts > st->last_ts) {
@@ -1263,19 +1351,29 @@ int store_ingest(struct store *s, struct reading *r, size_t n, uint64_t queue_se
             continue;
         }
         const struct channel *c = &s->cfg->channels[rd->channel];
-        if (rd->ts_s < FOYER_TS_MIN_S || rd->ts_s > s->now_s + FOYER_FUTURE_SKEW_S) {
+        int64_t chan = s->chan_id[rd->channel];
+        if (rd->ts_s < FOYER_TS_MIN_S) {
             b.bad_time++;
+            continue;
+        }
+        if (rd->ts_s > s->now_s + s->cfg->future_tolerance_s) {
+            /* A device clock ahead (or the gateway's behind): never stored,
+             * or it would be the channel's newest reading and every genuine
+             * one after it late. */
+            b.bad_time++;
+            b.future++;
+            rc = channel_event(s, rd->channel, chan, EVENT_FUTURE_REFUSED, rd->ts_s, rd->value, NAN,
+                               &b);
             continue;
         }
         if (!isfinite(rd->value) || rd->value < c->min_value || rd->value > c->max_value) {
             b.out_of_range++;
             continue;
         }
-        int64_t chan = s->chan_id[rd->channel];
         if (c->kind == KIND_COUNTER)
             rc = ingest_counter(s, rd->channel, chan, rd, &b);
         else
-            rc = ingest_gauge(s, chan, rd, &b);
+            rc = ingest_gauge(s, rd->channel, chan, rd, &b);
     }
     if (rc == 0)
         rc = flush_rollups(s);
@@ -1362,8 +1460,9 @@ int64_t store_retention(struct store *s, int64_t now_s)
 
     rc = sqlite_to_errno(sqlite3_prepare_v2(
         s->db,
-        "DELETE FROM readings WHERE channel = ?1 AND ts < min(?2, (SELECT coalesce(max(ts), 0)"
-        " FROM readings WHERE channel = ?1 AND status IN (0, 1)))",
+        "DELETE FROM readings WHERE channel = ?1 AND ts < ?2 AND status NOT IN (2, 3)"
+        " AND ts <> (SELECT coalesce(max(ts), 0) FROM readings WHERE channel = ?1"
+        " AND status IN (0, 1))",
         -1, &del_raw, NULL));
     if (rc == 0)
         rc = sqlite_to_errno(sqlite3_prepare_v2(

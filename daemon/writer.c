@@ -83,8 +83,13 @@ static void log_anomalies(const struct ingest_stats *d)
                  (unsigned long long)d->conflicts);
     if (d->out_of_range || d->bad_time)
         log_warn("refused %llu readings out of their channel's range and %llu with an absurd "
-                 "time",
-                 (unsigned long long)d->out_of_range, (unsigned long long)d->bad_time);
+                 "time (%llu of them ahead of the clock: future_refused events)",
+                 (unsigned long long)d->out_of_range, (unsigned long long)d->bad_time,
+                 (unsigned long long)d->future);
+    if (d->clock_gaps)
+        log_warn("%llu counter readings too far in time from their channel's others to spread "
+                 "(a device clock reset?): new baselines or refused, see clock_gap events",
+                 (unsigned long long)d->clock_gaps);
 }
 
 /* Commit n readings popped up to queue sequence number seq, retrying while

@@ -201,7 +201,7 @@ int mqttdec_message(const struct foyer_config *cfg, const struct sensor *s, uint
         } else if (rc < 0) {
             *ret_field = s->timestamp_field;
             goto out_free;
-        } else if (ts_s > now_s + FOYER_FUTURE_SKEW_S) {
+        } else if (ts_s > now_s + FOYER_FUTURE_TOLERANCE_MAX_S) {
             *ret_field = s->timestamp_field;
             rc = MQTTDEC_E_TS_FUTURE;
             goto out_free;

@@ -102,6 +102,9 @@ struct channel {
                          in unit/h; gauges: unused */
     double min_value; /* gauges: values outside [min,max] are refused */
     double max_value;
+    /* Counters: the smallest step of the index, in unit; a drop of at most
+     * this is no change (counter.h).  Gauges: 0. */
+    double resolution;
     int32_t meter;  /* index into cfg->meters, or -1 */
     int32_t sensor; /* index into cfg->sensors, or -1 */
     int32_t reg;    /* index into the meter's profile registers, or -1 */
@@ -147,6 +150,9 @@ struct profile_register {
     enum channel_kind kind;
     const char *unit;            /* stored unit after scale */
     double min_value, max_value; /* declared range; outside is refused */
+    /* Counters: the index's step in unit; 0 = not set: the larger of the
+     * unit's default and, for an integer type, the scale. */
+    double resolution;
     struct conf_pos pos;
 };
 
@@ -262,6 +268,7 @@ struct foyer_config {
     int batch_readings;                /* default FOYER_BATCH_READINGS */
     int batch_deadline_ms;             /* default FOYER_BATCH_DEADLINE_MS */
     char *log_level;                   /* error|warning|info|debug, default info */
+    int future_tolerance_s;            /* further ahead of the clock: refused (limits.h) */
     int watchdog_s;                    /* unused when systemd gives WATCHDOG_USEC */
 
     struct building *buildings;

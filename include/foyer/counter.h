@@ -4,21 +4,37 @@
  * Pure logic, no I/O: given a channel's state and a new reading, decide what
  * to store and how much consumption to spread over which interval.  The
  * store executes the returned operations inside its transaction.  The rules
- * (docs/DESIGN.md, "Counters"):
+ * (docs/DESIGN.md, "Counters"), for a reading against the chain's index
+ * (the last accepted or baseline reading):
  *
- *   0 <= delta <= max_rate * dt     consumption, spread over [t_prev, t]
- *   delta < 0, rollover plausible   consumption value + rollover - prev
- *   other delta < 0                 held LOW: a glitch if the next reading
- *                                   returns to the previous level (dropped),
- *                                   a reset / replaced meter if it goes on
- *                                   from the low value (new baseline)
- *   delta > max_rate * dt           held JUMP: dropped when the next reading
- *                                   refutes it, a new baseline when the next
- *                                   reading confirms the new level
+ *   more than FOYER_SPREAD_HOURS_MAX   never spread: a new baseline (event
+ *   after the index                    clock_gap); the interval counts nothing
+ *   0 <= delta <= max_rate * dt        consumption, spread over [t_prev, t]
+ *   -resolution <= delta < 0           no change (RS_UNCHANGED): the meter's
+ *                                      last digit or a float jitters; the
+ *                                      index stays, nothing is counted, no
+ *                                      event.  Keeping the higher index means
+ *                                      jitter never adds up to consumption.
+ *   delta < 0, rollover plausible      consumption value + rollover - prev
+ *   other delta < 0                    held LOW: a glitch if the next reading
+ *                                      returns to the previous level (within
+ *                                      the resolution: dropped), a reset /
+ *                                      replaced meter if it goes on from the
+ *                                      low value (new baseline)
+ *   delta > max_rate * dt              held JUMP: dropped when the next reading
+ *                                      refutes it, a new baseline when the next
+ *                                      reading confirms the new level
  *
  * A confirmed jump counts nothing for the interval: by definition it is more
  * than the channel can physically consume, so it is a replaced meter or a
  * misconfigured scale, and counting it would put hundreds of kWh in one hour.
+ * An index creeping back by less than the resolution per reading therefore
+ * costs one reset (and one event) each time the creep exceeds the
+ * resolution, not one per reading.
+ *
+ * Events are rate-limited per channel (counter_limit_events): a repeat of an
+ * event kind within FOYER_EVENT_REPEAT_S of reading time of the last one
+ * stored becomes a count on that one.
  */
 #ifndef FOYER_COUNTER_H
 #define FOYER_COUNTER_H
@@ -35,16 +51,34 @@ enum reading_status {
     RS_HELD_JUMP = 3,      /* implausibly high: waiting for the next reading */
     RS_DROPPED_GLITCH = 4, /* a low reading the next one contradicted */
     RS_DROPPED_SPIKE = 5,  /* a jump the next one contradicted */
-    RS_DROPPED_LATE = 6,   /* a late reading inconsistent with its neighbours */
+    RS_DROPPED_LATE = 6,   /* a late reading inconsistent with its neighbours, or too
+                              far from them (clock_gap) */
+    RS_UNCHANGED = 7,      /* below the chain's index by at most the resolution: no
+                              change; not part of the chain (the index stays) */
 };
 
-/* True for statuses that take part in consumption (accepted or baseline). */
+/* True for statuses that form the chain consumption is counted along
+ * (accepted or baseline). */
 bool counter_status_counts(int status);
 
+/* True for readings taken as valid: the chain's and the unchanged ones.
+ * They make up n, the number of readings a period's figure rests on. */
+bool counter_status_taken(int status);
+
 struct counter_params {
-    double max_rate; /* unit per hour; <= 0: no limit */
-    double rollover; /* index wraps to 0 here; 0: never */
+    double max_rate;   /* unit per hour; <= 0: no limit */
+    double rollover;   /* index wraps to 0 here; 0: never */
+    double resolution; /* unit; a drop of at most this is no change; 0: none */
 };
+
+/* A recent event of the channel, for the rate limit. */
+struct counter_seen {
+    const char *kind; /* EVENT_* name (static), NULL: free slot */
+    int64_t ts;       /* time of the stored event */
+    uint32_t more;    /* repeats counted on it so far */
+};
+
+#define COUNTER_SEEN_SLOTS 3
 
 struct counter_state {
     bool loaded; /* state read from the store (or known empty) */
@@ -56,13 +90,18 @@ struct counter_state {
     double held_v;
     int held_status; /* RS_HELD_LOW or RS_HELD_JUMP */
     int64_t max_ts;  /* newest stored reading of any status */
+    /* Events stored lately (kept when the rest is reloaded; forgotten on a
+     * restart, which costs at most one extra event row per kind). */
+    struct counter_seen seen[COUNTER_SEEN_SLOTS];
 };
 
 enum counter_op_kind {
     COP_STORE,      /* insert raw (ts, value, status) */
-    COP_SET_STATUS, /* change the status of the stored reading at ts */
+    COP_SET_STATUS, /* change the status of the stored reading at ts from
+                       old_status to status */
     COP_SPREAD,     /* add value (may be negative) over [ts, ts_end) */
-    COP_EVENT,      /* record event `event` at ts: value, prev */
+    COP_EVENT,      /* record event `event` at ts: value, prev (NaN: none) */
+    COP_EVENT_MORE, /* the event `event` stored at ts has `more` repeats */
 };
 
 struct counter_op {
@@ -72,6 +111,8 @@ struct counter_op {
     double value;
     double prev;
     int status;
+    int old_status;    /* COP_SET_STATUS */
+    uint32_t more;     /* COP_EVENT_MORE */
     const char *event; /* EVENT_* name, static */
 };
 
@@ -85,7 +126,8 @@ struct counter_op {
 #define EVENT_SPIKE_DROPPED  "spike_dropped"
 #define EVENT_LATE_REFUSED   "late_refused"
 #define EVENT_CONFLICT       "conflicting_duplicate"
-#define EVENT_CLOCK_GAP      "clock_gap"
+#define EVENT_CLOCK_GAP      "clock_gap"      /* more than FOYER_SPREAD_HOURS_MAX away */
+#define EVENT_FUTURE_REFUSED "future_refused" /* stamped ahead of the gateway's clock */
 
 /* Feed a reading newer than every stored reading of the channel
  * (ts > st->max_ts).  Fills ops (OUT, COUNTER_OPS_MAX entries) and returns
@@ -103,10 +145,20 @@ struct counter_neighbour {
 };
 
 /* Feed a late reading (older than the newest stored one, no stored reading
- * at ts).  Slots it in between its neighbours when consistent, else stores
- * it as RS_DROPPED_LATE with an event.  Does not change the state's last
- * reading (prev and next are both stored). */
+ * at ts).  Slots it in between its neighbours when consistent (or stores it
+ * RS_UNCHANGED when it is within the resolution below the chain's index
+ * there), else stores it as RS_DROPPED_LATE with an event: clock_gap when
+ * counting it would spread over more than FOYER_SPREAD_HOURS_MAX,
+ * late_refused otherwise.  Does not change the state's last reading (prev
+ * and next are both stored).  Either neighbour may be absent (present =
+ * false; its other fields are then not read). */
 size_t counter_late(const struct counter_neighbour *prev, const struct counter_neighbour *next,
                     const struct counter_params *p, int64_t ts, double v, struct counter_op *ops);
+
+/* Rate-limit the events among ops[0..n): an event of a kind the channel
+ * stored less than FOYER_EVENT_REPEAT_S (of reading time) away becomes a
+ * COP_EVENT_MORE on that one; others are kept and remembered in st->seen
+ * (the oldest slot is reused).  Changes ops in place, never their number. */
+void counter_limit_events(struct counter_state *st, struct counter_op *ops, size_t n);
 
 #endif

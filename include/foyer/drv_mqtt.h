@@ -48,7 +48,7 @@ enum mqttdec_error {
     MQTTDEC_E_NOTFINITE = -6, /* NaN or infinite, or too large to represent */
     MQTTDEC_E_RANGE = -7,     /* outside the channel's [min_value, max_value] */
     MQTTDEC_E_TS = -8,        /* timestamp field not a date or epoch number */
-    MQTTDEC_E_TS_FUTURE = -9, /* more than FOYER_FUTURE_SKEW_S ahead of now */
+    MQTTDEC_E_TS_FUTURE = -9, /* more than FOYER_FUTURE_TOLERANCE_MAX_S ahead of now */
     MQTTDEC_E_TS_PAST = -10,  /* before FOYER_TS_MIN_S */
 };
 

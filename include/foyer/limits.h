@@ -52,17 +52,38 @@
  * (1.2 MiB of buffer, allocated once). */
 #define FOYER_BATCH_BACKLOG_MAX 50000
 
-/* A counter reading that is stored at most this long after the previous one
- * is spread over at most this many hours (10 years): a longer gap is a
- * broken clock, handled as a new baseline. */
-#define FOYER_SPREAD_HOURS_MAX (10 * 366 * 24)
+/* Longest interval consumption is spread over, in either direction (a
+ * reading in time order, a late one slotted in before or after a chain):
+ * 92 days, a season, the longest calendar quarter.  A gateway out of order
+ * for weeks, or quarterly readings imported from a supplier, are spread in
+ * proportion to time (the hours have n = 0: estimated).  Longer, an even
+ * spread would move a winter's heating into summer and is more likely a
+ * device clock reset (to 2000 or 1970) than use: the reading starts a new
+ * baseline (in time order) or is refused (late), with a clock_gap event,
+ * and the interval counts nothing.  It also bounds the hours one reading
+ * adds to a batch's rollups (2 209). */
+#define FOYER_SPREAD_HOURS_MAX (92 * 24)
+
+/* At most one counter event of a kind per channel in this many seconds of
+ * reading time in the events table; the repeats are counted in the first
+ * one's detail ("N more within an hour").  A meter that glitches every poll,
+ * or a device with a wrong clock, leaves 24 rows a day, not 1 440. */
+#define FOYER_EVENT_REPEAT_S 3600
 
 /* CSV import: longest line; a longer one is a bad row. */
 #define FOYER_CSV_LINE_MAX 512
 
-/* Readings older than this before now, or further than this in the future,
- * are refused as absurd timestamps (clock not set, epoch in milliseconds). */
-#define FOYER_TS_MIN_S      946684800   /* 2000-01-01T00:00:00Z */
-#define FOYER_FUTURE_SKEW_S (24 * 3600) /* one day ahead of the local clock */
+/* Readings older than this are refused as absurd timestamps (clock not set,
+ * epoch in milliseconds). */
+#define FOYER_TS_MIN_S 946684800 /* 2000-01-01T00:00:00Z */
+
+/* Default of [foyer] future_tolerance_s: a reading stamped further ahead of
+ * the gateway's clock is refused (event future_refused), never stored: it
+ * would become the channel's newest reading, and every genuine reading
+ * after it would be late.  Five minutes absorb a device clock that NTP has
+ * not yet corrected; a day is the most a config may allow, and what the
+ * MQTT decoder refuses outright as an absurd time. */
+#define FOYER_FUTURE_TOLERANCE_S     300
+#define FOYER_FUTURE_TOLERANCE_MAX_S 86400
 
 #endif

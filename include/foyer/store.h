@@ -30,13 +30,18 @@ struct ingest_stats {
     uint64_t duplicates;   /* identical to a stored reading: skipped */
     uint64_t conflicts;    /* same channel and time, another value: first kept */
     uint64_t out_of_range; /* NaN, infinity, outside the channel's range: refused */
-    uint64_t bad_time;     /* before 2000 or more than a day ahead: refused */
+    uint64_t bad_time;     /* before 2000, or more than future_tolerance_s ahead of
+                              the clock: refused, not stored */
+    uint64_t future;       /* of bad_time: ahead of the clock (future_refused) */
     uint64_t late;         /* older than the newest reading, slotted in */
     uint64_t late_refused; /* older and inconsistent with their neighbours */
     uint64_t glitches;     /* low readings dropped (reboot) */
     uint64_t spikes;       /* implausible jumps dropped */
     uint64_t resets;       /* meter resets / replacements */
     uint64_t jumps;        /* confirmed index jumps (new baseline) */
+    uint64_t clock_gaps;   /* more than FOYER_SPREAD_HOURS_MAX from the channel's
+                              other readings: a new baseline, or refused when late
+                              (event clock_gap) */
     uint64_t rollovers;
     uint64_t batches; /* committed transactions */
 };
@@ -100,7 +105,8 @@ int store_queue_state(struct store *s, uint64_t *ret_seq, uint64_t *ret_db_id);
 
 /* Delete raw readings older than the retention windows (and hourly rollups
  * of dwellings without consent), keeping each channel's last accepted
- * reading so counting resumes without a gap.  Returns rows deleted or -errno. */
+ * reading and a held one, so counting resumes without a gap.  Returns rows
+ * deleted or -errno. */
 int64_t store_retention(struct store *s, int64_t now_s);
 
 /* Record device state changes and the latest health of devices, in one

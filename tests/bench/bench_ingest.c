@@ -13,6 +13,9 @@
  *      writer commits up to that many at once when it is behind).
  *   3. import: the same kind of data from a CSV file through csv_import().
  *   4. bytes per raw reading on disk (dbstat), and resident memory.
+ *   5. small batches (40 channels, one reading each) before and after one
+ *      batch of 90-day spreads on the same channels: the rollup accumulator
+ *      such a batch grows must not make every later batch slower.
  *
  * Usage: bench_ingest [CHANNELS [CYCLES]]   (default 1000 x 300)
  */
@@ -207,6 +210,55 @@ static double bench_import(const struct foyer_config *cfg, const char *dir, cons
     return secs;
 }
 
+/* Wall time per batch of `batches` small batches of SPREAD_CHANNELS readings,
+ * one a minute from *tick on. */
+#define SPREAD_CHANNELS 40
+static double small_batches(struct store *s, int batches, int64_t *tick, double *value)
+{
+    struct reading r[SPREAD_CHANNELS];
+    struct ingest_stats st = {0};
+    double w0 = now_s();
+    for (int b = 0; b < batches; b++) {
+        *tick += 60;
+        *value += 0.01;
+        for (int c = 0; c < SPREAD_CHANNELS; c++)
+            r[c] = (struct reading){(uint32_t)c, *tick, *value};
+        if (store_ingest(s, r, SPREAD_CHANNELS, 0, &st) < 0)
+            fprintf(stderr, "spreads: a batch failed\n");
+    }
+    return (now_s() - w0) / batches;
+}
+
+static void bench_after_spreads(const struct foyer_config *cfg, const char *db)
+{
+    struct store *s;
+    const char *msg;
+    if (store_open(db, cfg, &s, &msg) < 0) {
+        fprintf(stderr, "store_open: %s\n", msg);
+        exit(1);
+    }
+    /* 100 days ago, then 90 days later: long spreads, nothing in the future. */
+    int64_t tick = tu_day_start(tu_now_s()) - 100 * 86400;
+    double value = 1000;
+    (void)small_batches(s, 50, &tick, &value); /* warm up */
+    (void)sqlite3_wal_checkpoint_v2(store_db(s), NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    (void)small_batches(s, 50, &tick, &value);
+    double before = small_batches(s, 200, &tick, &value);
+    tick += 90 * 86400;
+    value += 2000;
+    double spread = small_batches(s, 1, &tick, &value);
+    /* The WAL the spreads filled would slow SQLite's side for a while:
+     * checkpoint it, so what remains is the store's own cost. */
+    (void)sqlite3_wal_checkpoint_v2(store_db(s), NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    (void)small_batches(s, 50, &tick, &value);
+    double after = small_batches(s, 200, &tick, &value);
+    store_close(s);
+    printf("  small batches (%d readings): %.0f us each; one batch of %d spreads of 90 days: "
+           "%.0f ms; small batches after it: %.0f us each (ratio %.2f)\n",
+           SPREAD_CHANNELS, before * 1e6, SPREAD_CHANNELS, spread * 1e3, after * 1e6,
+           after / before);
+}
+
 int main(int argc, char **argv)
 {
     int channels = argc > 1 ? atoi(argv[1]) : 1000;
@@ -268,6 +320,13 @@ int main(int argc, char **argv)
         printf("  on disk: database file %.1f bytes per reading (dbstat unavailable)\n",
                (double)sb.st_size / (double)n);
     printf("  peak resident memory of the bench process: %.1f MiB\n", (double)rss_kib() / 1024);
+
+    if (channels >= SPREAD_CHANNELS) {
+        snprintf(imp, sizeof(imp), "%s/spreads.db", dir);
+        struct foyer_config *cfg3 = make_config(dir, imp, channels);
+        bench_after_spreads(cfg3, imp);
+        config_free(cfg3);
+    }
 
     config_free(cfg);
     config_free(cfg2);
