@@ -14,7 +14,7 @@ build/bench/tests/bench_ingest 1000 1000
 echo "== summaries: weekly summaries of 1 000 dwellings, push throughput to a local receiver"
 FOYER_SRC=$PWD build/bench/tests/bench_summary 1000 60 2000
 
-echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber"
+echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber, publisher with a window in flight"
 bash tests/bench/bench_mqtt.sh build/bench 200000
 
 echo "== modbus: 100 meters on one gateway, dead meter, foyerd CPU and memory, collectd"
