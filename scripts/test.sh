@@ -10,8 +10,8 @@
 # threads costs little and may start one tomorrow.  TSan reports go to files
 # (log_path), so a race in a foyerd that a test kills or whose exit status it
 # does not check still fails the run; they are printed at the end.
-# tests/tsan.supp may silence races inside third-party libraries (one reason
-# per line), never in Foyer's code.
+# tests/tsan.supp may silence races inside third-party libraries (a reason
+# for each), never in Foyer's code.
 #
 # Prints each build's duration and a last line "N passed, N failed" over all
 # the ctest runs; exits 1 if any test failed or TSan reported anything.
@@ -70,9 +70,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 tsan_logs=$root/build/test-tsan/tsan-reports
 rm -rf "$tsan_logs"
 mkdir -p "$tsan_logs"
-tsan_options="halt_on_error=1 second_deadlock_stack=1 log_path=$tsan_logs/tsan"
-[ -s tests/tsan.supp ] && tsan_options+=" suppressions=$root/tests/tsan.supp"
-TSAN_OPTIONS=$tsan_options \
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 log_path=$tsan_logs/tsan suppressions=$root/tests/tsan.supp" \
   run_build test-tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DFOYER_TSAN=ON
 reports=("$tsan_logs"/tsan.*)
 if [ -e "${reports[0]}" ]; then
