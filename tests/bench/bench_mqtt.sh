@@ -79,7 +79,10 @@ for qos in 0 1; do
   # The bare subscriber: done when it has n messages (or after 120 s).
   "$bin/tests/bench_mqtt_sub" "$port" 'bench/#' "$qos" "$n" 120 > "$work/sub.out" &
   sub=$!
-  until grep -q ready "$work/sub.out"; do sleep 0.02; done
+  until grep -q ready "$work/sub.out" 2>/dev/null; do
+    kill -0 "$sub" 2>/dev/null || { echo "bench_mqtt_sub exited: $(cat "$work/sub.out")"; exit 1; }
+    sleep 0.02
+  done
   t0=$(now)
   pub "$qos" "bench-pub-bare-$qos"
   wait "$sub" || true
@@ -95,7 +98,10 @@ for qos in 0 1; do
   : > "$work/foyerd.log"
   "$bin/foyerd" --config "$work/foyer.conf" 2> "$work/foyerd.log" &
   foyerd=$!
-  until grep -q "mqtt: subscribed" "$work/foyerd.log"; do sleep 0.05; done
+  until grep -q "mqtt: subscribed" "$work/foyerd.log"; do
+    kill -0 "$foyerd" 2>/dev/null || { echo "foyerd exited: $(cat "$work/foyerd.log")"; exit 1; }
+    sleep 0.05
+  done
   t0=$(now)
   pub "$qos" "bench-pub-foyerd-$qos"
   want=$((2 * n))
