@@ -14,7 +14,7 @@ build/bench/tests/bench_ingest 1000 1000
 echo "== summaries: weekly summaries of 1 000 dwellings, push throughput to a local receiver"
 FOYER_SRC=$PWD build/bench/tests/bench_summary 1000 60 2000
 
-echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber"
+echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber, publisher with a window in flight"
 bash tests/bench/bench_mqtt.sh build/bench 200000
 
 echo "== modbus: 100 meters on one gateway, dead meter, foyerd CPU and memory, collectd"
@@ -22,8 +22,10 @@ echo "== modbus: 100 meters on one gateway, dead meter, foyerd CPU and memory, c
 if [ ! -e /usr/lib/collectd/modbus.so ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    collectd-core >/dev/null || echo "modbus bench: collectd-core not installed, comparison skipped"
+  # (env: sudo would drop DEBIAN_FRONTEND; debconf's notes go to stderr)
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 \
+    --no-install-recommends collectd-core >/dev/null 2>&1 ||
+    echo "modbus bench: collectd-core not installed, comparison skipped"
   # The package enables its own daemon; the bench runs collectd itself.
   $sudo systemctl disable --now collectd >/dev/null 2>&1 || true
 fi

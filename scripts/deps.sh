@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Foyer needs to build, test and run its demo.
 # Idempotent: installs only what is missing; runs apt-get update once.
+#
+# Packages are installed with --no-install-recommends, so everything a build,
+# a test or the demo uses is listed here by name, even where Debian only
+# recommends it: a list that works only on a machine that happened to have
+# the recommends is how the README's test command once failed on a fresh
+# Debian 12.  Check a change in a fresh debootstrap'd Debian 12 root.
 set -euo pipefail
 
 packages=(
   # build; cppcheck runs before the builds in scripts/test.sh
   build-essential cmake pkg-config clang cppcheck
+  # clang's sanitizer runtimes (ASan, UBSan, TSan: libclang_rt.*.a), only
+  # recommended by clang; llvm gives llvm-symbolizer, without which a
+  # sanitizer report has addresses instead of file:line
+  libclang-rt-14-dev llvm
   # libraries: SQLite (the store), libinih (config), libsystemd (sd_notify),
   # jansson (JSON), cmocka (unit tests), libmodbus (meters), libmosquitto
   # (sensors), libcurl (push), libmicrohttpd (the coming HTTP API)
   libsqlite3-dev libinih-dev libsystemd-dev libjansson-dev libcmocka-dev
   libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libmicrohttpd-dev
   # tools the tests and the demo use: sqlite3 to inspect databases,
-  # systemd-analyze, python3 (notify socket, HTTP receiver), column (demo)
-  sqlite3 systemd procps python3 bsdextrautils
+  # systemd-analyze, python3 (notify socket, HTTP receiver), column (demo);
+  # tzdata for the configs' timezones
+  sqlite3 systemd procps python3 bsdextrautils tzdata
   # MQTT: the broker and clients; openssl makes the TLS test CAs (MQTT, push)
   mosquitto mosquitto-clients openssl
-  # modbus tests: a third-party server, an RTU line over a pty pair
-  python3-pymodbus socat
+  # modbus tests: a third-party server (pymodbus imports serial and
+  # serial_asyncio even for TCP; both only recommended), an RTU line over a
+  # pty pair
+  python3-pymodbus python3-serial python3-serial-asyncio socat
 )
 
 missing=()
@@ -32,7 +45,19 @@ fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# apt and debconf talk on stdout and stderr even with -qq ("debconf:
+# delaying package configuration, since apt-utils is not installed"): keep
+# their output in a file, shown only when the install fails.
+log=$(mktemp /tmp/foyer-deps-XXXXXX.log)
+apt() {
+  $sudo env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes \
+    apt-get -qq -o Dpkg::Use-Pty=0 -o APT::Color=0 "$@" >>"$log" 2>&1 && return 0
+  echo "deps: apt-get $1 failed; its output:" >&2
+  cat "$log" >&2
+  rm -f "$log"
+  exit 1
+}
+apt update
+apt install -y --no-install-recommends "${missing[@]}"
+rm -f "$log"
 echo "deps: done"

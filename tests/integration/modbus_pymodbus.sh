@@ -9,10 +9,18 @@ set -euo pipefail
 work=$(mktemp -d /tmp/foyer-mbpy-XXXXXX)
 trap mb_cleanup EXIT
 
-$PY -c 'import pymodbus' 2>/dev/null || fail "python3-pymodbus is not installed (scripts/deps.sh)"
-$PY "$FOYER_SRC/tests/integration/modbus_pymodbus_server.py" "$work/py.port" > "$work/py.log" 2>&1 &
+server=$FOYER_SRC/tests/integration/modbus_pymodbus_server.py
+# Everything the server imports, at once (not after the wait below).
+check=$($PY "$server" --check 2>&1) || fail "$check"
+$PY "$server" "$work/py.port" > "$work/py.log" 2>&1 &
 sim_pid=$!
-wait_for 20 test -s "$work/py.port" || fail "pymodbus server did not start: $(cat "$work/py.log")"
+# Listening, or dead: no waiting out the limit for a server that exited.
+py_up() {
+  [ -s "$work/py.port" ] && return 0
+  kill -0 "$sim_pid" 2>/dev/null || fail "pymodbus server exited: $(cat "$work/py.log")"
+  return 1
+}
+wait_for 20 py_up || fail "pymodbus server did not start in 20 s: $(cat "$work/py.log")"
 port=$(cat "$work/py.port")
 
 mb_conf_head

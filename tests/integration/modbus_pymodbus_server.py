@@ -8,6 +8,7 @@ and unit 2 with an SDM120-like block of input registers (float32 ABCD).  Listens
 127.0.0.1 on a free port and writes it to PORT_FILE once serving.
 
 Usage: modbus_pymodbus_server.py PORT_FILE
+       modbus_pymodbus_server.py --check   (exit 0 if everything it needs imports)
 """
 import asyncio
 import logging
@@ -15,9 +16,15 @@ import os
 import struct
 import sys
 
-from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,
-                                ModbusSlaveContext)
-from pymodbus.server.async_io import ModbusTcpServer
+try:
+    # pymodbus's server module imports serial and serial_asyncio even for
+    # TCP; Debian's python3-pymodbus only recommends them.
+    from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,
+                                    ModbusSlaveContext)
+    from pymodbus.server.async_io import ModbusTcpServer
+except ImportError as e:
+    sys.exit("modbus_pymodbus_server.py: %s: install python3-pymodbus, python3-serial and "
+             "python3-serial-asyncio (scripts/deps.sh)" % e)
 
 VALUES = [("H", 12345), ("h", -12345), ("I", 3000000000), ("i", -2000000000),
           ("Q", 1234567890123), ("q", -1234567890123), ("f", 1234.5),
@@ -68,5 +75,7 @@ async def main(port_file):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(0)
     logging.basicConfig(level=logging.ERROR)
     asyncio.run(main(sys.argv[1]))

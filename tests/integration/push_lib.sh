@@ -14,7 +14,7 @@ export FOYER_LANG_DIR="$FOYER_SRC/config"
 
 # start_receiver [http_receiver.py options]: sets recv and port.
 start_receiver() {
-  python3 "$FOYER_SRC/tests/integration/http_receiver.py" --port-file "$work/port" \
+  /usr/bin/python3 "$FOYER_SRC/tests/integration/http_receiver.py" --port-file "$work/port" \
     --log "$work/recv.log" "$@" &
   recv=$!
   wait_for 10 test -s "$work/port" || fail "receiver did not start"
@@ -41,3 +41,20 @@ dwelling = a
 quantity = electricity
 CONF
 }
+
+# SQL on the test's database, waiting out the writer's and the pusher's locks.
+push_sql() { sqlite3 -cmd ".timeout 2000" "$work/foyer.db" "$@"; }
+
+# What a failed push test shows: the outbox, what the receiver got, the end
+# of foyerd's log.
+push_dump() {
+  echo "outbox at $(date +%s) (id|endpoint|key|dwelling|attempts|next_try|state|last_error;"
+  echo "  state 0 pending, 1 delivered, 2 given up):"
+  push_sql "SELECT id, endpoint, key, dwelling, attempts, next_try, state, last_error
+            FROM outbox ORDER BY id" 2>&1 | sed 's/^/  /'
+  echo "receiver log ($work/recv.log):"
+  if [ -f "$work/recv.log" ]; then sed 's/^/  /' "$work/recv.log"; else echo "  (none)"; fi
+  echo "foyerd log, last 20 lines:"
+  if [ -f "$work/foyerd.log" ]; then tail -n 20 "$work/foyerd.log" | sed 's/^/  /'; fi
+}
+push_fail() { fail "$*"$'\n'"$(push_dump)"; }
