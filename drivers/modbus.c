@@ -46,6 +46,13 @@
  *   the register's declared range (counted in bad_values), else emitted with
  *   the poll's UTC timestamp.  Counters (polls, errors by kind, last success,
  *   response time) go to env->health after every poll.
+ *
+ *   Health: a poll succeeds when it yields at least one valid value.  A
+ *   meter that answers only exceptions (01 illegal function, 04 device
+ *   failure, 06 busy ...) or only NaN and out-of-range values is alive but
+ *   useless: such a poll is missed like an unanswered one (backoff, offline
+ *   after offline_after, the exception code or "no valid value" in the
+ *   event), and last_success stays at the last valid value.
  */
 #include "foyer/drv_modbus.h"
 
@@ -90,7 +97,7 @@ struct mb_meter {
     int64_t slot_ms;    /* the schedule's current deadline (monotonic) */
     int64_t due_ms;     /* next attempt: the slot, or a retry after backoff */
     int64_t backoff_ms; /* wait before the next retry after a missed poll */
-    int missed;         /* missed polls in a row */
+    int missed;         /* missed polls in a row (no valid value) */
     bool offline;
     struct device_health h;          /* reported after every poll */
     char ctx[2 * FOYER_ID_MAX + 40]; /* "bus=gw1 unit=12 meter=m12" for messages */
@@ -544,7 +551,7 @@ static int bus_read(struct mb_bus *bus, int unit_id, const struct mbplan_request
 }
 
 static void set_state(struct mb_bus *bus, struct mb_meter *mm, bool offline, int64_t ts_s,
-                      const char *why)
+                      bool answered, const char *why)
 {
     const struct driver_env *env = &bus->drv->env;
     char detail[160];
@@ -552,11 +559,12 @@ static void set_state(struct mb_bus *bus, struct mb_meter *mm, bool offline, int
     mm->h.state = offline ? "offline" : "online";
     mm->h.since_s = ts_s;
     if (offline) {
-        snprintf(detail, sizeof(detail), "%d polls missed: %s", mm->missed, why);
+        snprintf(detail, sizeof(detail), "%d polls %s: %s", mm->missed,
+                 answered ? "without a valid value" : "missed", why);
         log_warn("%s: offline: %s; retrying every %lld s at most", mm->ctx, detail,
                  (long long)(mm->interval_ms / 1000));
     } else {
-        snprintf(detail, sizeof(detail), "answered again after %d missed polls", mm->missed);
+        snprintf(detail, sizeof(detail), "valid values again after %d missed polls", mm->missed);
         log_info("%s: online: %s", mm->ctx, detail);
     }
     env->event(env->sink_ctx, mm->m->id, ts_s, offline ? "offline" : "online", detail);
@@ -568,8 +576,8 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
     const struct driver_env *env = &bus->drv->env;
     const struct mbplan *plan = mm->plan;
     int64_t ts_s = tu_now_s();
-    size_t answered = 0, failed = 0;
-    int last_err = 0;
+    size_t answered = 0, failed = 0, valid = 0, invalid = 0;
+    int last_err = 0, exception = 0;
 
     memset(mm->req_ok, 0, plan->n_reqs * sizeof(*mm->req_ok));
     for (size_t i = 0; i < plan->n_reqs; i++) {
@@ -602,6 +610,7 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
             mm->h.exceptions++;
             if (-rc == EMBXILADD && mm->plan != mm->strict && rq->count > 1)
                 mm->refused_gap = true;
+            exception = -rc;
             answered++; /* alive, but this range is refused */
             continue;
         case MB_GATEWAY:
@@ -626,11 +635,13 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
         if (mbdecode_value(reg, mm->words + w, plan->n_words - w, &v) < 0 ||
             !mbdecode_acceptable(reg, v)) {
             mm->h.bad_values++;
+            invalid++;
             continue;
         }
         struct reading rd = {
             .channel = mm->m->first_channel + (uint32_t)r, .ts_s = ts_s, .value = v};
         (void)env->emit(env->sink_ctx, &rd); /* a refusal is counted by the sink */
+        valid++;
     }
 
     if (mm->refused_gap) {
@@ -645,18 +656,30 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
     /* Keep the schedule: the next slot after now, whole intervals from the last. */
     if (mm->slot_ms <= now)
         mm->slot_ms += ((now - mm->slot_ms) / mm->interval_ms + 1) * mm->interval_ms;
-    if (answered > 0 || failed == 0) {
+    if (valid > 0) {
         mm->h.last_success_s = ts_s;
         if (mm->offline)
-            set_state(bus, mm, false, ts_s, NULL);
+            set_state(bus, mm, false, ts_s, true, NULL);
         mm->missed = 0;
         mm->backoff_ms = 1000;
         mm->due_ms = mm->slot_ms;
     } else {
         mm->missed++;
         if (!mm->offline && mm->missed >= bus->b->offline_after) {
-            char eb[128];
-            set_state(bus, mm, true, ts_s, err_text(last_err, eb, sizeof(eb)));
+            char eb[128], why[160];
+            /* Why this poll gave nothing: no answer, else what the meter
+             * answered instead of values. */
+            if (answered == 0)
+                (void)snprintf(why, sizeof(why), "%s", err_text(last_err, eb, sizeof(eb)));
+            else if (exception)
+                (void)snprintf(why, sizeof(why), "exception %02d (%s)", exception - MODBUS_ENOBASE,
+                               modbus_strerror(exception));
+            else
+                (void)snprintf(why, sizeof(why),
+                               "invalid values (%zu NaN, infinite or out of "
+                               "range)",
+                               invalid);
+            set_state(bus, mm, true, ts_s, answered > 0, why);
         }
         int64_t retry = now + mm->backoff_ms;
         mm->due_ms = retry < mm->slot_ms ? retry : mm->slot_ms;

@@ -21,3 +21,6 @@ target_link_libraries(bench_modbus foyer_modbus)
 # daemon/log.c, which every driver thread calls while a reload sets the
 # level (a data race before; a ThreadSanitizer build reports it).
 foyer_unit_test(test_log)
+
+# Meter health: exceptions only or NaN only is offline, not online.
+foyer_script_test(modbus_health)
