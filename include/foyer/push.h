@@ -36,6 +36,9 @@
 /* Retry delays: first, and most. */
 #define PUSH_BACKOFF_FIRST_S 1
 #define PUSH_BACKOFF_MAX_S   900
+/* Longest Retry-After obeyed: a day.  Also the longest a row stored with a
+ * later next_try waits after a restart (the wall clock went back). */
+#define PUSH_RETRY_AFTER_MAX_S 86400
 
 /* Counters since start, for /metrics. */
 struct push_stats {
