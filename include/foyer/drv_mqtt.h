@@ -58,8 +58,9 @@ enum mqttdec_error {
 };
 
 /* Short text for what a decoder function returned: an mqttdec_error ("not
- * a JSON object or a number", "value out of range"), or a -errno (the C
- * library's text).  Static; never NULL. */
+ * a JSON object or a number", "value out of range"; static), or a -errno
+ * (strerror's text: valid until the calling thread's next strerror).
+ * Never NULL. */
 const char *mqttdec_strerror(int err);
 
 /* True when buf nests arrays/objects at most max_depth deep (brackets inside
