@@ -454,7 +454,11 @@ static void start_due(struct pusher *p)
         return;
     }
     next = malloc(cap_next * sizeof(*next));
-    while (next && sqlite3_step(st) == SQLITE_ROW) {
+    if (!next) {
+        sqlite3_finalize(st);
+        return; /* out of memory: the old schedule stays, nothing starts */
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         int64_t due = sched_find(p, id);
         if (due < 0) {
@@ -482,8 +486,6 @@ static void start_due(struct pusher *p)
                                    sqlite3_column_int(st, 4)) == 0;
     }
     sqlite3_finalize(st);
-    if (!next)
-        return; /* out of memory: the old schedule stays */
     free(p->sched);
     p->sched = next;
     p->n_sched = n_next;
