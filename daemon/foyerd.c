@@ -80,10 +80,8 @@ static void summaries_reload(const struct foyer_config *cfg)
 static void summaries_stop(void)
 {
     struct push_stats ps = {0};
-    if (summaries_pusher)
-        push_get_stats(summaries_pusher, &ps);
     summary_scheduler_free(summaries_sched);
-    push_stop(summaries_pusher);
+    push_stop(summaries_pusher, &ps); /* stats after the thread ended: nothing missed */
     summaries_sched = NULL;
     summaries_pusher = NULL;
     log_info("push: %llu summaries delivered, %llu failed attempts retried, %llu given up, "

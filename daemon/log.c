@@ -10,13 +10,16 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level log_threshold = LOG_LVL_INFO;
+/* Written by the main thread on SIGHUP while every thread reads it: an
+ * atomic (relaxed: a line logged by the old level around a reload is fine). */
+static atomic_int log_threshold = LOG_LVL_INFO;
 static int log_journal; /* stderr is connected to journald */
 static const char *log_ident = "foyer";
 
@@ -28,7 +31,7 @@ void log_init(const char *ident)
 
 void log_set_level(enum log_level lvl)
 {
-    log_threshold = lvl;
+    atomic_store_explicit(&log_threshold, (int)lvl, memory_order_relaxed);
 }
 
 bool log_set_level_name(const char *name)
@@ -42,7 +45,7 @@ bool log_set_level_name(const char *name)
                  {"debug", LOG_LVL_DEBUG}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcmp(name, names[i].name) == 0) {
-            log_threshold = names[i].lvl;
+            log_set_level(names[i].lvl);
             return true;
         }
     }
@@ -51,7 +54,7 @@ bool log_set_level_name(const char *name)
 
 bool log_enabled(enum log_level lvl)
 {
-    return lvl <= log_threshold;
+    return (int)lvl <= atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
 static const char *level_word(enum log_level lvl)

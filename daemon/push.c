@@ -14,9 +14,17 @@
  *
  *   The loop: store what was submitted (one transaction), give up expired
  *   items, start transfers for the first pending item of each (endpoint,
- *   dwelling) whose next_try has come, wait in curl_multi_poll() at most a
- *   second, and record each finished transfer in its row: the row, not
+ *   dwelling) whose retry time has come, wait in curl_multi_poll() at most
+ *   a second, and record each finished transfer in its row: the row, not
  *   memory, is the truth, so a restart resumes where it stopped.
+ *
+ *   Clocks: a row's next_try is wall-clock time (what is stored must mean
+ *   something after a restart), but a running pusher waits on the monotonic
+ *   clock: each pending head row gets an in-memory due time (struct due)
+ *   the first time the pusher sees it, from its next_try, and a retry it
+ *   schedules itself is due after its delay in monotonic time.  A step of
+ *   the gateway's wall clock (NTP at boot, a wrong manual setting: an hour
+ *   back, a day ahead) thus neither stalls retries nor fires them early.
  */
 #include "foyer/push.h"
 
@@ -71,6 +79,12 @@ struct xfer {
     char err[CURL_ERROR_SIZE];
 };
 
+/* When a pending head row may be tried, on the monotonic clock. */
+struct due {
+    int64_t id;     /* outbox row */
+    int64_t due_ms; /* tu_mono_ms() time */
+};
+
 struct pusher {
     pthread_t thread;
     sqlite3 *db;
@@ -79,6 +93,8 @@ struct pusher {
     struct xfer *inflight[PUSH_INFLIGHT_MAX];
     size_t n_inflight;
     uint64_t rng;
+    struct due *sched; /* the pending head rows seen by the last scan, by id */
+    size_t n_sched, cap_sched;
 
     pthread_mutex_t lock;        /* guards the three below */
     struct submission *sub_head; /* newest first */
@@ -370,36 +386,110 @@ static void free_transfer(struct pusher *p, struct xfer *x)
     free(x);
 }
 
-/* Start transfers for the first pending item of each (endpoint, dwelling)
- * that is due.  Returns the seconds until the next item is due (at most
- * 1). */
+/* The due time of row id in the schedule, or -1. */
+static int64_t sched_find(const struct pusher *p, int64_t id)
+{
+    size_t lo = 0, hi = p->n_sched;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->sched[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->n_sched && p->sched[lo].id == id ? p->sched[lo].due_ms : -1;
+}
+
+/* Set row id's due time (a retry this process scheduled); kept sorted. */
+static void sched_set(struct pusher *p, int64_t id, int64_t due_ms)
+{
+    size_t lo = 0, hi = p->n_sched;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->sched[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < p->n_sched && p->sched[lo].id == id) {
+        p->sched[lo].due_ms = due_ms;
+        return;
+    }
+    if (p->n_sched == p->cap_sched) {
+        size_t cap = p->cap_sched ? 2 * p->cap_sched : 64;
+        struct due *v = realloc(p->sched, cap * sizeof(*v));
+        if (!v)
+            return; /* the next scan takes it from its next_try, in wall time */
+        p->sched = v;
+        p->cap_sched = cap;
+    }
+    memmove(&p->sched[lo + 1], &p->sched[lo], (p->n_sched - lo) * sizeof(*p->sched));
+    p->sched[lo] = (struct due){id, due_ms};
+    p->n_sched++;
+}
+
+/* Scan the pending head rows (the first pending item of each (endpoint,
+ * dwelling)), rebuild the schedule from them and start the transfers that
+ * are due.  A row seen for the first time is due after what its stored
+ * next_try says from now, at most PUSH_RETRY_AFTER_MAX_S; from then on its
+ * due time is monotonic. */
 static void start_due(struct pusher *p)
 {
     sqlite3_stmt *st;
-    if (p->n_inflight >= PUSH_INFLIGHT_MAX || p->eps.n == 0)
+    struct due *next = NULL;
+    size_t n_next = 0, cap_next = p->n_sched + 16;
+    int64_t now_ms = tu_mono_ms(), now_s = tu_now_s();
+    bool can_start = true;
+
+    if (p->eps.n == 0)
         return;
     if (sqlite3_prepare_v2(
             p->db,
-            "SELECT o.id, o.endpoint, o.key, o.body, o.attempts FROM outbox o"
-            " WHERE o.state = 0 AND o.next_try <= ?1 AND NOT EXISTS (SELECT 1 FROM outbox e"
+            "SELECT o.id, o.endpoint, o.key, o.body, o.attempts, o.next_try FROM outbox o"
+            " WHERE o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox e"
             " WHERE e.state = 0 AND e.endpoint = o.endpoint AND e.dwelling = o.dwelling"
-            " AND e.id < o.id) ORDER BY o.id LIMIT ?2",
+            " AND e.id < o.id) ORDER BY o.id",
             -1, &st, NULL) != SQLITE_OK) {
         log_err("push: cannot read the outbox: %s", sqlite3_errmsg(p->db));
         return;
     }
-    sqlite3_bind_int64(st, 1, tu_now_s());
-    sqlite3_bind_int(st, 2, PUSH_INFLIGHT_MAX * 2);
-    while (p->n_inflight < PUSH_INFLIGHT_MAX && sqlite3_step(st) == SQLITE_ROW) {
+    next = malloc(cap_next * sizeof(*next));
+    if (!next) {
+        sqlite3_finalize(st);
+        return; /* out of memory: the old schedule stays, nothing starts */
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
+        int64_t due = sched_find(p, id);
+        if (due < 0) {
+            int64_t wait_s = sqlite3_column_int64(st, 5) - now_s;
+            if (wait_s > PUSH_RETRY_AFTER_MAX_S)
+                wait_s = PUSH_RETRY_AFTER_MAX_S; /* the wall clock went back */
+            due = now_ms + (wait_s > 0 ? wait_s * 1000 : 0);
+        }
+        if (n_next == cap_next) {
+            struct due *v = realloc(next, 2 * cap_next * sizeof(*v));
+            if (!v)
+                break;
+            next = v;
+            cap_next *= 2;
+        }
+        next[n_next++] = (struct due){id, due};
+        if (!can_start || due > now_ms || p->n_inflight >= PUSH_INFLIGHT_MAX || is_inflight(p, id))
+            continue;
         int ep = find_endpoint(&p->eps, (const char *)sqlite3_column_text(st, 1));
-        if (ep < 0 || is_inflight(p, id))
+        if (ep < 0)
             continue; /* an endpoint no longer configured: expires */
-        if (start_transfer(p, (size_t)ep, id, (const char *)sqlite3_column_text(st, 2),
-                           (const char *)sqlite3_column_text(st, 3), sqlite3_column_int(st, 4)) < 0)
-            break;
+        /* Out of memory: no more transfers this round, the scan goes on. */
+        can_start = start_transfer(p, (size_t)ep, id, (const char *)sqlite3_column_text(st, 2),
+                                   (const char *)sqlite3_column_text(st, 3),
+                                   sqlite3_column_int(st, 4)) == 0;
     }
     sqlite3_finalize(st);
+    free(p->sched);
+    p->sched = next;
+    p->n_sched = n_next;
+    p->cap_sched = cap_next;
 }
 
 static double jitter(struct pusher *p)
@@ -483,9 +573,11 @@ static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
     if (res == CURLE_OK)
         curl_easy_getinfo(x->h, CURLINFO_RETRY_AFTER, &retry_after);
     if (retry_after > 0)
-        delay = (double)(retry_after < 86400 ? retry_after : 86400);
+        delay =
+            (double)(retry_after < PUSH_RETRY_AFTER_MAX_S ? retry_after : PUSH_RETRY_AFTER_MAX_S);
     int64_t wait_s = (int64_t)(delay + 0.999);
     set_row(p, x->id, OUT_PENDING, attempts, now + wait_s, why);
+    sched_set(p, x->id, tu_mono_ms() + wait_s * 1000);
     p->st_failures++;
     if (!e->failing) {
         log_warn("push %s: %s: %s; retrying in %lld s (logged again when it delivers)", ep_name(e),
@@ -516,7 +608,7 @@ static void *push_main(void *arg)
 {
     struct pusher *p = arg;
     struct submission *pending = NULL;
-    int64_t last_expire = 0;
+    int64_t expire_ms = 0; /* next expiry pass (monotonic) */
 
     while (!atomic_load(&p->stop)) {
         /* Take what other threads posted; never hold the lock across I/O. */
@@ -562,9 +654,9 @@ static void *push_main(void *arg)
             free_submissions(pending);
             pending = NULL;
         }
-        if (tu_now_s() - last_expire >= 60) {
+        if (tu_mono_ms() >= expire_ms) {
             expire(p);
-            last_expire = tu_now_s();
+            expire_ms = tu_mono_ms() + 60 * 1000;
         }
         start_due(p);
 
@@ -719,13 +811,15 @@ void push_get_stats(struct pusher *p, struct push_stats *ret)
     };
 }
 
-void push_stop(struct pusher *p)
+void push_stop(struct pusher *p, struct push_stats *ret_final)
 {
     if (!p)
         return;
     atomic_store(&p->stop, true);
     curl_multi_wakeup(p->multi);
     pthread_join(p->thread, NULL);
+    if (ret_final)
+        push_get_stats(p, ret_final);
     free_submissions(p->sub_head);
     if (p->new_eps) {
         endpoints_free(p->new_eps);
@@ -736,5 +830,6 @@ void push_stop(struct pusher *p)
     endpoints_free(&p->eps);
     curl_global_cleanup();
     pthread_mutex_destroy(&p->lock);
+    free(p->sched);
     free(p);
 }

@@ -34,21 +34,42 @@
  *   per bus with backoff (1, 2, 4 ... 30 s).  After a timeout or a garbled
  *   answer the input is flushed so a late answer is not taken for the next.
  *
+ *   Stop: close() returns within moments whatever the gateway does.  The
+ *   thread makes its TCP connection itself (non-blocking connect, poll()
+ *   bounded by timeout_ms) and hands the socket to libmodbus; the socket is
+ *   published under drv->lock, and close() shuts it down, which ends at
+ *   once a connect still pending (a gateway whose accept queue is full) or
+ *   a wait for an answer (timeout_ms may be a minute).  A serial line cannot
+ *   be woken that way: an RTU bus stops after at most one timeout_ms.
+ *
  *   Values: decoded (mbdecode_value()), refused when NaN, infinite or outside
  *   the register's declared range (counted in bad_values), else emitted with
  *   the poll's UTC timestamp.  Counters (polls, errors by kind, last success,
  *   response time) go to env->health after every poll.
+ *
+ *   Health: a poll succeeds when it yields at least one valid value.  A
+ *   meter that answers only exceptions (01 illegal function, 04 device
+ *   failure, 06 busy ...) or only NaN and out-of-range values is alive but
+ *   useless: such a poll is missed like an unanswered one (backoff, offline
+ *   after offline_after, the exception code or "no valid value" in the
+ *   event), and last_success stays at the last valid value.
  */
 #include "foyer/drv_modbus.h"
 
 #include <errno.h>
 #include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <modbus.h>
 
@@ -76,7 +97,7 @@ struct mb_meter {
     int64_t slot_ms;    /* the schedule's current deadline (monotonic) */
     int64_t due_ms;     /* next attempt: the slot, or a retry after backoff */
     int64_t backoff_ms; /* wait before the next retry after a missed poll */
-    int missed;         /* missed polls in a row */
+    int missed;         /* missed polls in a row (no valid value) */
     bool offline;
     struct device_health h;          /* reported after every poll */
     char ctx[2 * FOYER_ID_MAX + 40]; /* "bus=gw1 unit=12 meter=m12" for messages */
@@ -88,6 +109,8 @@ struct mb_bus {
     struct drv_modbus *drv;
     const struct bus *b;
     modbus_t *mb;
+    int sock; /* TCP: the socket while connecting or connected, else -1; written
+                 under drv->lock, so close() can shut it down */
     bool connected;
     bool conn_failed;         /* the last connect failed (logged once) */
     int64_t connect_after_ms; /* no connect attempt before (monotonic) */
@@ -106,7 +129,7 @@ struct drv_modbus {
     size_t n_plans;
     struct mb_bus *buses; /* per cfg->buses */
     size_t n_buses;
-    pthread_mutex_t lock; /* guards nothing but the wait on wake */
+    pthread_mutex_t lock; /* guards the wait on wake and the buses' sock */
     pthread_cond_t wake;  /* signalled by close() */
     atomic_bool stop;
 };
@@ -139,6 +162,11 @@ static void drv_modbus_close(void *arg)
         return;
     pthread_mutex_lock(&drv->lock);
     atomic_store(&drv->stop, true);
+    /* Wake a thread waiting on its gateway: a pending connect fails, a
+     * read sees the end of the stream. */
+    for (size_t i = 0; i < drv->n_buses; i++)
+        if (drv->buses[i].sock >= 0)
+            (void)shutdown(drv->buses[i].sock, SHUT_RDWR);
     pthread_cond_broadcast(&drv->wake);
     pthread_mutex_unlock(&drv->lock);
     for (size_t i = 0; i < drv->n_buses; i++) {
@@ -228,6 +256,8 @@ static void *drv_modbus_open(const struct driver_env *env, int *ret_err)
         goto out_close;
     drv->n_plans = cfg->n_profiles * MB_PLAN_KINDS;
     drv->n_buses = cfg->n_buses;
+    for (size_t i = 0; i < cfg->n_buses; i++)
+        drv->buses[i].sock = -1;
 
     for (size_t i = 0; i < cfg->n_meters; i++) {
         const struct meter *m = &cfg->meters[i];
@@ -331,9 +361,93 @@ static const char *err_text(int err, char *buf, size_t len)
 
 static void bus_disconnect(struct mb_bus *bus)
 {
+    if (bus->sock >= 0) {
+        pthread_mutex_lock(&bus->drv->lock);
+        bus->sock = -1; /* close() must not shut down a number reused meanwhile */
+        pthread_mutex_unlock(&bus->drv->lock);
+    }
     if (bus->connected)
         modbus_close(bus->mb);
     bus->connected = false;
+}
+
+/* Connect to a TCP gateway: non-blocking, at most timeout_ms, and ended at
+ * once by close() (which shuts the published socket down).  On success the
+ * socket is libmodbus's.  0 or -errno (-ECANCELED when stopping, -EINVAL
+ * when the host is not an IP address). */
+static int tcp_connect(struct mb_bus *bus)
+{
+    const struct bus *b = bus->b;
+    struct drv_modbus *drv = bus->drv;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai;
+    char port[8];
+    int s, err = 0, one = 1;
+
+    (void)snprintf(port, sizeof(port), "%d", b->port);
+    /* Numeric only, as libmodbus's own connect: resolving a name could
+     * block a stop for as long as the resolver waits. */
+    if (getaddrinfo(b->host, port, &hints, &ai) != 0)
+        return -EINVAL;
+    s = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        err = errno;
+        freeaddrinfo(ai);
+        return -err;
+    }
+    pthread_mutex_lock(&drv->lock);
+    if (!atomic_load(&drv->stop))
+        bus->sock = s;
+    pthread_mutex_unlock(&drv->lock);
+    if (bus->sock != s) {
+        err = ECANCELED;
+        goto out_close;
+    }
+    if (connect(s, ai->ai_addr, ai->ai_addrlen) < 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            int64_t deadline = tu_mono_ms() + b->timeout_ms;
+            struct pollfd pfd = {.fd = s, .events = POLLOUT};
+            int n;
+            do {
+                int64_t left = deadline - tu_mono_ms();
+                n = poll(&pfd, 1, left > 0 ? (int)left : 0);
+            } while (n < 0 && errno == EINTR);
+            socklen_t len = sizeof(err);
+            if (n == 0)
+                err = ETIMEDOUT;
+            else if (n < 0)
+                err = errno;
+            else if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                err = errno;
+        }
+    }
+    if (atomic_load(&drv->stop))
+        err = ECANCELED;
+    if (err)
+        goto out_unpublish;
+    freeaddrinfo(ai);
+    (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (modbus_set_socket(bus->mb, s) < 0) {
+        err = errno ? errno : EINVAL;
+        pthread_mutex_lock(&drv->lock);
+        bus->sock = -1;
+        pthread_mutex_unlock(&drv->lock);
+        close(s);
+        return -err;
+    }
+    return 0;
+
+out_unpublish:
+    pthread_mutex_lock(&drv->lock);
+    bus->sock = -1;
+    pthread_mutex_unlock(&drv->lock);
+out_close:
+    close(s);
+    freeaddrinfo(ai);
+    return -err;
 }
 
 /* Connect when needed; 0 or -errno (-EAGAIN while backing off). */
@@ -344,11 +458,19 @@ static int bus_connect(struct mb_bus *bus)
     int64_t now = tu_mono_ms();
     if (now < bus->connect_after_ms)
         return -EAGAIN;
-    if (modbus_connect(bus->mb) < 0) {
-        int err = errno ? errno : EIO;
+    int rc = bus->b->type == BUS_TCP ? tcp_connect(bus)
+                                     : (modbus_connect(bus->mb) < 0 ? -(errno ? errno : EIO) : 0);
+    if (rc == -ECANCELED)
+        return rc;
+    if (rc < 0) {
+        int err = -rc;
         if (!bus->conn_failed) {
             char eb[128];
-            if (bus->b->type == BUS_TCP)
+            if (bus->b->type == BUS_TCP && err == EINVAL)
+                log_warn("bus=%s: cannot connect to %s:%d: the host is not an IP address; "
+                         "retrying with backoff up to %d s",
+                         bus->b->id, bus->b->host, bus->b->port, MB_CONNECT_BACKOFF_MAX_MS / 1000);
+            else if (bus->b->type == BUS_TCP)
                 log_warn("bus=%s: cannot connect to %s:%d: %s; retrying with backoff up to %d s",
                          bus->b->id, bus->b->host, bus->b->port, err_text(err, eb, sizeof(eb)),
                          MB_CONNECT_BACKOFF_MAX_MS / 1000);
@@ -407,6 +529,8 @@ static int bus_read(struct mb_bus *bus, int unit_id, const struct mbplan_request
             *ret_ms = t1 - t0;
             return 0;
         }
+        if (atomic_load(&bus->drv->stop))
+            return -ECANCELED; /* close() shut the connection down */
         if (n >= 0)
             err = EMBBADDATA;
         enum mb_fail f = classify(err);
@@ -427,7 +551,7 @@ static int bus_read(struct mb_bus *bus, int unit_id, const struct mbplan_request
 }
 
 static void set_state(struct mb_bus *bus, struct mb_meter *mm, bool offline, int64_t ts_s,
-                      const char *why)
+                      bool answered, const char *why)
 {
     const struct driver_env *env = &bus->drv->env;
     char detail[160];
@@ -435,11 +559,12 @@ static void set_state(struct mb_bus *bus, struct mb_meter *mm, bool offline, int
     mm->h.state = offline ? "offline" : "online";
     mm->h.since_s = ts_s;
     if (offline) {
-        snprintf(detail, sizeof(detail), "%d polls missed: %s", mm->missed, why);
+        snprintf(detail, sizeof(detail), "%d polls %s: %s", mm->missed,
+                 answered ? "without a valid value" : "missed", why);
         log_warn("%s: offline: %s; retrying every %lld s at most", mm->ctx, detail,
                  (long long)(mm->interval_ms / 1000));
     } else {
-        snprintf(detail, sizeof(detail), "answered again after %d missed polls", mm->missed);
+        snprintf(detail, sizeof(detail), "valid values again after %d missed polls", mm->missed);
         log_info("%s: online: %s", mm->ctx, detail);
     }
     env->event(env->sink_ctx, mm->m->id, ts_s, offline ? "offline" : "online", detail);
@@ -451,8 +576,8 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
     const struct driver_env *env = &bus->drv->env;
     const struct mbplan *plan = mm->plan;
     int64_t ts_s = tu_now_s();
-    size_t answered = 0, failed = 0;
-    int last_err = 0;
+    size_t answered = 0, failed = 0, valid = 0, invalid = 0;
+    int last_err = 0, exception = 0;
 
     memset(mm->req_ok, 0, plan->n_reqs * sizeof(*mm->req_ok));
     for (size_t i = 0; i < plan->n_reqs; i++) {
@@ -485,6 +610,7 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
             mm->h.exceptions++;
             if (-rc == EMBXILADD && mm->plan != mm->strict && rq->count > 1)
                 mm->refused_gap = true;
+            exception = -rc;
             answered++; /* alive, but this range is refused */
             continue;
         case MB_GATEWAY:
@@ -509,11 +635,13 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
         if (mbdecode_value(reg, mm->words + w, plan->n_words - w, &v) < 0 ||
             !mbdecode_acceptable(reg, v)) {
             mm->h.bad_values++;
+            invalid++;
             continue;
         }
         struct reading rd = {
             .channel = mm->m->first_channel + (uint32_t)r, .ts_s = ts_s, .value = v};
         (void)env->emit(env->sink_ctx, &rd); /* a refusal is counted by the sink */
+        valid++;
     }
 
     if (mm->refused_gap) {
@@ -528,18 +656,30 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
     /* Keep the schedule: the next slot after now, whole intervals from the last. */
     if (mm->slot_ms <= now)
         mm->slot_ms += ((now - mm->slot_ms) / mm->interval_ms + 1) * mm->interval_ms;
-    if (answered > 0 || failed == 0) {
+    if (valid > 0) {
         mm->h.last_success_s = ts_s;
         if (mm->offline)
-            set_state(bus, mm, false, ts_s, NULL);
+            set_state(bus, mm, false, ts_s, true, NULL);
         mm->missed = 0;
         mm->backoff_ms = 1000;
         mm->due_ms = mm->slot_ms;
     } else {
         mm->missed++;
         if (!mm->offline && mm->missed >= bus->b->offline_after) {
-            char eb[128];
-            set_state(bus, mm, true, ts_s, err_text(last_err, eb, sizeof(eb)));
+            char eb[128], why[160];
+            /* Why this poll gave nothing: no answer, else what the meter
+             * answered instead of values. */
+            if (answered == 0)
+                (void)snprintf(why, sizeof(why), "%s", err_text(last_err, eb, sizeof(eb)));
+            else if (exception)
+                (void)snprintf(why, sizeof(why), "exception %02d (%s)", exception - MODBUS_ENOBASE,
+                               modbus_strerror(exception));
+            else
+                (void)snprintf(why, sizeof(why),
+                               "invalid values (%zu NaN, infinite or out of "
+                               "range)",
+                               invalid);
+            set_state(bus, mm, true, ts_s, answered > 0, why);
         }
         int64_t retry = now + mm->backoff_ms;
         mm->due_ms = retry < mm->slot_ms ? retry : mm->slot_ms;

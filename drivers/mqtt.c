@@ -3,7 +3,7 @@
  * broker with libmosquitto and hands the decoded values to the sink.
  *
  * DESIGN
- *   Threads.  libmosquitto's own network thread (mosquitto_loop_start) runs
+ *   Threads.  The network thread ("foyer-mqtt-net", mosquitto_loop()) runs
  *   the callbacks: on_message looks the topic up, decodes the payload
  *   (drivers/mqtt_decode.c) and emits the readings (a non-blocking queue
  *   push).  It does no other I/O: what it has to say (a refused payload, a
@@ -14,13 +14,24 @@
  *
  *   Connection.  Every connect is made by the supervisor, with the CONNECT
  *   properties (session expiry), retried with backoff (1, 2, 4 ... 30 s)
- *   until it succeeds; then it starts libmosquitto's network thread, and
- *   on_connect subscribes (again).  When the connection drops, the network
- *   thread is stopped and the supervisor connects again: libmosquitto's own
- *   reconnect (mosquitto_reconnect_delay_set, kept as a fallback) would not
- *   resend the session expiry, and its loop ends for good on some errors (a
- *   refused MQTT 5 CONNECT, TLS).  A broker that refuses MQTT 5 as an
+ *   until it succeeds; then it starts the network thread, and on_connect
+ *   subscribes (again).  When the connection drops, the network thread ends
+ *   and the supervisor connects again: libmosquitto's own reconnect would
+ *   not resend the session expiry, and its loop ends for good on some errors
+ *   (a refused MQTT 5 CONNECT, TLS).  A broker that refuses MQTT 5 as an
  *   unknown protocol gets MQTT 3.1.1 from then on.
+ *
+ *   Nothing blocks a stop or a reload, whatever the broker does (a full
+ *   accept queue, a listener that never answers): the connect is
+ *   non-blocking (mosquitto_connect_bind_async; the TCP and TLS handshakes
+ *   go on in the network loop), the CONNACK has MQ_CONNACK_TIMEOUT_MS, and
+ *   the network thread is ours ("foyer-mqtt-net": mosquitto_loop() in a
+ *   loop, at most MQ_NET_WAIT_MS per call, never reconnecting by itself),
+ *   so it ends within MQ_STOP_GRACE_MS of being told.  libmosquitto's own
+ *   thread (mosquitto_loop_start) would reconnect with a blocking connect()
+ *   that mosquitto_loop_stop() then waits for, two minutes against a
+ *   broker whose accept queue is full.  Only a host name to resolve still
+ *   waits for the resolver (getaddrinfo); give an address to avoid it.
  *
  *   Session.  Clean start off, a stable client id and (MQTT 5) a session
  *   expiry interval, with QoS 1 subscriptions: the broker keeps the messages
@@ -73,6 +84,15 @@
  * handshake finished in the network thread, libmosquitto's loop ends on
  * the error without any callback. */
 #define MQ_CONNACK_TIMEOUT_MS 5000
+/* Longest wait of one mosquitto_loop() call: the network thread looks at
+ * its stop flag at least this often. */
+#define MQ_NET_WAIT_MS 200
+/* On stop, time left to the network thread to send DISCONNECT (a broker
+ * that reads it ends the session's connection at once, not at keepalive). */
+#define MQ_STOP_GRACE_MS 500
+/* The supervisor's code for "no CONNACK in time", beside MOSQ_ERR_*, so that
+ * a broker that never answers is logged once, not at every attempt. */
+#define MQ_ERR_NO_CONNACK (-1000)
 
 enum mq_state { MQ_UNSEEN, MQ_FRESH, MQ_STALE };
 
@@ -138,7 +158,11 @@ struct drv_mqtt {
 
     pthread_t sup;
     bool sup_started;
-    bool loop_running;    /* supervisor only */
+    pthread_t net;        /* the network thread, running mosquitto_loop() */
+    bool loop_running;    /* supervisor only: net started and not joined */
+    atomic_bool net_stop; /* the network thread is to end */
+    atomic_int net_rc;    /* why the network loop ended (MOSQ_ERR_*) */
+    atomic_int net_errno; /* errno when net_rc is MOSQ_ERR_ERRNO */
     pthread_mutex_t lock; /* the log ring and the stop condition */
     pthread_cond_t wake;
     bool stop;
@@ -471,6 +495,40 @@ static void check_units(struct drv_mqtt *drv, bool health_due)
     }
 }
 
+/* The network thread: libmosquitto's loop, until it fails or we stop it.
+ * It never reconnects: the supervisor does, without blocking. */
+static void *net_main(void *arg)
+{
+    struct drv_mqtt *drv = arg;
+    int64_t give_up_ms = 0;
+    int rc;
+
+    pthread_setname_np(pthread_self(), "foyer-mqtt-net");
+    for (;;) {
+        rc = mosquitto_loop(drv->mosq, MQ_NET_WAIT_MS, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            atomic_store(&drv->net_errno, errno);
+            break;
+        }
+        if (atomic_load(&drv->net_stop)) {
+            /* Connected: turn a few more times so DISCONNECT goes out, not
+             * longer.  Still connecting: nothing to say. */
+            int64_t now = tu_mono_ms();
+            if (!atomic_load(&drv->connected))
+                break;
+            if (!give_up_ms)
+                give_up_ms = now + MQ_STOP_GRACE_MS;
+            else if (now >= give_up_ms)
+                break;
+        }
+    }
+    atomic_store(&drv->net_rc, rc);
+    if (!atomic_load(&drv->net_stop))
+        atomic_store(&drv->need_restart, true);
+    return NULL;
+}
+
+/* Start a connection and the network thread; returns at once. */
 static int do_connect(struct drv_mqtt *drv)
 {
     const struct mqtt_conf *m = &drv->cfg->mqtt;
@@ -480,30 +538,51 @@ static int do_connect(struct drv_mqtt *drv)
         drv->protocol = MQTT_PROTOCOL_V311;
         (void)mosquitto_int_option(drv->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     }
-    rc = mosquitto_connect_bind_v5(drv->mosq, m->host, m->port, m->keepalive_s, NULL,
+    /* libmosquitto (2.0) has no non-blocking connect taking CONNECT
+     * properties, but every connect sends the ones stored by the last
+     * mosquitto_connect_bind_v5(), which stores them before it checks the
+     * port.  So: store them with port -1 (refused before any I/O), then
+     * connect without blocking.  MQTT 3.1.1 stores none.  mqtt_foyerd_restart
+     * fails if the session expiry stops reaching the broker. */
+    rc = mosquitto_connect_bind_v5(drv->mosq, m->host, -1, m->keepalive_s, NULL,
                                    drv->protocol == MQTT_PROTOCOL_V5 ? drv->connect_props : NULL);
+    if (rc != MOSQ_ERR_INVAL)
+        return rc == MOSQ_ERR_SUCCESS ? MOSQ_ERR_UNKNOWN : rc;
+    rc = mosquitto_connect_bind_async(drv->mosq, m->host, m->port, m->keepalive_s, NULL);
     if (rc != MOSQ_ERR_SUCCESS)
         return rc;
-    if (!drv->loop_running) {
-        rc = mosquitto_loop_start(drv->mosq);
-        if (rc != MOSQ_ERR_SUCCESS)
-            return rc;
-        drv->loop_running = true;
-    }
+    atomic_store(&drv->net_stop, false);
+    atomic_store(&drv->net_rc, MOSQ_ERR_SUCCESS);
+    atomic_store(&drv->need_restart, false);
+    if (pthread_create(&drv->net, NULL, net_main, drv) != 0)
+        return MOSQ_ERR_NOMEM;
+    drv->loop_running = true;
     return MOSQ_ERR_SUCCESS;
 }
 
+/* Stop the network thread: at most MQ_STOP_GRACE_MS + MQ_NET_WAIT_MS. */
 static void stop_loop(struct drv_mqtt *drv)
 {
     if (!drv->loop_running)
         return;
+    atomic_store(&drv->net_stop, true);
+    /* Queues DISCONNECT and wakes the thread's select (threaded mode). */
     if (drv->protocol == MQTT_PROTOCOL_V5)
         (void)mosquitto_disconnect_v5(drv->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
     else
         (void)mosquitto_disconnect(drv->mosq);
-    (void)mosquitto_loop_stop(drv->mosq, false);
+    pthread_join(drv->net, NULL);
     drv->loop_running = false;
     atomic_store(&drv->connected, false);
+}
+
+static const char *mosq_err_text(int rc, int err)
+{
+    if (rc == MOSQ_ERR_ERRNO)
+        return strerror(err);
+    if (rc == MOSQ_ERR_CONN_LOST && err)
+        return strerror(err); /* "Connection refused" says more */
+    return mosquitto_strerror(rc);
 }
 
 static void *supervisor(void *arg)
@@ -526,6 +605,16 @@ static void *supervisor(void *arg)
         if (atomic_load(&drv->need_restart)) {
             atomic_store(&drv->need_restart, false);
             stop_loop(drv);
+            if (!atomic_load(&drv->connack_seen)) {
+                /* The connection never got as far as CONNACK: refused, reset,
+                 * TLS handshake failed. */
+                int rc = atomic_load(&drv->net_rc), e = atomic_load(&drv->net_errno);
+                if (rc != last_err)
+                    log_warn("mqtt: cannot connect to %s:%d: %s; retrying with backoff up to %d s",
+                             drv->cfg->mqtt.host, drv->cfg->mqtt.port, mosq_err_text(rc, e),
+                             MQ_BACKOFF_MAX_S);
+                last_err = rc;
+            }
             next_connect_ms = now_ms + (atomic_load(&drv->fallback_311) ? 0 : backoff_s * 1000);
             backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
         }
@@ -533,10 +622,13 @@ static void *supervisor(void *arg)
             backoff_s = 1;
         if (drv->loop_running && !atomic_load(&drv->connack_seen) &&
             now_ms - connect_ms > MQ_CONNACK_TIMEOUT_MS) {
-            log_warn("mqtt: cannot connect to %s:%d: no answer to CONNECT within %d s (TLS "
-                     "handshake or protocol refused); retrying with backoff up to %d s",
-                     drv->cfg->mqtt.host, drv->cfg->mqtt.port, MQ_CONNACK_TIMEOUT_MS / 1000,
-                     MQ_BACKOFF_MAX_S);
+            if (last_err != MQ_ERR_NO_CONNACK)
+                log_warn("mqtt: cannot connect to %s:%d: no answer to CONNECT within %d s (the "
+                         "broker does not accept connections, TLS handshake or protocol "
+                         "refused); retrying with backoff up to %d s",
+                         drv->cfg->mqtt.host, drv->cfg->mqtt.port, MQ_CONNACK_TIMEOUT_MS / 1000,
+                         MQ_BACKOFF_MAX_S);
+            last_err = MQ_ERR_NO_CONNACK;
             stop_loop(drv);
             next_connect_ms = now_ms + backoff_s * 1000;
             backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
@@ -547,17 +639,17 @@ static void *supervisor(void *arg)
             connect_ms = now_ms;
             rc = do_connect(drv);
             if (rc != MOSQ_ERR_SUCCESS) {
-                const char *why = rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
+                const char *why = mosq_err_text(rc, errno);
                 if (rc != last_err)
                     log_warn("mqtt: cannot connect to %s:%d: %s; retrying with backoff up to %d s",
                              drv->cfg->mqtt.host, drv->cfg->mqtt.port, why, MQ_BACKOFF_MAX_S);
                 last_err = rc;
                 next_connect_ms = now_ms + backoff_s * 1000;
                 backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
-            } else {
-                last_err = 0;
             }
         }
+        if (atomic_load(&drv->connected))
+            last_err = 0;
         health_due = now_ms - health_ms >= MQ_HEALTH_EVERY_MS;
         if (health_due)
             health_ms = now_ms;
@@ -744,7 +836,8 @@ static void *drv_mqtt_open(const struct driver_env *env, int *ret_err)
     if (mosquitto_property_add_int32(&drv->connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
                                      (uint32_t)m->session_expiry_s) != MOSQ_ERR_SUCCESS)
         goto out_close;
-    (void)mosquitto_reconnect_delay_set(drv->mosq, 1, MQ_BACKOFF_MAX_S, true);
+    /* Our own thread calls mosquitto_loop(): libmosquitto must lock. */
+    (void)mosquitto_threaded_set(drv->mosq, true);
     if (m->username) {
         if (m->password_file) {
             err = read_password(m->password_file, drv->password, sizeof(drv->password));

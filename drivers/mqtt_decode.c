@@ -50,7 +50,8 @@ const char *mqttdec_strerror(int err)
     case MQTTDEC_E_TS_PAST:
         return "timestamp before 2000";
     default:
-        return "unknown error";
+        /* strerror's texts for known errno values are static in glibc. */
+        return err < 0 && err >= -MQTTDEC_ERRNO_MAX ? strerror(-err) : "unknown error";
     }
 }
 

@@ -31,6 +31,9 @@ packages=(
   # serial_asyncio even for TCP; both only recommended), an RTU line over a
   # pty pair
   python3-pymodbus python3-serial python3-serial-asyncio socat
+  # driver_stop checks foyerd's pending connections with ss; clock_jump
+  # steps foyerd's wall clock with libfaketime
+  iproute2 faketime
 )
 
 missing=()

@@ -17,3 +17,10 @@ foyer_script_test(modbus_rtu)
 # Benchmark: poll cycle, dead meter, CPU per value, memory; run by scripts/bench.sh.
 add_executable(bench_modbus bench/bench_modbus.c)
 target_link_libraries(bench_modbus foyer_modbus)
+
+# daemon/log.c, which every driver thread calls while a reload sets the
+# level (a data race before; a ThreadSanitizer build reports it).
+foyer_unit_test(test_log)
+
+# Meter health: exceptions only or NaN only is offline, not online.
+foyer_script_test(modbus_health)

@@ -19,3 +19,8 @@ foyer_script_test(mqtt_tls)
 # Benchmark: broker -> foyerd -> SQLite against a bare subscriber; run by scripts/bench.sh.
 add_executable(bench_mqtt_sub bench/bench_mqtt_sub.c)
 target_link_libraries(bench_mqtt_sub PkgConfig::MOSQUITTO)
+
+# Stop and reload against a broker, a Modbus gateway and a push endpoint
+# that never answer (tests/integration/blackhole.py): both drivers and the
+# pusher, in one foyerd.
+foyer_script_test(driver_stop)

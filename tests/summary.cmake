@@ -9,3 +9,8 @@ set_tests_properties(push_retry push_tls push_giveup PROPERTIES TIMEOUT 120)
 
 add_executable(bench_summary bench/bench_summary.c)
 target_link_libraries(bench_summary foyercore)
+
+# Wall-clock steps (-1 h, +1 day) under libfaketime: push retries and Modbus
+# polling go on.  Exit 77 (skipped) without libfaketime or under a sanitizer.
+foyer_script_test(clock_jump)
+set_tests_properties(clock_jump PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)

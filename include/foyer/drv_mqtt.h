@@ -37,22 +37,30 @@ extern const struct driver_ops drv_mqtt_ops;
  * is four). */
 #define MQTTDEC_PATH_LEVELS_MAX 8
 
-/* Why a payload or one of its values was refused (negative, as returned). */
+/* Why a payload or one of its values was refused (negative, as returned).
+ * The decoder also returns -errno (-ENOENT: a field is absent, -ENOMEM), so
+ * its own codes lie below -MQTTDEC_ERRNO_MAX, where no -errno can be: a
+ * code means one thing only, whichever of the two kinds it is. */
+#define MQTTDEC_ERRNO_MAX 4095 /* the largest errno value, as the kernel has it */
 enum mqttdec_error {
     MQTTDEC_OK = 0,
-    MQTTDEC_E_SIZE = -1,      /* larger than DRV_MQTT_PAYLOAD_MAX */
-    MQTTDEC_E_DEPTH = -2,     /* nested deeper than MQTTDEC_DEPTH_MAX */
-    MQTTDEC_E_SYNTAX = -3,    /* not JSON, or not an object or a number */
-    MQTTDEC_E_NOFIELD = -4,   /* none of the sensor's fields is in the payload */
-    MQTTDEC_E_TYPE = -5,      /* a field is not a number */
-    MQTTDEC_E_NOTFINITE = -6, /* NaN or infinite, or too large to represent */
-    MQTTDEC_E_RANGE = -7,     /* outside the channel's [min_value, max_value] */
-    MQTTDEC_E_TS = -8,        /* timestamp field not a date or epoch number */
-    MQTTDEC_E_TS_FUTURE = -9, /* more than FOYER_FUTURE_TOLERANCE_MAX_S ahead of now */
-    MQTTDEC_E_TS_PAST = -10,  /* before FOYER_TS_MIN_S */
+    MQTTDEC_E_SIZE = -MQTTDEC_ERRNO_MAX - 1,    /* larger than DRV_MQTT_PAYLOAD_MAX */
+    MQTTDEC_E_DEPTH = -MQTTDEC_ERRNO_MAX - 2,   /* nested deeper than MQTTDEC_DEPTH_MAX */
+    MQTTDEC_E_SYNTAX = -MQTTDEC_ERRNO_MAX - 3,  /* not JSON, or not an object or a number */
+    MQTTDEC_E_NOFIELD = -MQTTDEC_ERRNO_MAX - 4, /* none of the sensor's fields is in the payload */
+    MQTTDEC_E_TYPE = -MQTTDEC_ERRNO_MAX - 5,    /* a field is not a number */
+    MQTTDEC_E_NOTFINITE = -MQTTDEC_ERRNO_MAX - 6, /* NaN or infinite, or too large to represent */
+    MQTTDEC_E_RANGE = -MQTTDEC_ERRNO_MAX - 7,     /* outside the channel's [min_value, max_value] */
+    MQTTDEC_E_TS = -MQTTDEC_ERRNO_MAX - 8,        /* timestamp field not a date or epoch number */
+    MQTTDEC_E_TS_FUTURE = -MQTTDEC_ERRNO_MAX - 9, /* more than FOYER_FUTURE_TOLERANCE_MAX_S ahead of now */
+    MQTTDEC_E_TS_PAST = -MQTTDEC_ERRNO_MAX - 10,  /* before FOYER_TS_MIN_S */
+    MQTTDEC_E_LAST_ = MQTTDEC_E_TS_PAST,          /* the lowest code, for tests */
 };
 
-/* Short text for an mqttdec_error ("not JSON", "out of range"). Static. */
+/* Short text for what a decoder function returned: an mqttdec_error ("not
+ * a JSON object or a number", "value out of range"; static), or a -errno
+ * (strerror's text: valid until the calling thread's next strerror).
+ * Never NULL. */
 const char *mqttdec_strerror(int err);
 
 /* True when buf nests arrays/objects at most max_depth deep (brackets inside

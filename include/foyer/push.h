@@ -36,6 +36,9 @@
 /* Retry delays: first, and most. */
 #define PUSH_BACKOFF_FIRST_S 1
 #define PUSH_BACKOFF_MAX_S   900
+/* Longest Retry-After obeyed: a day.  Also the longest a row stored with a
+ * later next_try waits after a restart (the wall clock went back). */
+#define PUSH_RETRY_AFTER_MAX_S 86400
 
 /* Counters since start, for /metrics. */
 struct push_stats {
@@ -70,7 +73,8 @@ void push_get_stats(struct pusher *p, struct push_stats *ret);
 
 /* Stop the thread: transfers in flight are abandoned (their items stay in
  * the outbox and are sent again after a restart: the receiver recognises
- * them by their Idempotency-Key).  Accepts NULL. */
-void push_stop(struct pusher *p);
+ * them by their Idempotency-Key).  When ret_final is not NULL it gets the
+ * stats once the thread has ended.  Accepts NULL. */
+void push_stop(struct pusher *p, struct push_stats *ret_final);
 
 #endif

@@ -188,7 +188,7 @@ static void bench_push(const char *dir, int n, const char *src)
     printf("push: %llu summaries of 3 KB delivered in %.2f s: %.0f/s (in order per dwelling, "
            "100 dwellings, %d transfers at once)\n",
            (unsigned long long)ps.delivered, s_el, (double)ps.delivered / s_el, PUSH_INFLIGHT_MAX);
-    push_stop(p);
+    push_stop(p, NULL);
     store_close(s);
     config_free(cfg);
     kill(pid, SIGTERM);

@@ -42,11 +42,17 @@
  *   strict UNIT   answer exception 02 (illegal data address) to a read of
  *                 input registers through registers the model does not have,
  *                 as some meters do (ended by "answer")
+ *   exception UNIT CODE
+ *                 answer every read with exception CODE (1 to 11: 01 illegal
+ *                 function, 04 device failure, 06 busy ...), as a meter
+ *                 that is alive but gives no value (ended by "answer")
+ *   nan UNIT      answer well-formed frames in which every float32 of the
+ *                 sdm models is NaN: nothing valid (ended by "answer")
  *   reset UNIT    reset the energy indexes to 0 (a replaced meter)
  *   drop          close every client TCP connection
  *   stats         print "stats unit=U model=M reads=R regs=N" per unit, then
  *                 "stats total reads=R" on stdout
- * Each command is acknowledged on stdout ("ok CMD"), which is line-buffered;
+ * Each command is acknowledged on stdout ("ok CMD ARGS"), which is line-buffered;
  * every accepted TCP connection prints "connect client=N" (clients now open).
  * SIGTERM or SIGINT exits 0.
  *
@@ -88,6 +94,8 @@ struct sim_meter {
     double last_sim_s; /* simulated time of the last update */
     bool silent, garbage, noise;
     bool strict;           /* refuse reads through unmapped registers (exception 02) */
+    bool nan;              /* every value NaN */
+    int exception;         /* answer every read with this exception code, 0 none */
     bool mapped[SIM_REGS]; /* input registers the model has */
     unsigned long reads, regs;
 };
@@ -182,6 +190,10 @@ static void update_meter(struct sim_meter *m)
     put_f32(m, 0x48, m->import_kwh);
     put_f32(m, 0x4A, m->export_kwh);
     put_f32(m, 0x156, m->import_kwh + m->export_kwh);
+    if (m->nan) {
+        for (int a = 0; a + 1 < SIM_REGS; a += 2)
+            put_f32(m, a, NAN);
+    }
     if (m->garbage) {
         put_f32(m, 0x00, -5);  /* voltage below 0 */
         put_f32(m, 0x06, 1e9); /* current out of range */
@@ -297,7 +309,17 @@ static void do_silent(struct sim_meter *m)
 }
 static void do_answer(struct sim_meter *m)
 {
-    m->silent = m->garbage = m->noise = m->strict = false;
+    m->silent = m->garbage = m->noise = m->strict = m->nan = false;
+    m->exception = 0;
+}
+static void do_nan(struct sim_meter *m)
+{
+    m->nan = true;
+}
+static int exception_code; /* the argument of "exception", for do_exception */
+static void do_exception(struct sim_meter *m)
+{
+    m->exception = exception_code;
 }
 static void do_garbage(struct sim_meter *m)
 {
@@ -342,8 +364,8 @@ static void print_stats(void)
 
 static void run_command(char *line)
 {
-    char cmd[32] = "", arg[32] = "";
-    if (sscanf(line, "%31s %31s", cmd, arg) < 1)
+    char cmd[32] = "", arg[32] = "", arg2[32] = "";
+    if (sscanf(line, "%31s %31s %31s", cmd, arg, arg2) < 1)
         return;
     bool ok = true;
     if (strcmp(cmd, "silent") == 0)
@@ -358,13 +380,22 @@ static void run_command(char *line)
         ok = for_units(arg, do_strict);
     else if (strcmp(cmd, "reset") == 0)
         ok = for_units(arg, do_reset);
-    else if (strcmp(cmd, "drop") == 0)
+    else if (strcmp(cmd, "nan") == 0)
+        ok = for_units(arg, do_nan);
+    else if (strcmp(cmd, "exception") == 0) {
+        char *end;
+        long code = strtol(arg2, &end, 10);
+        ok = *arg2 && !*end && code >= 1 && code <= 11;
+        exception_code = (int)code;
+        if (ok)
+            ok = for_units(arg, do_exception);
+    } else if (strcmp(cmd, "drop") == 0)
         drop_clients();
     else if (strcmp(cmd, "stats") == 0)
         print_stats();
     else
         ok = false;
-    printf("%s %s %s\n", ok ? "ok" : "error", cmd, arg);
+    printf("%s %s %s%s%s\n", ok ? "ok" : "error", cmd, arg, arg2[0] ? " " : "", arg2);
 }
 
 /* Read whole lines from the control FIFO. */
@@ -414,6 +445,10 @@ static void handle(modbus_t *ctx, const uint8_t *query, int len, int unit, int f
         return;
     }
     modbus_set_slave(ctx, unit);
+    if (m->exception) {
+        modbus_reply_exception(ctx, query, (unsigned)m->exception);
+        return;
+    }
     if (m->strict && query[hl] == MODBUS_FC_READ_INPUT_REGISTERS && len >= hl + 5) {
         int addr = query[hl + 1] << 8 | query[hl + 2], n = query[hl + 3] << 8 | query[hl + 4];
         for (int a = addr; a < addr + n && a < SIM_REGS; a++)

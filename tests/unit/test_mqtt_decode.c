@@ -257,6 +257,47 @@ static void test_size_and_depth(void **state)
     assert_true(mqttdec_depth_ok("{\"a\\\"[[[\":1}", 12, 1));
 }
 
+/* The decoder's own codes and the -errno values it also returns never
+ * collide: -ENOENT (a field absent) once printed as "JSON nested too deep". */
+static void test_error_codes_disjoint_from_errno(void **state)
+{
+    (void)state;
+    for (int c = MQTTDEC_E_SIZE; c >= MQTTDEC_E_LAST_; c--) {
+        if (c >= -MQTTDEC_ERRNO_MAX)
+            fail_msg("decoder code %d lies in the -errno range", c);
+        const char *t = mqttdec_strerror(c);
+        if (strcmp(t, "unknown error") == 0)
+            fail_msg("decoder code %d has no text", c);
+        for (int e = 1; e <= 133; e++) /* every errno Linux has */
+            if (strcmp(t, strerror(e)) == 0)
+                fail_msg("decoder code %d reads as errno %d (%s)", c, e, t);
+    }
+    /* strerror's text lasts until its next call: compare copies. */
+    for (int e = 1; e <= 133; e++) {
+        char got[128], want[128];
+        (void)snprintf(got, sizeof(got), "%s", mqttdec_strerror(-e));
+        (void)snprintf(want, sizeof(want), "%s", strerror(e));
+        if (strcmp(got, want) != 0)
+            fail_msg("-errno %d prints as \"%s\", not \"%s\"", e, got, want);
+    }
+    char enoent[128];
+    (void)snprintf(enoent, sizeof(enoent), "%s", strerror(ENOENT));
+    assert_string_equal(mqttdec_strerror(-ENOENT), enoent);
+    assert_string_equal(mqttdec_strerror(MQTTDEC_E_DEPTH), "JSON nested too deep");
+    assert_string_equal(mqttdec_strerror(MQTTDEC_OK), "ok");
+    assert_string_equal(mqttdec_strerror(MQTTDEC_E_LAST_ - 1), "unknown error");
+
+    /* What the functions return for an absent field is -ENOENT, and it
+     * prints as such. */
+    struct mqttdec_doc *doc = NULL;
+    double v;
+    assert_int_equal(mqttdec_parse("{\"a\":1}", 7, &doc), 0);
+    int rc = mqttdec_number(doc, "b", &v);
+    assert_int_equal(rc, -ENOENT);
+    assert_string_equal(mqttdec_strerror(rc), enoent);
+    mqttdec_doc_free(doc);
+}
+
 static void test_device_name(void **state)
 {
     char buf[FOYER_ID_MAX + 1];
@@ -287,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_size_and_depth),
         cmocka_unit_test(test_device_name),
+        cmocka_unit_test(test_error_codes_disjoint_from_errno),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
