@@ -14,6 +14,7 @@ foyer_script_test(mqtt_malformed)
 foyer_script_test(mqtt_broker_restart)
 foyer_script_test(mqtt_foyerd_restart)
 foyer_script_test(mqtt_sigkill)
+foyer_script_test(mqtt_future)
 foyer_script_test(mqtt_tls)
 
 # Benchmark: broker -> foyerd -> SQLite against a bare subscriber; run by scripts/bench.sh.
