@@ -6,17 +6,17 @@
  * Loading runs in two phases, so that every problem is found in one pass and
  * nothing is half-built:
  *
- *  1. Reading.  Each file is fed to libinih through our own line reader
- *     (conf_reader).  The reader counts lines, so the key handler knows where
- *     it is; it recognises section header lines itself, so an empty section
- *     ("[building b2]" with no key) still exists and duplicates are seen; it
- *     refuses lines longer than FOYER_CONF_LINE_MAX and lines inih would
- *     refuse (no "=", bad header), reporting every one rather than only the
- *     first as inih would, and hands inih an empty line in their place.
- *     The result is a flat list of raw sections (struct rsec) with their
- *     keys and positions.  `include = GLOB` lines are expanded where they
- *     appear: the included files' sections are appended, and after the
- *     include the including file's current section goes on.
+ *  1. Reading.  Each file is read by conf_read_ini_file(), Foyer's one INI
+ *     reader (the language files use it too): it counts lines, reports
+ *     every syntax problem and over-long line with its FILE:LINE rather than
+ *     stopping at the first, and hands over each section header, so that an
+ *     empty section ("[building b2]" with no key) still exists and
+ *     duplicates are seen.  The raw handlers below turn what it hands over
+ *     into a flat list of raw sections (struct rsec) with their keys and
+ *     positions, refusing unknown section types and keys.  `include = GLOB`
+ *     lines are expanded where they appear: the included files' sections
+ *     are appended, and after the include the including file's current
+ *     section goes on.
  *
  *  2. Building.  Raw sections are grouped by type, duplicate IDs are
  *     reported, and each type is turned into its struct in a fixed order
@@ -45,11 +45,7 @@
  * opened through config_open_regular(), so a FIFO matched by an include
  * never blocks a load.  Messages have control characters written \xNN.
  *
- * The only global state touched is libinih's set of option variables, set
- * once (pthread_once) to: no multi-line values, heap line buffer of
- * FOYER_CONF_LINE_MAX + 3 bytes (Debian's libinih 55 honours ini_use_stack
- * and ini_max_line at run time; its built-in stack buffer is only 200 bytes).
- * This module never logs.
+ * No global state is touched. This module never logs.
  */
 #include "foyer/config.h"
 
@@ -59,14 +55,11 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <ini.h>
 
 #include "foyer/timeutil.h"
 
@@ -330,7 +323,8 @@ struct parser {
     size_t cap_files; /* allocated length of cfg->files */
 };
 
-/* Reading state of one file: the stream behind conf_reader. */
+/* Reading state of one config or profile file: the context of the raw
+ * handlers (raw_section, raw_key) while conf_read_ini_file() reads it. */
 struct pfile {
     const struct pfile *parent; /* the file that included it, or NULL */
     dev_t dev;                  /* to see include loops */
@@ -340,17 +334,11 @@ struct pfile {
     bool profile_file;
     FILE *f;
     const char *path; /* interned */
-    uint32_t file_idx;
-    int line;
     int depth;
-    long cur;          /* index into out->v, or CUR_NONE / CUR_SKIP */
-    int last_err_line; /* last line we reported a syntax problem on */
-    bool read_err;
-    char buf[FOYER_CONF_LINE_MAX + 2];
+    long cur; /* index into out->v of the current section, or CUR_NONE */
 };
 
 #define CUR_NONE (-1L) /* before any section */
-#define CUR_SKIP (-2L) /* inside a rejected section header: keys ignored */
 
 static void *p_calloc(struct parser *p, size_t n, size_t size)
 {
@@ -462,32 +450,60 @@ static char *escape_controls(const char *msg)
     return out;
 }
 
-__attribute__((format(printf, 3, 4))) static void
-add_err(struct parser *p, const struct conf_pos *pos, const char *fmt, ...)
+/* "FILE:LINE: MSG" (or "FILE: MSG" for line 0) with MSG's control
+ * characters escaped, or NULL when out of memory.  Caller frees. */
+static char *format_err(const struct conf_pos *pos, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static char *format_err(const struct conf_pos *pos, const char *fmt, va_list ap)
 {
-    va_list ap;
     char *raw = NULL, *body, *msg = NULL;
     int r;
 
-    va_start(ap, fmt);
-    r = vasprintf(&raw, fmt, ap);
-    va_end(ap);
-    if (r < 0) {
-        p->oom = true;
-        return;
-    }
+    if (vasprintf(&raw, fmt, ap) < 0)
+        return NULL;
     body = escape_controls(raw);
     free(raw);
-    if (!body) {
-        p->oom = true;
-        return;
-    }
+    if (!body)
+        return NULL;
     if (pos->line > 0)
         r = asprintf(&msg, "%s:%d: %s", pos->file, pos->line, body);
     else
         r = asprintf(&msg, "%s: %s", pos->file, body);
     free(body);
-    if (r < 0) {
+    return r < 0 ? NULL : msg;
+}
+
+int conf_errors_add(struct conf_errors *errs, const struct conf_pos *pos, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg, **grown;
+
+    va_start(ap, fmt);
+    msg = format_err(pos, fmt, ap);
+    va_end(ap);
+    if (!msg)
+        return -ENOMEM;
+    grown = reallocarray(errs->msgs, errs->n + 1, sizeof(*grown));
+    if (!grown) {
+        free(msg);
+        return -ENOMEM;
+    }
+    errs->msgs = grown;
+    errs->msgs[errs->n++] = msg;
+    return 0;
+}
+
+/* Collect a problem of this load, to be sorted by position at the end. */
+__attribute__((format(printf, 3, 4))) static void
+add_err(struct parser *p, const struct conf_pos *pos, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    msg = format_err(pos, fmt, ap);
+    va_end(ap);
+    if (!msg) {
         p->oom = true;
         return;
     }
@@ -522,7 +538,7 @@ static const char *intern_file(struct parser *p, const char *path)
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                           */
 
-static bool id_valid(const char *s)
+bool conf_id_valid(const char *s)
 {
     size_t n = 0;
     for (; s[n]; n++) {
@@ -667,79 +683,203 @@ static const char *open_strerror(int err)
 /* ---------------------------------------------------------------------- */
 /* Reading files                                                           */
 
-struct pfile;
+/* Reading state of one INI file (conf_read_ini_file). */
+struct ini_file {
+    FILE *f;
+    struct conf_pos pos; /* the file as the caller names it, the current line */
+    const struct conf_ini_handler *h;
+    void *ctx;
+    bool skip; /* after a refused header: keys ignored up to the next one */
+};
+
+static void ini_err(struct ini_file *in, const char *msg)
+{
+    in->h->error(in->ctx, &in->pos, msg);
+}
+
+static char *ini_lskip(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+static void ini_rstrip(char *s)
+{
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+}
+
+/* The first of CHARS in s, or a ';' after white space (an inline comment),
+ * or the end of s. */
+static char *ini_find(char *s, const char *chars)
+{
+    bool was_space = false;
+    for (; *s; s++) {
+        if (chars && strchr(chars, *s))
+            break;
+        if (was_space && *s == ';')
+            break;
+        was_space = isspace((unsigned char)*s) != 0;
+    }
+    return s;
+}
+
+/* A "[...]" line, s at the '[' and stripped: the header's words, or the
+ * problem.  A refused header makes the keys up to the next one skipped. */
+static void ini_header(struct ini_file *in, char *s)
+{
+    char *close = strchr(s, ']'), *after, *save = NULL;
+    struct conf_ini_header hdr = {0};
+
+    in->skip = true;
+    if (!close) {
+        ini_err(in, "syntax error: missing \"]\" in section header");
+        return;
+    }
+    after = ini_lskip(close + 1);
+    if (*after && *after != ';' && *after != '#') {
+        ini_err(in, "syntax error: text after section header");
+        return;
+    }
+    *close = '\0';
+    hdr.type = strtok_r(s + 1, " \t\n\v\f\r", &save);
+    hdr.id = hdr.type ? strtok_r(NULL, " \t\n\v\f\r", &save) : NULL;
+    hdr.extra = hdr.id && strtok_r(NULL, " \t\n\v\f\r", &save);
+    if (!hdr.type) {
+        ini_err(in, "syntax error: empty section header");
+        return;
+    }
+    in->skip = !in->h->section(in->ctx, &hdr, &in->pos);
+}
+
+/* A "KEY = VALUE" or "KEY: VALUE" line, s stripped and not empty. */
+static void ini_key(struct ini_file *in, char *s)
+{
+    char *sep = ini_find(s, "=:"), *value;
+
+    if ((*sep != '=' && *sep != ':') || sep == s) {
+        ini_err(in, "syntax error: expected \"key = value\"");
+        return;
+    }
+    if (in->skip)
+        return;
+    *sep = '\0';
+    ini_rstrip(s);
+    value = sep + 1;
+    *ini_find(value, NULL) = '\0';
+    value = ini_lskip(value);
+    ini_rstrip(value);
+    in->h->key(in->ctx, s, value, &in->pos);
+}
+
+int conf_read_ini_file(FILE *f, const char *path, const struct conf_ini_handler *h, void *ctx)
+{
+    struct ini_file in = {f, {path, 0}, h, ctx, false};
+    char buf[FOYER_CONF_LINE_MAX + 2];
+
+    for (;;) {
+        char *s = buf;
+        size_t len;
+
+        if (!fgets(buf, (int)sizeof(buf), f)) {
+            if (ferror(f)) {
+                char msg[96];
+                in.pos.line++;
+                (void)snprintf(msg, sizeof(msg), "read error: %s", strerror(errno ? errno : EIO));
+                ini_err(&in, msg);
+                return -EIO;
+            }
+            return 0;
+        }
+        in.pos.line++;
+        len = strlen(buf);
+        if (len > 0 && buf[len - 1] != '\n' && !feof(f)) {
+            char msg[64];
+            int c;
+            while ((c = getc(f)) != EOF && c != '\n')
+                ;
+            (void)snprintf(msg, sizeof(msg), "line too long (max %d characters)",
+                           FOYER_CONF_LINE_MAX);
+            ini_err(&in, msg);
+            continue;
+        }
+        if (in.pos.line == 1 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+            s += 3;
+        s = ini_lskip(s);
+        ini_rstrip(s);
+        if (*s == '\0' || *s == ';' || *s == '#')
+            continue;
+        if (*s == '[')
+            ini_header(&in, s);
+        else
+            ini_key(&in, s);
+    }
+}
+
+int conf_read_ini(const char *path, const struct conf_ini_handler *h, void *ctx)
+{
+    FILE *f = NULL;
+    int r = config_open_regular(path, &f);
+
+    if (r < 0) {
+        struct conf_pos pos = {path, 0};
+        char msg[128];
+        (void)snprintf(msg, sizeof(msg), "cannot open: %s", open_strerror(r));
+        h->error(ctx, &pos, msg);
+        return r;
+    }
+    r = conf_read_ini_file(f, path, h, ctx);
+    fclose(f);
+    return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Raw sections: the config's and the profiles' handlers                   */
+
 static void parse_file(struct parser *p, struct rsecs *out, bool profile_file, const char *path,
                        const struct pfile *parent, const struct conf_pos *from);
 
-static void reader_err(struct pfile *pf, const char *msg)
+static void raw_error(void *ctx, const struct conf_pos *pos, const char *msg)
 {
-    struct conf_pos pos = {pf->path, pf->line};
-    add_err(pf->p, &pos, "%s", msg);
-    pf->last_err_line = pf->line;
+    struct pfile *pf = ctx;
+    add_err(pf->p, pos, "%s", msg);
 }
 
-/* Parse a "[TYPE ID]" header line (s starts at '[').  Starts a new raw
- * section, or reports the problem and makes the following keys ignored.
- * Returns false when the line is not a valid header for inih either. */
-static bool reader_header(struct pfile *pf, char *s)
+/* A header: a known type, with an ID when its type takes one.  Starts a new
+ * raw section, or reports the problem and has the following keys skipped. */
+static bool raw_section(void *ctx, const struct conf_ini_header *hdr, const struct conf_pos *pos)
 {
+    struct pfile *pf = ctx;
     struct parser *p = pf->p;
-    struct conf_pos pos = {pf->path, pf->line};
-    char *close = strchr(s, ']');
-    char *inner, *type, *id, *rest, *save = NULL;
-    const char *after;
-    int t;
+    const char *type = hdr->type, *id = hdr->id;
     struct rsec *sec;
+    int t;
 
-    pf->cur = CUR_SKIP;
-    if (!close) {
-        reader_err(pf, "syntax error: missing \"]\" in section header");
-        return false;
-    }
-    after = close + 1;
-    while (*after == ' ' || *after == '\t')
-        after++;
-    if (*after && *after != ';' && *after != '#') {
-        reader_err(pf, "syntax error: text after section header");
-        return false;
-    }
-    *close = '\0';
-    inner = s + 1;
-    type = strtok_r(inner, " \t", &save);
-    id = type ? strtok_r(NULL, " \t", &save) : NULL;
-    rest = id ? strtok_r(NULL, " \t", &save) : NULL;
-    if (!type) {
-        reader_err(pf, "syntax error: empty section header");
-        return false;
-    }
     for (t = 0; t < ST_COUNT_; t++)
         if (sec_defs[t].profile_file == pf->profile_file && strcmp(sec_defs[t].name, type) == 0)
             break;
     if (t == ST_COUNT_) {
-        add_err(p, &pos, "unknown section type \"%s\"", type);
-        pf->last_err_line = pf->line;
+        add_err(p, pos, "unknown section type \"%s\"", type);
         return false;
     }
-    if (rest) {
-        add_err(p, &pos, "bad section header: expected [%s%s]", type,
+    if (hdr->extra) {
+        add_err(p, pos, "bad section header: expected [%s%s]", type,
                 sec_defs[t].id_rule == ID_NONE ? "" : " ID");
-        pf->last_err_line = pf->line;
         return false;
     }
     if (id && sec_defs[t].id_rule == ID_NONE) {
-        add_err(p, &pos, "[%s] takes no ID", type);
-        pf->last_err_line = pf->line;
+        add_err(p, pos, "[%s] takes no ID", type);
         return false;
     }
     if (!id && sec_defs[t].id_rule == ID_REQUIRED) {
-        add_err(p, &pos, "[%s] needs an ID: [%s ID]", type, type);
-        pf->last_err_line = pf->line;
+        add_err(p, pos, "[%s] needs an ID: [%s ID]", type, type);
         return false;
     }
-    if (id && !id_valid(id)) {
-        add_err(p, &pos, "bad ID \"%s\" in [%s %s]: use 1 to %d letters, digits, \"_\" or \"-\"",
-                id, type, id, FOYER_ID_MAX);
-        pf->last_err_line = pf->line;
+    if (id && !conf_id_valid(id)) {
+        add_err(p, pos, "bad ID \"%s\" in [%s %s]: use 1 to %d letters, digits, \"_\" or \"-\"", id,
+                type, id, FOYER_ID_MAX);
         return false;
     }
     if (!p_grow(p, (void **)&pf->out->v, &pf->out->cap, pf->out->n, sizeof(*pf->out->v)))
@@ -750,95 +890,11 @@ static bool reader_header(struct pfile *pf, char *s)
     sec->type = (enum sec_type)t;
     if (id)
         memcpy(sec->id, id, strlen(id) + 1);
-    sec->pos = pos;
+    sec->pos = *pos;
     sec->seq = p->seq++;
     pf->cur = (long)pf->out->n;
     pf->out->v[pf->out->n++] = sec;
     return true;
-}
-
-/* The ini_reader: one line per call, with our checks (see DESIGN). */
-static char *conf_reader(char *str, int num, void *stream)
-{
-    struct pfile *pf = stream;
-    char *line = pf->buf, *s;
-    size_t len;
-    bool too_long;
-
-    if (!fgets(pf->buf, (int)sizeof(pf->buf), pf->f)) {
-        if (ferror(pf->f) && !pf->read_err) {
-            struct conf_pos pos = {pf->path, pf->line + 1};
-            add_err(pf->p, &pos, "read error: %s", strerror(errno ? errno : EIO));
-            pf->read_err = true;
-        }
-        return NULL;
-    }
-    pf->line++;
-    len = strlen(line);
-    too_long = len > 0 && line[len - 1] != '\n' && !feof(pf->f);
-    if (too_long) {
-        int c;
-        while ((c = getc(pf->f)) != EOF && c != '\n')
-            ;
-    }
-    if (too_long) {
-        char msg[64];
-        (void)snprintf(msg, sizeof(msg), "line too long (max %d characters)", FOYER_CONF_LINE_MAX);
-        reader_err(pf, msg);
-        goto blank;
-    }
-    if (pf->line == 1 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-        line += 3;
-        len -= 3;
-    }
-    if (len >= (size_t)num) {
-        /* inih's own buffer is smaller than ours: never let it cut a line. */
-        char msg[64];
-        (void)snprintf(msg, sizeof(msg), "line too long (max %d characters)", num - 3);
-        reader_err(pf, msg);
-        goto blank;
-    }
-    memcpy(str, line, len + 1);
-
-    s = line;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (*s == '\0' || *s == '\n' || *s == '\r' || *s == ';' || *s == '#')
-        return str;
-    if (*s == '[') {
-        char tmp[FOYER_CONF_LINE_MAX + 2];
-        memcpy(tmp, s, strlen(s) + 1);
-        (void)trim(tmp);
-        if (!reader_header(pf, tmp))
-            goto blank;
-        return str;
-    }
-    /* A key line: inih wants "=" or ":" before any inline comment. */
-    {
-        bool was_space = false, ok = false;
-        const char *c = s;
-        for (; *c; c++) {
-            if (*c == '=' || *c == ':') {
-                ok = c > s;
-                break;
-            }
-            if (was_space && *c == ';')
-                break;
-            was_space = isspace((unsigned char)*c) != 0;
-        }
-        if (!ok) {
-            reader_err(pf, "syntax error: expected \"key = value\"");
-            goto blank;
-        }
-    }
-    return str;
-
-blank:
-    if (num >= 2) {
-        str[0] = '\n';
-        str[1] = '\0';
-    }
-    return str;
 }
 
 static bool key_allowed(const struct rsec *sec, const char *name)
@@ -850,70 +906,68 @@ static bool key_allowed(const struct rsec *sec, const char *name)
            (strncmp(name, "channel.", 8) == 0 || strncmp(name, "device.", 7) == 0);
 }
 
-static void do_include(struct pfile *pf, const char *pattern);
+static void do_include(struct pfile *pf, const struct conf_pos *pos, const char *pattern);
 
-static int conf_handler(void *user, const char *section, const char *name, const char *value)
+static void raw_key(void *ctx, const char *name, const char *value, const struct conf_pos *pos)
 {
-    struct pfile *pf = user;
+    struct pfile *pf = ctx;
     struct parser *p = pf->p;
-    struct conf_pos pos = {pf->path, pf->line};
     struct rsec *sec;
     char lbl[LABEL_MAX];
 
-    (void)section; /* we track sections ourselves */
-    if (pf->cur == CUR_SKIP)
-        return 1;
     if (!pf->profile_file && strcmp(name, "include") == 0) {
         if (!*value)
-            add_err(p, &pos, "empty value for \"include\"");
+            add_err(p, pos, "empty value for \"include\"");
         else
-            do_include(pf, value);
-        return 1;
+            do_include(pf, pos, value);
+        return;
     }
     if (pf->cur == CUR_NONE) {
-        add_err(p, &pos, "key \"%s\" outside any section", name);
-        return 1;
+        add_err(p, pos, "key \"%s\" outside any section", name);
+        return;
     }
     sec = pf->out->v[pf->cur];
     if (!key_allowed(sec, name)) {
-        add_err(p, &pos, "unknown key \"%s\" in %s", name, sec_label(sec, lbl, sizeof(lbl)));
-        return 1;
+        add_err(p, pos, "unknown key \"%s\" in %s", name, sec_label(sec, lbl, sizeof(lbl)));
+        return;
     }
     if (!*value) {
-        add_err(p, &pos, "empty value for \"%s\" in %s", name, sec_label(sec, lbl, sizeof(lbl)));
-        return 1;
+        add_err(p, pos, "empty value for \"%s\" in %s", name, sec_label(sec, lbl, sizeof(lbl)));
+        return;
     }
     for (size_t i = 0; i < sec->n_keys; i++) {
         if (strcmp(sec->keys[i].name, name) == 0) {
-            add_err(p, &pos, "duplicate key \"%s\" in %s (first set at line %d)", name,
+            add_err(p, pos, "duplicate key \"%s\" in %s (first set at line %d)", name,
                     sec_label(sec, lbl, sizeof(lbl)), sec->keys[i].pos.line);
-            return 1;
+            return;
         }
     }
     if (!p_grow(p, (void **)&sec->keys, &sec->cap_keys, sec->n_keys, sizeof(*sec->keys)))
-        return 1;
+        return;
     sec->keys[sec->n_keys].name = p_strdup(p, name);
     sec->keys[sec->n_keys].value = p_strdup(p, value);
-    sec->keys[sec->n_keys].pos = pos;
+    sec->keys[sec->n_keys].pos = *pos;
     if (!sec->keys[sec->n_keys].name || !sec->keys[sec->n_keys].value) {
         free(sec->keys[sec->n_keys].name);
         free(sec->keys[sec->n_keys].value);
-        return 1;
+        return;
     }
     sec->n_keys++;
-    return 1;
 }
 
-static void do_include(struct pfile *pf, const char *pattern)
+static const struct conf_ini_handler raw_handler = {raw_section, raw_key, raw_error};
+
+/* `include = GLOB` at POS: each file it matches, in glob's (sorted) order,
+ * read where the line stands. */
+static void do_include(struct pfile *pf, const struct conf_pos *pos, const char *pattern)
 {
     struct parser *p = pf->p;
-    struct conf_pos pos = {pf->path, pf->line};
     glob_t g;
     char *dir, *full;
     int r;
 
     if (pf->depth >= FOYER_CONF_INCLUDE_DEPTH) {
-        add_err(p, &pos, "include nested too deeply (max %d levels)", FOYER_CONF_INCLUDE_DEPTH);
+        add_err(p, pos, "include nested too deeply (max %d levels)", FOYER_CONF_INCLUDE_DEPTH);
         return;
     }
     dir = dir_of(p, pf->path);
@@ -930,28 +984,14 @@ static void do_include(struct pfile *pf, const char *pattern)
     } else if (r == GLOB_NOSPACE) {
         p->oom = true;
     } else if (r != 0) {
-        add_err(p, &pos, "cannot read include \"%s\"", full);
+        add_err(p, pos, "cannot read include \"%s\"", full);
     } else {
         for (size_t i = 0; i < g.gl_pathc; i++)
-            parse_file(p, pf->out, false, g.gl_pathv[i], pf, &pos);
+            parse_file(p, pf->out, false, g.gl_pathv[i], pf, pos);
     }
     globfree(&g);
     free(full);
 }
-
-static void set_ini_options(void)
-{
-    ini_allow_multiline = false;
-    ini_use_stack = false;
-    ini_allow_realloc = false;
-    ini_max_line = FOYER_CONF_LINE_MAX + 3;
-    ini_initial_alloc = FOYER_CONF_LINE_MAX + 3;
-    ini_stop_on_first_error = false;
-    ini_allow_no_value = false;
-    ini_allow_inline_comments = true;
-}
-
-static pthread_once_t ini_once = PTHREAD_ONCE_INIT;
 
 /* Read PATH into OUT.  PARENT is the including file (NULL for the main file
  * and profiles); FROM is the include line (or meter profile line) that named
@@ -1012,15 +1052,7 @@ static void parse_file(struct parser *p, struct rsecs *out, bool profile_file, c
             goto out_close;
         p->seen[p->n_seen++] = (struct seen_file){pf->dev, pf->ino, ipath};
     }
-    (void)pthread_once(&ini_once, set_ini_options);
-    r = ini_parse_stream(conf_reader, pf, conf_handler, pf);
-    if (r == -2) {
-        p->oom = true;
-    } else if (r > 0 && r != pf->last_err_line) {
-        /* inih found something our reader let through. */
-        struct conf_pos pos = {pf->path, r};
-        add_err(p, &pos, "syntax error");
-    }
+    (void)conf_read_ini_file(pf->f, ipath, &raw_handler, pf);
 out_close:
     fclose(pf->f);
     free(pf);
@@ -1962,7 +1994,7 @@ static int32_t profile_get(struct build *b, const struct rsec *meter, const stru
     char *rel = NULL, *path = NULL;
     FILE *f;
 
-    if (!id_valid(k->value)) {
+    if (!conf_id_valid(k->value)) {
         bad_value(p, meter, k, "a profile name: letters, digits, \"_\" or \"-\"");
         return -1;
     }
@@ -2167,7 +2199,7 @@ static void build_sensor_devices(struct build *b, size_t i, const struct rsec *s
 
         if (strncmp(k->name, "device.", 7) != 0)
             continue;
-        if (!id_valid(name)) {
+        if (!conf_id_valid(name)) {
             add_err(p, &k->pos,
                     "sensor %s: bad device name \"%s\" (use 1 to %d letters, digits, \"_\" "
                     "or \"-\")",
@@ -2264,7 +2296,7 @@ static void build_sensors(struct build *b)
             if (strncmp(ck->name, "channel.", 8) != 0)
                 continue;
             n_bad++; /* until it is taken */
-            if (!id_valid(fname)) {
+            if (!conf_id_valid(fname)) {
                 add_err(p, &ck->pos,
                         "sensor %s: bad channel name \"%s\" (use 1 to %d letters, digits, "
                         "\"_\" or \"-\")",

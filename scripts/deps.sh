@@ -6,10 +6,10 @@ set -euo pipefail
 packages=(
   # build; cppcheck runs before the builds in scripts/test.sh
   build-essential cmake pkg-config clang cppcheck
-  # libraries: SQLite (the store), libinih (config), libsystemd (sd_notify),
-  # jansson (JSON), cmocka (unit tests), libmodbus (meters), libmosquitto
-  # (sensors), libcurl (push), libmicrohttpd (the coming HTTP API)
-  libsqlite3-dev libinih-dev libsystemd-dev libjansson-dev libcmocka-dev
+  # libraries: SQLite (the store), libsystemd (sd_notify), jansson (JSON),
+  # cmocka (unit tests), libmodbus (meters), libmosquitto (sensors), libcurl
+  # (push), libmicrohttpd (the coming HTTP API)
+  libsqlite3-dev libsystemd-dev libjansson-dev libcmocka-dev
   libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libmicrohttpd-dev
   # tools the tests and the demo use: sqlite3 to inspect databases,
   # systemd-analyze, python3 (notify socket, HTTP receiver), column (demo)
