@@ -1,7 +1,8 @@
 /*
- * test_config.c - cmocka tests of config.c: the shipped example, includes,
- * meter and sensor channel creation, lookups, and every kind of error with
- * its exact "FILE:LINE: message" text.
+ * test_config.c - cmocka tests of the config (daemon/conf/): the shipped
+ * example, includes, meter and sensor channel creation, lookups, every kind
+ * of error with its exact "FILE:LINE: message" text, and the INI reader the
+ * language files share.
  *
  * Each test writes its files into a fresh directory (mkdtemp), chdirs there
  * and loads "foyer.conf" by a relative path, so the messages are the same on
