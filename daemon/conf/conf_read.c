@@ -397,6 +397,56 @@ const char *conf_open_strerror(int err)
     return strerror(-err);
 }
 
+int conf_read_secret(const char *path, char *buf, size_t len)
+{
+    FILE *f = NULL;
+    char *tmp;
+    size_t n = 0;
+    int c, r;
+
+    if (len == 0)
+        return -EMSGSIZE;
+    r = config_open_regular(path, &f);
+    if (r < 0)
+        return r;
+    /* Unbuffered (a secret is a line): no copy is left in a stdio buffer. */
+    (void)setvbuf(f, NULL, _IONBF, 0);
+    /* One byte more than buf: a "\r" before the "\n" is not the secret's. */
+    tmp = malloc(len + 1);
+    if (!tmp) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (n >= len) {
+            r = -EMSGSIZE;
+            goto out_wipe;
+        }
+        tmp[n++] = (char)c;
+    }
+    if (ferror(f)) {
+        r = -EIO;
+        goto out_wipe;
+    }
+    if (n > 0 && tmp[n - 1] == '\r')
+        n--;
+    if (n >= len) {
+        r = -EMSGSIZE;
+        goto out_wipe;
+    }
+    if (n == 0) {
+        r = -ENODATA;
+        goto out_wipe;
+    }
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+out_wipe:
+    explicit_bzero(tmp, len + 1);
+    free(tmp);
+    fclose(f);
+    return r;
+}
+
 /* ---------------------------------------------------------------------- */
 /* The INI reader                                                         */
 

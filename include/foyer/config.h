@@ -328,6 +328,16 @@ int conf_errors_add(struct conf_errors *errs, const struct conf_pos *pos, const 
  * for a directory, -EINVAL for any other file that is not regular. */
 int config_open_regular(const char *path, FILE **ret_f);
 
+/* The secret in the first line of PATH (a password_file, a token_file), the
+ * one way every part of foyerd reads one: opened by config_open_regular()
+ * (a FIFO or a device is refused, never waited on), the line ending ("\n"
+ * or "\r\n") removed and nothing else (a secret may hold blanks).  Returns
+ * 0 with the secret in buf; -ENODATA when the first line is empty;
+ * -EMSGSIZE when it does not fit in len - 1 bytes (never cut short);
+ * -EIO on a read error; -ENOMEM; the open's -errno.  buf is untouched on
+ * failure, and the copy made while reading is wiped. */
+int conf_read_secret(const char *path, char *buf, size_t len);
+
 /* An ID as every section, device, channel name, profile, tip and language
  * takes it: 1 to FOYER_ID_MAX ASCII letters, digits, "_" or "-". */
 bool conf_id_valid(const char *s);

@@ -1427,6 +1427,40 @@ static void test_lang_files(void **state)
     conf_errors_free(&e);
 }
 
+/* Secrets (password_file, token_file): the first line, whole, without its
+ * line ending; an empty or over-long one refused, never cut; a FIFO refused
+ * without waiting for a writer. */
+static void test_read_secret(void **state)
+{
+    char buf[8];
+
+    (void)state;
+    write_file("s1", "p w;#=\r\nsecond line\n");
+    memset(buf, '?', sizeof(buf));
+    assert_int_equal(conf_read_secret("s1", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "p w;#=");
+    write_file("s2", "1234567");
+    assert_int_equal(conf_read_secret("s2", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "1234567");
+    write_file("s2", "7654321\r\n");
+    assert_int_equal(conf_read_secret("s2", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "7654321");
+
+    memset(buf, '?', sizeof(buf));
+    write_file("s3", "12345678\n");
+    assert_int_equal(conf_read_secret("s3", buf, sizeof(buf)), -EMSGSIZE);
+    write_file("s3", "12345678");
+    assert_int_equal(conf_read_secret("s3", buf, sizeof(buf)), -EMSGSIZE);
+    write_file("s4", "\nsecret on line 2\n");
+    assert_int_equal(conf_read_secret("s4", buf, sizeof(buf)), -ENODATA);
+    write_file("s5", "");
+    assert_int_equal(conf_read_secret("s5", buf, sizeof(buf)), -ENODATA);
+    assert_int_equal(conf_read_secret("missing", buf, sizeof(buf)), -ENOENT);
+    assert_int_equal(mkfifo("fifo", 0600), 0);
+    assert_int_equal(conf_read_secret("fifo", buf, sizeof(buf)), -EINVAL);
+    assert_memory_equal(buf, "????????", sizeof(buf)); /* untouched on failure */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1462,6 +1496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_err_main_missing, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_ini_reader, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_lang_files, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_read_secret, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
