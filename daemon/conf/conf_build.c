@@ -49,18 +49,18 @@
 /* Names and per-quantity defaults                                        */
 
 const struct conf_qinfo conf_qinfo[Q_COUNT_] = {
-    [Q_ELECTRICITY] = {"electricity", KIND_COUNTER, "kWh", 36, 2000, 0, 1e15, 0.01},
-    [Q_HEAT] = {"heat", KIND_COUNTER, "kWh", 30, 3000, 0, 1e15, 0.01},
-    [Q_GAS] = {"gas", KIND_COUNTER, "kWh", 40, 4000, 0, 1e15, 0.01},
-    [Q_HOT_WATER] = {"hot_water", KIND_COUNTER, "L", 1500, 100000, 0, 1e15, 1},
-    [Q_COLD_WATER] = {"cold_water", KIND_COUNTER, "L", 3000, 200000, 0, 1e15, 1},
-    [Q_POWER] = {"power", KIND_GAUGE, "W", 0, 0, -1e6, 1e6, 0},
-    [Q_TEMPERATURE] = {"temperature", KIND_GAUGE, "\u00b0C", 0, 0, -40, 85, 0},
-    [Q_HUMIDITY] = {"humidity", KIND_GAUGE, "%RH", 0, 0, 0, 100, 0},
-    [Q_CO2] = {"co2", KIND_GAUGE, "ppm", 0, 0, 0, 40000, 0},
-    [Q_OUTDOOR_TEMPERATURE] = {"outdoor_temperature", KIND_GAUGE, "\u00b0C", 0, 0, -60, 60, 0},
-    [Q_VOLTAGE] = {"voltage", KIND_GAUGE, "V", 0, 0, 0, 1000, 0},
-    [Q_CURRENT] = {"current", KIND_GAUGE, "A", 0, 0, 0, 10000, 0},
+    [Q_ELECTRICITY] = {KIND_COUNTER, "kWh", 36, 2000, 0, 1e15, 0.01},
+    [Q_HEAT] = {KIND_COUNTER, "kWh", 30, 3000, 0, 1e15, 0.01},
+    [Q_GAS] = {KIND_COUNTER, "kWh", 40, 4000, 0, 1e15, 0.01},
+    [Q_HOT_WATER] = {KIND_COUNTER, "L", 1500, 100000, 0, 1e15, 1},
+    [Q_COLD_WATER] = {KIND_COUNTER, "L", 3000, 200000, 0, 1e15, 1},
+    [Q_POWER] = {KIND_GAUGE, "W", 0, 0, -1e6, 1e6, 0},
+    [Q_TEMPERATURE] = {KIND_GAUGE, "\u00b0C", 0, 0, -40, 85, 0},
+    [Q_HUMIDITY] = {KIND_GAUGE, "%RH", 0, 0, 0, 100, 0},
+    [Q_CO2] = {KIND_GAUGE, "ppm", 0, 0, 0, 40000, 0},
+    [Q_OUTDOOR_TEMPERATURE] = {KIND_GAUGE, "\u00b0C", 0, 0, -60, 60, 0},
+    [Q_VOLTAGE] = {KIND_GAUGE, "V", 0, 0, 0, 1000, 0},
+    [Q_CURRENT] = {KIND_GAUGE, "A", 0, 0, 0, 10000, 0},
 };
 
 const char *const conf_quantity_names[Q_COUNT_] = {
@@ -617,7 +617,7 @@ static void build_tariffs(struct conf_build *b)
             conf_get_enum(p, s, "price_unit", price_unit_names, N_ELEMS(price_unit_names), &pu) &&
             pu != (water ? 1 : 0))
             conf_err(p, &k->pos, "tariff %s: price_unit for %s must be %s", s->id,
-                     conf_qinfo[q].name, price_unit_names[water ? 1 : 0]);
+                     conf_quantity_names[q], price_unit_names[water ? 1 : 0]);
         if (conf_require(p, s, "price"))
             (void)conf_get_num(p, s, "price", CONF_NUM_NONNEG, &x->price_eur);
         (void)conf_get_num(p, s, "subscription_eur_month", CONF_NUM_NONNEG,

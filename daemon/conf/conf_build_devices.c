@@ -193,11 +193,11 @@ static bool quantity_keys(struct conf_parser *p, const struct conf_sec *s, const
         kind != (int)conf_qinfo[q].kind) {
         k = conf_get(s, "kind");
         conf_err(p, &k->pos, "%s: kind \"%s\" does not match quantity %s (expected %s)", what,
-                 k->value, conf_qinfo[q].name, conf_kind_names[conf_qinfo[q].kind]);
+                 k->value, conf_quantity_names[q], conf_kind_names[conf_qinfo[q].kind]);
     }
     if ((k = conf_get(s, "unit")) != NULL && strcmp(k->value, conf_qinfo[q].unit) != 0)
         conf_err(p, &k->pos, "%s: unit \"%s\" does not match quantity %s (expected \"%s\")", what,
-                 k->value, conf_qinfo[q].name, conf_qinfo[q].unit);
+                 k->value, conf_quantity_names[q], conf_qinfo[q].unit);
     return true;
 }
 

@@ -60,9 +60,8 @@ struct conf_sec_def {
 
 extern const struct conf_sec_def conf_sec_defs[SEC_COUNT_];
 
-/* A quantity's kind, unit and defaults. */
+/* A quantity's kind, unit and defaults (its name: conf_quantity_names). */
 struct conf_qinfo {
-    const char *name;
     enum channel_kind kind;
     const char *unit;
     double rate_dwelling; /* counters: default max_rate, unit/h, dwelling level */

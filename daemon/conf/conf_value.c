@@ -188,13 +188,10 @@ bool conf_get_enum(struct conf_parser *p, const struct conf_sec *s, const char *
     return true;
 }
 
-bool conf_get_str(struct conf_parser *p, const struct conf_sec *s, const char *name, char **ret)
+/* *ret replaced by d, a copy made for it; false when d is NULL (out of
+ * memory, already recorded), *ret then untouched. */
+static bool replace_str(char **ret, char *d)
 {
-    const struct conf_key *k = conf_get(s, name);
-    char *d;
-    if (!k)
-        return true;
-    d = conf_strdup(p, k->value);
     if (!d)
         return false;
     free(*ret);
@@ -202,19 +199,17 @@ bool conf_get_str(struct conf_parser *p, const struct conf_sec *s, const char *n
     return true;
 }
 
+bool conf_get_str(struct conf_parser *p, const struct conf_sec *s, const char *name, char **ret)
+{
+    const struct conf_key *k = conf_get(s, name);
+    return !k || replace_str(ret, conf_strdup(p, k->value));
+}
+
 /* A path key: relative paths are relative to the main file's directory. */
 bool conf_get_path(struct conf_parser *p, const struct conf_sec *s, const char *name, char **ret)
 {
     const struct conf_key *k = conf_get(s, name);
-    char *d;
-    if (!k)
-        return true;
-    d = conf_path_join(p, p->main_dir, k->value);
-    if (!d)
-        return false;
-    free(*ret);
-    *ret = d;
-    return true;
+    return !k || replace_str(ret, conf_path_join(p, p->main_dir, k->value));
 }
 
 static bool is_leap(int y)
