@@ -3,8 +3,9 @@
  * catalogue (tips.LANG.conf) and the words of the text summary
  * (summary.LANG.conf), and the small expression language of the tips.
  *
- * Both files are INI, read with libinih through a line-counting reader so
- * every problem is reported as FILE:LINE (as daemon/config.c does).
+ * Both files are INI, read by the config's INI reader (conf_read_ini() in
+ * config.h, the same rules as foyer.conf), so every problem is reported as
+ * FILE:LINE.
  *
  *   [tip ID]             one tip
  *   condition = EXPR     when it applies (required)
@@ -30,8 +31,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <ini.h>
 
 #include "foyer/limits.h"
 #include "foyer/summary.h"
@@ -401,15 +400,15 @@ static double expr_eval(const struct expr *e, const struct summary_vars *v)
 
 /* ---- parsing the files ------------------------------------------------- */
 
+/* Where the keys go: the open section of the file being read. */
+enum lsec { LSEC_NONE = -1, LSEC_STRINGS = -2, LSEC_FORMAT = -3 };
+
 struct lparse {
     struct summary_lang *l;
     struct conf_errors *errs;
     const char *path;
-    FILE *f;
-    int line;
     bool tips_file;
-    int section; /* -1 none, -2 strings, -3 format, -4 bad, else tip index */
-    char last_section[FOYER_CONF_LINE_MAX + 1];
+    int section; /* enum lsec, or the index of the open tip */
     bool oom;
 };
 
@@ -418,87 +417,65 @@ static void lerr(struct lparse *p, int line, const char *fmt, ...)
 
 static void lerr(struct lparse *p, int line, const char *fmt, ...)
 {
-    char msg[512], full[700];
+    char msg[512];
+    struct conf_pos pos = {p->path, line};
     va_list ap;
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    (void)snprintf(full, sizeof(full), "%s:%d: %s", p->path, line, msg);
-    char **grown = realloc(p->errs->msgs, (p->errs->n + 1) * sizeof(*grown));
-    char *copy = strdup(full);
-    if (!grown || !copy) {
-        free(copy);
-        if (grown)
-            p->errs->msgs = grown;
+    if (conf_errors_add(p->errs, &pos, "%s", msg) < 0)
         p->oom = true;
-        return;
-    }
-    p->errs->msgs = grown;
-    p->errs->msgs[p->errs->n++] = copy;
 }
 
-/* The ini_reader: one line per call, counting lines for messages. */
-static char *lang_reader(char *str, int num, void *stream)
+static void lang_error(void *ctx, const struct conf_pos *pos, const char *msg)
 {
-    struct lparse *p = stream;
-    if (!fgets(str, num, p->f))
-        return NULL;
-    p->line++;
-    size_t len = strlen(str);
-    if (len > 0 && str[len - 1] != '\n' && !feof(p->f)) {
-        int c;
-        while ((c = getc(p->f)) != EOF && c != '\n')
-            ;
-        lerr(p, p->line, "line too long (max %d characters)", num - 2);
-        str[0] = '\0';
-    }
-    return str;
+    lerr(ctx, pos->line, "%s", msg);
 }
 
-static bool id_ok(const char *id)
+/* [tip ID] in a tips file, [strings] or [format] in a words file. */
+static bool lang_section(void *ctx, const struct conf_ini_header *hdr, const struct conf_pos *pos)
 {
-    size_t n = strlen(id);
-    if (n == 0 || n > FOYER_ID_MAX)
-        return false;
-    for (const char *c = id; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
-            return false;
-    return true;
-}
+    struct lparse *p = ctx;
+    const char *id = hdr->id;
 
-static int open_section(struct lparse *p, const char *section)
-{
-    if (p->tips_file && strncmp(section, "tip ", 4) == 0) {
-        const char *id = section + 4;
-        if (!id_ok(id)) {
-            lerr(p, p->line, "bad tip ID \"%s\": 1 to %d letters, digits, \"_\" or \"-\"", id,
+    p->section = LSEC_NONE;
+    if (p->tips_file && strcmp(hdr->type, "tip") == 0 && id && !hdr->extra) {
+        if (!conf_id_valid(id)) {
+            lerr(p, pos->line, "bad tip ID \"%s\": 1 to %d letters, digits, \"_\" or \"-\"", id,
                  FOYER_ID_MAX);
-            return -1;
+            return false;
         }
         for (size_t i = 0; i < p->l->n_tips; i++) {
             if (strcmp(p->l->tips[i].id, id) == 0) {
-                lerr(p, p->line, "tip %s defined twice (first at line %d)", id, p->l->tips[i].line);
-                return -1;
+                lerr(p, pos->line, "tip %s defined twice (first at line %d)", id,
+                     p->l->tips[i].line);
+                return false;
             }
         }
         if (p->l->n_tips >= LANG_TIPS_MAX) {
-            lerr(p, p->line, "too many tips (max %d)", LANG_TIPS_MAX);
-            return -1;
+            lerr(p, pos->line, "too many tips (max %d)", LANG_TIPS_MAX);
+            return false;
         }
         struct tip *t = &p->l->tips[p->l->n_tips];
         memset(t, 0, sizeof(*t));
         memcpy(t->id, id, strlen(id) + 1);
         t->condition.root = t->measure.root = t->saving.root = -1;
-        t->line = p->line;
-        return (int)p->l->n_tips++;
+        t->line = pos->line;
+        p->section = (int)p->l->n_tips++;
+        return true;
     }
-    if (!p->tips_file && strcmp(section, "strings") == 0)
-        return -2;
-    if (!p->tips_file && strcmp(section, "format") == 0)
-        return -3;
-    lerr(p, p->line, "unknown section [%s]: expected %s", section,
+    if (!p->tips_file && !id && strcmp(hdr->type, "strings") == 0) {
+        p->section = LSEC_STRINGS;
+        return true;
+    }
+    if (!p->tips_file && !id && strcmp(hdr->type, "format") == 0) {
+        p->section = LSEC_FORMAT;
+        return true;
+    }
+    lerr(p, pos->line, "unknown section [%s%s%s%s]: expected %s", hdr->type, id ? " " : "",
+         id ? id : "", hdr->extra ? " ..." : "",
          p->tips_file ? "[tip ID]" : "[strings] or [format]");
-    return -1;
+    return false;
 }
 
 static char *dup_or_oom(struct lparse *p, const char *s)
@@ -509,7 +486,7 @@ static char *dup_or_oom(struct lparse *p, const char *s)
     return d;
 }
 
-static void tip_key(struct lparse *p, struct tip *t, const char *name, const char *value)
+static void tip_key(struct lparse *p, struct tip *t, const char *name, const char *value, int line)
 {
     struct expr *e = NULL;
     if (strcmp(name, "condition") == 0) {
@@ -524,7 +501,7 @@ static void tip_key(struct lparse *p, struct tip *t, const char *name, const cha
         char *end;
         long v = strtol(value, &end, 10);
         if (*value == '\0' || *end || v < 0 || v > 1000)
-            lerr(p, p->line, "tip %s: priority \"%s\": expected an integer 0..1000", t->id, value);
+            lerr(p, line, "tip %s: priority \"%s\": expected an integer 0..1000", t->id, value);
         t->priority = (int)v;
         t->has_priority = true;
         return;
@@ -533,79 +510,57 @@ static void tip_key(struct lparse *p, struct tip *t, const char *name, const cha
         t->text = dup_or_oom(p, value);
         return;
     } else {
-        lerr(p, p->line, "tip %s: unknown key \"%s\"", t->id, name);
+        lerr(p, line, "tip %s: unknown key \"%s\"", t->id, name);
         return;
     }
     const char *err = expr_parse(value, e);
     if (err)
-        lerr(p, p->line, "tip %s: %s: %s in \"%s\"", t->id, name, err, value);
+        lerr(p, line, "tip %s: %s: %s in \"%s\"", t->id, name, err, value);
 }
 
-static int lang_handler(void *user, const char *section, const char *name, const char *value)
+static void lang_key(void *ctx, const char *name, const char *value, const struct conf_pos *pos)
 {
-    struct lparse *p = user;
-    if (!name)
-        return 1;
-    /* inih passes the section name with every key: open it at its first key. */
-    if (p->section == -1 || strcmp(p->last_section, section) != 0) {
-        (void)snprintf(p->last_section, sizeof(p->last_section), "%s", section);
-        p->section = open_section(p, section);
-        if (p->section == -1)
-            p->section = -4; /* reported once; ignore its keys */
-    }
-    if (p->section == -4)
-        return 1;
+    struct lparse *p = ctx;
     if (p->section >= 0) {
-        tip_key(p, &p->l->tips[p->section], name, value);
-    } else if (p->section == -3) {
+        tip_key(p, &p->l->tips[p->section], name, value, pos->line);
+    } else if (p->section == LSEC_FORMAT) {
         if (strcmp(name, "decimal") == 0 && strlen(value) < sizeof(p->l->decimal))
             memcpy(p->l->decimal, value, strlen(value) + 1);
         else if (strcmp(name, "thousands") == 0 && strlen(value) < sizeof(p->l->thousands))
             memcpy(p->l->thousands, value, strlen(value) + 1);
         else
-            lerr(p, p->line, "[format]: unknown key or value too long: \"%s\"", name);
-    } else {
+            lerr(p, pos->line, "[format]: unknown key or value too long: \"%s\"", name);
+    } else if (p->section == LSEC_STRINGS) {
         for (size_t i = 0; i < p->l->n_strings; i++) {
             if (strcmp(p->l->strings[i].key, name) == 0) {
-                lerr(p, p->line, "string \"%s\" defined twice", name);
-                return 1;
+                lerr(p, pos->line, "string \"%s\" defined twice", name);
+                return;
             }
         }
         if (p->l->n_strings >= LANG_STRINGS_MAX) {
-            lerr(p, p->line, "too many strings (max %d)", LANG_STRINGS_MAX);
-            return 1;
+            lerr(p, pos->line, "too many strings (max %d)", LANG_STRINGS_MAX);
+            return;
         }
         struct kv *kv = &p->l->strings[p->l->n_strings];
         kv->key = dup_or_oom(p, name);
         kv->value = dup_or_oom(p, value);
         /* "quotes" keep leading or trailing blanks: thousands = " " */
         p->l->n_strings++;
+    } else {
+        lerr(p, pos->line, "key \"%s\" outside any section", name);
     }
-    return 1;
 }
 
+static const struct conf_ini_handler lang_handler = {lang_section, lang_key, lang_error};
+
+/* Read one language file with the config's INI reader (config.h), which
+ * opens regular files only, without waiting: a FIFO would hang the load. */
 static int parse_file(struct lparse *p, const char *path, bool tips)
 {
     p->path = path;
-    p->line = 0;
     p->tips_file = tips;
-    p->section = -1;
-    /* Regular files only, opened without waiting: a FIFO would hang the
-     * load (config_open_regular). */
-    int rc = config_open_regular(path, &p->f);
-    if (rc < 0) {
-        lerr(p, 0, "cannot open: %s",
-             rc == -EINVAL ? "not a regular file (a FIFO, socket or device)" : strerror(-rc));
-        return rc;
-    }
-    int r = ini_parse_stream(lang_reader, p, lang_handler, p);
-    fclose(p->f);
-    p->f = NULL;
-    if (r == -2)
-        p->oom = true;
-    else if (r > 0)
-        lerr(p, r, "syntax error: expected \"[section]\" or \"key = value\"");
-    return 0;
+    p->section = LSEC_NONE;
+    return conf_read_ini(path, &lang_handler, p);
 }
 
 static void unquote(char *s)
@@ -621,7 +576,7 @@ int summary_lang_load(const char *dir, const char *lang, struct summary_lang **r
                       struct conf_errors *errs)
 {
     char tips_path[1024], strings_path[1024];
-    if (!id_ok(lang) || strlen(lang) >= sizeof((*ret)->name))
+    if (!conf_id_valid(lang) || strlen(lang) >= sizeof((*ret)->name))
         return -EINVAL;
     struct summary_lang *l = calloc(1, sizeof(*l));
     if (!l)

@@ -16,10 +16,10 @@ packages=(
   # recommended by clang; llvm gives llvm-symbolizer, without which a
   # sanitizer report has addresses instead of file:line
   libclang-rt-14-dev llvm
-  # libraries: SQLite (the store), libinih (config), libsystemd (sd_notify),
-  # jansson (JSON), cmocka (unit tests), libmodbus (meters), libmosquitto
-  # (sensors), libcurl (push), libmicrohttpd (the coming HTTP API)
-  libsqlite3-dev libinih-dev libsystemd-dev libjansson-dev libcmocka-dev
+  # libraries: SQLite (the store), libsystemd (sd_notify), jansson (JSON),
+  # cmocka (unit tests), libmodbus (meters), libmosquitto (sensors), libcurl
+  # (push), libmicrohttpd (the coming HTTP API)
+  libsqlite3-dev libsystemd-dev libjansson-dev libcmocka-dev
   libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libmicrohttpd-dev
   # tools the tests and the demo use: sqlite3 to inspect databases,
   # systemd-analyze, python3 (notify socket, HTTP receiver), column (demo);

@@ -1,5 +1,6 @@
 /*
- * config.h - the daemon's configuration, read from INI files with libinih.
+ * config.h - the daemon's configuration, read from INI files by Foyer's own
+ * INI reader (conf_read_ini(), shared with the language files).
  *
  * config_load() parses a main file, the files its `include = GLOB` lines name,
  * and the meter profiles (config/profiles/NAME.conf) the meters use, checks
@@ -313,6 +314,11 @@ struct conf_errors {
 struct foyer_config *config_load(const char *path, struct conf_errors *errs);
 void config_free(struct foyer_config *cfg);
 void conf_errors_free(struct conf_errors *errs);
+/* Append "FILE:LINE: message" (line 0: "FILE: message") to errs, control
+ * characters of the message written \xNN (it may quote any file's bytes).
+ * Returns 0, or -ENOMEM (errs unchanged). */
+int conf_errors_add(struct conf_errors *errs, const struct conf_pos *pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Open PATH for reading if it is a regular file, the way every config,
  * include, profile and language file is opened: a FIFO matched by an
@@ -321,6 +327,63 @@ void conf_errors_free(struct conf_errors *errs);
  * never waits.  Returns 0 and *ret_f (caller fcloses), or -errno: -EISDIR
  * for a directory, -EINVAL for any other file that is not regular. */
 int config_open_regular(const char *path, FILE **ret_f);
+
+/* The secret in the first line of PATH (a password_file, a token_file), the
+ * one way every part of foyerd reads one: opened by config_open_regular()
+ * (a FIFO or a device is refused, never waited on), the line ending ("\n"
+ * or "\r\n") removed and nothing else (a secret may hold blanks).  Returns
+ * 0 with the secret in buf; -ENODATA when the first line is empty;
+ * -EMSGSIZE when it does not fit in len - 1 bytes (never cut short);
+ * -EIO on a read error; -ENOMEM; the open's -errno.  buf is untouched on
+ * failure, and the copy made while reading is wiped. */
+int conf_read_secret(const char *path, char *buf, size_t len);
+
+/* An ID as every section, device, channel name, profile, tip and language
+ * takes it: 1 to FOYER_ID_MAX ASCII letters, digits, "_" or "-". */
+bool conf_id_valid(const char *s);
+
+/* One INI reader for every file Foyer reads as INI: the config and its
+ * includes, the meter profiles, the language files (summary_lang.c).  It
+ * lexes, the caller gives the meaning.  The rules:
+ *  - a line is at most FOYER_CONF_LINE_MAX characters before its newline; a
+ *    longer one is reported and skipped, and the next lines still read;
+ *  - a UTF-8 BOM opening the file is ignored, and so is white space at both
+ *    ends of a line; an empty line, or one starting with ";" or "#", is a
+ *    comment;
+ *  - "[TYPE]" or "[TYPE ID]" starts a section; after the "]" only a comment
+ *    may follow;
+ *  - anything else is "KEY = VALUE" (or "KEY: VALUE"): the first "=" or ":"
+ *    separates, KEY is not empty, a ";" after white space starts a comment,
+ *    KEY and VALUE are trimmed.  VALUE may be empty; there are no quotes
+ *    (a caller may take them off) and no value spans two lines.
+ * Every problem is reported (not only the first), with its line.  The
+ * reader keeps no state between calls: each call is independent, so a
+ * handler may read another file from inside a call (includes). */
+struct conf_ini_header {
+    const char *type; /* the first word between the brackets, never empty */
+    const char *id;   /* the second word, or NULL */
+    bool extra;       /* more words follow: neither "[TYPE]" nor "[TYPE ID]" */
+};
+
+/* What conf_read_ini() calls, in the order of the lines.  POS names the file
+ * as the caller did, and the line; the strings are borrowed for the call. */
+struct conf_ini_handler {
+    /* A section header.  Return false to refuse it (after reporting why):
+     * the keys up to the next header are then skipped. */
+    bool (*section)(void *ctx, const struct conf_ini_header *hdr, const struct conf_pos *pos);
+    /* A key line, whether or not a section has started. */
+    void (*key)(void *ctx, const char *key, const char *value, const struct conf_pos *pos);
+    /* A problem found by the reader: MSG is to be shown after "FILE:LINE: "
+     * (line 0: the file itself, e.g. "cannot open: ..."). */
+    void (*error)(void *ctx, const struct conf_pos *pos, const char *msg);
+};
+
+/* Read PATH, opened with config_open_regular() (a failure is reported to
+ * h->error as "cannot open: WHY", line 0).  Returns 0, the open's -errno, or
+ * -EIO after a read error (reported, with the line it stopped at). */
+int conf_read_ini(const char *path, const struct conf_ini_handler *h, void *ctx);
+/* The same on an open stream F, named PATH in POS; F is not closed. */
+int conf_read_ini_file(FILE *f, const char *path, const struct conf_ini_handler *h, void *ctx);
 
 /* Print the normalised config (every section and key with its effective
  * value, defaults filled in, in a stable order) for `--check-config -v`. */

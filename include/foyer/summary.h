@@ -11,8 +11,9 @@
  * person is rendered from that document and the language's strings.
  *
  * Language files (tips.LANG.conf: the tip catalogue; summary.LANG.conf: the
- * words of the text summary) are INI files read with libinih; they live in
- * the directory of the main config file (summary_lang_dir()).
+ * words of the text summary) are INI files read by the config's INI reader
+ * (conf_read_ini()); they live in the directory of the main config file
+ * (summary_lang_dir()).
  */
 #ifndef FOYER_SUMMARY_H
 #define FOYER_SUMMARY_H

@@ -1,7 +1,8 @@
 /*
- * test_config.c - cmocka tests of config.c: the shipped example, includes,
- * meter and sensor channel creation, lookups, and every kind of error with
- * its exact "FILE:LINE: message" text.
+ * test_config.c - cmocka tests of the config (daemon/conf/): the shipped
+ * example, includes, meter and sensor channel creation, lookups, every kind
+ * of error with its exact "FILE:LINE: message" text, and the INI reader the
+ * language files share.
  *
  * Each test writes its files into a fresh directory (mkdtemp), chdirs there
  * and loads "foyer.conf" by a relative path, so the messages are the same on
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #include "foyer/config.h"
+#include "foyer/summary.h"
 #include "foyer/timeutil.h"
 
 static char tmp_root[PATH_MAX];
@@ -995,8 +997,8 @@ static void test_err_line_too_long(void **state)
     int n;
 
     (void)state;
-    /* 300 and exactly FOYER_CONF_LINE_MAX characters pass (inih's own default
-     * buffer is 200 bytes: the runtime ini_max_line must be honoured) */
+    /* 300 and exactly FOYER_CONF_LINE_MAX characters pass (the first version's
+     * INI library had a 200-byte line buffer of its own) */
     memset(v, 'a', sizeof(v));
     v[300 - plen] = '\0';
     n = snprintf(text, sizeof(text), "[building b1]\n%s%s\n", prefix, v);
@@ -1264,6 +1266,201 @@ static void test_err_main_missing(void **state)
     config_free(NULL);
 }
 
+/* What conf_read_ini() hands over, one line of text per call, for
+ * test_ini_reader to compare. */
+struct ini_trace {
+    char text[2048];
+    size_t len;
+    bool refuse_b; /* refuse "[b]" headers */
+};
+
+static void trace_add(struct ini_trace *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void trace_add(struct ini_trace *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(t->text + t->len, sizeof(t->text) - t->len, fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(t->text) - t->len);
+    t->len += (size_t)n;
+}
+
+static bool trace_section(void *ctx, const struct conf_ini_header *h, const struct conf_pos *pos)
+{
+    struct ini_trace *t = ctx;
+    trace_add(t, "%d [%s|%s|%s]\n", pos->line, h->type, h->id ? h->id : "-",
+              h->extra ? "extra" : "");
+    return !(t->refuse_b && strcmp(h->type, "b") == 0);
+}
+
+static void trace_key(void *ctx, const char *key, const char *value, const struct conf_pos *pos)
+{
+    trace_add(ctx, "%d <%s>=<%s>\n", pos->line, key, value);
+}
+
+static void trace_error(void *ctx, const struct conf_pos *pos, const char *msg)
+{
+    trace_add(ctx, "%s:%d: %s\n", pos->file, pos->line, msg);
+}
+
+/* The one INI reader: every header is handed over (empty or repeated), keys
+ * keep their line, every problem is reported and the reading goes on, a
+ * refused header skips its keys. */
+static void test_ini_reader(void **state)
+{
+    static const struct conf_ini_handler h = {trace_section, trace_key, trace_error};
+    struct ini_trace t = {.refuse_b = true};
+    char text[4096], longv[FOYER_CONF_LINE_MAX + 2];
+    int n;
+
+    (void)state;
+    memset(longv, 'x', sizeof(longv) - 1);
+    longv[sizeof(longv) - 1] = '\0';
+    n = snprintf(text, sizeof(text),
+                 "\xEF\xBB\xBF; comment\n"
+                 "top = 1\n"
+                 "[a]\n"
+                 "[a]\n"
+                 "  k1 = v ; inline comment\n"
+                 "k2: a=b;c # not a comment\r\n"
+                 "k3 =\n"
+                 "[b x]\n"
+                 "skipped = yes\n"
+                 "[c  x y] ; comment\n"
+                 "\t# comment\n"
+                 "%s\n"
+                 "words\n"
+                 "= v\n"
+                 "[d\n"
+                 "[e] text\n"
+                 "[ ]\n"
+                 "ignored = 1\n"
+                 "[f]\n"
+                 "last = 1",
+                 longv);
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    write_file("t.ini", text);
+    assert_int_equal(conf_read_ini("t.ini", &h, &t), 0);
+    assert_string_equal(t.text, "2 <top>=<1>\n"
+                                "3 [a|-|]\n"
+                                "4 [a|-|]\n"
+                                "5 <k1>=<v>\n"
+                                "6 <k2>=<a=b;c # not a comment>\n"
+                                "7 <k3>=<>\n"
+                                "8 [b|x|]\n"
+                                "10 [c|x|extra]\n"
+                                "t.ini:12: line too long (max 1024 characters)\n"
+                                "t.ini:13: syntax error: expected \"key = value\"\n"
+                                "t.ini:14: syntax error: expected \"key = value\"\n"
+                                "t.ini:15: syntax error: missing \"]\" in section header\n"
+                                "t.ini:16: syntax error: text after section header\n"
+                                "t.ini:17: syntax error: empty section header\n"
+                                "19 [f|-|]\n"
+                                "20 <last>=<1>\n");
+
+    /* a missing file is reported as the file's, line 0 */
+    t.len = 0;
+    assert_int_equal(conf_read_ini("missing.ini", &h, &t), -ENOENT);
+    assert_string_equal(t.text, "missing.ini:0: cannot open: No such file or directory\n");
+}
+
+/* Write the language files of "xx" (tips and words) in the current
+ * directory and load them, returning what summary_lang_load() did. */
+static int lang_load(const char *tips, const char *words, struct conf_errors *errs)
+{
+    struct summary_lang *l = NULL;
+    int rc;
+
+    write_file("tips.xx.conf", tips);
+    write_file("summary.xx.conf", words);
+    rc = summary_lang_load(".", "xx", &l, errs);
+    summary_lang_free(l);
+    return rc;
+}
+
+/* The language files go through the config's reader, with its rules: a tip
+ * defined twice in a row, an empty or unknown section are reported (the
+ * first reader only saw sections through their keys), the keys of a refused
+ * section are skipped, lines are as long as in foyer.conf. */
+static void test_lang_files(void **state)
+{
+    struct conf_errors e = {0};
+    char tips[2 * FOYER_CONF_LINE_MAX], text[FOYER_CONF_LINE_MAX + 2];
+    int n;
+
+    (void)state;
+    assert_int_equal(lang_load("[tip a]\ncondition = x > 1\npriority = 1\ntext = t\n"
+                               "[tip a]\ncondition = x > 2\npriority = 2\ntext = u\n"
+                               "[tip b]\n",
+                               "[strings]\nk = v\n[bogus]\n", &e),
+                     -EINVAL);
+    if (e.n != 5)
+        print_errors("language files", &e);
+    assert_int_equal(e.n, 5);
+    assert_string_equal(e.msgs[0], "./tips.xx.conf:5: tip a defined twice (first at line 1)");
+    assert_string_equal(e.msgs[1],
+                        "./summary.xx.conf:3: unknown section [bogus]: expected [strings] or "
+                        "[format]");
+    assert_string_equal(e.msgs[2], "./tips.xx.conf:9: tip b: condition is required");
+    assert_string_equal(e.msgs[3], "./tips.xx.conf:9: tip b: priority is required");
+    assert_string_equal(e.msgs[4], "./tips.xx.conf:9: tip b: text is required");
+    conf_errors_free(&e);
+
+    /* a text of FOYER_CONF_LINE_MAX characters is read, one more refused */
+    memset(text, 'x', sizeof(text));
+    text[FOYER_CONF_LINE_MAX - strlen("text = ")] = '\0';
+    n = snprintf(tips, sizeof(tips), "[tip a]\ncondition = 1\npriority = 1\ntext = %s\n", text);
+    assert_true(n > 0 && (size_t)n < sizeof(tips));
+    n = lang_load(tips, "[strings]\n", &e);
+    if (n != 0)
+        print_errors("a long text", &e);
+    assert_int_equal(n, 0);
+    text[FOYER_CONF_LINE_MAX - strlen("text = ")] = 'x';
+    text[FOYER_CONF_LINE_MAX + 1 - strlen("text = ")] = '\0';
+    n = snprintf(tips, sizeof(tips), "[tip a]\ncondition = 1\npriority = 1\ntext = %s\n", text);
+    assert_true(n > 0 && (size_t)n < sizeof(tips));
+    assert_int_equal(lang_load(tips, "[strings]\n", &e), -EINVAL);
+    assert_true(e.n >= 1);
+    assert_string_equal(e.msgs[0], "./tips.xx.conf:4: line too long (max 1024 characters)");
+    conf_errors_free(&e);
+}
+
+/* Secrets (password_file, token_file): the first line, whole, without its
+ * line ending; an empty or over-long one refused, never cut; a FIFO refused
+ * without waiting for a writer. */
+static void test_read_secret(void **state)
+{
+    char buf[8];
+
+    (void)state;
+    write_file("s1", "p w;#=\r\nsecond line\n");
+    memset(buf, '?', sizeof(buf));
+    assert_int_equal(conf_read_secret("s1", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "p w;#=");
+    write_file("s2", "1234567");
+    assert_int_equal(conf_read_secret("s2", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "1234567");
+    write_file("s2", "7654321\r\n");
+    assert_int_equal(conf_read_secret("s2", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "7654321");
+
+    memset(buf, '?', sizeof(buf));
+    write_file("s3", "12345678\n");
+    assert_int_equal(conf_read_secret("s3", buf, sizeof(buf)), -EMSGSIZE);
+    write_file("s3", "12345678");
+    assert_int_equal(conf_read_secret("s3", buf, sizeof(buf)), -EMSGSIZE);
+    write_file("s4", "\nsecret on line 2\n");
+    assert_int_equal(conf_read_secret("s4", buf, sizeof(buf)), -ENODATA);
+    write_file("s5", "");
+    assert_int_equal(conf_read_secret("s5", buf, sizeof(buf)), -ENODATA);
+    assert_int_equal(conf_read_secret("missing", buf, sizeof(buf)), -ENOENT);
+    assert_int_equal(mkfifo("fifo", 0600), 0);
+    assert_int_equal(conf_read_secret("fifo", buf, sizeof(buf)), -EINVAL);
+    assert_memory_equal(buf, "????????", sizeof(buf)); /* untouched on failure */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1297,6 +1494,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_err_fifo, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_err_start_refusals, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_err_main_missing, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_ini_reader, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_lang_files, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_read_secret, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
