@@ -232,6 +232,20 @@ sqlite_errors() {
     mkdir "$w/bin"
     cp "$FOYER_BIN/foyerd" "$FOYER_BIN/foyerctl" "$w/bin/"
     chmod 755 "$w/bin" "$w/bin/foyerd" "$w/bin/foyerctl"
+    # Under ThreadSanitizer the reports and suppressions live in the build
+    # tree, which nobody may not reach: give these runs their own, and fail
+    # below on any report they write.
+    mkdir -m 1777 "$w/san"
+    if [ -n "${TSAN_OPTIONS:-}" ]; then
+      local supp opts=$TSAN_OPTIONS
+      supp=$(sed -nE 's/.*suppressions=([^ ]*).*/\1/p' <<< "$opts")
+      if [ -n "$supp" ]; then
+        cp "$supp" "$w/san/tsan.supp"
+        chmod 644 "$w/san/tsan.supp"
+      fi
+      local -x TSAN_OPTIONS
+      TSAN_OPTIONS=$(sed -E "s#log_path=[^ ]*#log_path=$w/san/tsan#; s#suppressions=[^ ]*#suppressions=$w/san/tsan.supp#" <<< "$opts")
+    fi
   else
     ln -s "$FOYER_BIN" "$w/bin"
   fi
@@ -321,6 +335,9 @@ quantity = electricity'
   grep -q "$db: .*damaged.*quick_check" "$w/damaged.log" || fail "damaged: $(cat "$w/damaged.log")"
   grep -q "backup" "$w/damaged.log" || fail "damaged: message does not say what to do: $(cat "$w/damaged.log")"
   [ "$(wc -l < "$w/damaged.log")" = 1 ] || fail "damaged: the message spans lines: $(cat "$w/damaged.log")"
+  if compgen -G "$w/san/tsan.*[0-9]" > /dev/null; then
+    fail "ThreadSanitizer reports from the unprivileged runs: $(cat "$w"/san/tsan.*[0-9])"
+  fi
   echo "sqlite: unwritable file or directory, garbage and damaged pages explained: ok"
 }
 
