@@ -565,11 +565,11 @@ static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
         log_warn("push %s: %s: %s; given up (the endpoint refuses it)", ep_name(e), x->key, why);
         return;
     }
-    int shift = attempts - 1 < 20 ? attempts - 1 : 20;
-    double delay = (double)PUSH_BACKOFF_FIRST_S * (double)(1L << shift);
-    if (delay > PUSH_BACKOFF_MAX_S)
-        delay = PUSH_BACKOFF_MAX_S;
-    delay *= jitter(p);
+    /* The backoff of the row's attempts (stored: a restart keeps it). */
+    int64_t backoff_s = PUSH_BACKOFF_FIRST_S;
+    for (int i = 1; i < attempts && backoff_s < PUSH_BACKOFF_MAX_S; i++)
+        backoff_s = tu_backoff_next(backoff_s, PUSH_BACKOFF_MAX_S);
+    double delay = (double)backoff_s * jitter(p);
     if (res == CURLE_OK)
         curl_easy_getinfo(x->h, CURLINFO_RETRY_AFTER, &retry_after);
     if (retry_after > 0)

@@ -616,7 +616,7 @@ static void *supervisor(void *arg)
                 last_err = rc;
             }
             next_connect_ms = now_ms + (atomic_load(&drv->fallback_311) ? 0 : backoff_s * 1000);
-            backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
+            backoff_s = tu_backoff_next(backoff_s, MQ_BACKOFF_MAX_S);
         }
         if (atomic_load(&drv->connected))
             backoff_s = 1;
@@ -631,7 +631,7 @@ static void *supervisor(void *arg)
             last_err = MQ_ERR_NO_CONNACK;
             stop_loop(drv);
             next_connect_ms = now_ms + backoff_s * 1000;
-            backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
+            backoff_s = tu_backoff_next(backoff_s, MQ_BACKOFF_MAX_S);
         }
         if (!drv->loop_running && now_ms >= next_connect_ms) {
             int rc;
@@ -645,7 +645,7 @@ static void *supervisor(void *arg)
                              drv->cfg->mqtt.host, drv->cfg->mqtt.port, why, MQ_BACKOFF_MAX_S);
                 last_err = rc;
                 next_connect_ms = now_ms + backoff_s * 1000;
-                backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
+                backoff_s = tu_backoff_next(backoff_s, MQ_BACKOFF_MAX_S);
             }
         }
         if (atomic_load(&drv->connected))
