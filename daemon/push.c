@@ -45,6 +45,8 @@
 
 /* A bearer token file holds one line; longer is not a token. */
 #define PUSH_TOKEN_MAX 4096
+#define PUSH_STR_(x)   #x
+#define PUSH_STR(x)    PUSH_STR_(x)
 
 enum { OUT_PENDING = 0, OUT_DELIVERED = 1, OUT_GIVEN_UP = 2 };
 
@@ -122,29 +124,40 @@ static void endpoints_free(struct endpoints *e)
     e->n = 0;
 }
 
-/* "Authorization: Bearer TOKEN" from the first line of path. */
+/* "Authorization: Bearer TOKEN" from the first line of path, read by
+ * conf_read_secret() (a FIFO is refused, never waited on: a reload cannot
+ * hang on it).  The caller frees *ret. */
 static int read_token(const char *path, char **ret)
 {
-    FILE *f = fopen(path, "re");
-    char buf[PUSH_TOKEN_MAX + 2];
-    if (!f)
-        return -errno;
-    if (!fgets(buf, sizeof(buf), f)) {
-        fclose(f);
-        return -ENODATA;
-    }
-    fclose(f);
-    size_t n = strcspn(buf, "\r\n");
-    if (n == 0 || n > PUSH_TOKEN_MAX)
-        return -EINVAL;
-    buf[n] = '\0';
-    size_t len = n + 32;
+    static const char prefix[] = "Authorization: Bearer ";
+    char buf[PUSH_TOKEN_MAX + 1];
+    int rc = conf_read_secret(path, buf, sizeof(buf));
+    if (rc < 0)
+        return rc;
+    size_t len = sizeof(prefix) + strlen(buf);
     char *h = malloc(len);
+    if (h)
+        (void)snprintf(h, len, "%s%s", prefix, buf);
+    explicit_bzero(buf, sizeof(buf));
     if (!h)
         return -ENOMEM;
-    (void)snprintf(h, len, "Authorization: Bearer %s", buf);
     *ret = h;
     return 0;
+}
+
+/* What went wrong with a token file, for the log. */
+static const char *token_strerror(int err)
+{
+    switch (err) {
+    case -EMSGSIZE:
+        return "longer than " PUSH_STR(PUSH_TOKEN_MAX) " bytes";
+    case -EINVAL:
+        return "not a regular file (a FIFO, socket or device)";
+    case -ENODATA:
+        return "its first line is empty";
+    default:
+        return strerror(-err);
+    }
 }
 
 static int endpoints_copy(const struct foyer_config *cfg, struct endpoints *ret)
@@ -170,7 +183,7 @@ static int endpoints_copy(const struct foyer_config *cfg, struct endpoints *ret)
             if (rc < 0) {
                 log_err("%s:%d: push %s: cannot read the token file %s: %s", pe->pos.file,
                         pe->pos.line, pe->id[0] ? pe->id : "(default)", pe->token_file,
-                        strerror(-rc));
+                        token_strerror(rc));
                 endpoints_free(&e);
                 return rc;
             }
