@@ -31,16 +31,18 @@
  *             body TEXT) WITHOUT ROWID, key (dwelling, period)    [version 2]
  *       The coaching summary of a dwelling for a period ("2026-W47",
  *       "2026-11"), as the JSON that is pushed (docs/summary.md).  Written
- *       only by the pusher thread (daemon/push.c) on its own connection;
- *       read by the summary engine (tips shown last period) and the API.
+ *       only by the pusher thread, on its own connection, through
+ *       daemon/store/store_outbox.c (include/foyer/store_outbox.h); read by
+ *       the summary engine (tips shown last period) and the API.
  *   outbox(id INTEGER PRIMARY KEY, endpoint TEXT, key TEXT, dwelling TEXT,
  *          body TEXT, created, attempts, next_try, state, last_error)
  *       UNIQUE(endpoint, key)                                     [version 2]
  *       One row per summary and push endpoint; key is the Idempotency-Key.
- *       state: 0 pending, 1 delivered, 2 given up (a 4xx other than 408 or
- *       429, or older than the endpoint's max_age).  Rows of one (endpoint,
- *       dwelling) are sent in id order.  Written only by the pusher, which
- *       also appends an events row (kind push_given_up) when it gives up.
+ *       state: 0 pending, 1 delivered, 2 given up (any answer but 2xx, 5xx,
+ *       408 or 429, or older than the endpoint's max_age): enum
+ *       store_outbox_state.  Rows of one (endpoint, dwelling) are sent in id
+ *       order.  Written only by the pusher, likewise, which also appends an
+ *       events row (kind push_given_up) when it gives up.
  *
  *   ingest_state(id = 1, queue_seq, db_id, ingest_gen)            [version 3]
  *       The sequence number of the last reading of foyerd's reading queue
