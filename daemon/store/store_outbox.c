@@ -122,7 +122,7 @@ static int run(struct store_outbox *o, sqlite3_stmt *st)
 
 int store_outbox_open(const char *path, struct store_outbox **ret, const char **ret_err_msg)
 {
-    const char *dummy;
+    const char *dummy = NULL;
     const char **msg = ret_err_msg ? ret_err_msg : &dummy;
     struct store_outbox *o = calloc(1, sizeof(*o));
     int rc;
