@@ -3,8 +3,9 @@
  *
  * Reads go through a read-only connection and can run next to foyerd.
  * Import opens its own write connection: SQLite serialises it with foyerd's
- * writer, and the store notices the other writer (PRAGMA data_version) and
- * reloads its counter state, so importing while foyerd runs is safe.
+ * writer, and each notices the other's ingests (the ingest generation,
+ * daemon/store.c) and reloads its counter state, so importing while foyerd
+ * runs is safe.
  */
 #include <errno.h>
 #include <getopt.h>

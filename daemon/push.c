@@ -4,19 +4,27 @@
  * push.h for the delivery rules).
  *
  * DESIGN
- *   One thread owns the curl multi handle, its easy handles and its SQLite
- *   connection (summaries and outbox are written by nobody else; SQLite's
- *   busy_timeout serialises its short transactions with the writer's).
- *   Other threads reach it only through push_submit() and
- *   push_set_config(): a mutex-protected list and pointer, then
- *   curl_multi_wakeup() so the thread wakes at once.  The mutex is never
- *   held across I/O.
+ *   One thread owns the curl multi handle, its easy handles and its outbox
+ *   handle (include/foyer/store_outbox.h): a database connection of its
+ *   own, as the store's documented second owner of the summaries and
+ *   outbox tables, rather than messages to the writer thread, so that
+ *   stopping or reloading the pusher waits for no reading batch and the
+ *   writer never waits for the network (store_outbox.h says more).  It
+ *   holds no SQL: the store prepares every statement once.
  *
- *   The loop: store what was submitted (one transaction), give up expired
- *   items, start transfers for the first pending item of each (endpoint,
- *   dwelling) whose retry time has come, wait in curl_multi_poll() at most
- *   a second, and record each finished transfer in its row: the row, not
- *   memory, is the truth, so a restart resumes where it stopped.
+ *   Other threads reach it only through push_submit() and
+ *   push_set_config() (a mutex-protected list and pointer, then
+ *   curl_multi_wakeup() so the thread wakes at once), push_stop() (an
+ *   atomic flag, then the same wakeup) and push_get_stats() (atomic
+ *   counters).  The mutex is never held across I/O.
+ *
+ *   The loop: take what was posted (new endpoints, summaries), store the
+ *   summaries (one transaction), give up expired items (once a minute),
+ *   start transfers for the first pending item of each (endpoint,
+ *   dwelling) whose retry time has come, record each finished transfer in
+ *   its row, start more if there is room, and wait in curl_multi_poll() at
+ *   most a second.  The row, not memory, is the truth, so a restart
+ *   resumes where it stopped.
  *
  *   Clocks: a row's next_try is wall-clock time (what is stored must mean
  *   something after a restart), but a running pusher waits on the monotonic
@@ -38,15 +46,20 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <sqlite3.h>
 
 #include "foyer/log.h"
+#include "foyer/store_outbox.h"
 #include "foyer/timeutil.h"
 
-/* A bearer token file holds one line; longer is not a token. */
+/* A bearer token is the first line of its file, at most this long: longer
+ * is not a token. */
 #define PUSH_TOKEN_MAX 4096
+#define PUSH_STR_(x)   #x
+#define PUSH_STR(x)    PUSH_STR_(x)
 
-enum { OUT_PENDING = 0, OUT_DELIVERED = 1, OUT_GIVEN_UP = 2 };
+/* The JSON schema version of the summaries handed over (the summary
+ * engine's SUMMARY_SCHEMA_VERSION, docs/summary.md), stored beside each. */
+#define PUSH_SUMMARY_SCHEMA 1
 
 struct endpoint {
     char id[FOYER_ID_MAX + 1];
@@ -61,12 +74,8 @@ struct endpoint {
 
 struct endpoints {
     struct endpoint *v;
+    const char **ids; /* v[i].id, for store_outbox_add() */
     size_t n;
-};
-
-struct submission {
-    struct submission *next;
-    char *key, *dwelling, *period, *body;
 };
 
 struct xfer {
@@ -87,7 +96,7 @@ struct due {
 
 struct pusher {
     pthread_t thread;
-    sqlite3 *db;
+    struct store_outbox *ob; /* the thread's connection (store_outbox.h) */
     CURLM *multi;
     struct endpoints eps; /* the thread's */
     struct xfer *inflight[PUSH_INFLIGHT_MAX];
@@ -96,8 +105,8 @@ struct pusher {
     struct due *sched; /* the pending head rows seen by the last scan, by id */
     size_t n_sched, cap_sched;
 
-    pthread_mutex_t lock;        /* guards the three below */
-    struct submission *sub_head; /* newest first */
+    pthread_mutex_t lock;                  /* guards the three below */
+    struct store_outbox_summary *sub_head; /* newest first */
     size_t n_sub;
     struct endpoints *new_eps; /* posted by push_set_config */
     atomic_bool stop;
@@ -118,44 +127,61 @@ static void endpoints_free(struct endpoints *e)
         free(e->v[i].ca_file);
     }
     free(e->v);
+    free(e->ids);
     e->v = NULL;
+    e->ids = NULL;
     e->n = 0;
 }
 
-/* "Authorization: Bearer TOKEN" from the first line of path. */
+/* "Authorization: Bearer TOKEN" from the first line of path, read by
+ * conf_read_secret() (a FIFO is refused, never waited on: a reload cannot
+ * hang on it).  The caller frees *ret. */
 static int read_token(const char *path, char **ret)
 {
-    FILE *f = fopen(path, "re");
-    char buf[PUSH_TOKEN_MAX + 2];
-    if (!f)
-        return -errno;
-    if (!fgets(buf, sizeof(buf), f)) {
-        fclose(f);
-        return -ENODATA;
-    }
-    fclose(f);
-    size_t n = strcspn(buf, "\r\n");
-    if (n == 0 || n > PUSH_TOKEN_MAX)
-        return -EINVAL;
-    buf[n] = '\0';
-    size_t len = n + 32;
+    static const char prefix[] = "Authorization: Bearer ";
+    char buf[PUSH_TOKEN_MAX + 1];
+    int rc = conf_read_secret(path, buf, sizeof(buf));
+    if (rc < 0)
+        return rc;
+    size_t len = sizeof(prefix) + strlen(buf);
     char *h = malloc(len);
+    if (h)
+        (void)snprintf(h, len, "%s%s", prefix, buf);
+    explicit_bzero(buf, sizeof(buf));
     if (!h)
         return -ENOMEM;
-    (void)snprintf(h, len, "Authorization: Bearer %s", buf);
     *ret = h;
     return 0;
 }
 
+/* What went wrong with a token file, for the log. */
+static const char *token_strerror(int err)
+{
+    switch (err) {
+    case -EMSGSIZE:
+        return "longer than " PUSH_STR(PUSH_TOKEN_MAX) " bytes";
+    case -EINVAL:
+        return "not a regular file (a FIFO, socket or device)";
+    case -ENODATA:
+        return "its first line is empty";
+    default:
+        return strerror(-err);
+    }
+}
+
 static int endpoints_copy(const struct foyer_config *cfg, struct endpoints *ret)
 {
-    struct endpoints e = {calloc(cfg->n_push + 1, sizeof(*e.v)), cfg->n_push};
-    if (!e.v)
+    struct endpoints e = {calloc(cfg->n_push + 1, sizeof(*e.v)),
+                          calloc(cfg->n_push + 1, sizeof(*e.ids)), cfg->n_push};
+    if (!e.v || !e.ids) {
+        endpoints_free(&e);
         return -ENOMEM;
+    }
     for (size_t i = 0; i < cfg->n_push; i++) {
         const struct push_endpoint *pe = &cfg->push[i];
         struct endpoint *x = &e.v[i];
         memcpy(x->id, pe->id, sizeof(x->id));
+        e.ids[i] = x->id;
         x->url = strdup(pe->url);
         x->ca_file = pe->ca_file ? strdup(pe->ca_file) : NULL;
         x->tls_verify = pe->tls_verify;
@@ -170,7 +196,7 @@ static int endpoints_copy(const struct foyer_config *cfg, struct endpoints *ret)
             if (rc < 0) {
                 log_err("%s:%d: push %s: cannot read the token file %s: %s", pe->pos.file,
                         pe->pos.line, pe->id[0] ? pe->id : "(default)", pe->token_file,
-                        strerror(-rc));
+                        token_strerror(rc));
                 endpoints_free(&e);
                 return rc;
             }
@@ -193,107 +219,53 @@ static int find_endpoint(const struct endpoints *e, const char *id)
     return -1;
 }
 
-/* ---- database ---------------------------------------------------------- */
-
-static int exec(sqlite3 *db, const char *sql)
-{
-    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
-}
+/* ---- outbox (through store_outbox.h) ----------------------------------- */
 
 /* Store the submitted summaries and queue them for every endpoint, in one
- * transaction.  On failure the list is kept for the next round. */
-static int store_submissions(struct pusher *p, struct submission *list)
+ * transaction.  On failure the caller keeps the list for the next round,
+ * or, when last (the thread stops), leaves them to the next start. */
+static int store_submissions(struct pusher *p, const struct store_outbox_summary *list, bool last)
 {
-    sqlite3_stmt *sum = NULL, *out = NULL;
-    int64_t now = tu_now_s();
     uint64_t queued = 0;
-    int rc = sqlite3_prepare_v2(p->db,
-                                "INSERT OR REPLACE INTO summaries(dwelling, period, schema,"
-                                " computed, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                                -1, &sum, NULL) == SQLITE_OK &&
-                     sqlite3_prepare_v2(p->db,
-                                        "INSERT OR IGNORE INTO outbox(endpoint, key, dwelling,"
-                                        " body, created) VALUES (?1, ?2, ?3, ?4, ?5)",
-                                        -1, &out, NULL) == SQLITE_OK
-                 ? 0
-                 : -EIO;
-    if (rc == 0)
-        rc = exec(p->db, "BEGIN IMMEDIATE");
-    for (struct submission *s = list; rc == 0 && s; s = s->next) {
-        sqlite3_bind_text(sum, 1, s->dwelling, -1, SQLITE_STATIC);
-        sqlite3_bind_text(sum, 2, s->period, -1, SQLITE_STATIC);
-        sqlite3_bind_int(sum, 3, 1);
-        sqlite3_bind_int64(sum, 4, now);
-        sqlite3_bind_text(sum, 5, s->body, -1, SQLITE_STATIC);
-        rc = sqlite3_step(sum) == SQLITE_DONE ? 0 : -EIO;
-        sqlite3_reset(sum);
-        for (size_t i = 0; rc == 0 && i < p->eps.n; i++) {
-            sqlite3_bind_text(out, 1, p->eps.v[i].id, -1, SQLITE_STATIC);
-            sqlite3_bind_text(out, 2, s->key, -1, SQLITE_STATIC);
-            sqlite3_bind_text(out, 3, s->dwelling, -1, SQLITE_STATIC);
-            sqlite3_bind_text(out, 4, s->body, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(out, 5, now);
-            rc = sqlite3_step(out) == SQLITE_DONE ? 0 : -EIO;
-            queued += (uint64_t)sqlite3_changes(p->db);
-            sqlite3_reset(out);
-        }
-    }
-    if (rc == 0)
-        rc = exec(p->db, "COMMIT");
-    if (rc < 0) {
-        log_err("push: cannot store summaries: %s; retrying in 1 s", sqlite3_errmsg(p->db));
-        (void)exec(p->db, "ROLLBACK");
-    } else {
+    int rc = store_outbox_add(p->ob, list, PUSH_SUMMARY_SCHEMA, p->eps.ids, p->eps.n, tu_now_s(),
+                              &queued);
+    if (rc < 0)
+        log_err("push: cannot store summaries: %s; %s", store_outbox_errmsg(p->ob),
+                last ? "computed again at the next start" : "retrying in 1 s");
+    else
         p->st_queued += queued;
-    }
-    sqlite3_finalize(sum);
-    sqlite3_finalize(out);
     return rc;
 }
 
 static void give_up_event(struct pusher *p, const char *endpoint, const char *detail)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(p->db,
-                           "INSERT INTO events(ts, device, kind, detail, logged)"
-                           " VALUES (?1, ?2, 'push_given_up', ?3, ?1)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return;
-    char dev[FOYER_ID_MAX + 8];
-    (void)snprintf(dev, sizeof(dev), "push:%s", endpoint);
-    sqlite3_bind_int64(st, 1, tu_now_s());
-    sqlite3_bind_text(st, 2, dev, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, detail, -1, SQLITE_TRANSIENT);
-    (void)sqlite3_step(st);
-    sqlite3_finalize(st);
+    if (store_outbox_event_given_up(p->ob, endpoint, detail, tu_now_s()) < 0)
+        log_err("push %s: cannot record the event \"%s\": %s", endpoint, detail,
+                store_outbox_errmsg(p->ob));
 }
 
 /* Give up the pending items older than their endpoint's max_age. */
 static void expire(struct pusher *p)
 {
-    sqlite3_stmt *st;
     int64_t now = tu_now_s();
-    if (sqlite3_prepare_v2(p->db,
-                           "UPDATE outbox SET state = 2, body = '', last_error = 'expired'"
-                           " WHERE state = 0 AND endpoint = ?1 AND created < ?2",
-                           -1, &st, NULL) != SQLITE_OK)
-        return;
     for (size_t i = 0; i < p->eps.n; i++) {
-        sqlite3_bind_text(st, 1, p->eps.v[i].id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now - p->eps.v[i].max_age_s);
-        if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(p->db) > 0) {
-            int n = sqlite3_changes(p->db);
+        const struct endpoint *e = &p->eps.v[i];
+        int64_t n = 0;
+        if (store_outbox_expire(p->ob, e->id, now - e->max_age_s, &n) < 0) {
+            log_err("push %s: cannot give up expired summaries: %s; retrying in 60 s", ep_name(e),
+                    store_outbox_errmsg(p->ob));
+            continue;
+        }
+        if (n > 0) {
             char detail[96];
             p->st_expired += (uint64_t)n;
-            log_warn("push %s: %d summaries undelivered for longer than max_age (%lld s): "
+            log_warn("push %s: %lld summaries undelivered for longer than max_age (%lld s): "
                      "given up",
-                     ep_name(&p->eps.v[i]), n, (long long)p->eps.v[i].max_age_s);
-            (void)snprintf(detail, sizeof(detail), "%d summaries expired", n);
-            give_up_event(p, p->eps.v[i].id, detail);
+                     ep_name(e), (long long)n, (long long)e->max_age_s);
+            (void)snprintf(detail, sizeof(detail), "%lld summaries expired", (long long)n);
+            give_up_event(p, e->id, detail);
         }
-        sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
 }
 
 /* ---- transfers --------------------------------------------------------- */
@@ -433,63 +405,73 @@ static void sched_set(struct pusher *p, int64_t id, int64_t due_ms)
  * are due.  A row seen for the first time is due after what its stored
  * next_try says from now, at most PUSH_RETRY_AFTER_MAX_S; from then on its
  * due time is monotonic. */
+/* One scan of the head rows (start_due()). */
+struct scan {
+    struct pusher *p;
+    struct due *next; /* the new schedule, by id */
+    size_t n_next, cap_next;
+    int64_t now_ms, now_s;
+    bool can_start; /* false once a transfer could not start (out of memory) */
+};
+
+static int scan_row(void *ud, const struct store_outbox_row *row)
+{
+    struct scan *sc = ud;
+    struct pusher *p = sc->p;
+    int64_t due = sched_find(p, row->id);
+    if (due < 0) {
+        int64_t wait_s = row->next_try_s - sc->now_s;
+        if (wait_s > PUSH_RETRY_AFTER_MAX_S)
+            wait_s = PUSH_RETRY_AFTER_MAX_S; /* the wall clock went back */
+        due = sc->now_ms + (wait_s > 0 ? wait_s * 1000 : 0);
+    }
+    if (sc->n_next == sc->cap_next) {
+        struct due *v = realloc(sc->next, 2 * sc->cap_next * sizeof(*v));
+        if (!v)
+            return 1; /* out of memory: the schedule holds the rows seen so far */
+        sc->next = v;
+        sc->cap_next *= 2;
+    }
+    sc->next[sc->n_next++] = (struct due){row->id, due};
+    if (!sc->can_start || due > sc->now_ms || p->n_inflight >= PUSH_INFLIGHT_MAX ||
+        is_inflight(p, row->id))
+        return 0;
+    int ep = find_endpoint(&p->eps, row->endpoint);
+    /* An endpoint no longer configured: its items stay pending, neither sent
+     * nor expired (expire() goes by the configured endpoints), until a
+     * config names it again. */
+    if (ep < 0)
+        return 0;
+    /* Out of memory: no more transfers this round, the scan goes on. */
+    sc->can_start = start_transfer(p, (size_t)ep, row->id, row->key, row->body, row->attempts) == 0;
+    return 0;
+}
+
+/* Scan the pending head rows (the first pending item of each (endpoint,
+ * dwelling)), rebuild the schedule from them and start the transfers that
+ * are due.  A row seen for the first time is due after what its stored
+ * next_try says from now, at most PUSH_RETRY_AFTER_MAX_S; from then on its
+ * due time is monotonic. */
 static void start_due(struct pusher *p)
 {
-    sqlite3_stmt *st;
-    struct due *next = NULL;
-    size_t n_next = 0, cap_next = p->n_sched + 16;
-    int64_t now_ms = tu_mono_ms(), now_s = tu_now_s();
-    bool can_start = true;
+    struct scan sc = {.p = p,
+                      .cap_next = p->n_sched + 16,
+                      .now_ms = tu_mono_ms(),
+                      .now_s = tu_now_s(),
+                      .can_start = true};
 
     if (p->eps.n == 0)
         return;
-    if (sqlite3_prepare_v2(
-            p->db,
-            "SELECT o.id, o.endpoint, o.key, o.body, o.attempts, o.next_try FROM outbox o"
-            " WHERE o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox e"
-            " WHERE e.state = 0 AND e.endpoint = o.endpoint AND e.dwelling = o.dwelling"
-            " AND e.id < o.id) ORDER BY o.id",
-            -1, &st, NULL) != SQLITE_OK) {
-        log_err("push: cannot read the outbox: %s", sqlite3_errmsg(p->db));
-        return;
-    }
-    next = malloc(cap_next * sizeof(*next));
-    if (!next) {
-        sqlite3_finalize(st);
+    sc.next = malloc(sc.cap_next * sizeof(*sc.next));
+    if (!sc.next)
         return; /* out of memory: the old schedule stays, nothing starts */
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        int64_t due = sched_find(p, id);
-        if (due < 0) {
-            int64_t wait_s = sqlite3_column_int64(st, 5) - now_s;
-            if (wait_s > PUSH_RETRY_AFTER_MAX_S)
-                wait_s = PUSH_RETRY_AFTER_MAX_S; /* the wall clock went back */
-            due = now_ms + (wait_s > 0 ? wait_s * 1000 : 0);
-        }
-        if (n_next == cap_next) {
-            struct due *v = realloc(next, 2 * cap_next * sizeof(*v));
-            if (!v)
-                break;
-            next = v;
-            cap_next *= 2;
-        }
-        next[n_next++] = (struct due){id, due};
-        if (!can_start || due > now_ms || p->n_inflight >= PUSH_INFLIGHT_MAX || is_inflight(p, id))
-            continue;
-        int ep = find_endpoint(&p->eps, (const char *)sqlite3_column_text(st, 1));
-        if (ep < 0)
-            continue; /* an endpoint no longer configured: expires */
-        /* Out of memory: no more transfers this round, the scan goes on. */
-        can_start = start_transfer(p, (size_t)ep, id, (const char *)sqlite3_column_text(st, 2),
-                                   (const char *)sqlite3_column_text(st, 3),
-                                   sqlite3_column_int(st, 4)) == 0;
-    }
-    sqlite3_finalize(st);
+    int rc = store_outbox_heads(p->ob, scan_row, &sc);
+    if (rc < 0)
+        log_err("push: cannot read the outbox: %s", store_outbox_errmsg(p->ob));
     free(p->sched);
-    p->sched = next;
-    p->n_sched = n_next;
-    p->cap_sched = cap_next;
+    p->sched = sc.next;
+    p->n_sched = sc.n_next;
+    p->cap_sched = sc.cap_next;
 }
 
 static double jitter(struct pusher *p)
@@ -500,33 +482,14 @@ static double jitter(struct pusher *p)
     return 0.5 + 0.5 * (double)(p->rng >> 11) / 9007199254740992.0;
 }
 
-static void set_row(struct pusher *p, int64_t id, int state, int attempts, int64_t next_try,
-                    const char *err)
+static void set_row(struct pusher *p, int64_t id, enum store_outbox_state state, int attempts,
+                    int64_t next_try, const char *err)
 {
-    sqlite3_stmt *st;
-    const char *sql = state == OUT_PENDING
-                          ? "UPDATE outbox SET attempts = ?2, next_try = ?3, last_error = ?4"
-                            " WHERE id = ?1"
-                          : "UPDATE outbox SET state = ?5, attempts = ?2, next_try = ?3,"
-                            " last_error = ?4, body = '' WHERE id = ?1";
-    if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto fail;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int(st, 2, attempts);
-    sqlite3_bind_int64(st, 3, next_try);
-    if (err)
-        sqlite3_bind_text(st, 4, err, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 4);
-    if (state != OUT_PENDING)
-        sqlite3_bind_int(st, 5, state);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
-        return;
-fail:
-    /* The row stays as it was: the item is sent again (same key). */
-    log_err("push: cannot update outbox row %lld: %s", (long long)id, sqlite3_errmsg(p->db));
+    /* On failure the row stays as it was: the item is sent again (same
+     * key). */
+    if (store_outbox_set(p->ob, id, state, attempts, next_try, err) < 0)
+        log_err("push: cannot update outbox row %lld: %s", (long long)id,
+                store_outbox_errmsg(p->ob));
 }
 
 static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
@@ -540,7 +503,7 @@ static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
 
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
     if (res == CURLE_OK && status >= 200 && status < 300) {
-        set_row(p, x->id, OUT_DELIVERED, attempts, now, NULL);
+        set_row(p, x->id, STORE_OUTBOX_DELIVERED, attempts, now, NULL);
         p->st_delivered++;
         if (e->failing) {
             log_info("push %s: delivering again", ep_name(e));
@@ -558,25 +521,25 @@ static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
     }
     if (!retry) {
         char detail[sizeof(x->key) + sizeof(why) + 16];
-        set_row(p, x->id, OUT_GIVEN_UP, attempts, now, why);
+        set_row(p, x->id, STORE_OUTBOX_GIVEN_UP, attempts, now, why);
         p->st_given_up++;
         (void)snprintf(detail, sizeof(detail), "%s refused: %s", x->key, why);
         give_up_event(p, e->id, detail);
         log_warn("push %s: %s: %s; given up (the endpoint refuses it)", ep_name(e), x->key, why);
         return;
     }
-    int shift = attempts - 1 < 20 ? attempts - 1 : 20;
-    double delay = (double)PUSH_BACKOFF_FIRST_S * (double)(1L << shift);
-    if (delay > PUSH_BACKOFF_MAX_S)
-        delay = PUSH_BACKOFF_MAX_S;
-    delay *= jitter(p);
+    /* The backoff of the row's attempts (stored: a restart keeps it). */
+    int64_t backoff_s = PUSH_BACKOFF_FIRST_S;
+    for (int i = 1; i < attempts && backoff_s < PUSH_BACKOFF_MAX_S; i++)
+        backoff_s = tu_backoff_next(backoff_s, PUSH_BACKOFF_MAX_S);
+    double delay = (double)backoff_s * jitter(p);
     if (res == CURLE_OK)
         curl_easy_getinfo(x->h, CURLINFO_RETRY_AFTER, &retry_after);
     if (retry_after > 0)
         delay =
             (double)(retry_after < PUSH_RETRY_AFTER_MAX_S ? retry_after : PUSH_RETRY_AFTER_MAX_S);
     int64_t wait_s = (int64_t)(delay + 0.999);
-    set_row(p, x->id, OUT_PENDING, attempts, now + wait_s, why);
+    set_row(p, x->id, STORE_OUTBOX_PENDING, attempts, now + wait_s, why);
     sched_set(p, x->id, tu_mono_ms() + wait_s * 1000);
     p->st_failures++;
     if (!e->failing) {
@@ -591,10 +554,10 @@ static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
 
 /* ---- the thread -------------------------------------------------------- */
 
-static void free_submissions(struct submission *s)
+static void free_submissions(struct store_outbox_summary *s)
 {
     while (s) {
-        struct submission *n = s->next;
+        struct store_outbox_summary *n = s->next;
         free(s->key);
         free(s->dwelling);
         free(s->period);
@@ -607,42 +570,43 @@ static void free_submissions(struct submission *s)
 static void *push_main(void *arg)
 {
     struct pusher *p = arg;
-    struct submission *pending = NULL;
+    struct store_outbox_summary *pending = NULL;
     int64_t expire_ms = 0; /* next expiry pass (monotonic) */
 
     while (!atomic_load(&p->stop)) {
         /* Take what other threads posted; never hold the lock across I/O. */
         pthread_mutex_lock(&p->lock);
-        struct submission *got = p->sub_head;
-        size_t n_got = p->n_sub;
+        struct store_outbox_summary *got = p->sub_head;
         struct endpoints *ne = p->new_eps;
         p->sub_head = NULL;
         p->n_sub = 0;
         p->new_eps = NULL;
         pthread_mutex_unlock(&p->lock);
-        (void)n_got;
         if (ne) {
-            /* In-flight transfers finish against their URLs (curl copied
-             * them); their rows are recorded through the new table when
-             * the endpoint still exists, else simply retried. */
+            /* Transfers in flight are aborted (each knows its endpoint by
+             * its index in the table about to be freed) and nothing is
+             * recorded in their rows: still pending, their attempts
+             * unchanged, they are sent again at once, under the same
+             * Idempotency-Key, when their endpoint is still configured. */
             for (size_t i = p->n_inflight; i > 0; i--)
                 free_transfer(p, p->inflight[i - 1]);
             endpoints_free(&p->eps);
             p->eps = *ne;
             free(ne);
         }
-        /* got is newest first: prepend each to pending, which is kept
-         * oldest first (a failed store keeps them for the next round). */
-        struct submission *rev = NULL;
+        /* got is newest first: reverse it and append it to pending, which
+         * is kept oldest first (a failed store keeps them for the next
+         * round). */
+        struct store_outbox_summary *rev = NULL;
         while (got) {
-            struct submission *nx = got->next;
+            struct store_outbox_summary *nx = got->next;
             got->next = rev;
             rev = got;
             got = nx;
         }
         if (rev) {
             if (pending) {
-                struct submission *e = pending;
+                struct store_outbox_summary *e = pending;
                 while (e->next)
                     e = e->next;
                 e->next = rev;
@@ -650,7 +614,7 @@ static void *push_main(void *arg)
                 pending = rev;
             }
         }
-        if (pending && store_submissions(p, pending) == 0) {
+        if (pending && store_submissions(p, pending, false) == 0) {
             free_submissions(pending);
             pending = NULL;
         }
@@ -681,9 +645,11 @@ static void *push_main(void *arg)
     for (size_t i = p->n_inflight; i > 0; i--)
         free_transfer(p, p->inflight[i - 1]);
     if (pending) {
-        /* Could not store them: the scheduler computes them again at the
-         * next start (their period has no stored summary). */
-        store_submissions(p, pending);
+        /* The last store failed: one more try.  Summaries it cannot store,
+         * and those handed over after the last round (push_stop() frees
+         * them), are computed again by the scheduler at the next start:
+         * their period has no stored summary. */
+        (void)store_submissions(p, pending, true);
         free_submissions(pending);
     }
     return NULL;
@@ -709,14 +675,12 @@ struct pusher *push_start(const struct foyer_config *cfg, int *ret_err)
     rc = endpoints_copy(cfg, &p->eps);
     if (rc < 0)
         goto out_curl;
-    if (sqlite3_open_v2(cfg->database, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        log_err("push: %s: cannot open: %s", cfg->database,
-                p->db ? sqlite3_errmsg(p->db) : "out of memory");
-        rc = -EIO;
+    const char *msg;
+    rc = store_outbox_open(cfg->database, &p->ob, &msg);
+    if (rc < 0) {
+        log_err("push: %s: cannot open: %s", cfg->database, msg);
         goto out_eps;
     }
-    sqlite3_busy_timeout(p->db, 10000);
     p->multi = curl_multi_init();
     if (!p->multi) {
         rc = -ENOMEM;
@@ -733,7 +697,7 @@ struct pusher *push_start(const struct foyer_config *cfg, int *ret_err)
 out_multi:
     curl_multi_cleanup(p->multi);
 out_db:
-    sqlite3_close(p->db);
+    store_outbox_close(p->ob);
 out_eps:
     endpoints_free(&p->eps);
 out_curl:
@@ -748,7 +712,7 @@ out_free:
 int push_submit(struct pusher *p, const char *key, const char *dwelling, const char *period,
                 const char *body)
 {
-    struct submission *s = calloc(1, sizeof(*s));
+    struct store_outbox_summary *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
     s->key = strdup(key);
@@ -826,7 +790,7 @@ void push_stop(struct pusher *p, struct push_stats *ret_final)
         free(p->new_eps);
     }
     curl_multi_cleanup(p->multi);
-    sqlite3_close(p->db);
+    store_outbox_close(p->ob);
     endpoints_free(&p->eps);
     curl_global_cleanup();
     pthread_mutex_destroy(&p->lock);

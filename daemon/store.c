@@ -1,8 +1,9 @@
 /*
  * store.c - SQLite time-series storage: raw readings, rollups, events.
  *
- * SCHEMA (version 3, PRAGMA user_version; version 1 had channels to devices,
- * version 2 added summaries and outbox, version 3 ingest_state)
+ * SCHEMA (version 4, PRAGMA user_version; version 1 had channels to devices,
+ * version 2 added summaries and outbox, version 3 ingest_state, version 4
+ * ingest_state.ingest_gen)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -30,24 +31,28 @@
  *             body TEXT) WITHOUT ROWID, key (dwelling, period)    [version 2]
  *       The coaching summary of a dwelling for a period ("2026-W47",
  *       "2026-11"), as the JSON that is pushed (docs/summary.md).  Written
- *       only by the pusher thread (daemon/push.c) on its own connection;
- *       read by the summary engine (tips shown last period) and the API.
+ *       only by the pusher thread, on its own connection, through
+ *       daemon/store/store_outbox.c (include/foyer/store_outbox.h); read by
+ *       the summary engine (tips shown last period) and the API.
  *   outbox(id INTEGER PRIMARY KEY, endpoint TEXT, key TEXT, dwelling TEXT,
  *          body TEXT, created, attempts, next_try, state, last_error)
  *       UNIQUE(endpoint, key)                                     [version 2]
  *       One row per summary and push endpoint; key is the Idempotency-Key.
- *       state: 0 pending, 1 delivered, 2 given up (a 4xx other than 408 or
- *       429, or older than the endpoint's max_age).  Rows of one (endpoint,
- *       dwelling) are sent in id order.  Written only by the pusher, which
- *       also appends an events row (kind push_given_up) when it gives up.
+ *       state: 0 pending, 1 delivered, 2 given up (any answer but 2xx, 5xx,
+ *       408 or 429, or older than the endpoint's max_age): enum
+ *       store_outbox_state.  Rows of one (endpoint, dwelling) are sent in id
+ *       order.  Written only by the pusher, likewise, which also appends an
+ *       events row (kind push_given_up) when it gives up.
  *
- *   ingest_state(id = 1, queue_seq, db_id)                        [version 3]
+ *   ingest_state(id = 1, queue_seq, db_id, ingest_gen)            [version 3]
  *       The sequence number of the last reading of foyerd's reading queue
  *       (daemon/queue.c) committed, written in the same transaction as the
  *       readings: at start the readings after it, still in the queue file,
  *       are committed again, and those up to it are not.  db_id, random at
  *       creation, is stamped in the queue file too: a queue file left by
- *       another (deleted, replaced) database is recognised.
+ *       another (deleted, replaced) database is recognised.  ingest_gen
+ *       [version 4] is raised by one in every store_ingest() transaction,
+ *       whoever runs it (foyerd's writer, foyerctl import): see WRITE PATH.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -64,8 +69,15 @@
  *
  *   Counter state (last accepted reading, held reading) is cached per
  *   channel and rebuilt from the readings table when unknown.  Another
- *   writer (foyerctl import next to foyerd) changes PRAGMA data_version; the
- *   cache is then dropped inside the transaction, before any decision.
+ *   handle's ingest (foyerctl import next to foyerd) raises ingest_gen past
+ *   the value this handle last wrote; the cache is then dropped inside the
+ *   transaction, before any decision.  The generation, not PRAGMA
+ *   data_version, because data_version changes with any other connection's
+ *   commit: the pusher's (summaries, outbox) would drop every channel's
+ *   state for nothing, three queries per channel to rebuild it.  Retention
+ *   raises no generation: it keeps what counter state is made of (each
+ *   channel's last accepted and held readings), and it runs in foyerd's
+ *   writer, whose own commits never dropped its cache.
  */
 #include "foyer/store.h"
 
@@ -119,8 +131,8 @@ enum {
     ST_UP_MONTH,
     ST_INS_EVENT,
     ST_EVENT_MORE,
-    ST_DATA_VERSION,
-    ST_QUEUE_SEQ,
+    ST_INGEST_GEN,
+    ST_INGEST_DONE,
     ST_COUNT_
 };
 
@@ -150,8 +162,11 @@ static const char *const stmt_sql[ST_COUNT_] = {
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* The repeats of a rate-limited event (counter_limit_events). */
     [ST_EVENT_MORE] = "UPDATE events SET detail = ?4 WHERE channel = ?1 AND kind = ?2 AND ts = ?3",
-    [ST_DATA_VERSION] = "PRAGMA data_version",
-    [ST_QUEUE_SEQ] = "UPDATE ingest_state SET queue_seq = ?1 WHERE id = 1",
+    [ST_INGEST_GEN] = "SELECT ingest_gen FROM ingest_state WHERE id = 1",
+    /* Every ingest: the new generation, and the queue position when foyerd's
+     * writer gives one (NULL: foyerctl import leaves it). */
+    [ST_INGEST_DONE] = "UPDATE ingest_state SET ingest_gen = ?1,"
+                       " queue_seq = coalesce(?2, queue_seq) WHERE id = 1",
 };
 
 struct store {
@@ -163,8 +178,8 @@ struct store {
     sqlite3_stmt *st[ST_COUNT_];
     struct acc hours;   /* this batch's rollup changes */
     struct acc scratch; /* day/month merge at commit */
-    int64_t data_version;
-    int64_t now_s; /* wall clock at batch start */
+    int64_t ingest_gen; /* ingest_state.ingest_gen as this handle last read or wrote it */
+    int64_t now_s;      /* wall clock at batch start */
     /* Why the last failed operation failed (see store_errmsg()): room for a
      * config refusal, FILE:LINE and what the channel holds. */
     char errmsg[1024];
@@ -221,8 +236,15 @@ static const char *const schema_v3[] = {
     NULL,
 };
 
+/* Version 4: the ingest generation, so that a writer's cached counter state
+ * depends only on other handles' ingests (see WRITE PATH). */
+static const char *const schema_v4[] = {
+    "ALTER TABLE ingest_state ADD COLUMN ingest_gen INTEGER NOT NULL DEFAULT 0",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 static int sqlite_to_errno(int rc)
 {
@@ -1265,6 +1287,7 @@ static int ingest_counter(struct store *s, uint32_t idx, int64_t chan, const str
         rc = load_state(s, chan, st);
         if (rc < 0)
             return rc;
+        stats->state_loads++;
     }
     if (r->ts_s > st->max_ts) {
         n = counter_step(st, &p, r->ts_s, r->value, ops);
@@ -1311,18 +1334,20 @@ static int cmp_reading(const void *a, const void *b)
     return x->ts_s < y->ts_s ? -1 : x->ts_s > y->ts_s;
 }
 
-/* Drop the cached state when another connection wrote since our last look. */
-static int check_data_version(struct store *s)
+/* Drop the cached state when another handle ingested since our last look
+ * (only an ingest changes what counter state is made of; the pusher's
+ * commits leave the cache alone).  Inside the write transaction. */
+static int check_ingest_gen(struct store *s)
 {
-    sqlite3_stmt *st = s->st[ST_DATA_VERSION];
+    sqlite3_stmt *st = s->st[ST_INGEST_GEN];
     int rc = sqlite3_step(st);
     int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
-        return sqlite_to_errno(rc);
-    if (v != s->data_version) {
+        return rc == SQLITE_DONE ? -EBADMSG : sqlite_to_errno(rc);
+    if (v != s->ingest_gen) {
         memset(s->state, 0, s->cfg->n_channels * sizeof(*s->state));
-        s->data_version = v;
+        s->ingest_gen = v;
     }
     return 0;
 }
@@ -1342,7 +1367,7 @@ int store_ingest(struct store *s, struct reading *r, size_t n, uint64_t queue_se
         note_error(s);
         return rc;
     }
-    rc = check_data_version(s);
+    rc = check_ingest_gen(s);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct reading *rd = &r[i];
         b.readings++;
@@ -1377,12 +1402,19 @@ int store_ingest(struct store *s, struct reading *r, size_t n, uint64_t queue_se
     }
     if (rc == 0)
         rc = flush_rollups(s);
-    if (rc == 0 && queue_seq > 0) {
-        sqlite3_bind_int64(s->st[ST_QUEUE_SEQ], 1, (int64_t)queue_seq);
-        rc = step_done(s->st[ST_QUEUE_SEQ]);
+    if (rc == 0) {
+        sqlite3_stmt *done = s->st[ST_INGEST_DONE];
+        sqlite3_bind_int64(done, 1, s->ingest_gen + 1);
+        if (queue_seq > 0)
+            sqlite3_bind_int64(done, 2, (int64_t)queue_seq);
+        else
+            sqlite3_bind_null(done, 2);
+        rc = step_done(done);
     }
     if (rc == 0)
         rc = exec(s->db, "COMMIT");
+    if (rc == 0)
+        s->ingest_gen++;
     if (rc < 0) {
         /* Nothing of the batch is applied: forget the state the batch
          * advanced and the rollups it accumulated. */

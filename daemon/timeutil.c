@@ -471,3 +471,8 @@ struct timespec tu_mono_timespec(int64_t mono_ms)
 {
     return (struct timespec){(time_t)(mono_ms / 1000), (long)(mono_ms % 1000) * 1000000L};
 }
+
+int64_t tu_backoff_next(int64_t cur, int64_t max)
+{
+    return cur > max / 2 ? max : cur * 2;
+}

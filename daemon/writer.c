@@ -136,7 +136,7 @@ static bool commit_batch(struct writer *w, size_t n, uint64_t seq)
             struct timespec ts = {0, 100 * 1000000L};
             nanosleep(&ts, NULL);
         }
-        backoff_ms = backoff_ms * 2 > WRITER_RETRY_MAX_MS ? WRITER_RETRY_MAX_MS : backoff_ms * 2;
+        backoff_ms = tu_backoff_next(backoff_ms, WRITER_RETRY_MAX_MS);
     }
 }
 

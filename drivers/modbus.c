@@ -482,9 +482,8 @@ static int bus_connect(struct mb_bus *bus)
         bus->conn_failed = true;
         bus->connect_err = err;
         bus->connect_after_ms = now + bus->connect_backoff_ms;
-        bus->connect_backoff_ms *= 2;
-        if (bus->connect_backoff_ms > MB_CONNECT_BACKOFF_MAX_MS)
-            bus->connect_backoff_ms = MB_CONNECT_BACKOFF_MAX_MS;
+        bus->connect_backoff_ms =
+            tu_backoff_next(bus->connect_backoff_ms, MB_CONNECT_BACKOFF_MAX_MS);
         return -err;
     }
     if (bus->b->type == BUS_RTU && bus->b->rs485 &&
@@ -683,9 +682,7 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
         }
         int64_t retry = now + mm->backoff_ms;
         mm->due_ms = retry < mm->slot_ms ? retry : mm->slot_ms;
-        mm->backoff_ms *= 2;
-        if (mm->backoff_ms > mm->interval_ms)
-            mm->backoff_ms = mm->interval_ms;
+        mm->backoff_ms = tu_backoff_next(mm->backoff_ms, mm->interval_ms);
     }
     env->health(env->sink_ctx, &mm->h);
 }

@@ -78,7 +78,7 @@
 #define MQ_LOG_RING        64   /* lines waiting for the supervisor */
 #define MQ_LOG_LINE        320  /* a topic, a reason and a field fit */
 #define MQ_RECEIVE_MAXIMUM 1000 /* QoS 1 messages in flight to us (MQTT 5) */
-#define MQ_PASSWORD_MAX    256
+#define MQ_PASSWORD_MAX    256  /* with its terminating NUL */
 #define MQ_CLIENT_ID_MAX   128
 /* A connect whose CONNACK has not come by then has failed: with a TLS
  * handshake finished in the network thread, libmosquitto's loop ends on
@@ -616,7 +616,7 @@ static void *supervisor(void *arg)
                 last_err = rc;
             }
             next_connect_ms = now_ms + (atomic_load(&drv->fallback_311) ? 0 : backoff_s * 1000);
-            backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
+            backoff_s = tu_backoff_next(backoff_s, MQ_BACKOFF_MAX_S);
         }
         if (atomic_load(&drv->connected))
             backoff_s = 1;
@@ -631,7 +631,7 @@ static void *supervisor(void *arg)
             last_err = MQ_ERR_NO_CONNACK;
             stop_loop(drv);
             next_connect_ms = now_ms + backoff_s * 1000;
-            backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
+            backoff_s = tu_backoff_next(backoff_s, MQ_BACKOFF_MAX_S);
         }
         if (!drv->loop_running && now_ms >= next_connect_ms) {
             int rc;
@@ -645,7 +645,7 @@ static void *supervisor(void *arg)
                              drv->cfg->mqtt.host, drv->cfg->mqtt.port, why, MQ_BACKOFF_MAX_S);
                 last_err = rc;
                 next_connect_ms = now_ms + backoff_s * 1000;
-                backoff_s = backoff_s * 2 > MQ_BACKOFF_MAX_S ? MQ_BACKOFF_MAX_S : backoff_s * 2;
+                backoff_s = tu_backoff_next(backoff_s, MQ_BACKOFF_MAX_S);
             }
         }
         if (atomic_load(&drv->connected))
@@ -669,20 +669,6 @@ static void *supervisor(void *arg)
 /* ---------------------------------------------------------------------- */
 /* Setup                                                                   */
 
-static int read_password(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "re");
-    int err = 0;
-    if (!f)
-        return -errno;
-    if (!fgets(buf, (int)len, f))
-        err = ferror(f) ? -EIO : -ENODATA;
-    else
-        buf[strcspn(buf, "\r\n")] = '\0';
-    fclose(f);
-    return err;
-}
-
 /* Build units, topic tables and subscriptions from the config. */
 static int build_tables(struct drv_mqtt *drv)
 {
@@ -705,7 +691,8 @@ static int build_tables(struct drv_mqtt *drv)
         ms->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5, 60);
         ms->wild = strpbrk(s->topic, "+#") != NULL;
         /* A wildcard sensor's devices are the runs of n_fields channels at
-         * first_channel named DEVICE.FIELD (config.c build_channels). */
+         * first_channel named DEVICE.FIELD (daemon/conf/conf_build_devices.c,
+         * build_channels). */
         while (s->first_channel + nch < cfg->n_channels &&
                cfg->channels[s->first_channel + nch].sensor == (int32_t)i)
             nch++;
@@ -840,11 +827,19 @@ static void *drv_mqtt_open(const struct driver_env *env, int *ret_err)
     (void)mosquitto_threaded_set(drv->mosq, true);
     if (m->username) {
         if (m->password_file) {
-            err = read_password(m->password_file, drv->password, sizeof(drv->password));
-            if (err < 0) {
-                log_err("mqtt: %s: cannot read the password: %s", m->password_file, strerror(-err));
+            /* Never cut short: a longer password is refused, not sent
+             * truncated (the broker would say "not authorised", forever). */
+            err = conf_read_secret(m->password_file, drv->password, sizeof(drv->password));
+            if (err == -EMSGSIZE)
+                log_err("mqtt: %s: cannot read the password: longer than %d bytes",
+                        m->password_file, MQ_PASSWORD_MAX - 1);
+            else if (err < 0)
+                log_err("mqtt: %s: cannot read the password: %s", m->password_file,
+                        err == -EINVAL    ? "not a regular file (a FIFO, socket or device)"
+                        : err == -ENODATA ? "its first line is empty"
+                                          : strerror(-err));
+            if (err < 0)
                 goto out_close;
-            }
         }
         rc = mosquitto_username_pw_set(drv->mosq, m->username,
                                        m->password_file ? drv->password : NULL);

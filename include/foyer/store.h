@@ -18,7 +18,7 @@
 #include "foyer/device.h"
 #include "foyer/reading.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -43,7 +43,10 @@ struct ingest_stats {
                               other readings: a new baseline, or refused when late
                               (event clock_gap) */
     uint64_t rollovers;
-    uint64_t batches; /* committed transactions */
+    uint64_t batches;     /* committed transactions */
+    uint64_t state_loads; /* channels whose counter state was rebuilt from readings
+                             (three queries each): at first use, and after another
+                             handle's ingest (foyerctl import next to foyerd) */
 };
 
 void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from);

@@ -82,4 +82,10 @@ int tu_cond_init_monotonic(pthread_cond_t *cond);
  * variable, at monotonic instant mono_ms (a tu_mono_ms() value). */
 struct timespec tu_mono_timespec(int64_t mono_ms);
 
+/* The next wait of an exponential backoff: cur doubled, at most max (any
+ * unit, both > 0; no overflow whatever cur).  Every retry loop of foyerd
+ * (the writer's commits, Modbus connects and polls, MQTT connects, push
+ * deliveries) grows its wait this one way. */
+int64_t tu_backoff_next(int64_t cur, int64_t max);
+
 #endif
