@@ -31,7 +31,8 @@
  *       The coaching summary of a dwelling for a period ("2026-W47",
  *       "2026-11"), as the JSON that is pushed (docs/summary.md).  Written
  *       only by the pusher thread (daemon/push.c) on its own connection;
- *       read by the summary engine (tips shown last period) and the API.
+ *       read through store_read_summary() by the summary engine (tips shown
+ *       last period) and the scheduler (which are missing).
  *   outbox(id INTEGER PRIMARY KEY, endpoint TEXT, key TEXT, dwelling TEXT,
  *          body TEXT, created, attempts, next_try, state, last_error)
  *       UNIQUE(endpoint, key)                                     [version 2]
@@ -66,8 +67,20 @@
  *   channel and rebuilt from the readings table when unknown.  Another
  *   writer (foyerctl import next to foyerd) changes PRAGMA data_version; the
  *   cache is then dropped inside the transaction, before any decision.
+ *
+ * READ PATH
+ *   No file outside the store holds SQL or the connection.  Other modules
+ *   read through the read API of store.h (daemon/store/store_read.c):
+ *   rollups (export, summaries), stored summaries (summaries, scheduler),
+ *   channel and device status (foyerctl status), events (foyerctl events).
+ *   Its statements are prepared once per handle and finalised here, by
+ *   store_close().  The connection itself (store_db(), declared in
+ *   foyer/store_private.h) is for the store's files and, until the outbox
+ *   moves into the store, daemon/push.c; tests/integration/layout_check.sh
+ *   keeps it so.
  */
 #include "foyer/store.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -164,7 +177,8 @@ struct store {
     struct acc hours;   /* this batch's rollup changes */
     struct acc scratch; /* day/month merge at commit */
     int64_t data_version;
-    int64_t now_s; /* wall clock at batch start */
+    int64_t now_s;         /* wall clock at batch start */
+    struct store_read *rd; /* the read API's statements (store_read.c), NULL until used */
     /* Why the last failed operation failed (see store_errmsg()): room for a
      * config refusal, FILE:LINE and what the channel holds. */
     char errmsg[1024];
@@ -980,6 +994,9 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    /* Every statement is finalised before the close, or it fails (busy)
+     * and leaks the connection. */
+    store_read_free(s->rd);
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -1036,6 +1053,45 @@ sqlite3 *store_db(struct store *s)
 const char *store_errmsg(struct store *s)
 {
     return s->errmsg[0] ? s->errmsg : sqlite3_errmsg(s->db);
+}
+
+int64_t store_limit_pages(struct store *s, int64_t pages)
+{
+    char sql[64];
+    sqlite3_stmt *st;
+    /* SQLite's largest: no cap. */
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+             pages > 0 ? (long long)pages : 4294967294LL);
+    int rc = store_sqlite_errno(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));
+    if (rc < 0) {
+        note_error(s);
+        return rc;
+    }
+    int src = sqlite3_step(st);
+    int64_t cap = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (src != SQLITE_ROW) {
+        rc = store_sqlite_errno(src);
+        note_error(s);
+    }
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : cap;
+}
+
+/* ---- between the store's files (store_int.h) --------------------------- */
+
+int store_sqlite_errno(int rc)
+{
+    return sqlite_to_errno(rc);
+}
+
+void store_note_error(struct store *s)
+{
+    note_error(s);
+}
+
+struct store_read **store_read_slot(struct store *s)
+{
+    return &s->rd;
 }
 
 /* ---- ingest ------------------------------------------------------------ */
