@@ -16,8 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "foyer/config.h"
 #include "foyer/device.h"
 #include "foyer/reading.h"
@@ -125,9 +123,6 @@ int64_t store_channel_id(const struct store *s, uint32_t cfg_channel);
 /* The database id of every config channel (n of them), borrowed until the
  * next store_set_config() or store_close(). */
 const int64_t *store_channel_ids(const struct store *s, size_t *ret_n);
-
-/* The connection, for read queries in export/status/API code. */
-sqlite3 *store_db(struct store *s);
 
 /* Why the last failed operation of the handle failed (kept from the
  * failing statement, not the ROLLBACK after it). */
