@@ -4,9 +4,11 @@
  * readings refused, meters offline and back, sensors stale and fresh,
  * summaries given up), newest last, for the operator and the ambassador.
  *
- * Reads the events table through a read-only connection.
+ * Reads the events through a read-only handle (store_read_events()); which
+ * dwelling an event concerns comes from the config.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,10 +48,57 @@ static const char *event_dwelling(const struct foyer_config *cfg, const char *ch
     return NULL;
 }
 
-static const char *text_or(sqlite3_stmt *st, int col, const char *dflt)
+static const char *text_or(const char *s, const char *dflt)
 {
-    const char *s = (const char *)sqlite3_column_text(st, col);
     return s ? s : dflt;
+}
+
+/* What the listing needs besides each event. */
+struct events_ctx {
+    const struct foyer_config *cfg;
+    const char *dwelling; /* only this dwelling's events, or NULL */
+    json_t *arr;          /* --json: the array being built, else NULL */
+    size_t n;             /* events listed */
+};
+
+static int list_event(void *ctx, const struct store_event *ev)
+{
+    struct events_ctx *x = ctx;
+    const struct foyer_config *cfg = x->cfg;
+    const char *channel = ev->channel;
+    const char *device = ev->device;
+    const char *dw = event_dwelling(cfg, channel, device);
+    if (x->dwelling && (!dw || strcmp(dw, x->dwelling) != 0))
+        return 0;
+    int32_t ch = channel ? config_find_channel(cfg, channel) : -1;
+    const char *unit = ch >= 0 ? cfg->channels[ch].unit : "";
+    char when[40], v[32] = "-", p[32] = "-";
+    tu_format_local(ev->ts_s, when, sizeof(when));
+    bool has_v = !isnan(ev->value);
+    bool has_p = !isnan(ev->prev_value);
+    if (has_v)
+        snprintf(v, sizeof(v), "%.10g", ev->value);
+    if (has_p)
+        snprintf(p, sizeof(p), "%.10g", ev->prev_value);
+    x->n++;
+    if (x->arr) {
+        json_t *o = json_object();
+        json_object_set_new(o, "time", json_string(when));
+        json_object_set_new(o, "channel", channel ? json_string(channel) : json_null());
+        json_object_set_new(o, "device", device ? json_string(device) : json_null());
+        json_object_set_new(o, "dwelling", dw ? json_string(dw) : json_null());
+        json_object_set_new(o, "kind", json_string(text_or(ev->kind, "")));
+        json_object_set_new(o, "value", has_v ? json_real(ev->value) : json_null());
+        json_object_set_new(o, "prev_value", has_p ? json_real(ev->prev_value) : json_null());
+        json_object_set_new(o, "unit", unit[0] ? json_string(unit) : json_null());
+        json_object_set_new(o, "detail", json_string(text_or(ev->detail, "")));
+        json_array_append_new(x->arr, o);
+    } else {
+        printf("%-25s %-26s %-9s %-22s %14s %14s %-5s %s\n", when,
+               channel ? channel : (device ? device : "-"), dw ? dw : "-", text_or(ev->kind, "?"),
+               v, p, unit[0] ? unit : "-", text_or(ev->detail, ""));
+    }
+    return 0;
 }
 
 int ctl_events(const struct foyer_config *cfg, int argc, char **argv)
@@ -96,60 +145,18 @@ int ctl_events(const struct foyer_config *cfg, int argc, char **argv)
     struct store *s = ctl_open_readonly(cfg, "events");
     if (!s)
         return 1;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s),
-                           "SELECT e.ts, c.name, e.device, e.kind, e.value, e.prev_value, e.detail"
-                           " FROM events e LEFT JOIN channels c ON c.id = e.channel"
-                           " WHERE e.ts >= ?1 ORDER BY e.ts, e.id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "foyerctl: %s: %s\n", cfg->database, store_errmsg(s));
-        store_close(s);
-        return 1;
-    }
-    sqlite3_bind_int64(st, 1, since);
-    json_t *arr = json ? json_array() : NULL;
-    size_t n = 0;
+    struct events_ctx x = {.cfg = cfg, .dwelling = dwelling, .arr = json ? json_array() : NULL};
     if (!json)
         printf("%-25s %-26s %-9s %-22s %14s %14s %-5s %s\n", "TIME", "CHANNEL OR DEVICE",
                "DWELLING", "EVENT", "VALUE", "BEFORE", "UNIT", "DETAIL");
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *channel = (const char *)sqlite3_column_text(st, 1);
-        const char *device = (const char *)sqlite3_column_text(st, 2);
-        const char *dw = event_dwelling(cfg, channel, device);
-        if (dwelling && (!dw || strcmp(dw, dwelling) != 0))
-            continue;
-        int32_t ch = channel ? config_find_channel(cfg, channel) : -1;
-        const char *unit = ch >= 0 ? cfg->channels[ch].unit : "";
-        char when[40], v[32] = "-", p[32] = "-";
-        tu_format_local(sqlite3_column_int64(st, 0), when, sizeof(when));
-        bool has_v = sqlite3_column_type(st, 4) != SQLITE_NULL;
-        bool has_p = sqlite3_column_type(st, 5) != SQLITE_NULL;
-        if (has_v)
-            snprintf(v, sizeof(v), "%.10g", sqlite3_column_double(st, 4));
-        if (has_p)
-            snprintf(p, sizeof(p), "%.10g", sqlite3_column_double(st, 5));
-        n++;
-        if (json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "time", json_string(when));
-            json_object_set_new(o, "channel", channel ? json_string(channel) : json_null());
-            json_object_set_new(o, "device", device ? json_string(device) : json_null());
-            json_object_set_new(o, "dwelling", dw ? json_string(dw) : json_null());
-            json_object_set_new(o, "kind", json_string(text_or(st, 3, "")));
-            json_object_set_new(o, "value",
-                                has_v ? json_real(sqlite3_column_double(st, 4)) : json_null());
-            json_object_set_new(o, "prev_value",
-                                has_p ? json_real(sqlite3_column_double(st, 5)) : json_null());
-            json_object_set_new(o, "unit", unit[0] ? json_string(unit) : json_null());
-            json_object_set_new(o, "detail", json_string(text_or(st, 6, "")));
-            json_array_append_new(arr, o);
-        } else {
-            printf("%-25s %-26s %-9s %-22s %14s %14s %-5s %s\n", when,
-                   channel ? channel : (device ? device : "-"), dw ? dw : "-", text_or(st, 3, "?"),
-                   v, p, unit[0] ? unit : "-", text_or(st, 6, ""));
-        }
+    if (store_read_events(s, since, list_event, &x) < 0) {
+        fprintf(stderr, "foyerctl: %s: %s\n", cfg->database, store_errmsg(s));
+        json_decref(x.arr);
+        store_close(s);
+        return 1;
     }
-    sqlite3_finalize(st);
+    json_t *arr = x.arr;
+    size_t n = x.n;
     store_close(s);
     if (json) {
         json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));

@@ -104,48 +104,35 @@ static int64_t expected_interval(const struct foyer_config *cfg, const struct ch
 }
 
 /* State of the meter or sensor feeding a channel, as its driver last
- * reported it (devices table), or NULL. */
-static const char *device_state(sqlite3_stmt *dev, const struct foyer_config *cfg,
+ * reported it, or NULL. */
+static const char *device_state(struct store *s, const struct foyer_config *cfg,
                                 const struct channel *c, char *buf, size_t len)
 {
     const char *name = c->meter >= 0    ? cfg->meters[c->meter].id
                        : c->sensor >= 0 ? cfg->sensors[c->sensor].id
                                         : NULL;
-    const char *res = NULL;
-    if (!name || !dev)
+    if (!name || store_read_device_state(s, name, buf, len) < 0)
         return NULL;
-    sqlite3_bind_text(dev, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(dev) == SQLITE_ROW) {
-        snprintf(buf, len, "%s", (const char *)sqlite3_column_text(dev, 0));
-        res = buf;
-    }
-    sqlite3_reset(dev);
-    return res;
+    return buf;
 }
 
-static void channel_status(sqlite3_stmt *last, sqlite3_stmt *held, int64_t id,
-                           const struct foyer_config *cfg, const struct channel *c, int64_t now,
-                           struct chan_status *ret)
+static int channel_status(struct store *s, uint32_t ch, const struct foyer_config *cfg,
+                          const struct channel *c, int64_t now, struct chan_status *ret)
 {
+    struct store_channel_status cs;
+    int rc = store_read_channel_status(s, ch, &cs);
+    if (rc < 0)
+        return rc;
     memset(ret, 0, sizeof(*ret));
-    if (id >= 0) {
-        sqlite3_bind_int64(last, 1, id);
-        if (sqlite3_step(last) == SQLITE_ROW) {
-            ret->has_last = true;
-            ret->last_ts = sqlite3_column_int64(last, 0);
-            ret->last_v = sqlite3_column_double(last, 1);
-        }
-        sqlite3_reset(last);
-        sqlite3_bind_int64(held, 1, id);
-        sqlite3_bind_int64(held, 2, ret->has_last ? ret->last_ts : INT64_MIN);
-        ret->held = sqlite3_step(held) == SQLITE_ROW;
-        sqlite3_reset(held);
-    }
+    ret->has_last = cs.has_last;
+    ret->last_ts = cs.last_ts_s;
+    ret->last_v = cs.last_value;
+    ret->held = cs.held;
     int64_t stale_after;
     expected_interval(cfg, c, &stale_after);
     if (!ret->has_last) {
         ret->state = "never";
-        return;
+        return 0;
     }
     ret->age_s = now - ret->last_ts;
     if (ret->held)
@@ -154,6 +141,7 @@ static void channel_status(sqlite3_stmt *last, sqlite3_stmt *held, int64_t id,
         ret->state = "stale";
     else
         ret->state = "ok";
+    return 0;
 }
 
 static void format_age(int64_t s, char *buf, size_t len)
@@ -171,37 +159,35 @@ static void format_age(int64_t s, char *buf, size_t len)
 }
 
 /* The meters and sensors drivers reported on: state, since when, errors. */
+struct devices_ctx {
+    bool header; /* printed */
+    int64_t now;
+};
+
+static int print_device(void *ctx, const struct device_health *h)
+{
+    struct devices_ctx *x = ctx;
+    if (!x->header) {
+        printf("\n%-16s %-7s %-8s %-25s %9s %8s %8s %6s %6s %6s %6s %9s\n", "DEVICE", "KIND",
+               "STATE", "SINCE", "LAST OK", "POLLS", "TIMEOUTS", "CRC", "EXCEPT", "BAD", "OTHER",
+               "RESPONSE");
+        x->header = true;
+    }
+    char since[40], ok[24] = "never";
+    tu_format_local(h->since_s, since, sizeof(since));
+    if (h->last_success_s > 0)
+        format_age(x->now - h->last_success_s, ok, sizeof(ok));
+    printf("%-16s %-7s %-8s %-25s %9s %8lld %8lld %6lld %6lld %6lld %6lld %6.1f ms\n", h->device,
+           h->kind, h->state, since, ok, (long long)h->polls, (long long)h->timeouts,
+           (long long)h->crc_errors, (long long)h->exceptions, (long long)h->bad_values,
+           (long long)h->other_errors, h->response_ms);
+    return 0;
+}
+
 static void print_devices(struct store *s)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s),
-                           "SELECT name, kind, state, since, last_success, polls, timeouts,"
-                           " crc_errors, exceptions, bad_values, other_errors, response_ms"
-                           " FROM devices ORDER BY kind, name",
-                           -1, &st, NULL) != SQLITE_OK)
-        return;
-    bool header = false;
-    int64_t now = tu_now_s();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (!header) {
-            printf("\n%-16s %-7s %-8s %-25s %9s %8s %8s %6s %6s %6s %6s %9s\n", "DEVICE", "KIND",
-                   "STATE", "SINCE", "LAST OK", "POLLS", "TIMEOUTS", "CRC", "EXCEPT", "BAD",
-                   "OTHER", "RESPONSE");
-            header = true;
-        }
-        char since[40], ok[24] = "never";
-        tu_format_local(sqlite3_column_int64(st, 3), since, sizeof(since));
-        if (sqlite3_column_int64(st, 4) > 0)
-            format_age(now - sqlite3_column_int64(st, 4), ok, sizeof(ok));
-        printf("%-16s %-7s %-8s %-25s %9s %8lld %8lld %6lld %6lld %6lld %6lld %6.1f ms\n",
-               (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-               (const char *)sqlite3_column_text(st, 2), since, ok,
-               (long long)sqlite3_column_int64(st, 5), (long long)sqlite3_column_int64(st, 6),
-               (long long)sqlite3_column_int64(st, 7), (long long)sqlite3_column_int64(st, 8),
-               (long long)sqlite3_column_int64(st, 9), (long long)sqlite3_column_int64(st, 10),
-               sqlite3_column_double(st, 11));
-    }
-    sqlite3_finalize(st);
+    struct devices_ctx x = {.now = tu_now_s()};
+    (void)store_read_devices(s, print_device, &x);
 }
 
 static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
@@ -218,25 +204,6 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
     struct store *s = ctl_open_readonly(cfg, "status");
     if (!s)
         return 1;
-    sqlite3_stmt *last, *held;
-    sqlite3_prepare_v2(store_db(s),
-                       "SELECT ts, value FROM readings WHERE channel = ?1 AND status IN (0, 1, 7)"
-                       " ORDER BY ts DESC LIMIT 1",
-                       -1, &last, NULL);
-    sqlite3_prepare_v2(store_db(s),
-                       "SELECT 1 FROM readings WHERE channel = ?1 AND ts > ?2 AND status IN (2, 3)"
-                       " LIMIT 1",
-                       -1, &held, NULL);
-    if (!last || !held) {
-        fprintf(stderr, "foyerctl: %s: %s\n", cfg->database, store_errmsg(s));
-        sqlite3_finalize(last);
-        sqlite3_finalize(held);
-        store_close(s);
-        return 1;
-    }
-    sqlite3_stmt *dev = NULL;
-    (void)sqlite3_prepare_v2(store_db(s), "SELECT state FROM devices WHERE name = ?1", -1, &dev,
-                             NULL);
     int64_t now = tu_now_s();
     json_t *arr = json ? json_array() : NULL;
     size_t counts[5] = {0};
@@ -246,9 +213,14 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
     for (size_t i = 0; i < cfg->n_channels; i++) {
         const struct channel *c = &cfg->channels[i];
         struct chan_status st;
-        channel_status(last, held, store_channel_id(s, (uint32_t)i), cfg, c, now, &st);
+        if (channel_status(s, (uint32_t)i, cfg, c, now, &st) < 0) {
+            fprintf(stderr, "foyerctl: %s: %s\n", cfg->database, store_errmsg(s));
+            json_decref(arr);
+            store_close(s);
+            return 1;
+        }
         char devbuf[16];
-        const char *ds = device_state(dev, cfg, c, devbuf, sizeof(devbuf));
+        const char *ds = device_state(s, cfg, c, devbuf, sizeof(devbuf));
         if (ds && (strcmp(ds, "offline") == 0 || strcmp(ds, "stale") == 0))
             st.state = ds; /* the driver knows better than the age */
         const char *dw = c->dwelling >= 0 ? cfg->dwellings[c->dwelling].id : NULL;
@@ -291,9 +263,6 @@ static int cmd_status(const struct foyer_config *cfg, int argc, char **argv)
                cfg->n_channels, counts[0], counts[1], counts[4], counts[2], counts[3]);
         print_devices(s);
     }
-    sqlite3_finalize(dev);
-    sqlite3_finalize(last);
-    sqlite3_finalize(held);
     store_close(s);
     return 0;
 }
@@ -385,7 +354,7 @@ static int cmd_export(const struct foyer_config *cfg, int argc, char **argv)
                                          {"building", required_argument, NULL, 'b'},
                                          {"output", required_argument, NULL, 'o'},
                                          {NULL, 0, NULL, 0}};
-    struct export_opts o = {.gran = GRAN_DAY, .from_s = INT64_MIN, .to_s = INT64_MAX};
+    struct export_opts o = {.gran = STORE_DAY, .from_s = INT64_MIN, .to_s = INT64_MAX};
     const char *output = NULL;
     int c;
 
@@ -394,11 +363,11 @@ static int cmd_export(const struct foyer_config *cfg, int argc, char **argv)
         switch (c) {
         case 'g':
             if (strcmp(optarg, "hour") == 0)
-                o.gran = GRAN_HOUR;
+                o.gran = STORE_HOUR;
             else if (strcmp(optarg, "day") == 0)
-                o.gran = GRAN_DAY;
+                o.gran = STORE_DAY;
             else if (strcmp(optarg, "month") == 0)
-                o.gran = GRAN_MONTH;
+                o.gran = STORE_MONTH;
             else {
                 fprintf(stderr, "foyerctl export: --granularity \"%s\": hour, day or month\n",
                         optarg);

@@ -32,8 +32,9 @@
  *       The coaching summary of a dwelling for a period ("2026-W47",
  *       "2026-11"), as the JSON that is pushed (docs/summary.md).  Written
  *       only by the pusher thread, on its own connection, through
- *       daemon/store/store_outbox.c (include/foyer/store_outbox.h); read by
- *       the summary engine (tips shown last period) and the API.
+ *       daemon/store/store_outbox.c (include/foyer/store_outbox.h); read
+ *       through store_read_summary() by the summary engine (tips shown last
+ *       period) and the scheduler (which are missing).
  *   outbox(id INTEGER PRIMARY KEY, endpoint TEXT, key TEXT, dwelling TEXT,
  *          body TEXT, created, attempts, next_try, state, last_error)
  *       UNIQUE(endpoint, key)                                     [version 2]
@@ -78,8 +79,19 @@
  *   raises no generation: it keeps what counter state is made of (each
  *   channel's last accepted and held readings), and it runs in foyerd's
  *   writer, whose own commits never dropped its cache.
+ *
+ * READ PATH
+ *   No file outside the store holds SQL or the connection.  Other modules
+ *   read through the read API of store.h (daemon/store/store_read.c):
+ *   rollups (export, summaries), stored summaries (summaries, scheduler),
+ *   channel and device status (foyerctl status), events (foyerctl events).
+ *   Its statements are prepared once per handle and finalised here, by
+ *   store_close().  The pusher writes the summaries and outbox tables
+ *   through daemon/store/store_outbox.c, on a connection of its own.
+ *   tests/integration/layout_check.sh keeps SQL inside the store's files.
  */
 #include "foyer/store.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -176,10 +188,11 @@ struct store {
     int64_t *chan_id;            /* db id per config channel, -1 unknown */
     struct counter_state *state; /* per config channel */
     sqlite3_stmt *st[ST_COUNT_];
-    struct acc hours;   /* this batch's rollup changes */
-    struct acc scratch; /* day/month merge at commit */
-    int64_t ingest_gen; /* ingest_state.ingest_gen as this handle last read or wrote it */
-    int64_t now_s;      /* wall clock at batch start */
+    struct acc hours;      /* this batch's rollup changes */
+    struct acc scratch;    /* day/month merge at commit */
+    int64_t ingest_gen;    /* ingest_state.ingest_gen as this handle last read or wrote it */
+    int64_t now_s;         /* wall clock at batch start */
+    struct store_read *rd; /* the read API's statements (store_read.c), NULL until used */
     /* Why the last failed operation failed (see store_errmsg()): room for a
      * config refusal, FILE:LINE and what the channel holds. */
     char errmsg[1024];
@@ -1002,6 +1015,9 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    /* Every statement is finalised before the close, or it fails (busy)
+     * and leaks the connection. */
+    store_read_free(s->rd);
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -1058,6 +1074,45 @@ sqlite3 *store_db(struct store *s)
 const char *store_errmsg(struct store *s)
 {
     return s->errmsg[0] ? s->errmsg : sqlite3_errmsg(s->db);
+}
+
+int64_t store_limit_pages(struct store *s, int64_t pages)
+{
+    char sql[64];
+    sqlite3_stmt *st;
+    /* SQLite's largest: no cap. */
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+             pages > 0 ? (long long)pages : 4294967294LL);
+    int rc = store_sqlite_errno(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));
+    if (rc < 0) {
+        note_error(s);
+        return rc;
+    }
+    int src = sqlite3_step(st);
+    int64_t cap = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (src != SQLITE_ROW) {
+        rc = store_sqlite_errno(src);
+        note_error(s);
+    }
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : cap;
+}
+
+/* ---- between the store's files (store_int.h) --------------------------- */
+
+int store_sqlite_errno(int rc)
+{
+    return sqlite_to_errno(rc);
+}
+
+void store_note_error(struct store *s)
+{
+    note_error(s);
+}
+
+struct store_read **store_read_slot(struct store *s)
+{
+    return &s->rd;
 }
 
 /* ---- ingest ------------------------------------------------------------ */

@@ -1,8 +1,8 @@
 /*
  * summary.c - the summary engine: periods, degree-days, and the figures of
  * one dwelling's summary, computed from the rollups through a read-only
- * connection and returned as the JSON document that is pushed (schema in
- * docs/summary.md).
+ * store handle (store_read_rollups(), store_read_summary()) and returned as
+ * the JSON document that is pushed (schema in docs/summary.md).
  *
  * Every figure is a lookup in rollup_day (consumption, euros, degree-days,
  * means) or rollup_hour (coverage, comfort hours, night base load); nothing
@@ -145,21 +145,6 @@ double summary_dju(enum dju_method m, double tmin_c, double tmax_c)
 
 /* ---- the engine -------------------------------------------------------- */
 
-enum {
-    Q_DAYS,     /* day rows of a channel over a range */
-    Q_HOURS,    /* hour rows with readings, with a margin for coverage */
-    Q_PREV_SUM, /* a stored summary */
-    Q_COUNT_STMT
-};
-
-static const char *const engine_sql[Q_COUNT_STMT] = {
-    [Q_DAYS] = "SELECT ts, sum, n, min, max FROM rollup_day WHERE channel = ?1 AND ts >= ?2"
-               " AND ts < ?3 ORDER BY ts",
-    [Q_HOURS] = "SELECT ts, sum, n FROM rollup_hour WHERE channel = ?1 AND ts >= ?2"
-                " AND ts < ?3 ORDER BY ts",
-    [Q_PREV_SUM] = "SELECT body FROM summaries WHERE dwelling = ?1 AND period = ?2",
-};
-
 /* Totals of one channel over one range, cached. */
 struct ctot {
     uint32_t ch;   /* config channel + 1; 0 = empty slot */
@@ -180,7 +165,6 @@ struct summary_engine {
     struct store *ro;
     const struct summary_lang *lang;
     enum dju_method dju;
-    sqlite3_stmt *st[Q_COUNT_STMT];
     /* Channels grouped by dwelling: by_dw[dw_first[d] .. dw_first[d+1]). */
     uint32_t *by_dw;
     uint32_t *dw_first;
@@ -271,10 +255,6 @@ struct summary_engine *summary_engine_new(const struct foyer_config *cfg, struct
     engine_index(e);
     if (e->db_err)
         goto out_free;
-    for (int i = 0; i < Q_COUNT_STMT; i++)
-        if (sqlite3_prepare_v3(store_db(ro), engine_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &e->st[i], NULL) != SQLITE_OK)
-            goto out_free;
     return e;
 
 out_free:
@@ -286,8 +266,6 @@ void summary_engine_free(struct summary_engine *e)
 {
     if (!e)
         return;
-    for (int i = 0; i < Q_COUNT_STMT; i++)
-        sqlite3_finalize(e->st[i]);
     free(e->by_dw);
     free(e->by_bld);
     free(e->dw_first);
@@ -300,31 +278,57 @@ void summary_engine_free(struct summary_engine *e)
 
 /* ---- reading the rollups ----------------------------------------------- */
 
-/* Hour rows of channel ch in [a, b) into e->hours; returns the count or
- * -errno. */
-static int64_t fetch_hours(struct summary_engine *e, int64_t chan, int64_t a, int64_t b)
+/* A read of the store failed: -ENOMEM stays (out of memory here or in
+ * SQLite), anything else is the database's (-EIO). */
+static int db_error(int rc)
 {
-    sqlite3_stmt *st = e->st[Q_HOURS];
-    size_t n = 0;
-    int rc;
-    sqlite3_bind_int64(st, 1, chan);
-    sqlite3_bind_int64(st, 2, a);
-    sqlite3_bind_int64(st, 3, b);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == e->hours_cap) {
-            struct hrow *g = realloc(e->hours, 2 * e->hours_cap * sizeof(*g));
-            if (!g) {
-                sqlite3_reset(st);
-                return -ENOMEM;
-            }
-            e->hours = g;
-            e->hours_cap *= 2;
-        }
-        e->hours[n++] = (struct hrow){sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
-                                      sqlite3_column_int64(st, 2)};
+    return rc == -ENOMEM ? rc : -EIO;
+}
+
+/* Where fetch_hours() puts the rows. */
+struct hours_ctx {
+    struct summary_engine *e;
+    size_t n; /* rows in e->hours */
+};
+
+static int hours_row(void *ctx, const struct store_rollup *r)
+{
+    struct hours_ctx *x = ctx;
+    struct summary_engine *e = x->e;
+    if (x->n == e->hours_cap) {
+        struct hrow *g = realloc(e->hours, 2 * e->hours_cap * sizeof(*g));
+        if (!g)
+            return -ENOMEM;
+        e->hours = g;
+        e->hours_cap *= 2;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? (int64_t)n : -EIO;
+    e->hours[x->n++] = (struct hrow){r->ts_s, r->sum, r->n};
+    return 0;
+}
+
+/* Hour rows of config channel ch in [a, b) into e->hours; returns the
+ * count or -errno. */
+static int64_t fetch_hours(struct summary_engine *e, uint32_t ch, int64_t a, int64_t b)
+{
+    struct hours_ctx x = {.e = e};
+    int rc = store_read_rollups(e->ro, STORE_HOUR, ch, a, b, hours_row, &x);
+    return rc < 0 ? db_error(rc) : (int64_t)x.n;
+}
+
+/* A channel's day rows over a range, added up (chan_total()). */
+struct days_ctx {
+    double amount; /* sum of the sums */
+    double n;      /* of the readings */
+    int days_read; /* days with readings */
+};
+
+static int days_row(void *ctx, const struct store_rollup *r)
+{
+    struct days_ctx *x = ctx;
+    x->amount += r->sum;
+    x->n += (double)r->n;
+    x->days_read += r->n > 0;
+    return 0;
 }
 
 /* Mark in covered[] (one flag per hour of [a, b)) the hours covered by
@@ -363,23 +367,17 @@ static int chan_total(struct summary_engine *e, uint32_t ch, int64_t a, int64_t 
     }
 
     struct ctot t = {.ch = ch + 1, .a = a, .b = b};
-    int64_t chan = store_channel_id(e->ro, ch);
-    if (chan >= 0 && b > a) {
-        sqlite3_stmt *st = e->st[Q_DAYS];
-        int rc, days = 0, days_read = 0;
-        sqlite3_bind_int64(st, 1, chan);
-        sqlite3_bind_int64(st, 2, a);
-        sqlite3_bind_int64(st, 3, b);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            t.amount += sqlite3_column_double(st, 1);
-            t.n += (double)sqlite3_column_int64(st, 2);
-            days_read += sqlite3_column_int64(st, 2) > 0;
-        }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return -EIO;
+    if (store_channel_id(e->ro, ch) >= 0 && b > a) {
+        struct days_ctx dx = {0};
+        int days = 0;
+        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, days_row, &dx);
+        if (rc < 0)
+            return db_error(rc);
+        t.amount = dx.amount;
+        t.n = dx.n;
+        int days_read = dx.days_read;
         int64_t nh =
-            fetch_hours(e, chan, a - SUMMARY_COVER_GAP_H * 3600, b + SUMMARY_COVER_GAP_H * 3600);
+            fetch_hours(e, ch, a - SUMMARY_COVER_GAP_H * 3600, b + SUMMARY_COVER_GAP_H * 3600);
         if (nh < 0)
             return (int)nh;
         size_t hours = (size_t)((b - a) / 3600);
@@ -484,6 +482,23 @@ static double price_per_unit(const struct tariff *t)
     return strcmp(t->price_unit, "m3") == 0 ? t->price_eur / 1000.0 : t->price_eur;
 }
 
+/* A channel's consumption in euros, day by day (dw_euros()). */
+struct euros_ctx {
+    const struct foyer_config *cfg;
+    enum quantity q;
+    int32_t bld;
+    double eur; /* so far */
+};
+
+static int euros_row(void *ctx, const struct store_rollup *r)
+{
+    struct euros_ctx *x = ctx;
+    const struct tariff *t = tariff_for(x->cfg, x->q, x->bld, ymd_of(r->ts_s));
+    if (t)
+        x->eur += r->sum * price_per_unit(t);
+    return 0;
+}
+
 /* Euros of dwelling d's quantity q over [a, b), each day's consumption at
  * that day's tariff, plus the subscription's share of each day.  NaN
  * without any tariff; *ret_complete false when some day had none. */
@@ -492,27 +507,17 @@ static int dw_euros(struct summary_engine *e, uint32_t d, enum quantity q, int64
 {
     const struct foyer_config *cfg = e->cfg;
     int32_t bld = (int32_t)cfg->dwellings[d].building;
-    double eur = 0;
+    struct euros_ctx x = {.cfg = cfg, .q = q, .bld = bld};
     bool any = false, complete = true;
     for (uint32_t k = e->dw_first[d]; k < e->dw_first[d + 1]; k++) {
         uint32_t ch = e->by_dw[k];
-        int64_t chan = store_channel_id(e->ro, ch);
-        if (cfg->channels[ch].quantity != q || chan < 0)
+        if (cfg->channels[ch].quantity != q || store_channel_id(e->ro, ch) < 0)
             continue;
-        sqlite3_stmt *st = e->st[Q_DAYS];
-        int rc;
-        sqlite3_bind_int64(st, 1, chan);
-        sqlite3_bind_int64(st, 2, a);
-        sqlite3_bind_int64(st, 3, b);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            const struct tariff *t = tariff_for(cfg, q, bld, ymd_of(sqlite3_column_int64(st, 0)));
-            if (t)
-                eur += sqlite3_column_double(st, 1) * price_per_unit(t);
-        }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return -EIO;
+        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, euros_row, &x);
+        if (rc < 0)
+            return db_error(rc);
     }
+    double eur = x.eur;
     for (int64_t day = a; day < b; day = tu_next_day(day)) {
         const struct tariff *t = tariff_for(cfg, q, bld, ymd_of(day));
         if (!t) {
@@ -529,6 +534,23 @@ static int dw_euros(struct summary_engine *e, uint32_t d, enum quantity q, int64
     return 0;
 }
 
+/* The degree-days of the days with outdoor data (building_dju()). */
+struct dju_ctx {
+    enum dju_method method;
+    double dju; /* so far */
+    int with;   /* days with data */
+};
+
+static int dju_row(void *ctx, const struct store_rollup *r)
+{
+    struct dju_ctx *x = ctx;
+    if (r->n <= 0 || isnan(r->min))
+        return 0;
+    x->dju += summary_dju(x->method, r->min, r->max);
+    x->with++;
+    return 0;
+}
+
 /* Degree-days of building b over [a, b): sum of the days with outdoor
  * data; *ret_cov the share of days with data. */
 static int building_dju(struct summary_engine *e, int32_t bld, int64_t a, int64_t b,
@@ -538,24 +560,16 @@ static int building_dju(struct summary_engine *e, int32_t bld, int64_t a, int64_
     *ret_cov = 0;
     if (bld < 0 || e->outdoor[bld] < 0)
         return 0;
-    int64_t chan = store_channel_id(e->ro, (uint32_t)e->outdoor[bld]);
-    if (chan < 0)
+    uint32_t out = (uint32_t)e->outdoor[bld];
+    if (store_channel_id(e->ro, out) < 0)
         return 0;
-    sqlite3_stmt *st = e->st[Q_DAYS];
-    int rc, days = 0, with = 0;
-    double dju = 0;
-    sqlite3_bind_int64(st, 1, chan);
-    sqlite3_bind_int64(st, 2, a);
-    sqlite3_bind_int64(st, 3, b);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_int64(st, 2) <= 0 || sqlite3_column_type(st, 3) == SQLITE_NULL)
-            continue;
-        dju += summary_dju(e->dju, sqlite3_column_double(st, 3), sqlite3_column_double(st, 4));
-        with++;
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return -EIO;
+    struct dju_ctx x = {.method = e->dju};
+    int days = 0;
+    int rc = store_read_rollups(e->ro, STORE_DAY, out, a, b, dju_row, &x);
+    if (rc < 0)
+        return db_error(rc);
+    double dju = x.dju;
+    int with = x.with;
     for (int64_t d = a; d < b; d = tu_next_day(d))
         days++;
     if (with > 0) {
@@ -910,8 +924,7 @@ static int comfort(struct ctx *c, json_t *doc)
         int rc = chan_total(e, (uint32_t)ch, c->a, c->b, &t);
         if (rc < 0)
             return rc;
-        int64_t chan = store_channel_id(e->ro, (uint32_t)ch);
-        int64_t nh = chan >= 0 ? fetch_hours(e, chan, c->a, c->b) : 0;
+        int64_t nh = fetch_hours(e, (uint32_t)ch, c->a, c->b);
         if (nh < 0)
             return (int)nh;
         double lo = 0, hi = 0, hi2 = 0;
@@ -997,10 +1010,9 @@ static int base_load(struct ctx *c, json_t *doc)
         uint32_t ch = e->by_dw[k];
         if (e->cfg->channels[ch].quantity != Q_ELECTRICITY)
             continue;
-        int64_t chan = store_channel_id(e->ro, ch);
-        if (chan < 0)
+        if (store_channel_id(e->ro, ch) < 0)
             return 0;
-        int64_t nh = fetch_hours(e, chan, c->a - SUMMARY_COVER_GAP_H * 3600,
+        int64_t nh = fetch_hours(e, ch, c->a - SUMMARY_COVER_GAP_H * 3600,
                                  c->b + SUMMARY_COVER_GAP_H * 3600);
         if (nh < 0)
             return (int)nh;
@@ -1118,19 +1130,17 @@ static json_t *previous_tips(struct summary_engine *e, const char *dwelling,
 {
     struct summary_period prev;
     json_t *tips = NULL;
+    char *body = NULL;
     summary_period_prev(p, &prev);
-    sqlite3_stmt *st = e->st[Q_PREV_SUM];
-    sqlite3_bind_text(st, 1, dwelling, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, prev.id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *body = (const char *)sqlite3_column_text(st, 0);
-        json_t *doc = body ? json_loads(body, 0, NULL) : NULL;
+    /* None stored, or unreadable: every tip may be shown. */
+    if (store_read_summary(e->ro, dwelling, prev.id, &body) == 0) {
+        json_t *doc = json_loads(body, 0, NULL);
         if (doc) {
             tips = json_incref(json_object_get(doc, "tips"));
             json_decref(doc);
         }
+        free(body);
     }
-    sqlite3_reset(st);
     return tips;
 }
 

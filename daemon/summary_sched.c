@@ -99,13 +99,11 @@ int summary_scheduler_set_config(struct summary_scheduler *s, const struct foyer
     return 0;
 }
 
-static bool stored(sqlite3_stmt *st, const char *dwelling, const char *period)
+/* Whether dwelling's summary of period is stored (a failed look is "no":
+ * computing again is harmless, the pusher's key makes it one delivery). */
+static bool stored(struct store *ro, const char *dwelling, const char *period)
 {
-    sqlite3_bind_text(st, 1, dwelling, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, period, -1, SQLITE_STATIC);
-    bool found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
-    return found;
+    return store_read_summary(ro, dwelling, period, NULL) == 0;
 }
 
 /* Compute every dwelling's summary of p and hand them to the pusher. */
@@ -123,15 +121,11 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         return;
     }
     struct summary_engine *e = summary_engine_new(cfg, ro, s->lang, DJU_METEO_FRANCE);
-    sqlite3_stmt *have = NULL;
-    (void)sqlite3_prepare_v2(store_db(ro),
-                             "SELECT 1 FROM summaries WHERE dwelling = ?1 AND period = ?2", -1,
-                             &have, NULL);
     size_t done = 0, failed = 0, empty = 0;
     int64_t now = tu_now_s();
-    for (size_t d = 0; e && have && d < cfg->n_dwellings; d++) {
+    for (size_t d = 0; e && d < cfg->n_dwellings; d++) {
         const struct dwelling *dw = &cfg->dwellings[d];
-        if (only_missing && stored(have, dw->id, p->id))
+        if (only_missing && stored(ro, dw->id, p->id))
             continue;
         json_t *doc = NULL;
         rc = summary_compute(e, (uint32_t)d, p, now, &doc);
@@ -166,12 +160,11 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         log_info("summaries %s: %zu dwellings have no reading in the period: no summary for "
                  "them yet",
                  p->id, empty);
-    if (!e || !have)
+    if (!e)
         log_err("summaries %s: %s", p->id, store_errmsg(ro));
     else if (done || failed)
         log_info("summaries %s: %zu dwellings computed in %lld ms%s", p->id, done,
                  (long long)(tu_mono_ms() - t0), failed ? ", some failed (see above)" : "");
-    sqlite3_finalize(have);
     summary_engine_free(e);
     store_close(ro);
 }

@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "foyer/limits.h"
+#include "store_int.h"
 
 enum {
     OST_BEGIN,
@@ -74,33 +75,11 @@ struct store_outbox {
 /* The message of a failed store_outbox_open(), for its caller. */
 static _Thread_local char open_msg[512];
 
-/* SQLite's result code as -errno, as store.h documents them. */
+/* SQLite's result code as -errno, as store.h documents them; a step's
+ * SQLITE_ROW and SQLITE_DONE are success. */
 static int outbox_errno(int rc)
 {
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE:
-        return 0;
-    case SQLITE_FULL:
-        return -ENOSPC;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return -EBUSY;
-    case SQLITE_NOMEM:
-        return -ENOMEM;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-        return -EACCES;
-    case SQLITE_CANTOPEN:
-        return -ENOENT;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return -EBADMSG;
-    default:
-        return -EIO;
-    }
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
 }
 
 /* Keep SQLite's message of the failure that just happened, before a

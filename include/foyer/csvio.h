@@ -41,10 +41,8 @@ struct import_result {
 int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const char *name,
                FILE *err, FILE *progress, struct import_result *ret);
 
-enum granularity { GRAN_HOUR, GRAN_DAY, GRAN_MONTH };
-
 struct export_opts {
-    enum granularity gran;
+    enum store_gran gran; /* STORE_HOUR, STORE_DAY or STORE_MONTH */
     int64_t from_s;       /* periods starting at or after; INT64_MIN: all */
     int64_t to_s;         /* periods starting before; INT64_MAX: all */
     const char *dwelling; /* only this dwelling's channels, or NULL */

@@ -52,9 +52,10 @@ enum mqttdec_error {
     MQTTDEC_E_NOTFINITE = -MQTTDEC_ERRNO_MAX - 6, /* NaN or infinite, or too large to represent */
     MQTTDEC_E_RANGE = -MQTTDEC_ERRNO_MAX - 7,     /* outside the channel's [min_value, max_value] */
     MQTTDEC_E_TS = -MQTTDEC_ERRNO_MAX - 8,        /* timestamp field not a date or epoch number */
-    MQTTDEC_E_TS_FUTURE = -MQTTDEC_ERRNO_MAX - 9, /* more than FOYER_FUTURE_TOLERANCE_MAX_S ahead of now */
-    MQTTDEC_E_TS_PAST = -MQTTDEC_ERRNO_MAX - 10,  /* before FOYER_TS_MIN_S */
-    MQTTDEC_E_LAST_ = MQTTDEC_E_TS_PAST,          /* the lowest code, for tests */
+    MQTTDEC_E_TS_FUTURE =
+        -MQTTDEC_ERRNO_MAX - 9, /* more than FOYER_FUTURE_TOLERANCE_MAX_S ahead of now */
+    MQTTDEC_E_TS_PAST = -MQTTDEC_ERRNO_MAX - 10, /* before FOYER_TS_MIN_S */
+    MQTTDEC_E_LAST_ = MQTTDEC_E_TS_PAST,         /* the lowest code, for tests */
 };
 
 /* Short text for what a decoder function returned: an mqttdec_error ("not

@@ -2,8 +2,12 @@
  * store.h - the SQLite time-series store.
  *
  * One write handle (owned by the writer thread, or by foyerctl import) and
- * any number of read-only handles (API, export, status), in WAL mode.  The
- * schema is described at the top of daemon/store.c.
+ * any number of read-only handles (API, export, status, summaries), in WAL
+ * mode.  The store owns the schema (described at the top of daemon/store.c):
+ * only its files hold SQL or use SQLite (tests/integration/layout_check.sh).
+ * Everyone else writes through store_ingest() and the other writers below,
+ * and reads through the read API at the end of this file
+ * (daemon/store/store_read.c).
  */
 #ifndef FOYER_STORE_H
 #define FOYER_STORE_H
@@ -11,8 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <sqlite3.h>
 
 #include "foyer/config.h"
 #include "foyer/device.h"
@@ -125,11 +127,119 @@ int64_t store_channel_id(const struct store *s, uint32_t cfg_channel);
  * next store_set_config() or store_close(). */
 const int64_t *store_channel_ids(const struct store *s, size_t *ret_n);
 
-/* The connection, for read queries in export/status/API code. */
-sqlite3 *store_db(struct store *s);
-
 /* Why the last failed operation of the handle failed (kept from the
  * failing statement, not the ROLLBACK after it). */
 const char *store_errmsg(struct store *s);
+
+/* Test hook, for disk-full tests: cap the database file at pages pages
+ * (of PRAGMA page_size bytes) for this handle's connection (PRAGMA
+ * max_page_count: a write that needs more fails with -ENOSPC, as on a full
+ * disk); pages <= 0 lifts the cap (to SQLite's largest).  Returns the cap
+ * now in effect (SQLite never sets it below the file's current size), or
+ * -errno.  foyerd never calls it. */
+int64_t store_limit_pages(struct store *s, int64_t pages);
+
+/* ---- read API (daemon/store/store_read.c) ------------------------------
+ *
+ * What the rest of foyer reads from the database: rollups (export,
+ * summaries, later the HTTP API), the stored summaries, channel and device
+ * status (foyerctl status), events.  Any handle will do, read-only or the
+ * write handle; these functions never write.  Channels are named by their
+ * config index (as in struct reading); a channel the database does not know
+ * yet has no rows.  Times are UTC epoch seconds, values in the channel's
+ * stored unit (kWh, L, degC, ...).
+ *
+ * Each query is prepared once per handle, on first use, and finalised by
+ * store_close(): a caller that repeats one (the summary engine reads
+ * thousands of ranges) pays the parse once.  A call leaves no read
+ * transaction open.  Rows are handed to a callback, one by one, without
+ * allocating; the row and the strings it points to are borrowed for the
+ * call only.  The callback returns 0 to go on; any other value stops the
+ * scan and is returned as is (return a negative errno, or a positive value
+ * of your own).  On a database failure the functions return -errno (-EBUSY
+ * locked, -ENOMEM, -EBADMSG damaged, -EIO otherwise) and store_errmsg()
+ * says why. */
+
+/* The rollup tables, by the length of their periods. */
+enum store_gran {
+    STORE_HOUR,  /* rollup_hour: UTC hours (whole local hours too) */
+    STORE_DAY,   /* rollup_day: local days (23 to 25 hours) */
+    STORE_MONTH, /* rollup_month: local months */
+};
+
+/* One rollup row: a channel's figure for one period. */
+struct store_rollup {
+    int64_t ts_s; /* start of the period */
+    double sum;   /* counters: consumption of the period; gauges: sum of the
+                     values (mean = sum / n) */
+    int64_t n;    /* readings taken in the period (0: a counter's period that
+                     only got consumption spread from readings around it) */
+    double min;   /* gauges: lowest and highest value; NaN for counters */
+    double max;
+};
+
+/* The rollup rows of config channel cfg_channel at granularity g whose
+ * period starts in [from_s, to_s) (UTC epoch s), oldest first, to fn (row
+ * borrowed for the call; sums in the channel's unit).  0, fn's non-zero
+ * value, or -errno (-EINVAL: no such granularity). */
+int store_read_rollups(struct store *s, enum store_gran g, uint32_t cfg_channel, int64_t from_s,
+                       int64_t to_s, int (*fn)(void *ctx, const struct store_rollup *row),
+                       void *ctx);
+
+/* Where a channel's readings stand, for foyerctl status. */
+struct store_channel_status {
+    bool has_last;     /* a reading taken as valid is stored (counter_status_taken():
+                          accepted, baseline or unchanged) */
+    int64_t last_ts_s; /* the newest of them: its time */
+    double last_value; /* and value */
+    bool held;         /* a newer reading waits for the next one to be judged
+                          (RS_HELD_LOW, RS_HELD_JUMP) */
+};
+
+/* *ret (the caller's) = the status of config channel cfg_channel: time in
+ * UTC epoch s, value in the channel's unit; all false/0 when the database
+ * has no reading of it.  0 or -errno (*ret untouched). */
+int store_read_channel_status(struct store *s, uint32_t cfg_channel,
+                              struct store_channel_status *ret);
+
+/* The state of device (a [meter] or [sensor] ID) its driver last reported
+ * ("online", "offline", "fresh", "stale"), copied into the caller's buf
+ * (len bytes, truncated).  0, -ENOENT when no driver reported on it, or
+ * -errno (buf untouched). */
+int store_read_device_state(struct store *s, const char *device, char *buf, size_t len);
+
+/* The latest health of every device a driver reported on, by kind then
+ * name, to fn (times UTC epoch s, response in ms).  The row, and the kind
+ * and state it points to, are borrowed for the call (not static strings as
+ * for store_put_devices()).  0, fn's non-zero value, or -errno. */
+int store_read_devices(struct store *s, int (*fn)(void *ctx, const struct device_health *h),
+                       void *ctx);
+
+/* One row of the events table. */
+struct store_event {
+    int64_t ts_s;
+    const char *channel; /* channel ID; NULL for other events */
+    const char *device;  /* [meter] or [sensor] ID; NULL for a channel's event */
+    const char *kind;    /* EVENT_* (counter.h), a device state change ("offline"),
+                            push_given_up */
+    double value;        /* NaN: none */
+    double prev_value;   /* the value before (a reset: the old index); NaN: none */
+    const char *detail;  /* for people; NULL: none */
+};
+
+/* The events at or after since_s (UTC epoch s), oldest first (in the order
+ * recorded for equal times), to fn (the event and its strings borrowed for
+ * the call; values in the channel's unit).  Selecting by dwelling is the
+ * caller's: a device's dwelling is in the config, not in the database.
+ * 0, fn's non-zero value, or -errno. */
+int store_read_events(struct store *s, int64_t since_s,
+                      int (*fn)(void *ctx, const struct store_event *ev), void *ctx);
+
+/* The stored summary of dwelling (its ID) for period ("2026-W47",
+ * "2026-11"): 0 and, when ret_body is not NULL, *ret_body = its JSON
+ * document (caller frees with free()); -ENOENT when none is stored; or
+ * -errno.  With ret_body NULL only the key is looked up (the scheduler's
+ * "which dwellings still miss this period's summary"). */
+int store_read_summary(struct store *s, const char *dwelling, const char *period, char **ret_body);
 
 #endif

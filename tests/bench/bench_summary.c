@@ -5,11 +5,10 @@
  *
  * Setup: DWELLINGS dwellings in buildings of 100 (electricity, hot water,
  * indoor temperature each, one outdoor sensor per building), rollups
- * written directly with SQL: daily and monthly rows for two years, hourly
- * rows for the last HOURLY_DAYS days and the same days a year before
- * (everything a weekly summary reads; full hourly history only makes the
- * B-trees one level deeper).  Then every dwelling's summary of the last
- * full week is computed through a read-only connection, on one core.
+ * written directly with SQL (the bench's own connection): daily and monthly rows for two years,
+ * hourly rows for the last HOURLY_DAYS days and the same days a year before (everything a weekly
+ * summary reads; full hourly history only makes the B-trees one level deeper).  Then every
+ * dwelling's summary of the last full week is computed through a read-only connection, on one core.
  *
  * Push: N summaries handed to the pusher, POSTed to tests/integration/
  * http_receiver.py on 127.0.0.1 (a Python server: it is the bottleneck
@@ -26,6 +25,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "foyer/push.h"
 #include "foyer/summary.h"
@@ -66,9 +67,12 @@ static void write_conf(const char *path, const char *db, int n, const char *push
     fclose(f);
 }
 
-static void fill(struct store *s, const struct foyer_config *cfg, int64_t now, int hourly_days)
+static void fill(struct store *s, const char *path, const struct foyer_config *cfg, int64_t now,
+                 int hourly_days)
 {
-    sqlite3 *db = store_db(s);
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        die(sqlite3_errmsg(db));
     sqlite3_stmt *ins[3];
     const char *tables[3] = {"rollup_hour", "rollup_day", "rollup_month"};
     for (int i = 0; i < 3; i++) {
@@ -131,6 +135,7 @@ static void fill(struct store *s, const struct foyer_config *cfg, int64_t now, i
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     for (int i = 0; i < 3; i++)
         sqlite3_finalize(ins[i]);
+    sqlite3_close(db);
 }
 
 static void bench_push(const char *dir, int n, const char *src)
@@ -217,7 +222,7 @@ int main(int argc, char **argv)
         die(msg);
     int64_t now = tu_now_s();
     int64_t t0 = tu_mono_ms();
-    fill(s, cfg, now, hourly_days);
+    fill(s, db, cfg, now, hourly_days);
     printf("setup: %d dwellings, %zu channels, 2 years of daily rollups, %d days of hourly "
            "(x2): %.1f s\n",
            n, cfg->n_channels, hourly_days, (double)(tu_mono_ms() - t0) / 1000);

@@ -694,7 +694,7 @@ static void test_late_without_neighbours_store(void **state)
     char sql[160];
     snprintf(sql, sizeof(sql), "INSERT INTO readings VALUES (%lld, %lld, 50, %d)",
              (long long)tchan_id(t, "elec"), (long long)(t0 + H), RS_HELD_LOW);
-    assert_int_equal(sqlite3_exec(store_db(t->s), sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(texec(t, sql), SQLITE_OK);
     assert_int_equal(tput(t, "elec", t0, 40), 0);
     assert_int_equal(t->stats.late_refused, 1);
     assert_double_equal(tquery(t,

@@ -3,7 +3,8 @@
  * was committed, and the refused batch goes in whole once there is room.
  *
  * The disk is "full" when SQLite cannot grow the file: PRAGMA max_page_count
- * makes it answer SQLITE_FULL exactly as a full file system does.
+ * on the store's connection (its test hook store_limit_pages()) makes it
+ * answer SQLITE_FULL exactly as a full file system does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +33,6 @@ static void test_disk_full_then_room(void **state)
     static struct reading r[N];
     assert_int_equal(tenv_setup(&t, NULL), 0);
     int64_t t0 = tu_day_start(tu_now_s()) - 10 * 86400;
-    sqlite3 *db = store_db(t.s);
 
     /* One batch fits. */
     make_batch(&t, r, t0, 0);
@@ -40,10 +40,8 @@ static void test_disk_full_then_room(void **state)
     double committed_hours = thours(&t, "elec", 0, INT64_MAX);
 
     /* Freeze the file at its current size: the next batches cannot fit. */
-    int pages = (int)tquery(&t, "PRAGMA page_count");
-    char sql[64];
-    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", pages);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    int64_t pages = (int64_t)tquery(&t, "PRAGMA page_count");
+    assert_int_equal(store_limit_pages(t.s, pages), pages);
     int rc = 0;
     int first = N;
     for (int k = 0; k < 20 && rc == 0; k++, first += N) {
@@ -65,8 +63,7 @@ static void test_disk_full_then_room(void **state)
     assert_true(hours >= committed_hours);
 
     /* Room again: the same batch is retried and goes in whole. */
-    assert_int_equal(sqlite3_exec(db, "PRAGMA max_page_count = 1073741823", NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_true(store_limit_pages(t.s, 0) >= 1073741823);
     make_batch(&t, r, t0, first);
     assert_int_equal(store_ingest(t.s, r, N, 0, &t.stats), 0);
     raw = tquery(&t, "SELECT max(value) - min(value) FROM readings WHERE channel = %lld",

@@ -376,12 +376,9 @@ static void test_tenancy_clip(void **state)
 static void test_tip_not_repeated(void **state)
 {
     struct fix *f = *state;
-    sqlite3 *db = store_db(f->t.s);
-    assert_int_equal(sqlite3_exec(db,
-                                  "INSERT INTO summaries VALUES ('d1', '2026-W09', 1, 0,"
+    assert_int_equal(texec(&f->t, "INSERT INTO summaries VALUES ('d1', '2026-W09', 1, 0,"
                                   " '{\"tips\": [{\"id\": \"damp-air\", \"measure\": 40},"
-                                  " {\"id\": \"standby\", \"measure\": 200}]}')",
-                                  NULL, NULL, NULL),
+                                  " {\"id\": \"standby\", \"measure\": 200}]}')"),
                      SQLITE_OK);
     json_t *doc = compute(f, "d1", "2026-W10");
     json_t *tips = json_object_get(doc, "tips");
@@ -391,7 +388,7 @@ static void test_tip_not_repeated(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(tips, 0), "id")),
                         "standby");
     json_decref(doc);
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM summaries", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(texec(&f->t, "DELETE FROM summaries"), SQLITE_OK);
 }
 
 /* The text: French words from summary.fr.conf, euros with a comma. */

@@ -122,10 +122,8 @@ static void test_failed_switch_changes_nothing(void **state)
     (void)state;
     struct tenv t;
     assert_int_equal(tenv_setup(&t, NULL), 0);
-    assert_int_equal(sqlite3_exec(store_db(t.s),
-                                  "CREATE TRIGGER refuse BEFORE INSERT ON channels"
-                                  " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-                                  NULL, NULL, NULL),
+    assert_int_equal(texec(&t, "CREATE TRIGGER refuse BEFORE INSERT ON channels"
+                               " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
                      SQLITE_OK);
     struct queue *q = queue_new(1000);
     struct writer *w = writer_start(t.s, q, t.cfg);
@@ -177,10 +175,8 @@ static void test_stop_is_bounded_when_the_disk_is_full(void **state)
     struct tenv t;
     assert_int_equal(tenv_setup(&t, NULL), 0);
     struct queue *q = queue_new(200000);
-    int pages = (int)tquery(&t, "PRAGMA page_count");
-    char sql[64];
-    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", pages);
-    assert_int_equal(sqlite3_exec(store_db(t.s), sql, NULL, NULL, NULL), SQLITE_OK);
+    int64_t pages = (int64_t)tquery(&t, "PRAGMA page_count");
+    assert_int_equal(store_limit_pages(t.s, pages), pages);
     struct writer *w = writer_start(t.s, q, t.cfg);
     int64_t t0 = tu_day_start(tu_now_s()) - 5 * 86400;
     uint32_t ch = tchan(&t, "temp");

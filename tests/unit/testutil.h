@@ -1,6 +1,11 @@
 /*
  * testutil.h - helpers for tests that run the real store on a real SQLite
  * file in a fresh temporary directory.
+ *
+ * Tests look into the database with SQL of their own (tquery(), tdb()), on
+ * a connection of their own: the store does not hand out its connection.
+ * Like any second connection, a test's writes change PRAGMA data_version,
+ * so the store drops its cached counter state and reads it again.
  */
 #ifndef FOYER_TESTUTIL_H
 #define FOYER_TESTUTIL_H
@@ -13,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "foyer/config.h"
 #include "foyer/store.h"
 #include "foyer/timeutil.h"
@@ -24,6 +31,7 @@ struct tenv {
     struct foyer_config *cfg;
     struct store *s;
     struct ingest_stats stats;
+    sqlite3 *sql; /* the test's own connection (tdb()), NULL until used */
 };
 
 /* The inventory most store tests use; extra is appended to it. */
@@ -93,6 +101,7 @@ static inline int tenv_setup(struct tenv *t, const char *extra)
 static inline void tenv_teardown(struct tenv *t)
 {
     char cmd[160];
+    sqlite3_close(t->sql);
     store_close(t->s);
     config_free(t->cfg);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
@@ -118,6 +127,33 @@ static inline int tput(struct tenv *t, const char *ch, int64_t ts, double v)
     return store_ingest(t->s, &r, 1, 0, &t->stats);
 }
 
+/* The test's own read-write connection to the database, opened on first
+ * use (closed by tenv_teardown()).  It waits for the store's writer like any
+ * other connection. */
+static inline sqlite3 *tdb(struct tenv *t)
+{
+    if (!t->sql) {
+        if (sqlite3_open_v2(t->db, &t->sql, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+            fprintf(stderr, "%s: %s\n", t->db, t->sql ? sqlite3_errmsg(t->sql) : "cannot open");
+            abort();
+        }
+        sqlite3_busy_timeout(t->sql, 10000);
+    }
+    return t->sql;
+}
+
+/* Run SQL on the test's connection; SQLITE_OK or SQLite's error code (the
+ * message on stderr). */
+static inline int texec(struct tenv *t, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(tdb(t), sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "%s: %s\n", sql, err ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    return rc;
+}
+
 /* A single number from SQL with one integer/text parameter list given as
  * a printf-formatted query. */
 static inline double tquery(struct tenv *t, const char *fmt, ...)
@@ -132,8 +168,8 @@ static inline double tquery(struct tenv *t, const char *fmt, ...)
     va_end(ap);
     sqlite3_stmt *st;
     double v = -1e300;
-    if (sqlite3_prepare_v2(store_db(t->s), sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(store_db(t->s)));
+    if (sqlite3_prepare_v2(tdb(t), sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(tdb(t)));
         abort();
     }
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -147,7 +183,7 @@ static inline bool tintegrity_ok(struct tenv *t)
 {
     sqlite3_stmt *st;
     bool ok = false;
-    if (sqlite3_prepare_v2(store_db(t->s), "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(tdb(t), "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
         return false;
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *r = (const char *)sqlite3_column_text(st, 0);

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The store owns the schema (docs/DESIGN.md, "Storage"): under daemon/,
+# drivers/ and include/ only the store's files (daemon/store.c,
+# daemon/store/, include/foyer/store_private.h) mention sqlite3 or hold SQL
+# in string literals, and only they reach the store's connection
+# (store_db(), the private headers), anywhere in the tree: tests look into
+# the database on a connection of their own.  Each file breaking a rule is
+# named.
+#
+# Usage: layout_check.sh [SOURCE_DIR]   (default: $FOYER_SRC, set by ctest)
+set -euo pipefail
+root=${1:-${FOYER_SRC:?set by ctest, or give the source directory}}
+cd "$root"
+
+store_file() {
+  case $1 in
+    daemon/store.c | daemon/store/* | include/foyer/store_private.h) return 0 ;;
+  esac
+  return 1
+}
+
+bad=0
+report() {
+  echo "layout_check: $1: $2" >&2
+  bad=1
+}
+# Files under the given directories whose text matches the extended regex.
+files_matching() { # regex dir...
+  local re=$1
+  shift
+  grep -rlE --include='*.c' --include='*.h' -- "$re" "$@" || true
+}
+
+for f in $(files_matching 'sqlite3' daemon drivers include); do
+  store_file "$f" ||
+    report "$f" "mentions sqlite3: only the store's files use SQLite (read through the read API of include/foyer/store.h)"
+done
+
+# SQL in a string literal: a statement keyword after a double quote on the
+# same line ("SELECT ...", " DELETE FROM ..." in a concatenation).
+sql='"[^"]*\b(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|PRAGMA|BEGIN|COMMIT|ROLLBACK)\b'
+for f in $(files_matching "$sql" daemon drivers include); do
+  store_file "$f" ||
+    report "$f" "holds SQL: $(grep -nE -m1 -- "$sql" "$f" | cut -c1-100)"
+done
+
+for f in $(files_matching 'store_db *\(|store_private\.h|store_int\.h' daemon drivers include tests); do
+  store_file "$f" ||
+    report "$f" "reaches the store's connection (store_db(), its private headers): use the read API, or a connection of your own in a test"
+done
+
+[ "$bad" = 0 ] || exit 1
+echo "layout_check: SQLite and SQL only in the store's files"
