@@ -18,7 +18,7 @@ foyer_script_test(modbus_rtu)
 add_executable(bench_modbus bench/bench_modbus.c)
 target_link_libraries(bench_modbus foyer_modbus)
 
-# daemon/log.c, which every driver thread calls while a reload sets the
+# daemon/util/util_log.c, which every driver thread calls while a reload sets the
 # level (a data race before; a ThreadSanitizer build reports it).
 foyer_unit_test(test_log)
 

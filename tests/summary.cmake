@@ -1,4 +1,4 @@
-# Coaching summaries and HTTP push (daemon/summary*.c, daemon/push.c):
+# Coaching summaries and HTTP push (daemon/coach/, daemon/push/push.c):
 # known-answer unit tests, push against a real local HTTP(S) receiver, and
 # the summary benchmark.  Included from tests/CMakeLists.txt.
 foyer_unit_test(test_summary)

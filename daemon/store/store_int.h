@@ -1,5 +1,5 @@
 /*
- * store_int.h - what the store's own files share (daemon/store.c and the
+ * store_int.h - what the store's own files share (daemon/store/store.c and the
  * files of daemon/store/), beside the connection (foyer/store_private.h).  No
  * other file includes it.
  */

@@ -2,7 +2,7 @@
  * store_outbox.c - the summaries and outbox tables (and the push_given_up
  * events), written by the pusher on a connection of its own: the store's
  * documented second owner (include/foyer/store_outbox.h says why, and
- * daemon/store.c describes the tables).
+ * daemon/store/store.c describes the tables).
  *
  * Data comes in from the pusher thread only: summaries to store and queue,
  * the result of each delivery attempt, expiries.  It goes out to it as the

@@ -3,7 +3,7 @@
  * every query another module runs on the database, so that no file
  * outside the store holds SQL or the connection.
  *
- * What reads what (the tables are described at the top of daemon/store.c):
+ * What reads what (the tables are described at the top of daemon/store/store.c):
  *   rollup_hour/day/month  store_read_rollups()        export, summaries
  *   readings               store_read_channel_status() foyerctl status
  *   devices                store_read_device_state(),  foyerctl status

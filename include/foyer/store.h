@@ -3,7 +3,7 @@
  *
  * One write handle (owned by the writer thread, or by foyerctl import) and
  * any number of read-only handles (API, export, status, summaries), in WAL
- * mode.  The store owns the schema (described at the top of daemon/store.c):
+ * mode.  The store owns the schema (described at the top of daemon/store/store.c):
  * only its files hold SQL or use SQLite (tests/integration/layout_check.sh).
  * Everyone else writes through store_ingest() and the other writers below,
  * and reads through the read API at the end of this file

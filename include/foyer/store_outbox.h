@@ -1,6 +1,6 @@
 /*
- * store_outbox.h - the store's outbox, for the pusher (daemon/push.c): the
- * summaries and outbox tables (daemon/store.c describes them) and the
+ * store_outbox.h - the store's outbox, for the pusher (daemon/push/push.c): the
+ * summaries and outbox tables (daemon/store/store.c describes them) and the
  * push_given_up events, on a connection of the pusher's own.
  *
  * OWNERSHIP
@@ -12,7 +12,7 @@
  *   created or migrated; SQLite serialises its short transactions with
  *   the writer's (busy_timeout).  Its commits leave the writer's cached
  *   counter state alone: that cache follows the ingest generation, which
- *   only store_ingest() raises (daemon/store.c, WRITE PATH).
+ *   only store_ingest() raises (daemon/store/store.c, WRITE PATH).
  *
  *   Why not through the writer thread: the pusher's writes would wait
  *   behind reading batches (50 000 readings in one transaction when the

@@ -1,7 +1,7 @@
 /*
  * store_private.h - the store's SQLite connection.  NOT an interface.
  *
- * For the store's own files (daemon/store.c, daemon/store/) only.  Every
+ * For the store's own files (daemon/store/store.c, daemon/store/) only.  Every
  * other module reads through the read API of store.h (the pusher writes
  * through store_outbox.h) and holds no SQL;
  * tests/integration/layout_check.sh fails the build's tests when another

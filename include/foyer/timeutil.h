@@ -3,7 +3,7 @@
  * site's time zone, and ISO 8601 parsing and formatting.
  *
  * Storage is UTC epoch seconds.  Boundaries are computed with the C library's
- * tz database after timeutil_set_zone(): days of 23 and 25 hours at the DST
+ * tz database after tu_set_zone(): days of 23 and 25 hours at the DST
  * changes come out right because a day is [local midnight, next local
  * midnight), never 86 400 s.
  */
@@ -17,7 +17,7 @@
 
 /* Select the zone for the whole process ("Europe/Paris").  Returns 0, or
  * -EINVAL when tu_zone_check() refuses it.  Call before starting threads. */
-int timeutil_set_zone(const char *zone);
+int tu_set_zone(const char *zone);
 
 /* Whether foyer can run in ZONE, without selecting it (safe while other
  * threads convert local times).  Returns 0; -EINVAL for a name that is not

@@ -31,12 +31,11 @@
 #include <sqlite3.h>
 
 #include "foyer/config.h"
-#include "foyer/csvio.h"
+#include "foyer/ctl.h"
+#include "foyer/ingest.h"
 #include "foyer/limits.h"
-#include "foyer/queue.h"
 #include "foyer/store.h"
 #include "foyer/timeutil.h"
-#include "foyer/writer.h"
 
 static double now_s(void)
 {
@@ -284,7 +283,7 @@ int main(int argc, char **argv)
     snprintf(bare, sizeof(bare), "%s/bare.db", dir);
     snprintf(imp, sizeof(imp), "%s/import.db", dir);
     struct foyer_config *cfg = make_config(dir, db, channels);
-    if (!cfg || timeutil_set_zone("Europe/Paris") < 0)
+    if (!cfg || tu_set_zone("Europe/Paris") < 0)
         return 1;
     /* Recent data: older readings would fall to raw retention mid-run. */
     t0 = tu_day_start(tu_now_s()) - 3 * 86400;

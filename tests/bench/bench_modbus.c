@@ -222,25 +222,25 @@ struct bare_result {
 static int bare_loop(const struct profile *prof, bool merged, int cycles, int spacing_ms,
                      struct bare_result *ret)
 {
-    struct mbplan *plan;
-    if (mbplan_build(prof, merged ? MBPLAN_GAP_TCP : 0, &plan) < 0)
+    struct drv_modbus_plan *plan;
+    if (drv_modbus_plan_build(prof, merged ? DRV_MODBUS_PLAN_GAP_TCP : 0, &plan) < 0)
         return -1;
     modbus_t *mb = modbus_new_tcp("127.0.0.1", sim_port);
     modbus_set_response_timeout(mb, 0, TIMEOUT_MS * 1000);
     if (modbus_connect(mb) < 0) {
         modbus_free(mb);
-        mbplan_free(plan);
+        drv_modbus_plan_free(plan);
         return -1;
     }
     uint16_t words[256];
     int n_req = 0;
     /* One request per value: a plan with no merging at all. */
-    struct mbplan_request single[REGS_PER_METER];
-    const struct mbplan_request *reqs = plan->reqs;
+    struct drv_modbus_request single[REGS_PER_METER];
+    const struct drv_modbus_request *reqs = plan->reqs;
     size_t n = plan->n_reqs;
     if (!merged) {
         for (size_t i = 0; i < prof->n_regs; i++)
-            single[i] = (struct mbplan_request){REG_INPUT, prof->regs[i].address, 2, 0};
+            single[i] = (struct drv_modbus_request){REG_INPUT, prof->regs[i].address, 2, 0};
         reqs = single;
         n = prof->n_regs;
     }
@@ -264,7 +264,7 @@ static int bare_loop(const struct profile *prof, bool merged, int cycles, int sp
     ret->requests = n_req;
     modbus_close(mb);
     modbus_free(mb);
-    mbplan_free(plan);
+    drv_modbus_plan_free(plan);
     return 0;
 }
 

@@ -28,8 +28,8 @@
 
 #include <sqlite3.h>
 
+#include "foyer/coach.h"
 #include "foyer/push.h"
-#include "foyer/summary.h"
 #include "foyer/timeutil.h"
 
 extern char **environ;
@@ -214,7 +214,7 @@ int main(int argc, char **argv)
     write_conf(conf, db, n, NULL);
     struct conf_errors errs = {0};
     struct foyer_config *cfg = config_load(conf, &errs);
-    if (!cfg || timeutil_set_zone("Europe/Paris") < 0)
+    if (!cfg || tu_set_zone("Europe/Paris") < 0)
         die("config");
     struct store *s, *ro;
     const char *msg;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The store owns the schema (docs/DESIGN.md, "Storage"): under daemon/,
-# drivers/ and include/ only the store's files (daemon/store.c,
+# drivers/ and include/ only the store's files (daemon/store/store.c,
 # daemon/store/, include/foyer/store_private.h) mention sqlite3 or hold SQL
 # in string literals, and only they reach the store's connection
 # (store_db(), the private headers), anywhere in the tree: tests look into
@@ -14,7 +14,7 @@ cd "$root"
 
 store_file() {
   case $1 in
-    daemon/store.c | daemon/store/* | include/foyer/store_private.h) return 0 ;;
+    daemon/store/store.c | daemon/store/* | include/foyer/store_private.h) return 0 ;;
   esac
   return 1
 }

@@ -184,7 +184,7 @@ int main(int argc, char **argv)
         conf_errors_free(&errs);
         return 1;
     }
-    if (timeutil_set_zone(cfg->timezone) < 0) {
+    if (tu_set_zone(cfg->timezone) < 0) {
         fprintf(stderr, "gen-history: bad time zone %s\n", cfg->timezone);
         return 1;
     }

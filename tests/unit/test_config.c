@@ -23,8 +23,8 @@
 
 #include <cmocka.h>
 
+#include "foyer/coach.h"
 #include "foyer/config.h"
-#include "foyer/summary.h"
 #include "foyer/timeutil.h"
 
 static char tmp_root[PATH_MAX];
@@ -1085,7 +1085,7 @@ static void test_err_timezone_offsets(void **state)
         assert_int_equal(tu_zone_check(ok[i], NULL), 0);
     }
     assert_int_equal(tu_zone_check("Asia/Kolkata", NULL), -EDOM);
-    assert_int_equal(timeutil_set_zone("Asia/Kolkata"), -EINVAL);
+    assert_int_equal(tu_set_zone("Asia/Kolkata"), -EINVAL);
 }
 
 /* A TZif file (RFC 8536) of version 2 with one local time type of offset

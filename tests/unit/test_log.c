@@ -1,5 +1,5 @@
 /*
- * test_log.c - daemon/log.c under concurrent use: a reload (SIGHUP) sets
+ * test_log.c - daemon/util/util_log.c under concurrent use: a reload (SIGHUP) sets
  * the level while driver threads log.  Run in a ThreadSanitizer build, a
  * plain read of the threshold is reported as a data race (it was one);
  * everywhere, the level set is the level seen, and each line is whole.

@@ -79,7 +79,7 @@ static void test_every_type_and_order(void **state)
         const struct decode_case *c = &cases[i];
         struct profile_register r = reg_of(c->type, c->order);
         double v = 0;
-        int rc = mbdecode_value(&r, c->words, 4, &v);
+        int rc = drv_modbus_decode_value(&r, c->words, 4, &v);
         if (rc != 0 || v != c->expect)
             fail_msg("%s: rc %d, decoded %.17g, expected %.17g", c->name, rc, v, c->expect);
     }
@@ -93,14 +93,14 @@ static void test_scale_offset_and_short_input(void **state)
     r.offset = 10;
     const uint16_t w[2] = {0x0001, 0x0000}; /* 65536 */
     double v = 0;
-    assert_int_equal(mbdecode_value(&r, w, 2, &v), 0);
+    assert_int_equal(drv_modbus_decode_value(&r, w, 2, &v), 0);
     assert_true(fabs(v - 75.536) < 1e-9);
     v = 42;
-    assert_int_equal(mbdecode_value(&r, w, 1, &v), -EINVAL);
+    assert_int_equal(drv_modbus_decode_value(&r, w, 1, &v), -EINVAL);
     assert_true(v == 42); /* untouched on failure */
-    assert_int_equal(mbdecode_words(RT_U16), 1);
-    assert_int_equal(mbdecode_words(RT_FLOAT32), 2);
-    assert_int_equal(mbdecode_words(RT_S64), 4);
+    assert_int_equal(drv_modbus_decode_words(RT_U16), 1);
+    assert_int_equal(drv_modbus_decode_words(RT_FLOAT32), 2);
+    assert_int_equal(drv_modbus_decode_words(RT_S64), 4);
 }
 
 static void test_acceptable(void **state)
@@ -109,18 +109,18 @@ static void test_acceptable(void **state)
     struct profile_register r = reg_of(RT_FLOAT32, WO_ABCD);
     r.min_value = 0;
     r.max_value = 1000;
-    assert_true(mbdecode_acceptable(&r, 0));
-    assert_true(mbdecode_acceptable(&r, 1000));
-    assert_false(mbdecode_acceptable(&r, -0.001));
-    assert_false(mbdecode_acceptable(&r, 1000.5));
-    assert_false(mbdecode_acceptable(&r, NAN));
-    assert_false(mbdecode_acceptable(&r, INFINITY));
-    assert_false(mbdecode_acceptable(&r, -INFINITY));
+    assert_true(drv_modbus_decode_acceptable(&r, 0));
+    assert_true(drv_modbus_decode_acceptable(&r, 1000));
+    assert_false(drv_modbus_decode_acceptable(&r, -0.001));
+    assert_false(drv_modbus_decode_acceptable(&r, 1000.5));
+    assert_false(drv_modbus_decode_acceptable(&r, NAN));
+    assert_false(drv_modbus_decode_acceptable(&r, INFINITY));
+    assert_false(drv_modbus_decode_acceptable(&r, -INFINITY));
     /* A float32 NaN from the wire stays NaN after scaling, and is refused. */
     const uint16_t nan_words[2] = {0x7FC0, 0x0000};
     double v = 0;
-    assert_int_equal(mbdecode_value(&r, nan_words, 2, &v), 0);
-    assert_false(mbdecode_acceptable(&r, v));
+    assert_int_equal(drv_modbus_decode_value(&r, nan_words, 2, &v), 0);
+    assert_false(drv_modbus_decode_acceptable(&r, v));
 }
 
 static struct profile_register preg(enum reg_function f, uint16_t addr, enum reg_type t)
@@ -141,8 +141,8 @@ static void test_plan_sdm630(void **state)
         preg(REG_INPUT, 0x4A, RT_FLOAT32),
     };
     struct profile p = {.name = "sdm630", .regs = regs, .n_regs = 5};
-    struct mbplan *plan = NULL;
-    assert_int_equal(mbplan_build(&p, MBPLAN_GAP_MAX, &plan), 0);
+    struct drv_modbus_plan *plan = NULL;
+    assert_int_equal(drv_modbus_plan_build(&p, DRV_MODBUS_PLAN_GAP_MAX, &plan), 0);
     assert_int_equal(plan->n_reqs, 3);
     assert_int_equal(plan->reqs[0].address, 0x00);
     assert_int_equal(plan->reqs[0].count, 8);
@@ -155,13 +155,13 @@ static void test_plan_sdm630(void **state)
     assert_int_equal(plan->reg_word[2], 8);
     assert_int_equal(plan->reg_word[4], 12);
     assert_int_equal(plan->reg_req[4], 2);
-    mbplan_free(plan);
+    drv_modbus_plan_free(plan);
 
     /* With a wide gap allowance everything is one request of 76 registers. */
-    assert_int_equal(mbplan_build(&p, 100, &plan), 0);
+    assert_int_equal(drv_modbus_plan_build(&p, 100, &plan), 0);
     assert_int_equal(plan->n_reqs, 1);
     assert_int_equal(plan->reqs[0].count, 0x4C);
-    mbplan_free(plan);
+    drv_modbus_plan_free(plan);
 }
 
 static void test_plan_limits(void **state)
@@ -177,8 +177,8 @@ static void test_plan_limits(void **state)
     regs[n++] = preg(REG_INPUT, 0, RT_U16);
     regs[n++] = preg(REG_HOLDING, 200, RT_U16);
     struct profile p = {.name = "t", .regs = regs, .n_regs = n};
-    struct mbplan *plan = NULL;
-    assert_int_equal(mbplan_build(&p, MBPLAN_GAP_MAX, &plan), 0);
+    struct drv_modbus_plan *plan = NULL;
+    assert_int_equal(drv_modbus_plan_build(&p, DRV_MODBUS_PLAN_GAP_MAX, &plan), 0);
     /* holding [0,122) stops before 125; [130,132); holding 200; input 0 */
     assert_int_equal(plan->n_reqs, 4);
     assert_int_equal(plan->reqs[0].function, REG_HOLDING);
@@ -190,30 +190,30 @@ static void test_plan_limits(void **state)
     assert_int_equal(plan->reqs[2].count, 1);
     assert_int_equal(plan->reqs[3].function, REG_INPUT);
     for (size_t i = 0; i < plan->n_reqs; i++)
-        assert_true(plan->reqs[i].count >= 1 && plan->reqs[i].count <= MBPLAN_WORDS_MAX);
+        assert_true(plan->reqs[i].count >= 1 && plan->reqs[i].count <= DRV_MODBUS_PLAN_WORDS_MAX);
     assert_int_equal(plan->reg_word[0], 122);  /* holding 130: first word of request 1 */
     assert_int_equal(plan->reg_word[13], 0);   /* holding 0 */
     assert_int_equal(plan->reg_word[14], 1);   /* the u16 inside it */
     assert_int_equal(plan->reg_word[15], 125); /* input 0 after 122 + 2 + 1 words */
     assert_int_equal(plan->n_words, 126);
-    mbplan_free(plan);
+    drv_modbus_plan_free(plan);
 
     /* Gaps larger than the allowance are not read through. */
     struct profile_register gap[] = {preg(REG_INPUT, 0, RT_U16), preg(REG_INPUT, 17, RT_U16),
                                      preg(REG_INPUT, 35, RT_U16)};
     struct profile g = {.name = "gap", .regs = gap, .n_regs = 3};
-    assert_int_equal(mbplan_build(&g, MBPLAN_GAP_MAX, &plan), 0);
+    assert_int_equal(drv_modbus_plan_build(&g, DRV_MODBUS_PLAN_GAP_MAX, &plan), 0);
     /* 16 unused registers (1..16) are read through, 17 (18..34) are not. */
     assert_int_equal(plan->n_reqs, 2);
     assert_int_equal(plan->reqs[0].count, 18);
-    mbplan_free(plan);
+    drv_modbus_plan_free(plan);
 
     struct profile_register past[] = {preg(REG_HOLDING, 65535, RT_U32)};
     struct profile q = {.name = "past", .regs = past, .n_regs = 1};
     plan = NULL;
-    assert_int_equal(mbplan_build(&q, MBPLAN_GAP_MAX, &plan), -EINVAL);
+    assert_int_equal(drv_modbus_plan_build(&q, DRV_MODBUS_PLAN_GAP_MAX, &plan), -EINVAL);
     assert_null(plan);
-    mbplan_free(NULL);
+    drv_modbus_plan_free(NULL);
 }
 
 int main(void)

@@ -58,7 +58,7 @@ static int setup(void **state)
         return -1;
     fputs(conf_text, f);
     fclose(f);
-    timeutil_set_zone("Europe/Paris");
+    tu_set_zone("Europe/Paris");
     cfg = config_load(path, &errs);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
@@ -89,7 +89,8 @@ static int decode(const char *id, const char *payload, struct reading *out, size
                   const char **field)
 {
     const struct sensor *s = sensor(id);
-    return mqttdec_message(cfg, s, s->first_channel, payload, strlen(payload), NOW, out, n, field);
+    return drv_mqtt_decode_message(cfg, s, s->first_channel, payload, strlen(payload), NOW, out, n,
+                                   field);
 }
 
 static double value_of(const struct reading *out, size_t n, const char *channel_id)
@@ -175,18 +176,18 @@ static void test_bare_number_and_epoch_ms(void **state)
     size_t n;
     const char *field;
     int64_t ts;
-    struct mqttdec_doc *doc;
+    struct drv_mqtt_decode_doc *doc;
     (void)state;
     assert_int_equal(decode("w", "1.25", out, &n, &field), 0);
     assert_int_equal(n, 1);
     assert_true(value_of(out, n, "w.cold") == 1250); /* m3 -> L */
-    assert_int_equal(decode("w", "{\"v\":1}", out, &n, &field), MQTTDEC_E_NOFIELD);
+    assert_int_equal(decode("w", "{\"v\":1}", out, &n, &field), DRV_MQTT_E_NOFIELD);
 
-    assert_int_equal(mqttdec_parse("{\"t\":1767225600123}", 19, &doc), 0);
-    assert_int_equal(mqttdec_timestamp(doc, "t", &ts), 0);
+    assert_int_equal(drv_mqtt_decode_parse("{\"t\":1767225600123}", 19, &doc), 0);
+    assert_int_equal(drv_mqtt_decode_timestamp(doc, "t", &ts), 0);
     assert_int_equal(ts, NOW);
-    assert_int_equal(mqttdec_timestamp(doc, "u", &ts), -ENOENT);
-    mqttdec_doc_free(doc);
+    assert_int_equal(drv_mqtt_decode_timestamp(doc, "u", &ts), -ENOENT);
+    drv_mqtt_decode_doc_free(doc);
 }
 
 struct bad_case {
@@ -198,23 +199,23 @@ struct bad_case {
 static void test_refusals(void **state)
 {
     static const struct bad_case cases[] = {
-        {"binary", "\xff\x01garbage", MQTTDEC_E_SYNTAX},
-        {"empty", "", MQTTDEC_E_SYNTAX},
-        {"truncated", "{\"temperature\":21.5,\"humid", MQTTDEC_E_SYNTAX},
-        {"array root", "[1,2]", MQTTDEC_E_SYNTAX},
-        {"string root", "\"21.5\"", MQTTDEC_E_SYNTAX},
-        {"NaN literal", "{\"temperature\":NaN}", MQTTDEC_E_SYNTAX},
-        {"real overflow", "{\"temperature\":1e999}", MQTTDEC_E_SYNTAX},
-        {"integer overflow", "{\"temperature\":123456789012345678901234567890}", MQTTDEC_E_SYNTAX},
-        {"string value", "{\"temperature\":\"warm\"}", MQTTDEC_E_TYPE},
-        {"null value", "{\"temperature\":null}", MQTTDEC_E_TYPE},
-        {"out of range", "{\"temperature\":1e6}", MQTTDEC_E_RANGE},
-        {"humidity > 100", "{\"humidity\":140}", MQTTDEC_E_RANGE},
-        {"no field", "{\"battery\":90}", MQTTDEC_E_NOFIELD},
-        {"future", "{\"temperature\":20,\"time\":1768225600}", MQTTDEC_E_TS_FUTURE},
-        {"past", "{\"temperature\":20,\"time\":\"1999-12-31T00:00:00Z\"}", MQTTDEC_E_TS_PAST},
-        {"bad date", "{\"temperature\":20,\"time\":\"yesterday\"}", MQTTDEC_E_TS},
-        {"bool ts", "{\"temperature\":20,\"time\":true}", MQTTDEC_E_TS},
+        {"binary", "\xff\x01garbage", DRV_MQTT_E_SYNTAX},
+        {"empty", "", DRV_MQTT_E_SYNTAX},
+        {"truncated", "{\"temperature\":21.5,\"humid", DRV_MQTT_E_SYNTAX},
+        {"array root", "[1,2]", DRV_MQTT_E_SYNTAX},
+        {"string root", "\"21.5\"", DRV_MQTT_E_SYNTAX},
+        {"NaN literal", "{\"temperature\":NaN}", DRV_MQTT_E_SYNTAX},
+        {"real overflow", "{\"temperature\":1e999}", DRV_MQTT_E_SYNTAX},
+        {"integer overflow", "{\"temperature\":123456789012345678901234567890}", DRV_MQTT_E_SYNTAX},
+        {"string value", "{\"temperature\":\"warm\"}", DRV_MQTT_E_TYPE},
+        {"null value", "{\"temperature\":null}", DRV_MQTT_E_TYPE},
+        {"out of range", "{\"temperature\":1e6}", DRV_MQTT_E_RANGE},
+        {"humidity > 100", "{\"humidity\":140}", DRV_MQTT_E_RANGE},
+        {"no field", "{\"battery\":90}", DRV_MQTT_E_NOFIELD},
+        {"future", "{\"temperature\":20,\"time\":1768225600}", DRV_MQTT_E_TS_FUTURE},
+        {"past", "{\"temperature\":20,\"time\":\"1999-12-31T00:00:00Z\"}", DRV_MQTT_E_TS_PAST},
+        {"bad date", "{\"temperature\":20,\"time\":\"yesterday\"}", DRV_MQTT_E_TS},
+        {"bool ts", "{\"temperature\":20,\"time\":true}", DRV_MQTT_E_TS},
     };
     struct reading out[8];
     size_t n;
@@ -223,13 +224,14 @@ static void test_refusals(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int rc = decode("z", cases[i].payload, out, &n, &field);
         if (rc != cases[i].rc)
-            fail_msg("%s: got %d (%s), expected %d (%s)", cases[i].name, rc, mqttdec_strerror(rc),
-                     cases[i].rc, mqttdec_strerror(cases[i].rc));
-        assert_string_not_equal(mqttdec_strerror(rc), "unknown error");
+            fail_msg("%s: got %d (%s), expected %d (%s)", cases[i].name, rc,
+                     drv_mqtt_decode_strerror(rc), cases[i].rc,
+                     drv_mqtt_decode_strerror(cases[i].rc));
+        assert_string_not_equal(drv_mqtt_decode_strerror(rc), "unknown error");
     }
     /* One bad field does not lose the good ones. */
     assert_int_equal(decode("z", "{\"temperature\":\"x\",\"humidity\":50}", out, &n, &field),
-                     MQTTDEC_E_TYPE);
+                     DRV_MQTT_E_TYPE);
     assert_int_equal(n, 1);
     assert_string_equal(field, "temperature");
     assert_true(value_of(out, n, "z.humidity") == 50);
@@ -239,22 +241,22 @@ static void test_size_and_depth(void **state)
 {
     static char big[DRV_MQTT_PAYLOAD_MAX + 2];
     char deep[200];
-    struct mqttdec_doc *doc = NULL;
+    struct drv_mqtt_decode_doc *doc = NULL;
     (void)state;
     memset(big, ' ', sizeof(big));
     big[0] = '{';
     big[sizeof(big) - 1] = '}';
-    assert_int_equal(mqttdec_parse(big, sizeof(big), &doc), MQTTDEC_E_SIZE);
-    assert_int_equal(mqttdec_parse(big, DRV_MQTT_PAYLOAD_MAX, &doc), MQTTDEC_E_SYNTAX);
+    assert_int_equal(drv_mqtt_decode_parse(big, sizeof(big), &doc), DRV_MQTT_E_SIZE);
+    assert_int_equal(drv_mqtt_decode_parse(big, DRV_MQTT_PAYLOAD_MAX, &doc), DRV_MQTT_E_SYNTAX);
 
     memset(deep, '[', sizeof(deep));
-    assert_false(mqttdec_depth_ok(deep, sizeof(deep), MQTTDEC_DEPTH_MAX));
-    assert_int_equal(mqttdec_parse(deep, sizeof(deep), &doc), MQTTDEC_E_DEPTH);
+    assert_false(drv_mqtt_decode_depth_ok(deep, sizeof(deep), DRV_MQTT_DEPTH_MAX));
+    assert_int_equal(drv_mqtt_decode_parse(deep, sizeof(deep), &doc), DRV_MQTT_E_DEPTH);
     /* Brackets inside strings do not count; closing ones bring the depth down. */
-    assert_true(mqttdec_depth_ok("{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[\"}", 29, 2));
-    assert_true(mqttdec_depth_ok("[[[]],[[]],[[]]]", 16, 3));
-    assert_false(mqttdec_depth_ok("[[[[]]]]", 8, 3));
-    assert_true(mqttdec_depth_ok("{\"a\\\"[[[\":1}", 12, 1));
+    assert_true(drv_mqtt_decode_depth_ok("{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[\"}", 29, 2));
+    assert_true(drv_mqtt_decode_depth_ok("[[[]],[[]],[[]]]", 16, 3));
+    assert_false(drv_mqtt_decode_depth_ok("[[[[]]]]", 8, 3));
+    assert_true(drv_mqtt_decode_depth_ok("{\"a\\\"[[[\":1}", 12, 1));
 }
 
 /* The decoder's own codes and the -errno values it also returns never
@@ -262,10 +264,10 @@ static void test_size_and_depth(void **state)
 static void test_error_codes_disjoint_from_errno(void **state)
 {
     (void)state;
-    for (int c = MQTTDEC_E_SIZE; c >= MQTTDEC_E_LAST_; c--) {
-        if (c >= -MQTTDEC_ERRNO_MAX)
+    for (int c = DRV_MQTT_E_SIZE; c >= DRV_MQTT_E_LAST_; c--) {
+        if (c >= -DRV_MQTT_ERRNO_MAX)
             fail_msg("decoder code %d lies in the -errno range", c);
-        const char *t = mqttdec_strerror(c);
+        const char *t = drv_mqtt_decode_strerror(c);
         if (strcmp(t, "unknown error") == 0)
             fail_msg("decoder code %d has no text", c);
         for (int e = 1; e <= 133; e++) /* every errno Linux has */
@@ -275,47 +277,51 @@ static void test_error_codes_disjoint_from_errno(void **state)
     /* strerror's text lasts until its next call: compare copies. */
     for (int e = 1; e <= 133; e++) {
         char got[128], want[128];
-        (void)snprintf(got, sizeof(got), "%s", mqttdec_strerror(-e));
+        (void)snprintf(got, sizeof(got), "%s", drv_mqtt_decode_strerror(-e));
         (void)snprintf(want, sizeof(want), "%s", strerror(e));
         if (strcmp(got, want) != 0)
             fail_msg("-errno %d prints as \"%s\", not \"%s\"", e, got, want);
     }
     char enoent[128];
     (void)snprintf(enoent, sizeof(enoent), "%s", strerror(ENOENT));
-    assert_string_equal(mqttdec_strerror(-ENOENT), enoent);
-    assert_string_equal(mqttdec_strerror(MQTTDEC_E_DEPTH), "JSON nested too deep");
-    assert_string_equal(mqttdec_strerror(MQTTDEC_OK), "ok");
-    assert_string_equal(mqttdec_strerror(MQTTDEC_E_LAST_ - 1), "unknown error");
+    assert_string_equal(drv_mqtt_decode_strerror(-ENOENT), enoent);
+    assert_string_equal(drv_mqtt_decode_strerror(DRV_MQTT_E_DEPTH), "JSON nested too deep");
+    assert_string_equal(drv_mqtt_decode_strerror(DRV_MQTT_OK), "ok");
+    assert_string_equal(drv_mqtt_decode_strerror(DRV_MQTT_E_LAST_ - 1), "unknown error");
 
     /* What the functions return for an absent field is -ENOENT, and it
      * prints as such. */
-    struct mqttdec_doc *doc = NULL;
+    struct drv_mqtt_decode_doc *doc = NULL;
     double v;
-    assert_int_equal(mqttdec_parse("{\"a\":1}", 7, &doc), 0);
-    int rc = mqttdec_number(doc, "b", &v);
+    assert_int_equal(drv_mqtt_decode_parse("{\"a\":1}", 7, &doc), 0);
+    int rc = drv_mqtt_decode_number(doc, "b", &v);
     assert_int_equal(rc, -ENOENT);
-    assert_string_equal(mqttdec_strerror(rc), enoent);
-    mqttdec_doc_free(doc);
+    assert_string_equal(drv_mqtt_decode_strerror(rc), enoent);
+    drv_mqtt_decode_doc_free(doc);
 }
 
 static void test_device_name(void **state)
 {
     char buf[FOYER_ID_MAX + 1];
     (void)state;
-    assert_true(mqttdec_device_name("zigbee2mqtt/+", "zigbee2mqtt/salon-a01", buf, sizeof(buf)));
-    assert_string_equal(buf, "salon-a01");
-    assert_true(mqttdec_device_name("tele/+/SENSOR", "tele/plug3/SENSOR", buf, sizeof(buf)));
-    assert_string_equal(buf, "plug3");
     assert_true(
-        mqttdec_device_name("shellies/#", "shellies/pm1/status/switch:0", buf, sizeof(buf)));
+        drv_mqtt_decode_device_name("zigbee2mqtt/+", "zigbee2mqtt/salon-a01", buf, sizeof(buf)));
+    assert_string_equal(buf, "salon-a01");
+    assert_true(
+        drv_mqtt_decode_device_name("tele/+/SENSOR", "tele/plug3/SENSOR", buf, sizeof(buf)));
+    assert_string_equal(buf, "plug3");
+    assert_true(drv_mqtt_decode_device_name("shellies/#", "shellies/pm1/status/switch:0", buf,
+                                            sizeof(buf)));
     assert_string_equal(buf, "pm1");
-    assert_true(mqttdec_device_name("a/+/+", "a/x/y", buf, sizeof(buf)));
+    assert_true(drv_mqtt_decode_device_name("a/+/+", "a/x/y", buf, sizeof(buf)));
     assert_string_equal(buf, "x");
-    assert_false(mqttdec_device_name("tele/+/SENSOR", "tele/plug3/STATE", buf, sizeof(buf)));
-    assert_false(mqttdec_device_name("zigbee2mqtt/+", "zigbee2mqtt/a/b", buf, sizeof(buf)));
-    assert_false(mqttdec_device_name("zigbee2mqtt/salon", "zigbee2mqtt/salon", buf, sizeof(buf)));
-    assert_false(mqttdec_device_name("z/+", "z/", buf, sizeof(buf)));
-    assert_false(mqttdec_device_name("z/+", "z/0123456789", buf, 5));
+    assert_false(
+        drv_mqtt_decode_device_name("tele/+/SENSOR", "tele/plug3/STATE", buf, sizeof(buf)));
+    assert_false(drv_mqtt_decode_device_name("zigbee2mqtt/+", "zigbee2mqtt/a/b", buf, sizeof(buf)));
+    assert_false(
+        drv_mqtt_decode_device_name("zigbee2mqtt/salon", "zigbee2mqtt/salon", buf, sizeof(buf)));
+    assert_false(drv_mqtt_decode_device_name("z/+", "z/", buf, sizeof(buf)));
+    assert_false(drv_mqtt_decode_device_name("z/+", "z/0123456789", buf, 5));
 }
 
 int main(void)

@@ -14,8 +14,7 @@
 
 #include <cmocka.h>
 
-#include "foyer/queue.h"
-#include "foyer/writer.h"
+#include "foyer/ingest.h"
 #include "testutil.h"
 
 static char dir[64];

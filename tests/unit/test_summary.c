@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "foyer/summary.h"
+#include "foyer/coach.h"
 #include "testutil.h"
 
 #define H   3600
@@ -108,7 +108,7 @@ static int setup(void **state)
     t->cfg = config_load(t->conf, &errs);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.msgs[i]);
-    if (!t->cfg || timeutil_set_zone("Europe/Paris") < 0)
+    if (!t->cfg || tu_set_zone("Europe/Paris") < 0)
         return -1;
     const char *msg;
     if (store_open(t->db, t->cfg, &t->s, &msg) < 0)

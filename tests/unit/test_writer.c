@@ -12,8 +12,7 @@
 
 #include <cmocka.h>
 
-#include "foyer/queue.h"
-#include "foyer/writer.h"
+#include "foyer/ingest.h"
 #include "testutil.h"
 
 static void test_stop_commits_everything(void **state)

@@ -89,7 +89,7 @@ static inline int tenv_setup(struct tenv *t, const char *extra)
         conf_errors_free(&errs);
         return -EINVAL;
     }
-    if (timeutil_set_zone(t->cfg->timezone) < 0)
+    if (tu_set_zone(t->cfg->timezone) < 0)
         return -EINVAL;
     const char *msg;
     int rc = store_open(t->db, t->cfg, &t->s, &msg);

@@ -18,7 +18,7 @@
  * message is escaped (\xNN for control bytes), so a file cannot drive the
  * terminal it is reported on.
  */
-#include "foyer/csvio.h"
+#include "foyer/ctl.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coach_int.h"
 #include "foyer/limits.h"
-#include "foyer/summary.h"
 
 /* Nodes of one expression at most: the conditions are a line long. */
 #define EXPR_NODES_MAX 64

@@ -10,7 +10,7 @@
  * A zone is checked (tu_zone_check) by reading its TZif file (RFC 8536)
  * rather than by switching TZ: the config is checked again on SIGHUP while
  * other threads convert local times, and TZ is process-wide.  foyerd's start
- * (timeutil_set_zone) and the config check use this one function, so
+ * (tu_set_zone) and the config check use this one function, so
  * `foyerd --check-config` refuses exactly the zones foyerd refuses.
  */
 #include "foyer/timeutil.h"
@@ -246,7 +246,7 @@ int tu_zone_check(const char *zone, int32_t *ret_bad_offset_s)
     return rc;
 }
 
-int timeutil_set_zone(const char *zone)
+int tu_set_zone(const char *zone)
 {
     if (tu_zone_check(zone, NULL) < 0)
         return -EINVAL;

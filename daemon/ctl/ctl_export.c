@@ -5,7 +5,7 @@
  * channel), never raw readings, so exporting a year of a building is a
  * lookup.  Streams rows to the output as they are read.
  */
-#include "foyer/csvio.h"
+#include "foyer/ctl.h"
 
 #include <errno.h>
 #include <string.h>

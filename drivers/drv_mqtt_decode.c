@@ -4,9 +4,9 @@
  * through before it becomes a reading.
  *
  * Pure functions: no I/O, no logging, no global state; the driver
- * (drivers/mqtt.c) calls them from libmosquitto's thread and logs refusals
+ * (drivers/drv_mqtt.c) calls them from libmosquitto's thread and logs refusals
  * with the topic.  jansson parses; since it recurses without a depth limit,
- * the raw bytes are checked for nesting first (mqttdec_depth_ok), and
+ * the raw bytes are checked for nesting first (drv_mqtt_decode_depth_ok), and
  * payloads are bounded by DRV_MQTT_PAYLOAD_MAX before anything else.
  */
 #include "foyer/drv_mqtt.h"
@@ -20,42 +20,42 @@
 #include "foyer/limits.h"
 #include "foyer/timeutil.h"
 
-struct mqttdec_doc {
+struct drv_mqtt_decode_doc {
     json_t *root; /* an object or a number */
 };
 
-const char *mqttdec_strerror(int err)
+const char *drv_mqtt_decode_strerror(int err)
 {
     switch (err) {
-    case MQTTDEC_OK:
+    case DRV_MQTT_OK:
         return "ok";
-    case MQTTDEC_E_SIZE:
+    case DRV_MQTT_E_SIZE:
         return "payload too large";
-    case MQTTDEC_E_DEPTH:
+    case DRV_MQTT_E_DEPTH:
         return "JSON nested too deep";
-    case MQTTDEC_E_SYNTAX:
+    case DRV_MQTT_E_SYNTAX:
         return "not a JSON object or a number";
-    case MQTTDEC_E_NOFIELD:
+    case DRV_MQTT_E_NOFIELD:
         return "none of the mapped fields present";
-    case MQTTDEC_E_TYPE:
+    case DRV_MQTT_E_TYPE:
         return "field is not a number";
-    case MQTTDEC_E_NOTFINITE:
+    case DRV_MQTT_E_NOTFINITE:
         return "value is NaN, infinite or too large";
-    case MQTTDEC_E_RANGE:
+    case DRV_MQTT_E_RANGE:
         return "value out of range";
-    case MQTTDEC_E_TS:
+    case DRV_MQTT_E_TS:
         return "timestamp is not a date or an epoch number";
-    case MQTTDEC_E_TS_FUTURE:
+    case DRV_MQTT_E_TS_FUTURE:
         return "timestamp in the future";
-    case MQTTDEC_E_TS_PAST:
+    case DRV_MQTT_E_TS_PAST:
         return "timestamp before 2000";
     default:
         /* strerror's texts for known errno values are static in glibc. */
-        return err < 0 && err >= -MQTTDEC_ERRNO_MAX ? strerror(-err) : "unknown error";
+        return err < 0 && err >= -DRV_MQTT_ERRNO_MAX ? strerror(-err) : "unknown error";
     }
 }
 
-bool mqttdec_depth_ok(const char *buf, size_t len, int max_depth)
+bool drv_mqtt_decode_depth_ok(const char *buf, size_t len, int max_depth)
 {
     int depth = 0;
     bool in_str = false, esc = false;
@@ -83,24 +83,24 @@ bool mqttdec_depth_ok(const char *buf, size_t len, int max_depth)
     return true;
 }
 
-int mqttdec_parse(const void *payload, size_t len, struct mqttdec_doc **ret_doc)
+int drv_mqtt_decode_parse(const void *payload, size_t len, struct drv_mqtt_decode_doc **ret_doc)
 {
-    struct mqttdec_doc *doc;
+    struct drv_mqtt_decode_doc *doc;
     json_error_t jerr;
     json_t *root;
 
     if (len > DRV_MQTT_PAYLOAD_MAX)
-        return MQTTDEC_E_SIZE;
-    if (!mqttdec_depth_ok(payload, len, MQTTDEC_DEPTH_MAX))
-        return MQTTDEC_E_DEPTH;
+        return DRV_MQTT_E_SIZE;
+    if (!drv_mqtt_decode_depth_ok(payload, len, DRV_MQTT_DEPTH_MAX))
+        return DRV_MQTT_E_DEPTH;
     /* JSON_DECODE_ANY only to take a bare number ("21.5"); any other
      * non-object root is refused below. */
     root = json_loadb(payload, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return MQTTDEC_E_SYNTAX;
+        return DRV_MQTT_E_SYNTAX;
     if (!json_is_object(root) && !json_is_number(root)) {
         json_decref(root);
-        return MQTTDEC_E_SYNTAX;
+        return DRV_MQTT_E_SYNTAX;
     }
     doc = calloc(1, sizeof(*doc));
     if (!doc) {
@@ -112,7 +112,7 @@ int mqttdec_parse(const void *payload, size_t len, struct mqttdec_doc **ret_doc)
     return 0;
 }
 
-void mqttdec_doc_free(struct mqttdec_doc *doc)
+void drv_mqtt_decode_doc_free(struct drv_mqtt_decode_doc *doc)
 {
     if (!doc)
         return;
@@ -121,14 +121,14 @@ void mqttdec_doc_free(struct mqttdec_doc *doc)
 }
 
 /* The JSON value at a dot-separated path, or NULL. */
-static json_t *lookup(const struct mqttdec_doc *doc, const char *path)
+static json_t *lookup(const struct drv_mqtt_decode_doc *doc, const char *path)
 {
     json_t *v = doc->root;
     const char *seg = path;
 
     if (!path[0])
         return json_is_number(v) ? v : NULL;
-    for (int level = 0; level < MQTTDEC_PATH_LEVELS_MAX; level++) {
+    for (int level = 0; level < DRV_MQTT_PATH_LEVELS_MAX; level++) {
         const char *dot = strchr(seg, '.');
         size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
         if (!json_is_object(v))
@@ -141,7 +141,8 @@ static json_t *lookup(const struct mqttdec_doc *doc, const char *path)
     return NULL;
 }
 
-int mqttdec_number(const struct mqttdec_doc *doc, const char *path, double *ret_value)
+int drv_mqtt_decode_number(const struct drv_mqtt_decode_doc *doc, const char *path,
+                           double *ret_value)
 {
     json_t *v = lookup(doc, path);
     double d;
@@ -149,15 +150,16 @@ int mqttdec_number(const struct mqttdec_doc *doc, const char *path, double *ret_
     if (!v)
         return -ENOENT;
     if (!json_is_number(v))
-        return MQTTDEC_E_TYPE;
+        return DRV_MQTT_E_TYPE;
     d = json_number_value(v);
     if (!isfinite(d))
-        return MQTTDEC_E_NOTFINITE;
+        return DRV_MQTT_E_NOTFINITE;
     *ret_value = d;
     return 0;
 }
 
-int mqttdec_timestamp(const struct mqttdec_doc *doc, const char *path, int64_t *ret_ts_s)
+int drv_mqtt_decode_timestamp(const struct drv_mqtt_decode_doc *doc, const char *path,
+                              int64_t *ret_ts_s)
 {
     json_t *v = lookup(doc, path);
     int64_t ts;
@@ -166,37 +168,37 @@ int mqttdec_timestamp(const struct mqttdec_doc *doc, const char *path, int64_t *
         return -ENOENT;
     if (json_is_string(v)) {
         if (tu_parse_iso(json_string_value(v), &ts) < 0)
-            return MQTTDEC_E_TS;
+            return DRV_MQTT_E_TS;
     } else if (json_is_number(v)) {
         double d = json_number_value(v);
         if (!isfinite(d) || d < 0 || d > 1e15)
-            return MQTTDEC_E_TS;
+            return DRV_MQTT_E_TS;
         if (d >= 1e11)
             d /= 1000;
         ts = (int64_t)d;
     } else {
-        return MQTTDEC_E_TS;
+        return DRV_MQTT_E_TS;
     }
     *ret_ts_s = ts;
     return 0;
 }
 
-int mqttdec_message(const struct foyer_config *cfg, const struct sensor *s, uint32_t first_channel,
-                    const void *payload, size_t len, int64_t now_s, struct reading *out,
-                    size_t *ret_n, const char **ret_field)
+int drv_mqtt_decode_message(const struct foyer_config *cfg, const struct sensor *s,
+                            uint32_t first_channel, const void *payload, size_t len, int64_t now_s,
+                            struct reading *out, size_t *ret_n, const char **ret_field)
 {
-    struct mqttdec_doc *doc = NULL;
+    struct drv_mqtt_decode_doc *doc = NULL;
     int64_t ts_s = now_s;
     size_t n = 0, found = 0;
     int rc, first_err = 0;
 
     *ret_n = 0;
     *ret_field = "";
-    rc = mqttdec_parse(payload, len, &doc);
+    rc = drv_mqtt_decode_parse(payload, len, &doc);
     if (rc < 0)
         return rc;
     if (s->timestamp_field) {
-        rc = mqttdec_timestamp(doc, s->timestamp_field, &ts_s);
+        rc = drv_mqtt_decode_timestamp(doc, s->timestamp_field, &ts_s);
         if (rc == -ENOENT) {
             ts_s = now_s;
         } else if (rc < 0) {
@@ -204,11 +206,11 @@ int mqttdec_message(const struct foyer_config *cfg, const struct sensor *s, uint
             goto out_free;
         } else if (ts_s > now_s + FOYER_FUTURE_TOLERANCE_MAX_S) {
             *ret_field = s->timestamp_field;
-            rc = MQTTDEC_E_TS_FUTURE;
+            rc = DRV_MQTT_E_TS_FUTURE;
             goto out_free;
         } else if (ts_s < FOYER_TS_MIN_S) {
             *ret_field = s->timestamp_field;
-            rc = MQTTDEC_E_TS_PAST;
+            rc = DRV_MQTT_E_TS_PAST;
             goto out_free;
         }
     }
@@ -217,16 +219,16 @@ int mqttdec_message(const struct foyer_config *cfg, const struct sensor *s, uint
         const struct channel *ch = &cfg->channels[first_channel + f];
         double v;
 
-        rc = mqttdec_number(doc, sf->path, &v);
+        rc = drv_mqtt_decode_number(doc, sf->path, &v);
         if (rc == -ENOENT)
             continue;
         found++;
         if (rc == 0) {
             v *= sf->scale;
             if (!isfinite(v))
-                rc = MQTTDEC_E_NOTFINITE;
+                rc = DRV_MQTT_E_NOTFINITE;
             else if (v < ch->min_value || v > ch->max_value)
-                rc = MQTTDEC_E_RANGE;
+                rc = DRV_MQTT_E_RANGE;
         }
         if (rc < 0) {
             if (!first_err) {
@@ -240,14 +242,14 @@ int mqttdec_message(const struct foyer_config *cfg, const struct sensor *s, uint
     }
     rc = first_err;
     if (found == 0)
-        rc = MQTTDEC_E_NOFIELD;
+        rc = DRV_MQTT_E_NOFIELD;
     *ret_n = n;
 out_free:
-    mqttdec_doc_free(doc);
+    drv_mqtt_decode_doc_free(doc);
     return rc;
 }
 
-bool mqttdec_device_name(const char *filter, const char *topic, char *buf, size_t len)
+bool drv_mqtt_decode_device_name(const char *filter, const char *topic, char *buf, size_t len)
 {
     const char *f = filter, *t = topic;
     const char *name = NULL;

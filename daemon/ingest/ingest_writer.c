@@ -16,7 +16,7 @@
  * gets one more try per batch, then the writer exits and leaves what it
  * could not commit in the queue file for the next start (counted).
  */
-#include "foyer/writer.h"
+#include "foyer/ingest.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -16,7 +16,7 @@
  * year is given only when that period lies wholly inside the tenancy (an
  * earlier household's figures are neither comparable nor theirs to see).
  */
-#include "foyer/summary.h"
+#include "coach_int.h"
 
 #include <errno.h>
 #include <math.h>

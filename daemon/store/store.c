@@ -47,7 +47,7 @@
  *
  *   ingest_state(id = 1, queue_seq, db_id, ingest_gen)            [version 3]
  *       The sequence number of the last reading of foyerd's reading queue
- *       (daemon/queue.c) committed, written in the same transaction as the
+ *       (daemon/ingest/ingest_queue.c) committed, written in the same transaction as the
  *       readings: at start the readings after it, still in the queue file,
  *       are committed again, and those up to it are not.  db_id, random at
  *       creation, is stamped in the queue file too: a queue file left by
@@ -91,7 +91,7 @@
  *   tests/integration/layout_check.sh keeps SQL inside the store's files.
  */
 #include "foyer/store.h"
-#include "store/store_int.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -228,7 +228,7 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
-/* Version 2: coaching summaries and the push outbox (daemon/push.c). */
+/* Version 2: coaching summaries and the push outbox (daemon/push/push.c). */
 static const char *const schema_v2[] = {
     "CREATE TABLE summaries(dwelling TEXT NOT NULL, period TEXT NOT NULL,"
     " schema INTEGER NOT NULL, computed INTEGER NOT NULL, body TEXT NOT NULL,"
@@ -241,7 +241,7 @@ static const char *const schema_v2[] = {
     NULL,
 };
 
-/* Version 3: the reading queue's committed sequence number (daemon/queue.c). */
+/* Version 3: the reading queue's committed sequence number (daemon/ingest/ingest_queue.c). */
 static const char *const schema_v3[] = {
     "CREATE TABLE ingest_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
     " queue_seq INTEGER NOT NULL, db_id INTEGER NOT NULL)",

@@ -4,7 +4,7 @@
  * Reads go through a read-only connection and can run next to foyerd.
  * Import opens its own write connection: SQLite serialises it with foyerd's
  * writer, and each notices the other's ingests (the ingest generation,
- * daemon/store.c) and reloads its counter state, so importing while foyerd
+ * daemon/store/store.c) and reloads its counter state, so importing while foyerd
  * runs is safe.
  */
 #include <errno.h>
@@ -16,13 +16,12 @@
 
 #include <jansson.h>
 
+#include "foyer/coach.h"
 #include "foyer/config.h"
 #include "foyer/counter.h"
-#include "foyer/csvio.h"
 #include "foyer/ctl.h"
 #include "foyer/log.h"
 #include "foyer/store.h"
-#include "foyer/summary.h"
 #include "foyer/timeutil.h"
 
 #define DEFAULT_CONFIG FOYER_SYSCONFDIR "/foyer.conf"
@@ -67,7 +66,7 @@ static struct foyer_config *load_config(const char *path)
         conf_errors_free(&errs);
         return NULL;
     }
-    if (timeutil_set_zone(cfg->timezone) < 0) {
+    if (tu_set_zone(cfg->timezone) < 0) {
         fprintf(stderr, "foyerctl: %s: unknown time zone \"%s\"\n", path, cfg->timezone);
         config_free(cfg);
         return NULL;

@@ -1,8 +1,8 @@
 /*
- * summary.h - coaching summaries: per dwelling, per ISO week and calendar
- * month, what the household used (kWh, litres, euros), against its own past
- * and similar homes, heating per degree-day, comfort, night base load, the
- * building's shared figure and up to three tips.
+ * coach.h - the coach room (daemon/coach/): coaching summaries: per dwelling, per ISO week and
+ * calendar month, what the household used (kWh, litres, euros), against its own past and similar
+ * homes, heating per degree-day, comfort, night base load, the building's shared figure and up to
+ * three tips.
  *
  * The engine only reads: a read-only store connection (rollups, tenancies
  * from the config, the summary stored for the previous period so a tip just
@@ -15,8 +15,8 @@
  * (conf_read_ini()); they live in the directory of the main config file
  * (summary_lang_dir()).
  */
-#ifndef FOYER_SUMMARY_H
-#define FOYER_SUMMARY_H
+#ifndef FOYER_COACH_H
+#define FOYER_COACH_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,7 +61,7 @@ struct summary_period {
     char id[16]; /* "2026-W47" (ISO week) or "2026-11" */
 };
 
-/* Parse "2026-W47" or "2026-11".  Needs the zone set (timeutil_set_zone).
+/* Parse "2026-W47" or "2026-11".  Needs the zone set (tu_set_zone).
  * 0 or -EINVAL. */
 int summary_period_parse(const char *text, struct summary_period *ret);
 /* The week or month containing ts_s. */
@@ -132,12 +132,6 @@ int summary_render_text(const json_t *summary, const struct summary_lang *lang, 
 int summary_key(const char *building, const char *dwelling, const char *period, char *buf,
                 size_t len);
 
-/* ---- foyerctl summary -------------------------------------------------- */
-
-/* `foyerctl summary --dwelling ID --period 2026-W47|2026-11 [--lang fr|en]
- * [--format text|json]`: argv[0] is "summary".  Returns the exit code. */
-int ctl_summary(const struct foyer_config *cfg, int argc, char **argv);
-
 /* ---- the scheduler (foyerd's main loop) ---------------------------------- */
 
 struct pusher;
@@ -154,41 +148,5 @@ int summary_scheduler_set_config(struct summary_scheduler *s, const struct foyer
  * has no stored summary), compute the summaries of every dwelling for it
  * and hand them to the pusher.  Logs its own failures. */
 void summary_scheduler_tick(struct summary_scheduler *s, int64_t now_s);
-
-/* ---- between the summary modules (summary*.c) ---------------------------- */
-
-/* Named figures of a summary: the variables of the tips' conditions and
- * saving formulas, and of the text templates.  A figure that is unknown
- * is absent (its value is NaN: every comparison with it is false). */
-#define SUMMARY_VARS_MAX 160
-struct summary_var {
-    char name[40];
-    double value; /* NaN when only text */
-    bool is_text; /* text holds the value */
-    char text[480];
-};
-struct summary_vars {
-    struct summary_var v[SUMMARY_VARS_MAX];
-    size_t n;
-};
-/* Set (or replace) a number; NaN values are not stored. */
-void summary_vars_set(struct summary_vars *v, const char *name, double value);
-void summary_vars_set_text(struct summary_vars *v, const char *name, const char *text);
-/* The number, or NaN when absent. */
-double summary_vars_get(const struct summary_vars *v, const char *name);
-
-/* Choose up to SUMMARY_TIPS_MAX tips whose condition holds, best priority
- * first, leaving out a tip shown in prev_tips (the previous period's "tips"
- * array, or NULL) unless its measure got worse.  Returns a new JSON array
- * (caller decrefs), NULL on allocation failure. */
-json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_vars *v,
-                          const json_t *prev_tips);
-
-/* Expand a template: "{name}" becomes the figure (number with the
- * language's decimal separator, 0 decimals from 100 up, else 1; "{name:2}"
- * with 2 decimals) or its text; an absent figure gives "?".  Returns the
- * length written (truncated to len - 1). */
-size_t summary_lang_expand(const struct summary_lang *l, const char *tmpl,
-                           const struct summary_vars *v, char *buf, size_t len);
 
 #endif

@@ -12,7 +12,7 @@
  * Room used in the ring: tail - released (popped readings keep their slots
  * until the writer has committed them).
  */
-#include "foyer/queue.h"
+#include "foyer/ingest.h"
 
 #include <errno.h>
 #include <fcntl.h>

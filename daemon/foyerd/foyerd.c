@@ -24,14 +24,13 @@
 #include "foyer/driver.h"
 #include "foyer/drv_modbus.h"
 #include "foyer/drv_mqtt.h"
+#include "foyer/ingest.h"
 #include "foyer/log.h"
-#include "foyer/queue.h"
 #include "foyer/store.h"
 #include "foyer/timeutil.h"
-#include "foyer/writer.h"
 /* summaries-and-push: begin */
+#include "foyer/coach.h"
 #include "foyer/push.h"
-#include "foyer/summary.h"
 /* summaries-and-push: end */
 
 #define DEFAULT_CONFIG FOYER_SYSCONFDIR "/foyer.conf"
@@ -52,8 +51,8 @@ struct daemon {
 };
 
 /* ---- summaries-and-push: begin ------------------------------------------
- * The pusher thread (daemon/push.c) owns the summaries and outbox tables;
- * the scheduler (daemon/summary_sched.c) runs in this main thread, computes
+ * The pusher thread (daemon/push/push.c) owns the summaries and outbox tables;
+ * the scheduler (daemon/coach/coach_sched.c) runs in this main thread, computes
  * summaries when a week or month closes and hands them to the pusher. */
 static struct pusher *summaries_pusher;
 static struct summary_scheduler *summaries_sched;
@@ -358,7 +357,7 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level_name(d.cfg->log_level);
-    if (timeutil_set_zone(d.cfg->timezone) < 0) {
+    if (tu_set_zone(d.cfg->timezone) < 0) {
         log_err("%s: time zone \"%s\" is unknown or not whole-hour", path, d.cfg->timezone);
         config_free(d.cfg);
         return 1;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "foyer/summary.h"
+#include "coach_int.h"
 #include "foyer/timeutil.h"
 
 struct out {

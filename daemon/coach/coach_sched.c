@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coach_int.h"
 #include "foyer/log.h"
 #include "foyer/push.h"
-#include "foyer/summary.h"
 #include "foyer/timeutil.h"
 
 /* Readings of the last minutes of a period may still be on their way

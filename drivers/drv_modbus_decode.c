@@ -1,6 +1,6 @@
 /*
  * modbus_decode.c - the Modbus driver's pure parts: decoding registers into
- * values (mbdecode_) and planning the read requests of a profile (mbplan_).
+ * values (drv_modbus_decode_) and planning the read requests of a profile (drv_modbus_plan_).
  *
  * No I/O, no logging, no state: the bus threads call these with buffers they
  * own, and the unit tests and the bench call them directly.
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-unsigned mbdecode_words(enum reg_type type)
+unsigned drv_modbus_decode_words(enum reg_type type)
 {
     switch (type) {
     case RT_U16:
@@ -56,10 +56,10 @@ static uint64_t assemble(const uint16_t *words, unsigned n, enum word_order orde
     return u;
 }
 
-int mbdecode_value(const struct profile_register *reg, const uint16_t *words, size_t n_words,
-                   double *ret_value)
+int drv_modbus_decode_value(const struct profile_register *reg, const uint16_t *words,
+                            size_t n_words, double *ret_value)
 {
-    unsigned n = mbdecode_words(reg->type);
+    unsigned n = drv_modbus_decode_words(reg->type);
     if (n == 0 || n_words < n)
         return -EINVAL;
     uint64_t u = assemble(words, n, reg->order);
@@ -99,12 +99,12 @@ int mbdecode_value(const struct profile_register *reg, const uint16_t *words, si
     return 0;
 }
 
-bool mbdecode_acceptable(const struct profile_register *reg, double v)
+bool drv_modbus_decode_acceptable(const struct profile_register *reg, double v)
 {
     return isfinite(v) && v >= reg->min_value && v <= reg->max_value;
 }
 
-void mbplan_free(struct mbplan *plan)
+void drv_modbus_plan_free(struct drv_modbus_plan *plan)
 {
     if (!plan)
         return;
@@ -120,10 +120,11 @@ static uint32_t reg_key(const struct profile_register *r)
     return ((uint32_t)r->function << 16) | r->address;
 }
 
-int mbplan_build(const struct profile *p, unsigned gap_max, struct mbplan **ret_plan)
+int drv_modbus_plan_build(const struct profile *p, unsigned gap_max,
+                          struct drv_modbus_plan **ret_plan)
 {
     size_t n = p->n_regs;
-    struct mbplan *plan = calloc(1, sizeof(*plan));
+    struct drv_modbus_plan *plan = calloc(1, sizeof(*plan));
     size_t *order = calloc(n ? n : 1, sizeof(*order));
     if (!plan || !order)
         goto out_nomem;
@@ -143,16 +144,16 @@ int mbplan_build(const struct profile *p, unsigned gap_max, struct mbplan **ret_
         order[j] = i;
     }
 
-    struct mbplan_request *cur = NULL;
+    struct drv_modbus_request *cur = NULL;
     uint32_t cur_end = 0; /* one past the last register of cur */
     for (size_t k = 0; k < n; k++) {
         const struct profile_register *r = &p->regs[order[k]];
-        uint32_t end = (uint32_t)r->address + mbdecode_words(r->type);
-        if (mbdecode_words(r->type) == 0 || end > 0x10000u)
+        uint32_t end = (uint32_t)r->address + drv_modbus_decode_words(r->type);
+        if (drv_modbus_decode_words(r->type) == 0 || end > 0x10000u)
             goto out_inval;
         uint32_t new_end = end > cur_end ? end : cur_end;
         if (cur && cur->function == r->function && r->address <= cur_end + gap_max &&
-            new_end - cur->address <= MBPLAN_WORDS_MAX) {
+            new_end - cur->address <= DRV_MODBUS_PLAN_WORDS_MAX) {
             cur_end = new_end;
         } else {
             cur = &plan->reqs[plan->n_reqs++];
@@ -170,7 +171,7 @@ int mbplan_build(const struct profile *p, unsigned gap_max, struct mbplan **ret_
     }
     plan->n_words = word;
     for (size_t i = 0; i < n; i++) {
-        const struct mbplan_request *rq = &plan->reqs[plan->reg_req[i]];
+        const struct drv_modbus_request *rq = &plan->reqs[plan->reg_req[i]];
         plan->reg_word[i] = rq->first_word + (uint32_t)(p->regs[i].address - rq->address);
     }
     free(order);
@@ -179,10 +180,10 @@ int mbplan_build(const struct profile *p, unsigned gap_max, struct mbplan **ret_
 
 out_inval:
     free(order);
-    mbplan_free(plan);
+    drv_modbus_plan_free(plan);
     return -EINVAL;
 out_nomem:
     free(order);
-    mbplan_free(plan);
+    drv_modbus_plan_free(plan);
     return -ENOMEM;
 }

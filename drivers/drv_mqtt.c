@@ -5,7 +5,7 @@
  * DESIGN
  *   Threads.  The network thread ("foyer-mqtt-net", mosquitto_loop()) runs
  *   the callbacks: on_message looks the topic up, decodes the payload
- *   (drivers/mqtt_decode.c) and emits the readings (a non-blocking queue
+ *   (drivers/drv_mqtt_decode.c) and emits the readings (a non-blocking queue
  *   push).  It does no other I/O: what it has to say (a refused payload, a
  *   connection change) goes into a small ring of log lines, and state
  *   changes into atomics.  A supervisor thread ("foyer-mqtt") wakes every
@@ -306,7 +306,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     if (ms->wild) {
         char name[FOYER_ID_MAX + 1];
         struct mq_dev key = {.name = name}, *d = NULL;
-        if (mqttdec_device_name(ms->s->topic, msg->topic, name, sizeof(name)))
+        if (drv_mqtt_decode_device_name(ms->s->topic, msg->topic, name, sizeof(name)))
             d = bsearch(&key, ms->devs, ms->n_devs, sizeof(*ms->devs), cmp_dev);
         if (!d) {
             unit_bad(section);
@@ -323,12 +323,12 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         atomic_store(&u->dirty, true);
     }
     if (msg->payloadlen < 0 || msg->payloadlen > DRV_MQTT_PAYLOAD_MAX) {
-        rc = MQTTDEC_E_SIZE;
+        rc = DRV_MQTT_E_SIZE;
     } else if (ms->s->n_fields > sizeof(out) / sizeof(out[0])) {
         rc = -E2BIG; /* cannot happen with the config's limits; refuse, do not overflow */
     } else {
-        rc = mqttdec_message(drv->cfg, ms->s, first_channel, msg->payload, (size_t)msg->payloadlen,
-                             now_s, out, &n, &field);
+        rc = drv_mqtt_decode_message(drv->cfg, ms->s, first_channel, msg->payload,
+                                     (size_t)msg->payloadlen, now_s, out, &n, &field);
     }
     for (size_t i = 0; i < n; i++)
         if (!drv->env.emit(drv->env.sink_ctx, &out[i]))
@@ -346,8 +346,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
             ring_put(drv, LOG_LVL_WARNING,
                      "sensor %s: topic %s: %s%s%s (%d bytes); %s (%lu more not logged)", ms->s->id,
                      msg->topic, field[0] ? field : "", field[0] ? ": " : "",
-                     rc == -E2BIG ? "too many fields" : mqttdec_strerror(rc), msg->payloadlen,
-                     n ? "other fields kept" : "message dropped", supp);
+                     rc == -E2BIG ? "too many fields" : drv_mqtt_decode_strerror(rc),
+                     msg->payloadlen, n ? "other fields kept" : "message dropped", supp);
     }
 }
 

@@ -8,9 +8,9 @@
  *   thread alone owns its modbus_t, its meters' state and their buffers, so
  *   nothing here is locked but the stop flag's condition variable.
  *
- *   Requests: each profile gets its plans once, at open (mbplan_build():
+ *   Requests: each profile gets its plans once, at open (drv_modbus_plan_build():
  *   ranges of one function merged up to 125 registers, reading through gaps
- *   of MBPLAN_GAP_TCP or MBPLAN_GAP_MAX registers by bus type; and a strict
+ *   of DRV_MODBUS_PLAN_GAP_TCP or DRV_MODBUS_PLAN_GAP_MAX registers by bus type; and a strict
  *   plan without gaps for meters that answer exception 02 to a read through
  *   unmapped registers: such a meter switches to it, once, logged).  Every meter owns a word
  *   buffer the size of its plan and an array of readings, allocated at open:
@@ -42,7 +42,7 @@
  *   a wait for an answer (timeout_ms may be a minute).  A serial line cannot
  *   be woken that way: an RTU bus stops after at most one timeout_ms.
  *
- *   Values: decoded (mbdecode_value()), refused when NaN, infinite or outside
+ *   Values: decoded (drv_modbus_decode_value()), refused when NaN, infinite or outside
  *   the register's declared range (counted in bad_values), else emitted with
  *   the poll's UTC timestamp.  Counters (polls, errors by kind, last success,
  *   response time) go to env->health after every poll.
@@ -88,11 +88,11 @@ enum { MB_PLAN_TCP, MB_PLAN_RTU, MB_PLAN_STRICT, MB_PLAN_KINDS };
 struct mb_meter {
     const struct meter *m;
     const struct profile *prof;
-    const struct mbplan *plan;   /* shared by the meters of one profile and bus type */
-    const struct mbplan *strict; /* the same without gaps (exception 02 fallback) */
-    bool refused_gap;            /* this poll got exception 02: switch to strict */
-    uint16_t *words;             /* plan->n_words, filled by one poll */
-    bool *req_ok;                /* per request: answered in this poll */
+    const struct drv_modbus_plan *plan;   /* shared by the meters of one profile and bus type */
+    const struct drv_modbus_plan *strict; /* the same without gaps (exception 02 fallback) */
+    bool refused_gap;                     /* this poll got exception 02: switch to strict */
+    uint16_t *words;                      /* plan->n_words, filled by one poll */
+    bool *req_ok;                         /* per request: answered in this poll */
     int64_t interval_ms;
     int64_t slot_ms;    /* the schedule's current deadline (monotonic) */
     int64_t due_ms;     /* next attempt: the slot, or a retry after backoff */
@@ -125,7 +125,7 @@ struct mb_bus {
 
 struct drv_modbus {
     struct driver_env env;
-    struct mbplan **plans; /* per profile, MB_PLAN_KINDS each; NULL when unused */
+    struct drv_modbus_plan **plans; /* per profile, MB_PLAN_KINDS each; NULL when unused */
     size_t n_plans;
     struct mb_bus *buses; /* per cfg->buses */
     size_t n_buses;
@@ -180,7 +180,7 @@ static void drv_modbus_close(void *arg)
         free_bus_meters(bus);
     }
     for (size_t i = 0; i < drv->n_plans; i++)
-        mbplan_free(drv->plans[i]);
+        drv_modbus_plan_free(drv->plans[i]);
     free(drv->plans);
     free(drv->buses);
     pthread_cond_destroy(&drv->wake);
@@ -265,11 +265,11 @@ static void *drv_modbus_open(const struct driver_env *env, int *ret_err)
         size_t base = (size_t)m->profile * MB_PLAN_KINDS;
         bool tcp = cfg->buses[m->bus].type == BUS_TCP;
         size_t kinds[2] = {tcp ? MB_PLAN_TCP : MB_PLAN_RTU, MB_PLAN_STRICT};
-        unsigned gaps[2] = {tcp ? MBPLAN_GAP_TCP : MBPLAN_GAP_MAX, 0};
+        unsigned gaps[2] = {tcp ? DRV_MODBUS_PLAN_GAP_TCP : DRV_MODBUS_PLAN_GAP_MAX, 0};
         for (size_t k = 0; k < 2; k++) {
             if (drv->plans[base + kinds[k]])
                 continue;
-            err = mbplan_build(prof, gaps[k], &drv->plans[base + kinds[k]]);
+            err = drv_modbus_plan_build(prof, gaps[k], &drv->plans[base + kinds[k]]);
             if (err < 0) {
                 log_err("profile %s (%s): cannot plan its requests: %s", prof->name, prof->path,
                         err == -EINVAL ? "a register runs past address 65535" : strerror(-err));
@@ -503,7 +503,7 @@ static int bus_connect(struct mb_bus *bus)
 }
 
 /* One read request; 0 or -errno (libmodbus errnos included). */
-static int bus_read(struct mb_bus *bus, int unit_id, const struct mbplan_request *rq,
+static int bus_read(struct mb_bus *bus, int unit_id, const struct drv_modbus_request *rq,
                     uint16_t *dest, double *ret_ms)
 {
     for (int attempt = 0;; attempt++) {
@@ -573,14 +573,14 @@ static void set_state(struct mb_bus *bus, struct mb_meter *mm, bool offline, int
 static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
 {
     const struct driver_env *env = &bus->drv->env;
-    const struct mbplan *plan = mm->plan;
+    const struct drv_modbus_plan *plan = mm->plan;
     int64_t ts_s = tu_now_s();
     size_t answered = 0, failed = 0, valid = 0, invalid = 0;
     int last_err = 0, exception = 0;
 
     memset(mm->req_ok, 0, plan->n_reqs * sizeof(*mm->req_ok));
     for (size_t i = 0; i < plan->n_reqs; i++) {
-        const struct mbplan_request *rq = &plan->reqs[i];
+        const struct drv_modbus_request *rq = &plan->reqs[i];
         double ms = 0;
         if (atomic_load(&bus->drv->stop))
             return; /* stopping: no verdict on this poll */
@@ -631,8 +631,8 @@ static void poll_meter(struct mb_bus *bus, struct mb_meter *mm)
         const struct profile_register *reg = &mm->prof->regs[r];
         double v;
         uint32_t w = plan->reg_word[r];
-        if (mbdecode_value(reg, mm->words + w, plan->n_words - w, &v) < 0 ||
-            !mbdecode_acceptable(reg, v)) {
+        if (drv_modbus_decode_value(reg, mm->words + w, plan->n_words - w, &v) < 0 ||
+            !drv_modbus_decode_acceptable(reg, v)) {
             mm->h.bad_values++;
             invalid++;
             continue;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foyer/coach.h"
 #include "foyer/ctl.h"
-#include "foyer/summary.h"
 #include "foyer/timeutil.h"
 
 int ctl_summary(const struct foyer_config *cfg, int argc, char **argv)
