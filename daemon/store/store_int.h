@@ -6,7 +6,47 @@
 #ifndef FOYER_STORE_INT_H
 #define FOYER_STORE_INT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "foyer/counter.h"
 #include "foyer/store_private.h"
+
+struct store_ingest;
+struct store_read;
+
+/* A store handle.  Every field is the store room's; store.c opens, closes
+ * and switches configs, store_ingest.c writes readings, store_read.c
+ * reads. */
+struct store {
+    sqlite3 *db;
+    bool readonly;
+    const struct foyer_config *cfg;
+    int64_t *chan_id;            /* db id per config channel, -1 unknown */
+    struct counter_state *state; /* per config channel */
+    struct store_ingest *ing;    /* the write path's statements and rollup buffers
+                                    (store_ingest.c); NULL on a read-only handle */
+    int64_t ingest_gen;          /* ingest_state.ingest_gen as this handle last read or wrote it */
+    int64_t now_s;               /* wall clock at batch start */
+    struct store_read *rd;       /* the read API's statements (store_read.c), NULL until used */
+    /* Why the last failed operation failed (see store_errmsg()): room for a
+     * config refusal, FILE:LINE and what the channel holds. */
+    char errmsg[1024];
+};
+
+/* Run a statement without results; -errno. */
+int store_exec(sqlite3 *db, const char *sql);
+
+/* Step a statement expected to return no row, and reset it; -errno. */
+int store_step_done(sqlite3_stmt *st);
+
+/* A write transaction failed: keep why (store_errmsg()), then undo it. */
+void store_abort_txn(struct store *s);
+
+/* The write path of a write handle (store_ingest.c): prepare its statements
+ * and buffers, and free them (accepts NULL).  0 or -errno. */
+int store_ingest_open(struct store *s);
+void store_ingest_close(struct store_ingest *ing);
 
 /* SQLite's result code as -errno: -ENOSPC full, -EBUSY locked, -ENOMEM,
  * -EACCES, -ENOENT, -EBADMSG damaged or not a database, -EIO otherwise. */
@@ -19,7 +59,6 @@ void store_note_error(struct store *s);
 /* The read API's prepared statements of a handle (daemon/store/store_read.c):
  * the slot in the handle where they hang, NULL until the first read; freed
  * with store_read_free() by store_close() (accepts NULL). */
-struct store_read;
 struct store_read **store_read_slot(struct store *s);
 void store_read_free(struct store_read *r);
 
