@@ -6,7 +6,12 @@
 #ifndef FOYER_COACH_INT_H
 #define FOYER_COACH_INT_H
 
+#include <time.h>
+
 #include "foyer/coach.h"
+
+/* The local calendar time of ts in the site's zone (coach_period.c). */
+void summary_local_tm(int64_t ts, struct tm *ret);
 
 /* ---- between the summary modules (summary*.c) ---------------------------- */
 

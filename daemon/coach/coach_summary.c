@@ -1,8 +1,8 @@
 /*
- * summary.c - the summary engine: periods, degree-days, and the figures of
- * one dwelling's summary, computed from the rollups through a read-only
- * store handle (store_read_rollups(), store_read_summary()) and returned as
- * the JSON document that is pushed (schema in docs/summary.md).
+ * coach_summary.c - the summary engine: the figures of one dwelling's
+ * summary (periods and degree-days are coach_period.c), computed from the rollups through a
+ * read-only store handle (store_read_rollups(), store_read_summary()) and returned as the JSON
+ * document that is pushed (schema in docs/summary.md).
  *
  * Every figure is a lookup in rollup_day (consumption, euros, degree-days,
  * means) or rollup_hour (coverage, comfort hours, night base load); nothing
@@ -39,109 +39,6 @@
 
 static const enum quantity energy_q[] = {Q_ELECTRICITY, Q_HEAT, Q_GAS, Q_HOT_WATER, Q_COLD_WATER};
 #define N_ENERGY_Q (sizeof(energy_q) / sizeof(energy_q[0]))
-
-/* ---- periods ----------------------------------------------------------- */
-
-static void local_tm(int64_t ts, struct tm *ret)
-{
-    time_t t = (time_t)ts;
-    localtime_r(&t, ret);
-}
-
-static void period_fill_id(struct summary_period *p)
-{
-    struct tm tm;
-    local_tm(p->start_s, &tm);
-    if (p->kind == SUMMARY_WEEK)
-        (void)strftime(p->id, sizeof(p->id), "%G-W%V", &tm);
-    else
-        (void)strftime(p->id, sizeof(p->id), "%Y-%m", &tm);
-}
-
-void summary_period_at(enum summary_kind kind, int64_t ts_s, struct summary_period *ret)
-{
-    ret->kind = kind;
-    if (kind == SUMMARY_WEEK) {
-        ret->start_s = tu_week_start(ts_s);
-        struct tm tm;
-        local_tm(ret->start_s, &tm);
-        ret->end_s = tu_local_date(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday + 7);
-    } else {
-        ret->start_s = tu_month_start(ts_s);
-        ret->end_s = tu_next_month(ret->start_s);
-    }
-    period_fill_id(ret);
-}
-
-/* Monday of ISO week 1 of year y is the Monday of the week holding Jan 4. */
-static int64_t iso_week_start(int year, int week)
-{
-    int64_t jan4 = tu_local_date(year, 1, 4);
-    struct tm tm;
-    local_tm(jan4, &tm);
-    int back = (tm.tm_wday + 6) % 7;
-    return tu_local_date(year, 1, 4 - back + 7 * (week - 1));
-}
-
-int summary_period_parse(const char *text, struct summary_period *ret)
-{
-    int year, num, used = 0;
-    struct summary_period p;
-    if (sscanf(text, "%4d-W%2d%n", &year, &num, &used) == 2 && text[used] == '\0' &&
-        strlen(text) == 8) {
-        if (year < 2000 || year > 2100 || num < 1 || num > 53)
-            return -EINVAL;
-        summary_period_at(SUMMARY_WEEK, iso_week_start(year, num) + 12 * 3600, &p);
-    } else if (sscanf(text, "%4d-%2d%n", &year, &num, &used) == 2 && text[used] == '\0' &&
-               strlen(text) == 7) {
-        if (year < 2000 || year > 2100 || num < 1 || num > 12)
-            return -EINVAL;
-        summary_period_at(SUMMARY_MONTH, tu_local_date(year, num, 1) + 12 * 3600, &p);
-    } else {
-        return -EINVAL;
-    }
-    /* Week 53 of a year that has 52 comes out as next year's week 1. */
-    if (strcmp(p.id, text) != 0)
-        return -EINVAL;
-    *ret = p;
-    return 0;
-}
-
-void summary_period_prev(const struct summary_period *p, struct summary_period *ret)
-{
-    summary_period_at(p->kind, p->start_s - 1, ret);
-}
-
-bool summary_period_last_year(const struct summary_period *p, struct summary_period *ret)
-{
-    char id[16];
-    int year = atoi(p->id);
-    (void)snprintf(id, sizeof(id), "%04d%s", year - 1, p->id + 4);
-    return summary_period_parse(id, ret) == 0;
-}
-
-int summary_key(const char *building, const char *dwelling, const char *period, char *buf,
-                size_t len)
-{
-    int n = snprintf(buf, len, "foyer-summary-v%d/%s/%s/%s", SUMMARY_SCHEMA_VERSION, building,
-                     dwelling, period);
-    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-double summary_dju(enum dju_method m, double tmin_c, double tmax_c)
-{
-    const double base = 18.0;
-    double mean = (tmin_c + tmax_c) / 2;
-    if (m == DJU_METEO_FRANCE)
-        return mean < base ? base - mean : 0;
-    /* COSTIC: a day wholly below the base counts base - mean; wholly above,
-     * nothing; in between, the share of the day spent below the base. */
-    if (tmax_c <= base)
-        return base - mean;
-    if (tmin_c >= base)
-        return 0;
-    return (base - tmin_c) * (0.08 + 0.42 * (base - tmin_c) / (tmax_c - tmin_c));
-}
 
 /* ---- the engine -------------------------------------------------------- */
 
@@ -453,7 +350,7 @@ static int dw_total(struct summary_engine *e, uint32_t d, enum quantity q, int64
 static int32_t ymd_of(int64_t ts)
 {
     struct tm tm;
-    local_tm(ts, &tm);
+    summary_local_tm(ts, &tm);
     return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
@@ -847,7 +744,7 @@ static int heating(struct ctx *c, json_t *doc)
     /* The heating season: some cold; without an outdoor sensor, October
      * to April. */
     struct tm tm;
-    local_tm(c->p->start_s, &tm);
+    summary_local_tm(c->p->start_s, &tm);
     bool season = isfinite(dju) && dcov >= SUMMARY_COVERAGE_MIN ? dju / (c->hours / 24) >= 1.0
                                                                 : tm.tm_mon >= 9 || tm.tm_mon <= 3;
     summary_vars_set(c->vars, "heating_season", season ? 1 : 0);
@@ -1033,7 +930,7 @@ static int base_load(struct ctx *c, json_t *doc)
     size_t nights = 0;
     for (size_t h = 0; h < hours; h++) {
         struct tm tm;
-        local_tm(c->a + (int64_t)h * 3600, &tm);
+        summary_local_tm(c->a + (int64_t)h * 3600, &tm);
         if (!cov_all[h] || tm.tm_hour < SUMMARY_NIGHT_FROM_H || tm.tm_hour >= SUMMARY_NIGHT_TO_H)
             continue;
         nights++;
