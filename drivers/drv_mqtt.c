@@ -55,6 +55,7 @@
  *   each change and every 2 s while messages arrive.
  */
 #include "foyer/drv_mqtt.h"
+#include "foyer/limits.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -78,8 +79,6 @@
 #define MQ_LOG_RING        64   /* lines waiting for the supervisor */
 #define MQ_LOG_LINE        320  /* a topic, a reason and a field fit */
 #define MQ_RECEIVE_MAXIMUM 1000 /* QoS 1 messages in flight to us (MQTT 5) */
-#define MQ_PASSWORD_MAX    256  /* with its terminating NUL */
-#define MQ_CLIENT_ID_MAX   128
 /* A connect whose CONNACK has not come by then has failed: with a TLS
  * handshake finished in the network thread, libmosquitto's loop ends on
  * the error without any callback. */
@@ -150,8 +149,8 @@ struct drv_mqtt {
     size_t n_wild;
     char **subs; /* distinct topic filters */
     size_t n_subs;
-    char client_id[MQ_CLIENT_ID_MAX];
-    char password[MQ_PASSWORD_MAX];
+    char client_id[FOYER_MQTT_CLIENT_ID_MAX];
+    char password[FOYER_MQTT_PASSWORD_MAX];
     int protocol; /* MQTT_PROTOCOL_V5 or MQTT_PROTOCOL_V311 */
     mosquitto_property *connect_props;
     bool lib_init; /* mosquitto_lib_init() called */
@@ -832,7 +831,7 @@ static void *drv_mqtt_open(const struct driver_env *env, int *ret_err)
             err = conf_read_secret(m->password_file, drv->password, sizeof(drv->password));
             if (err == -EMSGSIZE)
                 log_err("mqtt: %s: cannot read the password: longer than %d bytes",
-                        m->password_file, MQ_PASSWORD_MAX - 1);
+                        m->password_file, FOYER_MQTT_PASSWORD_MAX - 1);
             else if (err < 0)
                 log_err("mqtt: %s: cannot read the password: %s", m->password_file,
                         err == -EINVAL    ? "not a regular file (a FIFO, socket or device)"

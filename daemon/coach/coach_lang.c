@@ -35,12 +35,6 @@
 #include "coach_int.h"
 #include "foyer/limits.h"
 
-/* Nodes of one expression at most: the conditions are a line long. */
-#define EXPR_NODES_MAX 64
-/* Tips in a catalogue, UI strings in a language. */
-#define LANG_TIPS_MAX    64
-#define LANG_STRINGS_MAX 256
-
 enum node_op {
     N_NUM,
     N_VAR,
@@ -68,7 +62,7 @@ struct node {
 };
 
 struct expr {
-    struct node n[EXPR_NODES_MAX];
+    struct node n[FOYER_EXPR_NODES_MAX];
     int n_nodes;
     int root; /* -1: no expression */
 };
@@ -92,9 +86,9 @@ struct kv {
 
 struct summary_lang {
     char name[8];
-    struct tip tips[LANG_TIPS_MAX];
+    struct tip tips[FOYER_LANG_TIPS_MAX];
     size_t n_tips;
-    struct kv strings[LANG_STRINGS_MAX];
+    struct kv strings[FOYER_LANG_STRINGS_MAX];
     size_t n_strings;
     char decimal[8];
     char thousands[8];
@@ -166,7 +160,7 @@ static void skip_ws(struct eparse *p)
 
 static int new_node(struct eparse *p, enum node_op op, int a, int b)
 {
-    if (p->e->n_nodes >= EXPR_NODES_MAX) {
+    if (p->e->n_nodes >= FOYER_EXPR_NODES_MAX) {
         p->err = "expression too long";
         return -1;
     }
@@ -452,8 +446,8 @@ static bool lang_section(void *ctx, const struct conf_ini_header *hdr, const str
                 return false;
             }
         }
-        if (p->l->n_tips >= LANG_TIPS_MAX) {
-            lerr(p, pos->line, "too many tips (max %d)", LANG_TIPS_MAX);
+        if (p->l->n_tips >= FOYER_LANG_TIPS_MAX) {
+            lerr(p, pos->line, "too many tips (max %d)", FOYER_LANG_TIPS_MAX);
             return false;
         }
         struct tip *t = &p->l->tips[p->l->n_tips];
@@ -537,8 +531,8 @@ static void lang_key(void *ctx, const char *name, const char *value, const struc
                 return;
             }
         }
-        if (p->l->n_strings >= LANG_STRINGS_MAX) {
-            lerr(p, pos->line, "too many strings (max %d)", LANG_STRINGS_MAX);
+        if (p->l->n_strings >= FOYER_LANG_STRINGS_MAX) {
+            lerr(p, pos->line, "too many strings (max %d)", FOYER_LANG_STRINGS_MAX);
             return;
         }
         struct kv *kv = &p->l->strings[p->l->n_strings];
@@ -778,8 +772,8 @@ static const json_t *prev_tip(const json_t *prev_tips, const char *id)
 json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_vars *v,
                           const json_t *prev_tips)
 {
-    size_t order[LANG_TIPS_MAX], n = 0;
-    double measure[LANG_TIPS_MAX];
+    size_t order[FOYER_LANG_TIPS_MAX], n = 0;
+    double measure[FOYER_LANG_TIPS_MAX];
 
     for (size_t i = 0; i < l->n_tips; i++) {
         const struct tip *t = &l->tips[i];

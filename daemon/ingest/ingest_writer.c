@@ -227,7 +227,7 @@ static void flush_devices(struct writer *w, bool force)
 void writer_post_event(struct writer *w, const struct device_event *ev)
 {
     pthread_mutex_lock(&w->lock);
-    if (w->n_events < WRITER_EVENTS_MAX)
+    if (w->n_events < FOYER_WRITER_EVENTS_MAX)
         w->events[w->n_events++] = *ev;
     else
         w->stats.events_dropped++;
@@ -335,7 +335,7 @@ struct writer *writer_start(struct store *s, struct queue *q, const struct foyer
     w->cfg = cfg;
     w->batch_cap = FOYER_BATCH_BACKLOG_MAX;
     w->batch = calloc(w->batch_cap, sizeof(*w->batch));
-    w->events = calloc(WRITER_EVENTS_MAX, sizeof(*w->events));
+    w->events = calloc(FOYER_WRITER_EVENTS_MAX, sizeof(*w->events));
     if (!w->batch || !w->events) {
         free(w->batch);
         free(w->events);

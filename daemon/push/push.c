@@ -35,6 +35,7 @@
  *   back, a day ahead) thus neither stalls retries nor fires them early.
  */
 #include "foyer/push.h"
+#include "foyer/limits.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -51,11 +52,8 @@
 #include "foyer/store_outbox.h"
 #include "foyer/timeutil.h"
 
-/* A bearer token is the first line of its file, at most this long: longer
- * is not a token. */
-#define PUSH_TOKEN_MAX 4096
-#define PUSH_STR_(x)   #x
-#define PUSH_STR(x)    PUSH_STR_(x)
+#define PUSH_STR_(x) #x
+#define PUSH_STR(x)  PUSH_STR_(x)
 
 /* The JSON schema version of the summaries handed over (the summary
  * engine's SUMMARY_SCHEMA_VERSION, docs/summary.md), stored beside each. */
@@ -139,7 +137,7 @@ static void endpoints_free(struct endpoints *e)
 static int read_token(const char *path, char **ret)
 {
     static const char prefix[] = "Authorization: Bearer ";
-    char buf[PUSH_TOKEN_MAX + 1];
+    char buf[FOYER_TOKEN_MAX + 1];
     int rc = conf_read_secret(path, buf, sizeof(buf));
     if (rc < 0)
         return rc;
@@ -159,7 +157,7 @@ static const char *token_strerror(int err)
 {
     switch (err) {
     case -EMSGSIZE:
-        return "longer than " PUSH_STR(PUSH_TOKEN_MAX) " bytes";
+        return "longer than " PUSH_STR(FOYER_TOKEN_MAX) " bytes";
     case -EINVAL:
         return "not a regular file (a FIFO, socket or device)";
     case -ENODATA:

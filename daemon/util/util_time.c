@@ -31,10 +31,6 @@
 #define FOYER_ZONEINFO_DIR "/usr/share/zoneinfo"
 #endif
 
-/* Largest zone file read: the biggest of the tz database are under 4 KiB
- * (fat, with transitions to 2037); anything larger is not one. */
-#define TU_ZONE_FILE_MAX 65536
-
 struct span_cache {
     int64_t start, end; /* [start, end) of the cached local day or month */
 };
@@ -220,7 +216,7 @@ int tu_zone_check(const char *zone, int32_t *ret_bad_offset_s)
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -errno;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > TU_ZONE_FILE_MAX) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > FOYER_ZONE_FILE_MAX) {
         close(fd);
         return S_ISREG(st.st_mode) ? -EBADMSG : -ENOENT;
     }

@@ -169,9 +169,8 @@ int64_t writer_heartbeat_ms(struct writer *w);
 
 /* Hand a device state change or a device's health to the writer, which
  * stores them with its next commit (health at most every few seconds).
- * Any thread.  Events beyond WRITER_EVENTS_MAX waiting are dropped and
- * counted (a flapping device must not grow memory). */
-#define WRITER_EVENTS_MAX 1024
+ * Any thread.  Events beyond FOYER_WRITER_EVENTS_MAX waiting are dropped
+ * and counted (a flapping device must not grow memory). */
 void writer_post_event(struct writer *w, const struct device_event *ev);
 void writer_post_health(struct writer *w, const struct device_health *h);
 

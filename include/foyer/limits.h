@@ -86,4 +86,31 @@
 #define FOYER_FUTURE_TOLERANCE_S     300
 #define FOYER_FUTURE_TOLERANCE_MAX_S 86400
 
+/* Device events waiting for the writer's next commit: a flapping device
+ * (offline, online, every poll) must not grow memory; beyond, dropped and
+ * counted. */
+#define FOYER_WRITER_EVENTS_MAX 1024
+
+/* Largest time zone file read (tu_zone_check()): the biggest of the tz
+ * database are under 4 KiB (fat, with transitions to 2037); anything larger
+ * is not one. */
+#define FOYER_ZONE_FILE_MAX 65536
+
+/* Language files: nodes of one tip condition (a line long), tips in a
+ * catalogue, UI strings in a language.  Far above the shipped files (about
+ * 20 tips, 60 strings); a file beyond is refused at load, FILE:LINE. */
+#define FOYER_EXPR_NODES_MAX   64
+#define FOYER_LANG_TIPS_MAX    64
+#define FOYER_LANG_STRINGS_MAX 256
+
+/* Secret files: a push bearer token is the first line of its file, at most
+ * this long (longer is not a token); an MQTT password likewise, with its
+ * terminating NUL. */
+#define FOYER_TOKEN_MAX         4096
+#define FOYER_MQTT_PASSWORD_MAX 256
+
+/* MQTT client id: the broker may refuse longer ones (MQTT 3.1.1 promises
+ * 23 bytes; mosquitto accepts 65 535); a config value beyond is refused. */
+#define FOYER_MQTT_CLIENT_ID_MAX 128
+
 #endif
