@@ -1,5 +1,5 @@
 /*
- * modbus.c - the Modbus driver: polls the [meter]s of every [bus] (TCP
+ * drv_modbus.c - the Modbus driver: polls the [meter]s of every [bus] (TCP
  * gateway or RTU line) with libmodbus and hands their values to the sink.
  *
  * DESIGN

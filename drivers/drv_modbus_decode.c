@@ -1,5 +1,5 @@
 /*
- * modbus_decode.c - the Modbus driver's pure parts: decoding registers into
+ * drv_modbus_decode.c - the Modbus driver's pure parts: decoding registers into
  * values (drv_modbus_decode_) and planning the read requests of a profile (drv_modbus_plan_).
  *
  * No I/O, no logging, no state: the bus threads call these with buffers they

@@ -1,5 +1,5 @@
 /*
- * mqtt.c - the MQTT driver: subscribes to the [sensor] topics on the [mqtt]
+ * drv_mqtt.c - the MQTT driver: subscribes to the [sensor] topics on the [mqtt]
  * broker with libmosquitto and hands the decoded values to the sink.
  *
  * DESIGN

@@ -1,13 +1,15 @@
 /*
- * mqtt_decode.c - MQTT payloads to readings: JSON with field paths, bare
+ * drv_mqtt_decode.c - MQTT payloads to readings: JSON with field paths, bare
  * numbers, payload timestamps, unit scale and the checks every value goes
  * through before it becomes a reading.
  *
  * Pure functions: no I/O, no logging, no global state; the driver
  * (drivers/drv_mqtt.c) calls them from libmosquitto's thread and logs refusals
- * with the topic.  jansson parses; since it recurses without a depth limit,
- * the raw bytes are checked for nesting first (drv_mqtt_decode_depth_ok), and
- * payloads are bounded by DRV_MQTT_PAYLOAD_MAX before anything else.
+ * with the topic.  jansson parses.  Its own nesting limit is 2048 levels
+ * (JSON_PARSER_MAX_DEPTH, each a recursive call and an allocation), far
+ * beyond any sensor's payload, so the raw bytes are checked for nesting
+ * against our much lower DRV_MQTT_DEPTH_MAX first (drv_mqtt_decode_depth_ok),
+ * and payloads are bounded by DRV_MQTT_PAYLOAD_MAX before anything else.
  */
 #include "foyer/drv_mqtt.h"
 

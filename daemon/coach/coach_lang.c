@@ -1,5 +1,5 @@
 /*
- * summary_lang.c - the language files of the coaching summaries: the tip
+ * coach_lang.c - the language files of the coaching summaries: the tip
  * catalogue (tips.LANG.conf) and the words of the text summary
  * (summary.LANG.conf), and the small expression language of the tips.
  *

@@ -1,5 +1,5 @@
 /*
- * summary_sched.c - when summaries are computed: foyerd's main loop calls
+ * coach_sched.c - when summaries are computed: foyerd's main loop calls
  * summary_scheduler_tick() every second; when a local week or month has
  * closed (SUMMARY_GRACE_S after its end, so the last readings of the
  * period are committed), the summaries of every dwelling for it are

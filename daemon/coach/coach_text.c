@@ -1,5 +1,5 @@
 /*
- * summary_text.c - the text summary for a person, rendered from the JSON
+ * coach_text.c - the text summary for a person, rendered from the JSON
  * document of summary_compute() and the words of the language
  * (summary.LANG.conf): every word and unit comes from that file, the C
  * code only chooses which line to print.

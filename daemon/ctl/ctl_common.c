@@ -1,5 +1,5 @@
 /*
- * ctl.c - what foyerctl's commands share: opening the database read-only,
+ * ctl_common.c - what foyerctl's commands share: opening the database read-only,
  * with the message an operator needs when it is not there yet or when the
  * config would re-label its history.
  */

@@ -1,5 +1,5 @@
 /*
- * export.c - CSV export of hourly, daily or monthly figures (foyerctl export).
+ * ctl_export.c - CSV export of hourly, daily or monthly figures (foyerctl export).
  *
  * Reads only rollups (store_read_rollups(): one indexed range scan per
  * channel), never raw readings, so exporting a year of a building is a

@@ -1,5 +1,5 @@
 /*
- * csvimport.c - backfill readings from CSV (foyerctl import).
+ * ctl_import.c - backfill readings from CSV (foyerctl import).
  *
  * The file is read in chunks of IMPORT_CHUNK_ROWS rows; each chunk is sorted
  * by (channel, time) inside store_ingest() and committed in transactions of

@@ -1,5 +1,5 @@
 /*
- * queue.c - fixed ring of readings, mutex and condition variable, in memory
+ * ingest_queue.c - fixed ring of readings, mutex and condition variable, in memory
  * or in a memory-mapped file (the layout is described in queue.h).
  *
  * The lock is held only to copy a reading in or a batch out: never across

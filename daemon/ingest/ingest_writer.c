@@ -1,5 +1,5 @@
 /*
- * writer.c - the writer thread ("foyer-writer").
+ * ingest_writer.c - the writer thread ("foyer-writer").
  *
  * Loop: fill a batch from the queue until it holds batch_readings readings
  * or the first one has waited batch_deadline_ms; commit it; repeat.  The

@@ -1,5 +1,5 @@
 /*
- * counter.c - index readings to consumption: the rules of counter.h.
+ * store_counter.c - index readings to consumption: the rules of counter.h.
  *
  * Every decision is an operation for the store; nothing here touches SQLite,
  * so the same code runs for live readings and for imports, and the unit

@@ -1,5 +1,5 @@
 /*
- * log.c - leveled logging to stderr.
+ * util_log.c - leveled logging to stderr.
  *
  * One write(2) per line so lines of concurrent threads never interleave.
  * Under systemd (JOURNAL_STREAM set) each line starts with "<N>", the syslog

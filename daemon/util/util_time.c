@@ -1,5 +1,5 @@
 /*
- * timeutil.c - local-time boundaries and ISO 8601 text.
+ * util_time.c - local-time boundaries and ISO 8601 text.
  *
  * The zone is process-wide (TZ, tzset), chosen once before threads start;
  * localtime_r and mktime are then thread-safe.  Day boundaries are computed
