@@ -49,5 +49,52 @@ for f in $(files_matching 'store_db *\(|store_private\.h|store_int\.h' daemon dr
     report "$f" "reaches the store's connection (store_db(), its private headers): use the read API, or a connection of your own in a test"
 done
 
+# The rooms' arrows (docs/DESIGN.md, "Layout"): a file of a room includes
+# only the interfaces of the rooms listed for it (limits.h: every room).
+room_of_header() { # include/foyer/NAME.h -> room
+  case $1 in
+    config.h) echo conf ;;
+    ingest.h) echo ingest ;;
+    store.h | store_outbox.h | store_private.h | counter.h) echo store ;;
+    coach.h) echo coach ;;
+    push.h) echo push ;;
+    ctl.h) echo ctl ;;
+    timeutil.h | log.h) echo util ;;
+    limits.h) echo limits ;;
+    reading.h | device.h | driver.h) echo driver ;;
+    drv_modbus.h | drv_mqtt.h) echo drivers ;;
+    *) echo "?" ;;
+  esac
+}
+declare -A allowed=(
+  [foyerd]="drivers driver ingest store coach push conf util"
+  [ctl]="coach store conf util"
+  [coach]="push store conf util"
+  [push]="store conf util"
+  [ingest]="store driver util"
+  [drivers]="driver conf util"
+  [store]="conf driver util"
+  [driver]="conf"
+  [conf]="util"
+  [util]=""
+  [limits]=""
+)
+for f in $(find daemon drivers include/foyer -name '*.[ch]' | sort); do
+  case $f in
+    daemon/*/*) room=${f#daemon/}; room=${room%%/*} ;;
+    drivers/*) room=drivers ;;
+    include/foyer/*) room=$(room_of_header "${f##*/}") ;;
+  esac
+  [ -n "${allowed[$room]+set}" ] || { report "$f" "belongs to no room of docs/DESIGN.md"; continue; }
+  for h in $(sed -nE 's/^#include "foyer\/([a-z_]+\.h)".*/\1/p' "$f"); do
+    to=$(room_of_header "$h")
+    [ "$to" = "$room" ] || [ "$to" = limits ] && continue
+    case " ${allowed[$room]} " in
+      *" $to "*) ;;
+      *) report "$f" "includes foyer/$h (room $to): not an arrow of room $room in docs/DESIGN.md" ;;
+    esac
+  done
+done
+
 [ "$bad" = 0 ] || exit 1
-echo "layout_check: SQLite and SQL only in the store's files"
+echo "layout_check: SQLite and SQL only in the store's files; every include is an arrow of docs/DESIGN.md"
