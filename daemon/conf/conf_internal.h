@@ -155,12 +155,6 @@ char *conf_dir_of(struct conf_parser *p, const char *path);
 char *conf_path_join(struct conf_parser *p, const char *dir, const char *rel);
 /* The text for a config_open_regular() error. */
 const char *conf_open_strerror(int err);
-/* S without its leading and trailing white space (in place). */
-char *conf_trim(char *s);
-/* Length of the well-formed UTF-8 sequence at s (1 to 4 bytes), its code
- * point in *ret_cp; 0 when the bytes there are not one. */
-size_t conf_utf8_char(const unsigned char *s, uint32_t *ret_cp);
-bool conf_is_control(uint32_t cp); /* C0, DEL or C1 */
 
 /* "[type id]" for messages, in buf of at least CONF_LABEL_MAX bytes. */
 #define CONF_LABEL_MAX (FOYER_ID_MAX + 16)

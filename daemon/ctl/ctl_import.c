@@ -64,47 +64,14 @@ static void bad_row(struct importer *im, unsigned long line, const char *fmt, ..
     }
 }
 
-/* Strip blanks and the line break around s, in place. */
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t len = strlen(s);
-    while (len > 0 && isspace((unsigned char)s[len - 1]))
-        s[--len] = '\0';
-    return s;
-}
-
 /* Length of the UTF-8 sequence at s that may be shown as it is: a valid
  * sequence of a printable character; 0 for anything else (a control
  * character, C1 included, or a byte that starts no valid sequence). */
 static size_t printable_utf8(const unsigned char *s)
 {
     uint32_t cp;
-    size_t n;
-    if (*s >= 0x20 && *s < 0x7f)
-        return 1;
-    if (*s >= 0xC2 && *s <= 0xDF) {
-        n = 2;
-        cp = *s & 0x1Fu;
-    } else if ((*s & 0xF0) == 0xE0) {
-        n = 3;
-        cp = *s & 0x0Fu;
-    } else if (*s >= 0xF0 && *s <= 0xF4) {
-        n = 4;
-        cp = *s & 0x07u;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0x80 && cp <= 0x9F))
-        return 0;
-    return n;
+    size_t n = conf_utf8_char(s, &cp);
+    return n > 0 && !conf_is_control(cp) ? n : 0;
 }
 
 /* IN as it may be quoted in a message: control characters and bytes that
@@ -358,7 +325,7 @@ int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const 
                 ;
             continue;
         }
-        char *t = trim(line);
+        char *t = conf_trim(line);
         if (lineno == 1 && strncmp(t, "\xef\xbb\xbf", 3) == 0)
             t += 3; /* UTF-8 BOM from spreadsheet exports */
         if (*t == '\0' || *t == '#')

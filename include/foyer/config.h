@@ -404,4 +404,15 @@ const char *heating_name(enum heating h);
 enum channel_kind quantity_kind(enum quantity q);
 const char *quantity_unit(enum quantity q);
 
+/* Text helpers shared with the CSV import (daemon/ctl/ctl_import.c), which
+ * reads operators' files the same careful way. */
+/* S without its leading and trailing white space (in place). */
+char *conf_trim(char *s);
+/* Length of the well-formed UTF-8 sequence at s (1 to 4 bytes; no overlong
+ * form, surrogate or code point past U+10FFFF), its code point in *ret_cp;
+ * 0 when the bytes there are not one. */
+size_t conf_utf8_char(const unsigned char *s, uint32_t *ret_cp);
+/* C0, DEL or C1: never echoed raw in a message. */
+bool conf_is_control(uint32_t cp);
+
 #endif
