@@ -311,7 +311,7 @@ static int hours_row(void *ctx, const struct store_rollup *r)
 static int64_t fetch_hours(struct summary_engine *e, uint32_t ch, int64_t a, int64_t b)
 {
     struct hours_ctx x = {.e = e};
-    int rc = store_read_rollups(e->ro, STORE_HOUR, ch, a, b, hours_row, &x);
+    int rc = store_read_rollups(e->ro, STORE_HOUR, ch, a, b, 0, hours_row, &x);
     return rc < 0 ? db_error(rc) : (int64_t)x.n;
 }
 
@@ -370,7 +370,7 @@ static int chan_total(struct summary_engine *e, uint32_t ch, int64_t a, int64_t 
     if (store_channel_id(e->ro, ch) >= 0 && b > a) {
         struct days_ctx dx = {0};
         int days = 0;
-        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, days_row, &dx);
+        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, 0, days_row, &dx);
         if (rc < 0)
             return db_error(rc);
         t.amount = dx.amount;
@@ -513,7 +513,7 @@ static int dw_euros(struct summary_engine *e, uint32_t d, enum quantity q, int64
         uint32_t ch = e->by_dw[k];
         if (cfg->channels[ch].quantity != q || store_channel_id(e->ro, ch) < 0)
             continue;
-        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, euros_row, &x);
+        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, 0, euros_row, &x);
         if (rc < 0)
             return db_error(rc);
     }
@@ -565,7 +565,7 @@ static int building_dju(struct summary_engine *e, int32_t bld, int64_t a, int64_
         return 0;
     struct dju_ctx x = {.method = e->dju};
     int days = 0;
-    int rc = store_read_rollups(e->ro, STORE_DAY, out, a, b, dju_row, &x);
+    int rc = store_read_rollups(e->ro, STORE_DAY, out, a, b, STORE_READ_MINMAX, dju_row, &x);
     if (rc < 0)
         return db_error(rc);
     double dju = x.dju;
