@@ -176,6 +176,13 @@ struct summary_engine {
     size_t cache_cap, cache_used;
     struct hrow *hours;
     size_t hours_cap;
+    /* What hours holds: the hour rows of config channel hours_ch - 1 (0:
+     * nothing) in [hours_a, hours_b), hours_n of them.  A range inside it
+     * is cut from it rather than read again: comfort() reads its period
+     * right after chan_total() read it with the coverage margins. */
+    uint32_t hours_ch;
+    int64_t hours_a, hours_b;
+    size_t hours_n;
     int db_err;
 };
 
@@ -310,9 +317,29 @@ static int hours_row(void *ctx, const struct store_rollup *r)
  * count or -errno. */
 static int64_t fetch_hours(struct summary_engine *e, uint32_t ch, int64_t a, int64_t b)
 {
+    if (e->hours_ch == ch + 1 && a >= e->hours_a && b <= e->hours_b) {
+        /* Rows are in time order: those of [a, b) are one run of them. */
+        size_t i = 0, j = e->hours_n;
+        while (i < j && e->hours[i].ts < a)
+            i++;
+        while (j > i && e->hours[j - 1].ts >= b)
+            j--;
+        memmove(e->hours, e->hours + i, (j - i) * sizeof(*e->hours));
+        e->hours_a = a;
+        e->hours_b = b;
+        e->hours_n = j - i;
+        return (int64_t)e->hours_n;
+    }
     struct hours_ctx x = {.e = e};
+    e->hours_ch = 0;
     int rc = store_read_rollups(e->ro, STORE_HOUR, ch, a, b, 0, hours_row, &x);
-    return rc < 0 ? db_error(rc) : (int64_t)x.n;
+    if (rc < 0)
+        return db_error(rc);
+    e->hours_ch = ch + 1;
+    e->hours_a = a;
+    e->hours_b = b;
+    e->hours_n = x.n;
+    return (int64_t)x.n;
 }
 
 /* A channel's day rows over a range, added up (chan_total()). */
