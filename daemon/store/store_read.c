@@ -49,8 +49,8 @@ enum {
 
 /* Rollup rows: ?1 channel db id, [?2, ?3) period starts.  min and max
  * (NULL for counters) only when asked for: decoding two more columns of
- * every row costs the summary engine, which reads hours by the hundred
- * thousand and adds them up, a quarter of its time. */
+ * every row made the summary engine, which reads hours by the hundred
+ * thousand and only adds them up, a quarter slower. */
 #define ROLLUP_RANGE(cols, table)                                                                  \
     "SELECT " cols " FROM " table " WHERE channel = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts"
 
