@@ -73,6 +73,13 @@ struct summary_engine {
     size_t cache_cap, cache_used;
     struct hrow *hours;
     size_t hours_cap;
+    /* What hours holds: the hour rows of config channel hours_ch - 1 (0:
+     * nothing) in [hours_a, hours_b), hours_n of them.  A range inside it
+     * is cut from it rather than read again: comfort() reads its period
+     * right after chan_total() read it with the coverage margins. */
+    uint32_t hours_ch;
+    int64_t hours_a, hours_b;
+    size_t hours_n;
     int db_err;
 };
 
@@ -207,9 +214,29 @@ static int hours_row(void *ctx, const struct store_rollup *r)
  * count or -errno. */
 static int64_t fetch_hours(struct summary_engine *e, uint32_t ch, int64_t a, int64_t b)
 {
+    if (e->hours_ch == ch + 1 && a >= e->hours_a && b <= e->hours_b) {
+        /* Rows are in time order: those of [a, b) are one run of them. */
+        size_t i = 0, j = e->hours_n;
+        while (i < j && e->hours[i].ts < a)
+            i++;
+        while (j > i && e->hours[j - 1].ts >= b)
+            j--;
+        memmove(e->hours, e->hours + i, (j - i) * sizeof(*e->hours));
+        e->hours_a = a;
+        e->hours_b = b;
+        e->hours_n = j - i;
+        return (int64_t)e->hours_n;
+    }
     struct hours_ctx x = {.e = e};
-    int rc = store_read_rollups(e->ro, STORE_HOUR, ch, a, b, hours_row, &x);
-    return rc < 0 ? db_error(rc) : (int64_t)x.n;
+    e->hours_ch = 0;
+    int rc = store_read_rollups(e->ro, STORE_HOUR, ch, a, b, 0, hours_row, &x);
+    if (rc < 0)
+        return db_error(rc);
+    e->hours_ch = ch + 1;
+    e->hours_a = a;
+    e->hours_b = b;
+    e->hours_n = x.n;
+    return (int64_t)x.n;
 }
 
 /* A channel's day rows over a range, added up (chan_total()). */
@@ -267,7 +294,7 @@ static int chan_total(struct summary_engine *e, uint32_t ch, int64_t a, int64_t 
     if (store_channel_id(e->ro, ch) >= 0 && b > a) {
         struct days_ctx dx = {0};
         int days = 0;
-        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, days_row, &dx);
+        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, 0, days_row, &dx);
         if (rc < 0)
             return db_error(rc);
         t.amount = dx.amount;
@@ -410,7 +437,7 @@ static int dw_euros(struct summary_engine *e, uint32_t d, enum quantity q, int64
         uint32_t ch = e->by_dw[k];
         if (cfg->channels[ch].quantity != q || store_channel_id(e->ro, ch) < 0)
             continue;
-        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, euros_row, &x);
+        int rc = store_read_rollups(e->ro, STORE_DAY, ch, a, b, 0, euros_row, &x);
         if (rc < 0)
             return db_error(rc);
     }
@@ -462,7 +489,7 @@ static int building_dju(struct summary_engine *e, int32_t bld, int64_t a, int64_
         return 0;
     struct dju_ctx x = {.method = e->dju};
     int days = 0;
-    int rc = store_read_rollups(e->ro, STORE_DAY, out, a, b, dju_row, &x);
+    int rc = store_read_rollups(e->ro, STORE_DAY, out, a, b, STORE_READ_MINMAX, dju_row, &x);
     if (rc < 0)
         return db_error(rc);
     double dju = x.dju;

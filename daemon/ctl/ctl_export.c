@@ -82,7 +82,7 @@ int64_t csv_export(struct store *s, const struct foyer_config *cfg, const struct
         }
         x.c = c;
         x.dwelling = c->dwelling >= 0 ? cfg->dwellings[c->dwelling].id : "";
-        if (store_read_rollups(s, o->gran, (uint32_t)i, o->from_s, o->to_s, export_row, &x) < 0)
+        if (store_read_rollups(s, o->gran, (uint32_t)i, o->from_s, o->to_s, 0, export_row, &x) < 0)
             return -EIO;
     }
     if (ret_skipped_channels)

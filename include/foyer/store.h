@@ -174,17 +174,22 @@ struct store_rollup {
                      values (mean = sum / n) */
     int64_t n;    /* readings taken in the period (0: a counter's period that
                      only got consumption spread from readings around it) */
-    double min;   /* gauges: lowest and highest value; NaN for counters */
+    double min;   /* gauges: lowest and highest value; NaN for counters, and
+                     unless STORE_READ_MINMAX is asked for */
     double max;
 };
 
+/* Flags of store_read_rollups(). */
+#define STORE_READ_MINMAX 0x1u /* read min and max too */
+
 /* The rollup rows of config channel cfg_channel at granularity g whose
  * period starts in [from_s, to_s) (UTC epoch s), oldest first, to fn (row
- * borrowed for the call; sums in the channel's unit).  0, fn's non-zero
- * value, or -errno (-EINVAL: no such granularity). */
+ * borrowed for the call; sums in the channel's unit).  flags: 0, or
+ * STORE_READ_MINMAX (without it, rows are cheaper to read).  0, fn's
+ * non-zero value, or -errno (-EINVAL: no such granularity or flag). */
 int store_read_rollups(struct store *s, enum store_gran g, uint32_t cfg_channel, int64_t from_s,
-                       int64_t to_s, int (*fn)(void *ctx, const struct store_rollup *row),
-                       void *ctx);
+                       int64_t to_s, unsigned flags,
+                       int (*fn)(void *ctx, const struct store_rollup *row), void *ctx);
 
 /* Where a channel's readings stand, for foyerctl status. */
 struct store_channel_status {

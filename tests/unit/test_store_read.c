@@ -56,8 +56,9 @@ static void test_rollups(void **state)
     assert_int_equal(tput(&t, "temp", t0 + 1800, 21), 0);
 
     struct rows x = {0};
-    assert_int_equal(
-        store_read_rollups(t.s, STORE_HOUR, tchan(&t, "elec"), t0, t0 + 3 * H, keep_rollup, &x), 0);
+    assert_int_equal(store_read_rollups(t.s, STORE_HOUR, tchan(&t, "elec"), t0, t0 + 3 * H,
+                                        STORE_READ_MINMAX, keep_rollup, &x),
+                     0);
     assert_int_equal(x.n, 3);
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(x.r[i].ts_s, t0 + (int64_t)i * H);
@@ -72,12 +73,13 @@ static void test_rollups(void **state)
     /* [from, to): the last hour left out. */
     x = (struct rows){0};
     assert_int_equal(
-        store_read_rollups(t.s, STORE_HOUR, tchan(&t, "elec"), t0, t0 + 2 * H, keep_rollup, &x), 0);
+        store_read_rollups(t.s, STORE_HOUR, tchan(&t, "elec"), t0, t0 + 2 * H, 0, keep_rollup, &x),
+        0);
     assert_int_equal(x.n, 2);
 
     x = (struct rows){0};
     assert_int_equal(
-        store_read_rollups(t.s, STORE_DAY, tchan(&t, "elec"), 0, INT64_MAX, keep_rollup, &x), 0);
+        store_read_rollups(t.s, STORE_DAY, tchan(&t, "elec"), 0, INT64_MAX, 0, keep_rollup, &x), 0);
     assert_int_equal(x.n, 1);
     assert_int_equal(x.r[0].ts_s, t0);
     assert_double_equal(x.r[0].sum, tday(&t, "elec", t0), 1e-9);
@@ -85,19 +87,32 @@ static void test_rollups(void **state)
     assert_int_equal(x.r[0].n, 3);
 
     x = (struct rows){0};
-    assert_int_equal(
-        store_read_rollups(t.s, STORE_MONTH, tchan(&t, "temp"), 0, INT64_MAX, keep_rollup, &x), 0);
+    assert_int_equal(store_read_rollups(t.s, STORE_MONTH, tchan(&t, "temp"), 0, INT64_MAX,
+                                        STORE_READ_MINMAX, keep_rollup, &x),
+                     0);
     assert_int_equal(x.n, 1);
     assert_int_equal(x.r[0].ts_s, tiso("2026-01-01T00:00:00+01:00"));
     assert_double_equal(x.r[0].sum, 40, 1e-9);
     assert_int_equal(x.r[0].n, 2);
     assert_double_equal(x.r[0].min, 19, 0);
     assert_double_equal(x.r[0].max, 21, 0);
+    /* Not asked for: not read. */
+    x = (struct rows){0};
+    assert_int_equal(
+        store_read_rollups(t.s, STORE_MONTH, tchan(&t, "temp"), 0, INT64_MAX, 0, keep_rollup, &x),
+        0);
+    assert_int_equal(x.n, 1);
+    assert_double_equal(x.r[0].sum, 40, 1e-9);
+    assert_true(isnan(x.r[0].min) && isnan(x.r[0].max));
+    assert_int_equal(
+        store_read_rollups(t.s, STORE_MONTH, tchan(&t, "temp"), 0, INT64_MAX, 0x2, keep_rollup, &x),
+        -EINVAL);
 
     /* A callback that stops: its value comes back, the scan is closed. */
     x = (struct rows){.stop_after = 2};
     assert_int_equal(
-        store_read_rollups(t.s, STORE_HOUR, tchan(&t, "elec"), 0, INT64_MAX, keep_rollup, &x), 7);
+        store_read_rollups(t.s, STORE_HOUR, tchan(&t, "elec"), 0, INT64_MAX, 0, keep_rollup, &x),
+        7);
     assert_int_equal(x.n, 2);
     assert_no_reader(&t, "a scan stopped by its callback");
     tenv_teardown(&t);
@@ -275,14 +290,14 @@ static void test_readonly_unknown_channel(void **state)
     assert_int_equal(store_channel_id(ro, water), -1);
 
     struct rows x = {0};
-    assert_int_equal(store_read_rollups(ro, STORE_DAY, water, 0, INT64_MAX, keep_rollup, &x), 0);
+    assert_int_equal(store_read_rollups(ro, STORE_DAY, water, 0, INT64_MAX, 0, keep_rollup, &x), 0);
     assert_int_equal(x.n, 0);
     struct store_channel_status cs = {.has_last = true};
     assert_int_equal(store_read_channel_status(ro, water, &cs), 0);
     assert_false(cs.has_last);
     x = (struct rows){0};
     assert_int_equal(store_read_rollups(ro, STORE_HOUR, (uint32_t)config_find_channel(ncfg, "elec"),
-                                        0, INT64_MAX, keep_rollup, &x),
+                                        0, INT64_MAX, 0, keep_rollup, &x),
                      0);
     assert_int_equal(x.n, 2);
     assert_no_reader(&t, "reads on a read-only handle");

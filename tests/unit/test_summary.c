@@ -44,6 +44,10 @@ static const char conf_text[] =
     "[dwelling t1]\nbuilding = b2\nsurface_m2 = 40\nheating = electric\n"
     "[dwelling q4]\nbuilding = b2\nsurface_m2 = 40\nheating = electric\n"
     "[tenancy t1-2026]\ndwelling = t1\nstart = 2026-03-04\n"
+    /* Cold just around the edges of week 10 (test_comfort_edges). */
+    "[building b3]\n"
+    "[dwelling edge]\nbuilding = b3\nsurface_m2 = 40\nheating = electric\n"
+    "[channel edge-temp]\ndwelling = edge\nquantity = temperature\n"
     "[channel out1]\nbuilding = b1\nquantity = outdoor_temperature\n"
     "[channel d1-elec]\ndwelling = d1\nquantity = electricity\n"
     "[channel d1-heat]\ndwelling = d1\nquantity = heat\n"
@@ -149,6 +153,11 @@ static int setup(void **state)
         bool damp =
             ts >= tiso("2026-03-05T00:00:00+01:00") && ts < tiso("2026-03-06T06:00:00+01:00");
         add(t, "d1-temp", ts, cold ? 15 : 20);
+        /* 15 degC in the 4 hours before week 10's end and after its start,
+         * 20 elsewhere: 2 of those hours are inside the week. */
+        int64_t w10 = tiso("2026-03-02T00:00:00+01:00"), w11 = tiso("2026-03-09T00:00:00+01:00");
+        bool edge = (ts >= w10 - 3 * H && ts < w10 + H) || (ts >= w11 - H && ts < w11 + 3 * H);
+        add(t, "edge-temp", ts, edge ? 15 : 20);
         add(t, "d1-hum", ts, damp ? 75 : 50);
     }
     if (store_ingest(t->s, rbuf, rn, 0, &t->stats) < 0)
@@ -372,6 +381,20 @@ static void test_tenancy_clip(void **state)
         -ENOENT);
 }
 
+/* Comfort counts the hours of the period only, not the hours around it
+ * that coverage reads (the engine cuts the period's hours from the rows it
+ * read with those margins). */
+static void test_comfort_edges(void **state)
+{
+    struct fix *f = *state;
+    json_t *doc = compute(f, "edge", "2026-W10");
+    assert_double_equal(jnum_at(doc, "comfort.temperature.hours_below_16"), 2, 0);
+    /* (166 × 20 + 2 × 15) / 168, to one decimal */
+    assert_double_equal(jnum_at(doc, "comfort.temperature.mean"), 19.9, 1e-9);
+    assert_double_equal(jnum_at(doc, "comfort.temperature.coverage"), 1, EPS);
+    json_decref(doc);
+}
+
 /* A tip shown last week comes back only when its measure got worse. */
 static void test_tip_not_repeated(void **state)
 {
@@ -460,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_gap_week),
         cmocka_unit_test(test_no_sensors_few_peers),
         cmocka_unit_test(test_tenancy_clip),
+        cmocka_unit_test(test_comfort_edges),
         cmocka_unit_test(test_tip_not_repeated),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_catalogues_agree),
