@@ -15,18 +15,7 @@ trap mb_cleanup EXIT
 
 mb_start_sim --tcp 0 --meters 1-3:sdm120
 mb_conf_head
-cat >> "$work/foyer.conf" <<CONF
-[bus gw1]
-type = tcp
-host = 127.0.0.1
-port = $sim_port
-timeout_ms = 300
-offline_after = 3
-CONF
-for u in 1 2 3; do
-  printf '[meter m%d]\nprofile = sdm120\nbus = gw1\nunit_id = %d\ndwelling = d1\ninterval = 2\n' \
-    "$u" "$u" >> "$work/foyer.conf"
-done
+mb_conf_gateway 3 3
 mb_start_foyerd
 wait_for 20 mb_count_at_least m1.power 2 || fail "no readings from m1: $(cat "$work/foyerd.log")"
 wait_for 10 mb_count_at_least m3.power 2 || fail "no readings from m3"

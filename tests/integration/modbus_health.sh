@@ -14,18 +14,7 @@ trap mb_cleanup EXIT
 
 mb_start_sim --tcp 0 --meters 1-5:sdm120
 mb_conf_head
-cat >> "$work/foyer.conf" <<CONF
-[bus gw1]
-type = tcp
-host = 127.0.0.1
-port = $sim_port
-timeout_ms = 300
-offline_after = 2
-CONF
-for u in 1 2 3 4 5; do
-  printf '[meter m%d]\nprofile = sdm120\nbus = gw1\nunit_id = %d\ndwelling = d1\ninterval = 2\n' \
-    "$u" "$u" >> "$work/foyer.conf"
-done
+mb_conf_gateway 5 2
 mb_start_foyerd
 for u in 1 2 3 4 5; do
   wait_for 20 mb_count_at_least "m$u.power" 1 || fail "no readings from m$u: $(cat "$work/foyerd.log")"

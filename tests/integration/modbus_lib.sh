@@ -52,6 +52,25 @@ heating = electric
 CONF
 }
 
+# mb_conf_gateway N OFFLINE_AFTER: append the simulator's TCP gateway as
+# [bus gw1] (300 ms timeout) and SDM120 meters m1..mN (unit ids 1..N) in
+# dwelling d1, polled every 2 s.
+mb_conf_gateway() { # meters offline_after
+  cat >> "$work/foyer.conf" <<CONF
+[bus gw1]
+type = tcp
+host = 127.0.0.1
+port = $sim_port
+timeout_ms = 300
+offline_after = $2
+CONF
+  local u
+  for u in $(seq 1 "$1"); do
+    printf '[meter m%d]\nprofile = sdm120\nbus = gw1\nunit_id = %d\ndwelling = d1\ninterval = 2\n' \
+      "$u" "$u" >> "$work/foyer.conf"
+  done
+}
+
 mb_start_foyerd() {
   "$FOYER_BIN/foyerd" --config "$work/foyer.conf" 2> "$work/foyerd.log" &
   foyerd_pid=$!
