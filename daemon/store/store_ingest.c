@@ -69,6 +69,12 @@ enum {
     " min = min(coalesce(min, excluded.min), excluded.min),"                                       \
     " max = max(coalesce(max, excluded.max), excluded.max)"
 
+/* The statements below spell reading statuses as numbers (an index can
+ * serve "status IN (0, 1)", and they are prepared once): the enum must not
+ * move under them. */
+_Static_assert(RS_ACCEPTED == 0 && RS_BASELINE == 1 && RS_HELD_LOW == 2 && RS_HELD_JUMP == 3,
+               "store_ingest.c's statements spell these statuses as 0, 1, 2 and 3");
+
 static const char *const stmt_sql[ST_COUNT_] = {
     [ST_INS_READING] = "INSERT INTO readings(channel, ts, value, status) VALUES (?1, ?2, ?3, ?4)",
     [ST_GET_READING] = "SELECT value, status FROM readings WHERE channel = ?1 AND ts = ?2",
