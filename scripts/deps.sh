@@ -32,8 +32,9 @@ packages=(
   # pty pair
   python3-pymodbus python3-serial python3-serial-asyncio socat
   # driver_stop checks foyerd's pending connections with ss; clock_jump
-  # steps foyerd's wall clock with libfaketime
-  iproute2 faketime
+  # steps foyerd's wall clock with libfaketime; man_pages renders the manual
+  # pages with groff
+  iproute2 faketime groff-base
 )
 
 missing=()
