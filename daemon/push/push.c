@@ -356,8 +356,9 @@ static void free_transfer(struct pusher *p, struct xfer *x)
     free(x);
 }
 
-/* The due time of row id in the schedule, or -1. */
-static int64_t sched_find(const struct pusher *p, int64_t id)
+/* The position of row id in the schedule (sorted by id), or where it would
+ * be inserted. */
+static size_t sched_lower_bound(const struct pusher *p, int64_t id)
 {
     size_t lo = 0, hi = p->n_sched;
     while (lo < hi) {
@@ -367,20 +368,20 @@ static int64_t sched_find(const struct pusher *p, int64_t id)
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* The due time of row id in the schedule, or -1. */
+static int64_t sched_find(const struct pusher *p, int64_t id)
+{
+    size_t lo = sched_lower_bound(p, id);
     return lo < p->n_sched && p->sched[lo].id == id ? p->sched[lo].due_ms : -1;
 }
 
 /* Set row id's due time (a retry this process scheduled); kept sorted. */
 static void sched_set(struct pusher *p, int64_t id, int64_t due_ms)
 {
-    size_t lo = 0, hi = p->n_sched;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->sched[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = sched_lower_bound(p, id);
     if (lo < p->n_sched && p->sched[lo].id == id) {
         p->sched[lo].due_ms = due_ms;
         return;

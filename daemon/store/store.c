@@ -102,7 +102,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,25 +262,6 @@ static int migrate(sqlite3 *db, char *ret_msg, size_t len)
     return 0;
 }
 
-/* Append "FILE:LINE: message" to errs (best effort: out of memory drops it,
- * the caller still sees the count). */
-static void add_problem(struct conf_errors *errs, const struct conf_pos *pos, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void add_problem(struct conf_errors *errs, const struct conf_pos *pos, const char *fmt, ...)
-{
-    char text[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    char **m = realloc(errs->msgs, (errs->n + 1) * sizeof(*m));
-    if (!m)
-        return;
-    errs->msgs = m;
-    if (asprintf(&m[errs->n], "%s:%d: %s", pos->file ? pos->file : "?", pos->line, text) >= 0)
-        errs->n++;
-}
-
 static const char *or_none(const char *s)
 {
     return s ? s : "none";
@@ -331,16 +311,16 @@ int store_check_channels(struct store *s, const struct foyer_config *cfg, struct
                     rc = store_sqlite_errno(drc);
                 else if (n_raw > 0 || n_days > 0) {
                     problems++;
-                    add_problem(errs, &c->pos,
-                                "channel \"%s\" holds %lld readings and %lld days of history as "
-                                "%s (%s) in dwelling %s, building %s; it cannot become %s (%s) in "
-                                "dwelling %s, building %s: that would re-label stored history. "
-                                "Keep it as it was, or give the new measurement another channel "
-                                "ID (the old history stays under \"%s\")",
-                                c->id, (long long)n_raw, (long long)n_days, q, u,
-                                d ? (const char *)d : "none", b ? (const char *)b : "none",
-                                quantity_name(c->quantity), c->unit, or_none(dw), or_none(bd),
-                                c->id);
+                    (void)conf_errors_add(
+                        errs, &c->pos,
+                        "channel \"%s\" holds %lld readings and %lld days of history as "
+                        "%s (%s) in dwelling %s, building %s; it cannot become %s (%s) in "
+                        "dwelling %s, building %s: that would re-label stored history. "
+                        "Keep it as it was, or give the new measurement another channel "
+                        "ID (the old history stays under \"%s\")",
+                        c->id, (long long)n_raw, (long long)n_days, q, u,
+                        d ? (const char *)d : "none", b ? (const char *)b : "none",
+                        quantity_name(c->quantity), c->unit, or_none(dw), or_none(bd), c->id);
                 }
                 sqlite3_reset(data);
             }
@@ -368,9 +348,7 @@ static int sync_channels(struct store *s, const struct foyer_config *cfg, int64_
         if (problems > 0)
             snprintf(s->errmsg, sizeof(s->errmsg), "%s%s", errs.n ? errs.msgs[0] : "",
                      problems > 1 ? " (and more)" : "");
-        for (size_t i = 0; i < errs.n; i++)
-            free(errs.msgs[i]);
-        free(errs.msgs);
+        conf_errors_free(&errs);
         if (problems != 0)
             return problems < 0 ? problems : -EEXIST;
         rc = store_sqlite_errno(sqlite3_prepare_v2(
