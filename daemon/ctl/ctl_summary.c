@@ -15,8 +15,8 @@
 #include "foyer/timeutil.h"
 
 static const char ctl_summary_usage[] =
-    "Usage: foyerctl [--config FILE] summary --dwelling ID --period PERIOD [--lang fr|en]\n"
-    "                [--format text|json] [--dju meteo-france|costic]\n"
+    "Usage: foyerctl [--config FILE] summary --dwelling ID --period PERIOD\n"
+    "                [--lang fr|en] [--format text|json] [--dju meteo-france|costic]\n"
     "\n"
     "One household's coaching summary for an ISO week (2026-W47) or a month\n"
     "(2026-11), computed from the database; nothing is stored or sent.\n"

@@ -67,13 +67,24 @@ static const struct ctl_command *const ctl_commands[] = {
 };
 #define CTL_N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 
-/* The first line of a command's usage, without "Usage: ". */
+/* A command's synopsis: its usage up to the first empty line, without
+ * "Usage: foyerctl [--config FILE] " (continuation lines re-indented). */
 static void print_synopsis(FILE *out, const struct ctl_command *c)
 {
+    static const char prefix[] = "Usage: foyerctl [--config FILE] ";
+    const size_t plen = sizeof(prefix) - 1;
     const char *u = c->usage;
-    if (strncmp(u, "Usage: ", 7) == 0)
-        u += 7;
-    fprintf(out, "  %.*s\n", (int)strcspn(u, "\n"), u);
+    if (strncmp(u, prefix, plen) == 0)
+        u += plen;
+    for (bool first = true; *u && *u != '\n'; first = false) {
+        size_t n = strcspn(u, "\n");
+        const char *line = u;
+        if (!first) /* continuation: aligned under the prefix; align under the name */
+            while (line < u + n && *line == ' ')
+                line++;
+        fprintf(out, "  %s%.*s\n", first ? "" : "      ", (int)(n - (size_t)(line - u)), line);
+        u += n + (u[n] == '\n');
+    }
 }
 
 static void usage(FILE *out)
@@ -84,22 +95,26 @@ static void usage(FILE *out)
     fprintf(out,
             "\n"
             "Options:\n"
-            "  -c, --config FILE   configuration file (default: $FOYER_CONFIG, else %s)\n"
+            "  -c, --config FILE   configuration file (default: the FOYER_CONFIG\n"
+            "                      environment variable, else %s)\n"
             "  -V, --version       print the version\n"
             "  -h, --help          this help (COMMAND --help: the command's)\n",
             DEFAULT_CONFIG);
 }
 
-static struct foyer_config *load_config(const char *path, const char *from)
+/* Where the config path came from, for the hint when it cannot be read. */
+enum config_from { CONFIG_DEFAULT, CONFIG_ENV, CONFIG_OPTION };
+
+static struct foyer_config *load_config(const char *path, enum config_from from)
 {
     if (access(path, R_OK) < 0) {
-        int err = errno;
-        fprintf(stderr, "foyerctl: %s: cannot open: %s\n", path, strerror(err));
-        if (err == ENOENT || err == EACCES)
-            fprintf(stderr,
-                    "foyerctl: %s; give the configuration with --config FILE or the "
-                    "FOYER_CONFIG environment variable\n",
-                    from);
+        fprintf(stderr, "foyerctl: %s: cannot open: %s\n", path, strerror(errno));
+        if (from == CONFIG_DEFAULT)
+            fprintf(stderr, "foyerctl: give the configuration with --config FILE or the "
+                            "FOYER_CONFIG environment variable\n");
+        else if (from == CONFIG_ENV)
+            fprintf(stderr, "foyerctl: (the FOYER_CONFIG environment variable names it; "
+                            "--config FILE gives another)\n");
         return NULL;
     }
     struct conf_errors errs = {0};
@@ -577,8 +592,9 @@ static int parse_when(const char *opt, const char *arg, int64_t *ret)
 }
 
 static const char ctl_export_usage[] =
-    "Usage: foyerctl [--config FILE] export [--granularity hour|day|month] [--from DATE]\n"
-    "                [--to DATE] [--dwelling ID] [--building ID] [--output FILE]\n"
+    "Usage: foyerctl [--config FILE] export [--granularity hour|day|month]\n"
+    "                [--from DATE] [--to DATE] [--dwelling ID] [--building ID]\n"
+    "                [--output FILE]\n"
     "\n"
     "Consumption per period as CSV (header channel,dwelling,quantity,\n"
     "period_start,value,unit): the consumption of the period for counters, the\n"
@@ -588,7 +604,8 @@ static const char ctl_export_usage[] =
     "\n"
     "Options:\n"
     "  -g, --granularity hour|day|month   (default day)\n"
-    "  -f, --from DATE      periods starting at or after DATE (2026-01-31 or ISO 8601)\n"
+    "  -f, --from DATE      periods starting at or after DATE (2026-01-31 or an\n"
+    "                       ISO 8601 time)\n"
     "  -t, --to DATE        periods starting before DATE\n"
     "  -d, --dwelling ID    only this dwelling's channels\n"
     "  -b, --building ID    only this building's channels (its dwellings' too)\n"
@@ -701,18 +718,18 @@ static bool wants_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const char *path = getenv("FOYER_CONFIG");
-    const char *from = "the FOYER_CONFIG environment variable names it";
+    enum config_from from = CONFIG_ENV;
     int i = 1;
 
     if (!path || !path[0]) {
         path = DEFAULT_CONFIG;
-        from = "the default path";
+        from = CONFIG_DEFAULT;
     }
     log_init("foyerctl");
     for (; i < argc && argv[i][0] == '-'; i++) {
         if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
             path = argv[++i];
-            from = "--config names it";
+            from = CONFIG_OPTION;
         } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
             printf("foyerctl %s\n", FOYER_VERSION);
             return 0;
