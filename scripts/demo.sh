@@ -155,8 +155,11 @@ echo
 echo "== the same household's last month, in English (--period $month --lang en)"
 ctl summary --dwelling a01 --period "$month" --lang en
 echo
-echo "== the flat with a leaking cistern, a12, last week (--dwelling a12 --lang en)"
-ctl summary --dwelling a12 --period "$week" --lang en
+echo "== the damp flat b11, last week: its summary carries the damp-air tip (--lang en)"
+ctl summary --dwelling b11 --period "$week" --lang en
+echo
+echo "== the cold flat b01, last week: the cold-home tip"
+ctl summary --dwelling b01 --period "$week"
 echo "(--format json prints what is pushed to the landlord's endpoint; schema: docs/summary.md)"
 
 from=$(date -d '7 days ago' +%F)
@@ -167,10 +170,19 @@ echo "   (export --granularity day --dwelling a01 --from $from --to $today)"
 ctl export --granularity day --dwelling a01 --from "$from" --to "$today" |
   grep -E '^(channel|a01-linky|a01-cold-water),' | column -t -s,
 
+yesterday=$(date -d yesterday +%F)
+echo
+echo "== a12's leaking cistern: cold water every hour of last night, when a01 draws none"
+echo "   (export --granularity hour --from ${yesterday}T00:00 --to ${yesterday}T06:00)"
+for d in a12 a01; do
+  ctl export --granularity hour --dwelling $d --from "${yesterday}T00:00:00" --to "${yesterday}T06:00:00"
+done | grep -E '^(channel|a12-cold-water|a01-cold-water),' | awk '!(/^channel/ && seen++)' | column -t -s,
+
 echo
 since=$(date -d '120 days ago' +%F)
 echo "== events the counter logic and the drivers recorded (foyerctl events --since $since)"
-echo "   (a01's cold-water meter: a gateway reboot's 0, the meter replaced, two days offline)"
+echo "   (a01's cold-water meter: a reading of 0 after a gateway reboot, dropped; then"
+echo "   the meter replaced, counting again from 0)"
 ctl events --since "$since"
 
 echo

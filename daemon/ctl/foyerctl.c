@@ -438,7 +438,7 @@ static int cmd_status(const struct ctl_command *cmd, const struct foyer_config *
         if (st.has_last) {
             tu_format_local(st.last_ts, when, sizeof(when));
             format_age(st.age_s, age, sizeof(age));
-            units_format(c->unit, st.last_v, val, sizeof(val));
+            units_format_column(c->unit, st.last_v, val, sizeof(val));
         }
         static const char *const states[] = {"ok", "stale", "held", "never", "offline"};
         for (size_t k = 0; k < 5; k++)

@@ -62,17 +62,28 @@ static void drop_trailing_zeros(char *buf)
     *end = '\0';
 }
 
-char *units_format(const char *unit, double v, char *buf, size_t len)
+static char *format(const char *unit, double v, bool trim, char *buf, size_t len)
 {
     int d = units_decimals(unit);
     if (d < 0) {
         (void)snprintf(buf, len, "%.6g", v);
     } else {
         (void)snprintf(buf, len, "%.*f", d, v);
-        drop_trailing_zeros(buf);
+        if (trim)
+            drop_trailing_zeros(buf);
     }
     drop_negative_zero(buf);
     return buf;
+}
+
+char *units_format(const char *unit, double v, char *buf, size_t len)
+{
+    return format(unit, v, true, buf, len);
+}
+
+char *units_format_column(const char *unit, double v, char *buf, size_t len)
+{
+    return format(unit, v, false, buf, len);
 }
 
 char *units_format_grouped(double v, int decimals, const char *sep, const char *point, char *buf,

@@ -1,10 +1,11 @@
 /*
  * units.h - how a value is written for people and for files: the one table
  * of fixed precisions per stored unit (daemon/util/util_units.c), used by
- * foyerctl status, events and export, the summaries' text and the HTTP
- * room, so a figure reads the same everywhere; and the small text helpers
- * that tables and sentences need (display width of UTF-8, plurals, the
- * language file's thousands separator).
+ * foyerctl status, events and export, and meant for every room that shows
+ * a reading (the HTTP room includes it: util is below every room), so a
+ * figure reads the same everywhere; and the small text helpers that tables
+ * and sentences need (display width of UTF-8, plurals, thousands grouped
+ * with a language file's separator, as the summaries' text does).
  *
  * Why fixed precisions: a meter's index is a float after its scale
  * (0.4580000001 L), a gauge's mean is a quotient (21.43060241 °C); printing
@@ -30,9 +31,14 @@ int units_decimals(const char *unit);
 /* v in `unit` rounded to its precision, with a point, no grouping, the
  * trailing zeros of the decimals dropped ("2979.493", "23", "0.45": a
  * figure carries no digit the unit's precision does not vouch for, and no
- * padding a CSV reader would take for a measurement), "-0" written "0".  Returns buf, NUL-terminated (truncated to len).
- * Locale-independent. */
+ * padding a CSV reader would take for a measurement), "-0" written "0".  Returns buf,
+ * NUL-terminated (truncated to len). Locale-independent. */
 char *units_format(const char *unit, double v, char *buf, size_t len);
+
+/* The same for a table column: every decimal the precision has, trailing
+ * zeros kept ("232.0", "23.000"), so right-aligned values line up on their
+ * decimal point. */
+char *units_format_column(const char *unit, double v, char *buf, size_t len);
 
 /* v with `decimals` decimals, thousands grouped by `sep` (UTF-8, may be
  * "" for none, e.g. a narrow no-break space for French) and the decimal

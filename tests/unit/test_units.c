@@ -43,6 +43,10 @@ static void test_format_precision(void **state)
     check_format("kWh", 23.0, "23");
     check_format("kWh", -0.0001, "0");
     check_format("Hz", 49.987654321, "49.9877"); /* not in the table: 6 digits */
+    char col[32];
+    assert_string_equal(units_format_column("V", 232.04, col, sizeof(col)), "232.0");
+    assert_string_equal(units_format_column("kWh", 23, col, sizeof(col)), "23.000");
+    assert_string_equal(units_format_column("ppm", 812.6, col, sizeof(col)), "813");
     assert_int_equal(units_decimals("kWh"), 3);
     assert_int_equal(units_decimals("\u00b0C"), 2);
     assert_int_equal(units_decimals("furlong"), -1);
