@@ -172,10 +172,10 @@ ctl export --granularity day --dwelling a01 --from "$from" --to "$today" |
 
 yesterday=$(date -d yesterday +%F)
 echo
-echo "== a12's leaking cistern: cold water every hour of last night, when a01 draws none"
-echo "   (export --granularity hour --from ${yesterday}T00:00 --to ${yesterday}T06:00)"
+echo "== a12's leaking cistern: cold water every hour of last night, when a01 sleeps"
+echo "   (export --granularity hour --from ${yesterday}T00:00 --to ${yesterday}T05:00)"
 for d in a12 a01; do
-  ctl export --granularity hour --dwelling $d --from "${yesterday}T00:00:00" --to "${yesterday}T06:00:00"
+  ctl export --granularity hour --dwelling $d --from "${yesterday}T00:00:00" --to "${yesterday}T05:00:00"
 done | grep -E '^(channel|a12-cold-water|a01-cold-water),' | awk '!(/^channel/ && seen++)' | column -t -s,
 
 echo

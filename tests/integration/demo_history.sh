@@ -78,6 +78,8 @@ def night(path, ch):
 leak = night(f"{work}/a12.csv", "a12-cold-water")
 assert len(leak) > 200 and min(leak) >= 5, ("leak", len(leak), min(leak))
 dry = night(f"{work}/a01.csv", "a01-cold-water")
-assert sorted(dry)[len(dry) // 2] < 3, ("a01 draws water at night", sorted(dry)[len(dry) // 2])
+# (a few hours hold the spread of its meter's two days without readings)
+p95 = sorted(dry)[int(len(dry) * 0.95)]
+assert p95 < 1, ("a01 draws water at night", p95)
 PY
 echo "demo_history: $generated readings generated and imported; households as claimed in params.csv"

@@ -70,6 +70,10 @@ static double rate(const struct foyer_config *cfg, const struct channel *c,
     /* Water is colder in winter: a shower takes more hot water. */
     double winter = 1 + 0.15 * fmax(0, 12 - out) / 12;
     double p = household_presence(h);
+    /* Nobody runs water asleep (presence 0.1, midnight to 5:00): a leak
+     * shows at night.  10.3 is the day's sum of the other hours' presence,
+     * so a day draws shower_l and cold_l. */
+    double awake = p > 0.1 ? p : 0;
     switch (c->quantity) {
     case Q_ELECTRICITY:
         if (c->dwelling < 0)
@@ -80,9 +84,9 @@ static double rate(const struct foyer_config *cfg, const struct channel *c,
     case Q_GAS:
         return heat_need * 1.1;
     case Q_HOT_WATER:
-        return hb->shower_l * winter * p / 10.8 * (rnd() < 0.5 ? 2 * rnd() : 0.2) / 0.6;
+        return hb->shower_l * winter * awake / 10.3 * (rnd() < 0.5 ? 2 * rnd() : 0.2) / 0.6;
     case Q_COLD_WATER:
-        return hb->cold_l * p / 10.8 * (0.5 + rnd()) + hb->leak_l_h;
+        return hb->cold_l * awake / 10.3 * (0.5 + rnd()) + hb->leak_l_h;
     default:
         return 0;
     }

@@ -46,7 +46,7 @@ static const struct household households[HOUSEHOLDS_N] = {
     /* b01: cannot afford the heating: 16.5 °C, collective heat valve low */
     {"cold", 0.10, 0.8, 16.5, 58.0, 70, 120, 0, 600, 9900},
     /* b11: a small flat dried badly (laundry indoors, no ventilation) */
-    {"damp", 0.12, 0.9, 20.0, 73.0, 90, 130, 0, 1100, 10400},
+    {"damp", 0.12, 0.9, 20.0, 71.0, 90, 130, 0, 1100, 10400},
 };
 
 static inline const struct household *household_of(long i)
