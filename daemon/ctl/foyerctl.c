@@ -363,9 +363,8 @@ static void print_devices(struct store *s, const struct foyer_config *cfg, bool 
         unreported++;
     }
     if (unreported)
-        printf("%zu %s not reported on by a driver yet (\"-\": foyerd stores health every few "
-               "seconds; LAST OK is from the readings)\n",
-               unreported, units_plural(unreported, "device", "devices"));
+        printf("%zu %s not reported on by a driver yet (LAST OK from the readings)\n", unreported,
+               units_plural(unreported, "device", "devices"));
     free(x.seen);
 }
 

@@ -9,7 +9,7 @@
 # electric heating grows from September to November; every dwelling's main
 # index starts above its heating submeter's; --skip-live leaves out exactly
 # the channels the simulators feed, so the rows generated are the rows
-# imported.
+# imported; the demo script reads through foyerctl only.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -82,4 +82,9 @@ dry = night(f"{work}/a01.csv", "a01-cold-water")
 p95 = sorted(dry)[int(len(dry) * 0.95)]
 assert p95 < 1, ("a01 draws water at night", p95)
 PY
+# The demo shows what an operator sees: foyerctl, never SQL of its own (its
+# times would be SQLite's, not foyerctl's), and the history it imports is
+# this one, every generated row imported.
+grep -n 'sqlite3' "$FOYER_SRC/scripts/demo.sh" && fail "scripts/demo.sh runs sqlite3: use foyerctl"
+grep -q -- '--skip-live' "$FOYER_SRC/scripts/demo.sh" || fail "the demo generates history for live channels"
 echo "demo_history: $generated readings generated and imported; households as claimed in params.csv"

@@ -38,6 +38,14 @@ quantity = cold_water
 [channel b1-outdoor]
 building = b1
 quantity = outdoor_temperature
+[mqtt]
+host = 127.0.0.1
+port = 1
+[sensor plug]
+topic = tele/plug/SENSOR
+preset = tasmota
+dwelling = d1
+timestamp_field = Time
 CONF
 
 # Values with float noise, as a meter's scale or a mean gives them.
@@ -73,6 +81,17 @@ for g in hour day month; do
     END { exit bad }' || fail "export --granularity $g: too many decimals"
 done
 
+# The device table lists every configured device, also one no driver has
+# reported on (foyerd is not running here), with the age of its newest
+# reading as LAST OK.
+now=$(date -u -d '-30 seconds' +%Y-%m-%dT%H:%M:%SZ)
+printf 'channel,time,value\nplug.power,%s,12.5\n' "$now" | ctl import - > /dev/null
+ctl status > "$work/status.txt"
+grep -qE "^plug +sensor +- +(2[0-9]|3[0-9]) s +- +- +-\$" "$work/status.txt" ||
+  fail "unreported device not listed with its reading's age: $(cat "$work/status.txt")"
+grep -q "^1 device not reported on by a driver yet" "$work/status.txt" || fail "no note on the unreported device"
+grep -q "^plug.power .* 12.5 W " "$work/status.txt" || fail "W to 0.1: $(cat "$work/status.txt")"
+
 # status: the same precision, the same figures in --json.
 ctl status > "$work/status.txt"
 grep -q "^d1-linky .* 2981.485 kWh " "$work/status.txt" || fail "status kWh: $(cat "$work/status.txt")"
@@ -93,8 +112,8 @@ import sys
 lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
 header = lines[0]
 col = {name: header.index(name) for name in ("VALUE", "UNIT", "AGE", "STATE")}
-rows = [l for l in lines[1:] if l.startswith(("d1-", "b1-"))]
-assert len(rows) == 5, rows
+rows = [l for l in lines[1:] if l.startswith(("d1-", "b1-", "plug."))]
+assert len(rows) > 5, rows
 for l in rows:
     # the unit starts where the header says, and the state after it too
     assert l[col["UNIT"]] != " " and l[col["UNIT"] - 1] == " ", (l, col)
