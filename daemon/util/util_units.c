@@ -68,6 +68,12 @@ static char *format(const char *unit, double v, bool trim, char *buf, size_t len
     if (d < 0) {
         (void)snprintf(buf, len, "%.6g", v);
     } else {
+        /* Two sums of the same readings in another order differ in the
+         * last bits; snapped 4 digits below the precision first, they round
+         * alike (21.8649999999 and 21.8650000001 are both 21.86). */
+        double snap = pow(10, d + 4);
+        if (fabs(v) * snap < 1e15)
+            v = round(v * snap) / snap;
         (void)snprintf(buf, len, "%.*f", d, v);
         if (trim)
             drop_trailing_zeros(buf);

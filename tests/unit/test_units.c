@@ -41,6 +41,9 @@ static void test_format_precision(void **state)
     check_format("ppm", 812.6, "813");
     check_format("W", 1234.56, "1234.6");
     check_format("kWh", 23.0, "23");
+    /* The same figure summed in two orders rounds alike. */
+    check_format("\u00b0C", 21.8649999999, "21.86");
+    check_format("\u00b0C", 21.8650000001, "21.86");
     check_format("kWh", -0.0001, "0");
     check_format("Hz", 49.987654321, "49.9877"); /* not in the table: 6 digits */
     char col[32];
