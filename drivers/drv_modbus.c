@@ -470,6 +470,14 @@ static int bus_connect(struct mb_bus *bus)
                 log_warn("bus=%s: cannot connect to %s:%d: the host is not an IP address; "
                          "retrying with backoff up to %d s",
                          bus->b->id, bus->b->host, bus->b->port, MB_CONNECT_BACKOFF_MAX_MS / 1000);
+            else if (bus->b->type == BUS_TCP && err == ETIMEDOUT)
+                /* the gateway never answered: no errno text says how long
+                 * we waited, and "Connection timed out" reads as the
+                 * kernel's minutes-long timeout */
+                log_warn("bus=%s: cannot connect to %s:%d: timed out after %d ms (the bus's "
+                         "timeout_ms); retrying with backoff up to %d s",
+                         bus->b->id, bus->b->host, bus->b->port, bus->b->timeout_ms,
+                         MB_CONNECT_BACKOFF_MAX_MS / 1000);
             else if (bus->b->type == BUS_TCP)
                 log_warn("bus=%s: cannot connect to %s:%d: %s; retrying with backoff up to %d s",
                          bus->b->id, bus->b->host, bus->b->port, err_text(err, eb, sizeof(eb)),

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The Foyer demo: build, then run foyerd on the demo building
 # (config/demo.conf) with four months of generated history imported, and show
-# what an operator sees: `foyerctl status` and a daily export.
+# what an operator sees, through foyerctl only (never raw SQL): status,
+# exports, summaries and events.  The six households (tests/sim/households.h:
+# average, heavy, frugal, a night leak, a cold flat, a damp flat) live the
+# same way in the history and in the live simulators.
 #
 # Usage: scripts/demo.sh [--once]
 #   --once   stop foyerd and exit after showing (for scripted use);
@@ -52,7 +55,7 @@ trap mqtt_stop EXIT
 # written into the include (config/demo.conf says why).  In the demo's story
 # the SDM120s meter each dwelling's heating circuit and the SDM630 the lifts:
 # submeters of the Linky and common-areas channels, shown but never added.
-"$bin/tests/foyer-modbus-sim" --tcp 0 --meters 1-6:sdm120,10:sdm630 \
+TZ=Europe/Paris "$bin/tests/foyer-modbus-sim" --tcp 0 --meters 1-6:sdm120,10:sdm630 --households \
   --port-file "$run/modbus-sim.port" > "$run/modbus-sim.log" 2>&1 &
 modbus_sim=$!
 modbus_stop() { kill -TERM "$modbus_sim" 2>/dev/null || true; wait "$modbus_sim" 2>/dev/null || true; }
@@ -75,7 +78,7 @@ echo "== check the demo config"
 "$bin/foyerd" --check-config --config "$conf"
 
 # ---- mqtt: simulated sensors, publishing every 10 s each (QoS 1).
-"$bin/tests/foyer-mqtt-pub" -p "$mqtt_port" -t 'zigbee2mqtt/{}' -n 6 -r 0.6 > /dev/null &
+TZ=Europe/Paris "$bin/tests/foyer-mqtt-pub" -p "$mqtt_port" -t 'zigbee2mqtt/{}' -n 6 -r 0.6 -B > /dev/null &
 mqtt_pubs+=($!)
 "$bin/tests/foyer-mqtt-pub" -p "$mqtt_port" -s tasmota -t 'tele/plug-a01/SENSOR' -r 0.1 > /dev/null &
 mqtt_pubs+=($!)
@@ -101,64 +104,86 @@ for _ in $(seq 100); do
 done
 
 echo "== generate 120 days of readings (every 15 min) and import them"
-"$bin/tests/foyer-gen-history" --config "$conf" --days 120 --step 900 --anomalies \
-  --output "$run/history.csv"
-# Live meters and the sensors' plugs have live readings only (their indexes
-# are the simulators' own); the comfort readings keep their history.
-sed -i -e '/^m-/d' -e '/^demo-plug\./d' "$run/history.csv"
+# --skip-live: the live meters' and the plug's channels get no history (their
+# indexes are the simulators' own), so every generated row is imported.
+"$bin/tests/foyer-gen-history" --config "$conf" --days 120 --step 900 --anomalies --skip-live \
+  --params "$run/households.csv" --output "$run/history.csv"
 "$bin/foyerctl" --config "$conf" import "$run/history.csv"
+echo
+echo "== the simulated households (demo-run/households.csv, tests/sim/households.h)"
+column -t -s, "$run/households.csv"
 
+ctl() { "$bin/foyerctl" --config "$conf" "$@"; }
+# Every live channel (meters m-*, sensors s0-s5, the plug) has a reading of
+# the last minute, and every device's health is stored.
+live_ready() {
+  ctl status --json | /usr/bin/python3 -c '
+import json, sys
+live = [r for r in json.load(sys.stdin)
+        if r["channel"].startswith(("m-", "demo-plug.")) or r["channel"][:1] == "s"]
+sys.exit(0 if live and all(r["age_s"] is not None and r["age_s"] < 60 for r in live) else 1)' &&
+    ! ctl status | grep -q "not reported on by a driver yet"
+}
+echo
 echo "== let every live meter and sensor report (at most 30 s)"
-live="(c.name LIKE 'm-%' OR c.name LIKE 's_.%' OR c.name LIKE 'demo-plug.%')"
 for _ in $(seq 60); do
-  silent=$(sqlite3 "$run/foyer.db" "SELECT count(*) FROM channels c WHERE $live AND NOT EXISTS
-    (SELECT 1 FROM readings r WHERE r.channel = c.id AND r.ts > CAST(strftime('%s', 'now') AS INTEGER) - 60)")
-  [ "$silent" = 0 ] && break
+  live_ready && break
   sleep 0.5
 done
 
 echo
 echo "== foyerctl status"
-"$bin/foyerctl" --config "$conf" status
-
-# ---- modbus: the live meters' latest readings (polled every 10 s).
-for _ in $(seq 100); do
-  [ "$(sqlite3 "$run/foyer.db" "SELECT count(*) FROM readings r JOIN channels c ON c.id = r.channel
-    WHERE c.name = 'm-common.energy_import'")" -gt 0 ] && break
-  sleep 0.1
-done
-echo
-echo "== live meters over Modbus: latest readings (sqlite3 demo-run/foyer.db)"
-sqlite3 -header -column "$run/foyer.db" \
-  "SELECT c.name AS channel, datetime(max(r.ts), 'unixepoch', 'localtime') AS local_time,
-          round(r.value, 3) AS value, c.unit FROM readings r JOIN channels c ON c.id = r.channel
-   WHERE c.name LIKE 'm-%.energy_import' OR c.name LIKE 'm-%.power' GROUP BY c.name ORDER BY c.name"
-# ---- modbus: end
+ctl status
 
 echo
-echo "== monthly consumption of dwelling a01 (foyerctl export --granularity month --dwelling a01)"
-"$bin/foyerctl" --config "$conf" export --granularity month --dwelling a01 \
-  | grep -E '^(channel|a01-)' | column -t -s,
+echo "== live meters over Modbus: the heating circuits' SDM120s and the lifts' SDM630"
+echo "   (foyerctl status, rows m-*: submeters, below their dwelling's Linky index)"
+ctl status | grep -E '^(CHANNEL|m-[a-z0-9]*\.(energy_import|power) )'
+ctl status | grep -E '^(CHANNEL|[ab][0-9]*-linky )' | head -n 7
+
+echo
+echo "== monthly figures of dwelling a01 (foyerctl export --granularity month --dwelling a01)"
+echo "   (the first and the current month are partial: the history starts and ends in them)"
+ctl export --granularity month --dwelling a01 | grep -E '^(channel|a01-)' | column -t -s,
 
 week=$(date -d '7 days ago' +%G-W%V)
 month=$(date -d "$(date +%Y-%m-01) -1 day" +%Y-%m)
 echo
 echo "== what the tenants of a01 get for last week (foyerctl summary --dwelling a01 --period $week)"
-"$bin/foyerctl" --config "$conf" summary --dwelling a01 --period "$week"
+ctl summary --dwelling a01 --period "$week"
 echo
 echo "== the same household's last month, in English (--period $month --lang en)"
-"$bin/foyerctl" --config "$conf" summary --dwelling a01 --period "$month" --lang en
+ctl summary --dwelling a01 --period "$month" --lang en
+echo
+echo "== the damp flat b11, last week: its summary carries the damp-air tip (--lang en)"
+ctl summary --dwelling b11 --period "$week" --lang en
+echo
+echo "== the cold flat b01, last week: the cold-home tip"
+ctl summary --dwelling b01 --period "$week"
 echo "(--format json prints what is pushed to the landlord's endpoint; schema: docs/summary.md)"
 
 from=$(date -d '7 days ago' +%F)
+today=$(date +%F)
 echo
-echo "== last week, day by day, building totals and a01 (export --granularity day --from $from)"
-"$bin/foyerctl" --config "$conf" export --granularity day --from "$from" --dwelling a01 \
-  | grep -E 'channel|linky|cold-water' | column -t -s,
+echo "== a01's last seven whole days: electricity and cold water"
+echo "   (export --granularity day --dwelling a01 --from $from --to $today)"
+ctl export --granularity day --dwelling a01 --from "$from" --to "$today" |
+  grep -E '^(channel|a01-linky|a01-cold-water),' | column -t -s,
+
+yesterday=$(date -d yesterday +%F)
+echo
+echo "== a12's leaking cistern: cold water every hour of last night, when a01 sleeps"
+echo "   (export --granularity hour --from ${yesterday}T00:00 --to ${yesterday}T05:00)"
+for d in a12 a01; do
+  ctl export --granularity hour --dwelling $d --from "${yesterday}T00:00:00" --to "${yesterday}T05:00:00"
+done | grep -E '^(channel|a12-cold-water|a01-cold-water),' | awk '!(/^channel/ && seen++)' | column -t -s,
 
 echo
-echo "== events the counter logic and the drivers recorded (foyerctl events --since 2026-01-01)"
-"$bin/foyerctl" --config "$conf" events --since 2026-01-01
+since=$(date -d '120 days ago' +%F)
+echo "== events the counter logic and the drivers recorded (foyerctl events --since $since)"
+echo "   (a01's cold-water meter: a reading of 0 after a gateway reboot, dropped; then"
+echo "   the meter replaced, counting again from 0)"
+ctl events --since "$since"
 
 echo
 echo "Database: $run/foyer.db    Config: $conf    Log: $run/foyerd.log"

@@ -13,6 +13,7 @@ foyer_script_test(modbus_tcp)
 foyer_script_test(modbus_faults)
 foyer_script_test(modbus_pymodbus)
 foyer_script_test(modbus_rtu)
+foyer_script_test(modbus_connect_timeout)
 
 # Benchmark: poll cycle, dead meter, CPU per value, memory; run by scripts/bench.sh.
 add_executable(bench_modbus bench/bench_modbus.c)

@@ -2,7 +2,7 @@
 
 # Simulated sensors: the demo, the integration tests and the bench.
 add_executable(foyer-mqtt-pub sim/mqtt_pub.c)
-target_link_libraries(foyer-mqtt-pub PkgConfig::MOSQUITTO)
+target_link_libraries(foyer-mqtt-pub PkgConfig::MOSQUITTO m)
 
 # Payload decoding against the driver's own code, no broker.
 foyer_unit_test(test_mqtt_decode)

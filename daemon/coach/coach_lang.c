@@ -34,6 +34,7 @@
 
 #include "coach_int.h"
 #include "foyer/limits.h"
+#include "foyer/units.h"
 
 enum node_op {
     N_NUM,
@@ -677,35 +678,12 @@ const char *summary_lang_tip_condition(const struct summary_lang *l, size_t i)
 
 /* ---- templates --------------------------------------------------------- */
 
-/* Format x with the language's separators and `decimals` decimals. */
+/* Format x with the language's separators and `decimals` decimals, thousands
+ * grouped from 1 000 up ("1 242 litres"), as foyerctl groups them. */
 static void format_number(const struct summary_lang *l, double x, int decimals, char *buf,
                           size_t len)
 {
-    char raw[64];
-    /* No "-0" for a tiny negative value. */
-    double shown = fabs(x) < 0.5 * pow(10, -decimals) ? 0.0 : x;
-    (void)snprintf(raw, sizeof(raw), "%.*f", decimals, shown);
-    char *dot = strchr(raw, '.');
-    size_t int_len = dot ? (size_t)(dot - raw) : strlen(raw);
-    size_t o = 0;
-    size_t start = raw[0] == '-' ? 1 : 0;
-    const char *th = l->thousands;
-    if (start && o + 1 < len)
-        buf[o++] = '-';
-    for (size_t i = start; i < int_len && o + 1 < len; i++) {
-        buf[o++] = raw[i];
-        size_t left = int_len - i - 1;
-        /* Group thousands from 10 000 up, as French typography does. */
-        if (left > 0 && left % 3 == 0 && int_len - start > 4)
-            for (const char *c = th; *c && o + 1 < len; c++)
-                buf[o++] = *c;
-    }
-    if (dot)
-        for (const char *c = l->decimal; *c && o + 1 < len; c++)
-            buf[o++] = *c;
-    for (const char *c = dot ? dot + 1 : ""; *c && o + 1 < len; c++)
-        buf[o++] = *c;
-    buf[o] = '\0';
+    (void)units_format_grouped(x, decimals, l->thousands, l->decimal, buf, len);
 }
 
 size_t summary_lang_expand(const struct summary_lang *l, const char *tmpl,

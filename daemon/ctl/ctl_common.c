@@ -1,10 +1,13 @@
 /*
  * ctl_common.c - what foyerctl's commands share: opening the database read-only,
  * with the message an operator needs when it is not there yet or when the
- * config would re-label its history.
+ * config would re-label its history; usage errors, which end with the
+ * command's usage (struct ctl_command, include/foyer/ctl.h).
  */
 #include "foyer/ctl.h"
 
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,4 +44,30 @@ struct store *ctl_open_readonly(const struct foyer_config *cfg, const char *cmd)
         return NULL;
     }
     return s;
+}
+
+int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "foyerctl %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%s", cmd->usage);
+    return 2;
+}
+
+int ctl_getopt_error(const struct ctl_command *cmd, int c, char **argv)
+{
+    /* getopt_long() leaves optind past the option it refused: a long
+     * option is that argument (without "=value"), a short one optopt. */
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    char name[64];
+    if (strncmp(arg, "--", 2) == 0)
+        (void)snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+    else
+        (void)snprintf(name, sizeof(name), "-%c", optopt ? optopt : '?');
+    if (c == ':')
+        return ctl_usage_error(cmd, "option \"%s\" needs a value", name);
+    return ctl_usage_error(cmd, "unknown option \"%s\"", name);
 }

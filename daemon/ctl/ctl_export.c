@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "foyer/timeutil.h"
+#include "foyer/units.h"
 
 static bool channel_selected(const struct foyer_config *cfg, const struct channel *c,
                              const struct export_opts *o)
@@ -51,15 +52,18 @@ static int export_row(void *ctx, const struct store_rollup *r)
 {
     struct export_ctx *x = ctx;
     const struct channel *c = x->c;
-    char when[40];
+    char when[40], num[48];
     double value = c->kind == KIND_COUNTER ? r->sum : (r->n > 0 ? r->sum / (double)r->n : 0);
     if (c->kind == KIND_GAUGE && r->n == 0)
         return 0;
     csv_field(x->out, c->id);
     fputc(',', x->out);
     csv_field(x->out, x->dwelling);
-    fprintf(x->out, ",%s,%s,%.10g,%s\n", quantity_name(c->quantity),
-            tu_format_local(r->ts_s, when, sizeof(when)), value + 0.0, c->unit);
+    /* At the unit's precision (include/foyer/units.h): a sum of float
+     * index differences carries digits no meter measured. */
+    fprintf(x->out, ",%s,%s,%s,%s\n", quantity_name(c->quantity),
+            tu_format_local(r->ts_s, when, sizeof(when)),
+            units_format(c->unit, value, num, sizeof(num)), c->unit);
     x->rows++;
     return 0;
 }

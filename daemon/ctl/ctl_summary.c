@@ -14,7 +14,24 @@
 #include "foyer/ctl.h"
 #include "foyer/timeutil.h"
 
-int ctl_summary(const struct foyer_config *cfg, int argc, char **argv)
+static const char ctl_summary_usage[] =
+    "Usage: foyerctl [--config FILE] summary --dwelling ID --period PERIOD\n"
+    "                [--lang fr|en] [--format text|json] [--dju meteo-france|costic]\n"
+    "\n"
+    "One household's coaching summary for an ISO week (2026-W47) or a month\n"
+    "(2026-11), computed from the database; nothing is stored or sent.\n"
+    "\n"
+    "Options:\n"
+    "  -d, --dwelling ID        the dwelling\n"
+    "  -p, --period PERIOD      2026-W47 or 2026-11\n"
+    "  -l, --lang fr|en         the language of the text (default fr)\n"
+    "  -f, --format text|json   text for a person, or the JSON that is pushed\n"
+    "                           (default text)\n"
+    "  -j, --dju meteo-france|costic   degree-day method (default meteo-france)\n"
+    "  -h, --help               this help\n";
+
+static int ctl_summary(const struct ctl_command *cmd, const struct foyer_config *cfg, int argc,
+                       char **argv)
 {
     static const struct option opts[] = {
         {"dwelling", required_argument, NULL, 'd'}, {"period", required_argument, NULL, 'p'},
@@ -26,7 +43,8 @@ int ctl_summary(const struct foyer_config *cfg, int argc, char **argv)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:p:l:f:j:", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":d:p:l:f:j:", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dwelling = optarg;
@@ -35,41 +53,32 @@ int ctl_summary(const struct foyer_config *cfg, int argc, char **argv)
             period = optarg;
             break;
         case 'l':
-            if (strcmp(optarg, "fr") != 0 && strcmp(optarg, "en") != 0) {
-                fprintf(stderr, "foyerctl summary: --lang \"%s\": fr or en\n", optarg);
-                return 2;
-            }
+            if (strcmp(optarg, "fr") != 0 && strcmp(optarg, "en") != 0)
+                return ctl_usage_error(cmd, "--lang \"%s\": fr or en", optarg);
             lang = optarg;
             break;
         case 'f':
             if (strcmp(optarg, "json") == 0) {
                 json = true;
             } else if (strcmp(optarg, "text") != 0) {
-                fprintf(stderr, "foyerctl summary: --format \"%s\": text or json\n", optarg);
-                return 2;
+                return ctl_usage_error(cmd, "--format \"%s\": text or json", optarg);
             }
             break;
         case 'j':
             if (strcmp(optarg, "costic") == 0) {
                 dju = DJU_COSTIC;
             } else if (strcmp(optarg, "meteo-france") != 0) {
-                fprintf(stderr, "foyerctl summary: --dju \"%s\": meteo-france or costic\n", optarg);
-                return 2;
+                return ctl_usage_error(cmd, "--dju \"%s\": meteo-france or costic", optarg);
             }
             break;
         default:
-            return 2;
+            return ctl_getopt_error(cmd, c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "foyerctl summary: unexpected argument \"%s\"\n", argv[optind]);
-        return 2;
-    }
-    if (!dwelling || !period) {
-        fprintf(stderr, "foyerctl summary: --dwelling ID and --period 2026-W47|2026-11 are "
-                        "required\n");
-        return 2;
-    }
+    if (optind < argc)
+        return ctl_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+    if (!dwelling || !period)
+        return ctl_usage_error(cmd, "--dwelling ID and --period 2026-W47|2026-11 are required");
     int32_t d = config_find_dwelling(cfg, dwelling);
     if (d < 0) {
         fprintf(stderr, "foyerctl summary: unknown dwelling \"%s\"\n", dwelling);
@@ -139,3 +148,5 @@ out:
     summary_lang_free(l);
     return exit_code;
 }
+
+const struct ctl_command ctl_summary_command = {"summary", ctl_summary_usage, ctl_summary};

@@ -14,17 +14,40 @@
 #include "foyer/config.h"
 #include "foyer/store.h"
 
+/* A foyerctl command (the pattern is described at the top of
+ * daemon/ctl/foyerctl.c).  `usage` is the command's one help text: printed
+ * on stdout for `foyerctl NAME --help` (main() does it, before loading the
+ * config), on stderr after a usage error, its first line listed by
+ * `foyerctl --help`, and diffed with tests/integration/help/NAME.txt. */
+struct ctl_command {
+    const char *name;  /* "events" */
+    const char *usage; /* "Usage: foyerctl [--config FILE] events ...\n\n...": first line the
+                          synopsis, then what it does and every option */
+    /* argv[0] is the command name; returns the exit status */
+    int (*run)(const struct ctl_command *cmd, const struct foyer_config *cfg, int argc,
+               char **argv);
+};
+
+/* Say "foyerctl NAME: MESSAGE" then the command's usage on stderr; returns 2
+ * (the exit status of bad usage). */
+int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The usage error for what getopt_long() returned as c ('?' unknown
+ * option, ':' missing argument; call it with opterr = 0 and an optstring
+ * starting with ':').  Returns 2. */
+int ctl_getopt_error(const struct ctl_command *cmd, int c, char **argv);
+
 /* Open the database read-only; on failure, or when cfg re-labels a channel
  * holding data (store_check_channels()), say why on stderr, naming the
  * command ("status"), and return NULL.  Caller closes with store_close(). */
 struct store *ctl_open_readonly(const struct foyer_config *cfg, const char *cmd);
 
-/* foyerctl events [--since DATE] [--dwelling ID] [--json] */
-int ctl_events(const struct foyer_config *cfg, int argc, char **argv);
+/* foyerctl events (daemon/ctl/ctl_events.c) */
+extern const struct ctl_command ctl_events_command;
 
-/* foyerctl summary --dwelling ID --period P [--lang fr|en] [--format text|json]
- * (daemon/ctl/ctl_summary.c) */
-int ctl_summary(const struct foyer_config *cfg, int argc, char **argv);
+/* foyerctl summary (daemon/ctl/ctl_summary.c) */
+extern const struct ctl_command ctl_summary_command;
 
 /* ---- CSV import and export (daemon/ctl/ctl_import.c, ctl_export.c) ------
  * Import: header "channel,time,value", ISO 8601 time with offset or Z, one
@@ -40,8 +63,9 @@ int ctl_summary(const struct foyer_config *cfg, int argc, char **argv);
  *
  * Export: header "channel,dwelling,quantity,period_start,value,unit", one
  * row per channel and period; the value is the consumption of the period
- * for counters and the mean for gauges; period_start is local ISO 8601 with
- * its offset.
+ * for counters and the mean for gauges, at the unit's fixed precision
+ * (units_format(), include/foyer/units.h); period_start is local ISO 8601
+ * with its offset.
  */
 struct import_result {
     uint64_t rows;            /* data rows read */

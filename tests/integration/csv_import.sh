@@ -116,7 +116,7 @@ csv=$work/conflict.csv
 printf 'channel,time,value\nt1,2025-02-01T00:00:00Z,20\nt1,2025-02-01T00:00:00Z,21\n' > "$csv"
 import "$csv"
 [ "$(cat "$work/rc")" = 1 ] || fail "conflict: exit $(cat "$work/rc"), expected 1"
-grep -q ": 2 rows: 1 stored, 0 duplicates skipped, 0 bad rows (0 unknown channels), 1 conflicts" \
+grep -q ": 2 rows: 1 stored, 0 duplicates skipped, 0 bad rows (0 unknown channels), 1 conflict " \
   "$work/out" || fail "conflict: final line $(cat "$work/out")"
 csv=$work/clean.csv
 printf 'channel,time,value\nt1,2025-02-02T00:00:00Z,20\nt1,2025-02-02T02:00:00+01:00,21\n' > "$csv"

@@ -59,7 +59,7 @@ room_of_header() { # include/foyer/NAME.h -> room
     coach.h) echo coach ;;
     push.h) echo push ;;
     ctl.h) echo ctl ;;
-    timeutil.h | log.h) echo util ;;
+    timeutil.h | log.h | units.h) echo util ;;
     limits.h) echo limits ;;
     reading.h | device.h | driver.h) echo driver ;;
     drv_modbus.h | drv_mqtt.h) echo drivers ;;

@@ -32,6 +32,10 @@
  *     --control FIFO    make FIFO and read commands from it, one per line
  *     --speed X         simulated time runs X times faster (default 1)
  *     --seed N          noise seed (default 1)
+ *     --households      SDM120 unit U meters the heating circuit of
+ *                       households[U - 1] (tests/sim/households.h, the demo's
+ *                       history): its power follows the outdoor temperature,
+ *                       its index starts below that dwelling's main meter's
  *
  * Commands (on the control FIFO; UNIT may be "all"):
  *   silent UNIT   stop answering (the client times out)
@@ -79,6 +83,8 @@
 
 #include <modbus.h>
 
+#include "households.h"
+
 #define SIM_UNITS   248   /* unit IDs 1..247 */
 #define SIM_REGS    0x200 /* registers of each kind per unit */
 #define SIM_CLIENTS 64
@@ -90,7 +96,11 @@ struct sim_meter {
     enum model model;
     modbus_mapping_t *map;
     double import_kwh, export_kwh;
-    double scale;      /* load of this dwelling relative to the profile */
+    double scale; /* load of this dwelling relative to the profile */
+    /* --households: an SDM120 on the heating circuit of this household
+     * (tests/sim/households.h): power follows the outdoor temperature, the
+     * index starts at its heating_index_kwh.  NULL: a household's load. */
+    const struct household *heating;
     double last_sim_s; /* simulated time of the last update */
     bool silent, garbage, noise;
     bool strict;           /* refuse reads through unmapped registers (exception 02) */
@@ -103,6 +113,7 @@ struct sim_meter {
 static struct sim_meter meters[SIM_UNITS];
 static volatile sig_atomic_t stop_flag;
 static double speed = 1.0;
+static bool use_households; /* --households */
 static double start_real_s, start_sim_s;
 static unsigned rng_state = 1;
 
@@ -164,6 +175,9 @@ static void update_meter(struct sim_meter *m)
     localtime_r(&tt, &lt);
     double hour = lt.tm_hour + lt.tm_min / 60.0 + lt.tm_sec / 3600.0;
     double p = load_profile_w(hour) * m->scale * (0.9 + 0.2 * rnd());
+    if (m->heating) /* the same heat need as the generated history's */
+        p = 3 + 1000 * fmax(0, m->heating->setpoint_c - 2 - household_outdoor_c(tt)) * 0.055 *
+                    (0.9 + 0.2 * rnd());
     if (m->model == M_SDM630)
         p *= 3;
     double dt = t - m->last_sim_s;
@@ -276,6 +290,10 @@ static int add_meters(const char *spec)
             }
             m->scale = 0.6 + 0.8 * rnd();
             m->import_kwh = 1000 + 4000 * rnd();
+            if (use_households && md == M_SDM120) {
+                m->heating = household_of(u - 1);
+                m->import_kwh = m->heating->heating_index_kwh;
+            }
             m->last_sim_s = sim_time();
             if (md == M_TYPES)
                 fill_types(m);
@@ -499,7 +517,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: foyer-modbus-sim [--tcp PORT | --rtu DEVICE [--baud N] "
                     "[--parity N|E|O] [--data-bits N] [--stop-bits N]] --meters SPEC "
-                    "[--port-file FILE] [--control FIFO] [--speed X] [--seed N]\n");
+                    "[--port-file FILE] [--control FIFO] [--speed X] [--seed N] "
+                    "[--households]\n");
     return 2;
 }
 
@@ -510,6 +529,10 @@ int main(int argc, char **argv)
     const char *rtu = NULL, *spec = NULL, *port_file = NULL, *control = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--households") == 0) {
+            use_households = true;
+            continue;
+        }
         if (!v)
             return usage();
         i++;

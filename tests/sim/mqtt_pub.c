@@ -47,6 +47,8 @@
 
 #include <mosquitto.h>
 
+#include "households.h"
+
 enum shape { SH_Z2M, SH_TASMOTA, SH_SHELLY, SH_NUMBER, SH_SMALL };
 
 struct opts {
@@ -66,6 +68,7 @@ struct opts {
     long window; /* messages in flight per connection */
     long conns;  /* connections (clients) */
     bool verbose;
+    bool households; /* -B: z2m comfort of device i from households[i] (households.h) */
 };
 
 /* MQTT message ids are 16-bit: a window below this never reuses an id
@@ -147,13 +150,27 @@ static void iso_utc(long long ts, char *buf, size_t len)
         buf[0] = '\0';
 }
 
-/* A valid payload for sequence j of a device, stamped ts. */
-static int make_payload(const struct opts *o, long j, long long ts, char *buf, size_t len)
+/* A valid payload for sequence j of device d, stamped ts. */
+static int make_payload(const struct opts *o, long d, long j, long long ts, char *buf, size_t len)
 {
     char iso[40];
     iso_utc(ts, iso, sizeof(iso));
     switch (o->shape) {
     case SH_Z2M:
+        if (o->households) {
+            /* the building of the demo's history: the same household
+             * makes the same comfort, live and past */
+            const struct household *hh = household_of(d);
+            time_t t = (time_t)ts;
+            struct tm tm;
+            localtime_r(&t, &tm);
+            double noise = (double)((j * 7919 + d * 104729) % 1000) / 1000.0 - 0.5;
+            return snprintf(
+                buf, len,
+                "{\"temperature\":%.2f,\"humidity\":%.1f,\"linkquality\":%ld,\"time\":%lld}",
+                household_temperature(hh, tm.tm_hour, household_outdoor_c(t), noise),
+                household_humidity(hh, tm.tm_hour, noise), 60 + j % 100, ts);
+        }
         return snprintf(buf, len,
                         "{\"temperature\":%.2f,\"humidity\":%.1f,\"linkquality\":%ld,"
                         "\"time\":%lld}",
@@ -305,6 +322,8 @@ static void usage(FILE *out)
             "  -w N        messages in flight per connection, 1-%d (1000)\n"
             "  -C N        connections, devices spread over them (1); client ids\n"
             "              ID, ID-1, ID-2, ...\n"
+            "  -B          z2m: device i reports the comfort of households[i] of\n"
+            "              tests/sim/households.h (the demo's history), not a sawtooth\n"
             "  -v          print the time and rate on stderr at the end\n",
             PUB_WINDOW_MAX);
 }
@@ -331,7 +350,7 @@ static void *conn_main(void *arg)
                 sleep_ms((long)(wait * 1000));
         }
         long long ts = o->count ? o->ts_base + j : (long long)time(NULL);
-        int n = make_payload(o, j, ts, payload, sizeof(payload));
+        int n = make_payload(o, d, j, ts, payload, sizeof(payload));
         make_topic(o, d, topic, sizeof(topic));
         if (n > 0)
             publish_retry(c, topic, payload, (size_t)n);
@@ -393,7 +412,7 @@ int main(int argc, char **argv)
     char idbuf[64];
     int c;
 
-    while ((c = getopt(argc, argv, "H:p:t:P:s:n:c:r:q:i:b:f:S:w:C:vh")) != -1) {
+    while ((c = getopt(argc, argv, "H:p:t:P:s:n:c:r:q:i:b:f:S:w:C:Bvh")) != -1) {
         switch (c) {
         case 'H':
             o.host = optarg;
@@ -455,6 +474,9 @@ int main(int argc, char **argv)
             break;
         case 'v':
             o.verbose = true;
+            break;
+        case 'B':
+            o.households = true;
             break;
         case 'h':
             usage(stdout);
