@@ -68,6 +68,7 @@ room_of_header() { # include/foyer/NAME.h -> room
 }
 declare -A allowed=(
   [foyerd]="drivers driver ingest store coach push conf util"
+  [http]="coach store conf util"
   [ctl]="coach store conf util"
   [coach]="push store conf util"
   [push]="store conf util"
