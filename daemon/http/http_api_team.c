@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foyer/coach.h"
 #include "foyer/timeutil.h"
 #include "http_api_int.h"
 
@@ -122,10 +123,10 @@ struct dev_row {
     const char *kind; /* "meter", "sensor" */
     int32_t dwelling; /* config index or -1 */
     enum dev_state state;
-    int64_t since_s;    /* INT64_MIN: unknown */
-    int64_t last_s;     /* newest reading taken, INT64_MIN: none */
-    const char *driver; /* the driver's word ("online", "offline", ...) or NULL */
-    size_t order;       /* config order, for a stable sort */
+    int64_t since_s; /* INT64_MIN: unknown */
+    int64_t last_s;  /* newest reading taken, INT64_MIN: none */
+    char driver[16]; /* the driver's word ("online", "offline", ...) or "" */
+    size_t order;    /* config order, for a stable sort */
 };
 
 static int dev_row_cmp(const void *a, const void *b)
@@ -153,7 +154,7 @@ static int dev_judge(const struct http_request *req, const struct reported_list 
             d->last_s = cs.last_ts_s;
     }
     const struct reported *r = reported_find(rep, d->name);
-    d->driver = r ? r->state : NULL;
+    (void)snprintf(d->driver, sizeof(d->driver), "%s", r ? r->state : "");
     d->since_s = INT64_MIN;
     if (r && (strcmp(r->state, "offline") == 0 || strcmp(r->state, "stale") == 0)) {
         d->state = r->state[0] == 'o' ? DEV_OFFLINE : DEV_STALE;
@@ -254,10 +255,18 @@ int api_building_status(const struct http_request *req, struct http_response *re
 
     /* Building totals: every counter of the building that is not a
      * submeter (the dwellings' and the common ones), today and this week
-     * so far, from daily figures. */
+     * so far, from daily figures.  For an ambassador a quantity's total is
+     * withheld while fewer than SUMMARY_PEERS_MIN + 1 dwellings have data
+     * in it (the summaries' building_total rule): in a small building, or
+     * where one flat has a water meter, the total would be one
+     * household's consumption. */
     double today[Q_COUNT_] = {0}, week[Q_COUNT_] = {0};
     bool has[Q_COUNT_] = {false}, metered[Q_COUNT_] = {false};
+    size_t contributors[Q_COUNT_] = {0};
+    bool *seen = calloc(cfg->n_dwellings * Q_COUNT_ + 1, sizeof(*seen));
     int64_t day_s = tu_day_start(req->now_s), week_s = tu_week_start(req->now_s);
+    if (!seen)
+        rc = -ENOMEM;
     for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
         const struct channel *c = &cfg->channels[i];
         if (c->building != (int32_t)b || c->kind != KIND_COUNTER || c->submeter)
@@ -269,7 +278,12 @@ int api_building_status(const struct http_request *req, struct http_response *re
         today[c->quantity] += t.today;
         week[c->quantity] += t.week;
         has[c->quantity] |= t.has;
+        if (t.has && c->dwelling >= 0 && !seen[(size_t)c->dwelling * Q_COUNT_ + c->quantity]) {
+            seen[(size_t)c->dwelling * Q_COUNT_ + c->quantity] = true;
+            contributors[c->quantity]++;
+        }
     }
+    free(seen);
     free(rep.r);
     if (rc < 0) {
         free(rows);
@@ -307,7 +321,7 @@ int api_building_status(const struct http_request *req, struct http_response *re
         json_object_set_new(o, "since_s", since ? json_integer(d->since_s) : json_null());
         json_object_set_new(o, "last_reading", last ? api_time(d->last_s) : json_null());
         json_object_set_new(o, "last_reading_s", last ? json_integer(d->last_s) : json_null());
-        json_object_set_new(o, "driver_state", d->driver ? json_string(d->driver) : json_null());
+        json_object_set_new(o, "driver_state", d->driver[0] ? json_string(d->driver) : json_null());
         json_array_append_new(arr, o);
     }
     free(rows);
@@ -326,9 +340,15 @@ int api_building_status(const struct http_request *req, struct http_response *re
         json_t *o = json_object();
         json_object_set_new(o, "quantity", json_string(quantity_name((enum quantity)q)));
         json_object_set_new(o, "unit", json_string(quantity_unit((enum quantity)q)));
+        bool withheld = req->who->role != HTTP_ROLE_ENERGY_TEAM && contributors[q] > 0 &&
+                        contributors[q] < SUMMARY_PEERS_MIN + 1;
+        bool shown = has[q] && !withheld;
         json_object_set_new(o, "today",
-                            has[q] ? api_value((enum quantity)q, today[q]) : json_null());
-        json_object_set_new(o, "week", has[q] ? api_value((enum quantity)q, week[q]) : json_null());
+                            shown ? api_value((enum quantity)q, today[q]) : json_null());
+        json_object_set_new(o, "week", shown ? api_value((enum quantity)q, week[q]) : json_null());
+        json_object_set_new(o, "dwellings", json_integer((json_int_t)contributors[q]));
+        if (withheld)
+            json_object_set_new(o, "withheld", json_string("too_few_dwellings"));
         json_array_append_new(jq, o);
     }
     json_object_set_new(jt, "quantities", jq);
