@@ -548,8 +548,13 @@ static const char *event_dwelling(const struct foyer_config *cfg, const struct s
     return d >= 0 ? cfg->dwellings[d].id : NULL;
 }
 
-static json_t *nan_null(double v)
+/* An event's value in its channel's precision (api_value()), or as stored
+ * when the channel left the config. */
+static json_t *event_value(const struct foyer_config *cfg, const struct store_event *ev, double v)
 {
+    int32_t ch = ev->channel ? config_find_channel(cfg, ev->channel) : -1;
+    if (ch >= 0)
+        return api_value(cfg->channels[ch].quantity, v);
     return isfinite(v) ? json_real(v) : json_null();
 }
 
@@ -569,8 +574,8 @@ static int event_row(void *ctx, const struct store_event *ev)
     json_object_set_new(o, "channel", ev->channel ? json_string(ev->channel) : json_null());
     json_object_set_new(o, "device", ev->device ? json_string(ev->device) : json_null());
     json_object_set_new(o, "dwelling", dw ? json_string(dw) : json_null());
-    json_object_set_new(o, "value", nan_null(ev->value));
-    json_object_set_new(o, "prev_value", nan_null(ev->prev_value));
+    json_object_set_new(o, "value", event_value(x->cfg, ev, ev->value));
+    json_object_set_new(o, "prev_value", event_value(x->cfg, ev, ev->prev_value));
     json_object_set_new(o, "detail", ev->detail ? json_string(ev->detail) : json_null());
     x->n++;
     return json_array_append_new(x->arr, o) == 0 ? 0 : -ENOMEM;
