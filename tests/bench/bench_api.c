@@ -60,16 +60,19 @@ static void write_conf(const char *path, const char *db, const char *src, int n,
         die("cannot write the config");
     fprintf(f,
             "[foyer]\ndatabase = %s\ntimezone = Europe/Paris\nprofiles_dir = %s/config/profiles\n"
-            "[building b0]\nname = Bench\n[bus gw]\ntype = tcp\nhost = 127.0.0.1\n"
+            "[building b0]\nname = Bench\n"
             "[channel b0-common]\nbuilding = b0\nquantity = electricity\n",
             db, src);
+    /* A Modbus gateway serves at most 247 unit ids: one per 200 meters. */
+    for (int g = 0; g < (n + 199) / 200; g++)
+        fprintf(f, "[bus gw%d]\ntype = tcp\nhost = 127.0.0.1\nport = %d\n", g, 1502 + g);
     for (int d = 0; d < n; d++)
         fprintf(f,
                 "[dwelling d%d]\nbuilding = b0\nlabel = Flat %d\nsurface_m2 = %d\n"
                 "heating = electric\nconsent = %s\n"
                 "[tenancy t%d]\ndwelling = d%d\nstart = %s\n"
-                "[meter m%d]\nprofile = generic\nbus = gw\nunit_id = %d\ndwelling = d%d\n",
-                d, d, 30 + d % 60, d % 3 ? "true" : "false", d, d, ymd, d, 1 + d % 247, d);
+                "[meter m%d]\nprofile = generic\nbus = gw%d\nunit_id = %d\ndwelling = d%d\n",
+                d, d, 30 + d % 60, d % 3 ? "true" : "false", d, d, ymd, d, d / 200, 1 + d % 200, d);
     fclose(f);
 }
 
