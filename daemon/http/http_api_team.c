@@ -77,6 +77,7 @@ struct reported {
     char name[FOYER_ID_MAX + 1];
     char state[16];
     int64_t since_s;
+    int64_t last_success_s; /* 0: never */
 };
 
 struct reported_list {
@@ -99,6 +100,7 @@ static int keep_reported(void *ctx, const struct device_health *h)
     (void)snprintf(r->name, sizeof(r->name), "%s", h->device);
     (void)snprintf(r->state, sizeof(r->state), "%s", h->state ? h->state : "");
     r->since_s = h->since_s;
+    r->last_success_s = h->last_success_s;
     return 0;
 }
 
@@ -137,23 +139,34 @@ static int dev_row_cmp(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* The device's state from its channels' newest reading and its driver's
- * report, as `foyerctl status` judges a channel: the driver's offline or
- * stale wins; else no reading is "never", an older one than the device's
- * silence allowance is "stale". */
+/* The device's state from its driver's report (or, without one, its
+ * channels' newest reading), as `foyerctl status` judges a channel: the
+ * driver's offline or stale wins; else never heard of is "never", last
+ * heard of longer ago than the device's silence allowance is "stale". */
 static int dev_judge(const struct http_request *req, const struct reported_list *rep,
                      uint32_t first, size_t n_ch, int64_t stale_after_s, struct dev_row *d)
 {
-    d->last_s = INT64_MIN;
-    for (size_t k = 0; k < n_ch; k++) {
-        struct store_channel_status cs;
-        int rc = store_read_channel_status(req->ro, first + (uint32_t)k, &cs);
-        if (rc < 0)
-            return rc;
-        if (cs.has_last && cs.last_ts_s > d->last_s)
-            d->last_s = cs.last_ts_s;
-    }
     const struct reported *r = reported_find(rep, d->name);
+    d->last_s = INT64_MIN;
+    if (r) {
+        /* The driver's word: its last good poll or message.  Reading every
+         * channel's newest reading instead was two thirds of the answer's
+         * time for 300 meters, and says less (a meter answering with
+         * refused values is not silent). */
+        if (r->last_success_s > 0)
+            d->last_s = r->last_success_s;
+    } else {
+        /* No driver reported on it (foyerd has not run it yet, or it is
+         * fed by imports): its channels' newest reading. */
+        for (size_t k = 0; k < n_ch; k++) {
+            struct store_channel_status cs;
+            int rc = store_read_channel_status(req->ro, first + (uint32_t)k, &cs);
+            if (rc < 0)
+                return rc;
+            if (cs.has_last && cs.last_ts_s > d->last_s)
+                d->last_s = cs.last_ts_s;
+        }
+    }
     (void)snprintf(d->driver, sizeof(d->driver), "%s", r ? r->state : "");
     d->since_s = INT64_MIN;
     if (r && (strcmp(r->state, "offline") == 0 || strcmp(r->state, "stale") == 0)) {
@@ -163,7 +176,7 @@ static int dev_judge(const struct http_request *req, const struct reported_list 
         d->state = DEV_NEVER;
     } else if (req->now_s - d->last_s > stale_after_s) {
         d->state = DEV_STALE;
-        d->since_s = d->last_s; /* silent since its last reading */
+        d->since_s = d->last_s; /* silent since it was last heard */
     } else {
         d->state = DEV_OK;
         if (r)
@@ -225,7 +238,10 @@ int api_building_status(const struct http_request *req, struct http_response *re
     size_t n = 0;
     if (!rows)
         return -ENOMEM;
-    rc = store_read_devices(req->ro, keep_reported, &rep);
+    /* Some 1 500 reads for 300 dwellings: one snapshot, one transaction. */
+    rc = store_read_begin(req->ro);
+    if (rc == 0)
+        rc = store_read_devices(req->ro, keep_reported, &rep);
     if (rc == 0 && rep.n)
         qsort(rep.r, rep.n, sizeof(*rep.r), reported_cmp);
     for (size_t i = 0; rc == 0 && i < cfg->n_meters; i++) {
@@ -284,6 +300,7 @@ int api_building_status(const struct http_request *req, struct http_response *re
         }
     }
     free(seen);
+    store_read_end(req->ro);
     free(rep.r);
     if (rc < 0) {
         free(rows);
@@ -319,8 +336,8 @@ int api_building_status(const struct http_request *req, struct http_response *re
         bool since = d->since_s != INT64_MIN, last = d->last_s != INT64_MIN;
         json_object_set_new(o, "since", since ? api_time(d->since_s) : json_null());
         json_object_set_new(o, "since_s", since ? json_integer(d->since_s) : json_null());
-        json_object_set_new(o, "last_reading", last ? api_time(d->last_s) : json_null());
-        json_object_set_new(o, "last_reading_s", last ? json_integer(d->last_s) : json_null());
+        json_object_set_new(o, "last_seen", last ? api_time(d->last_s) : json_null());
+        json_object_set_new(o, "last_seen_s", last ? json_integer(d->last_s) : json_null());
         json_object_set_new(o, "driver_state", d->driver[0] ? json_string(d->driver) : json_null());
         json_array_append_new(arr, o);
     }

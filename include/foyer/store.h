@@ -247,6 +247,17 @@ int store_read_events(struct store *s, int64_t since_s,
  * "which dwellings still miss this period's summary"). */
 int store_read_summary(struct store *s, const char *dwelling, const char *period, char **ret_body);
 
+/* Hold one read transaction over the read calls that follow, until
+ * store_read_end() (daemon/store/store_read_api.c): they see one snapshot,
+ * and a caller making hundreds of reads at once (a building's status) pays
+ * the transaction's locking once, not per call.  Never hold it across
+ * anything slow or waiting: while it is held the WAL cannot be
+ * checkpointed past it.  Not on a handle that is writing.  0, -EBUSY when
+ * one is already held, or -errno. */
+int store_read_begin(struct store *s);
+/* End it (accepts a handle holding none). */
+void store_read_end(struct store *s);
+
 /* ---- CSV export (daemon/store/store_export.c) ---------------------------
  * One format for `foyerctl export` and the API's GET /api/v1/export.csv:
  * header "channel,dwelling,quantity,period_start,value,unit", one row per

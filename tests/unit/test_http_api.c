@@ -126,6 +126,10 @@ static const char conf_text[] = "[foyer]\n"
                                 "[channel e8]\n"
                                 "dwelling = d8\n"
                                 "quantity = electricity\n"
+                                "[sensor s2]\n"
+                                "topic = z/s2\n"
+                                "preset = zigbee2mqtt\n"
+                                "building = b1\n"
                                 "[sensor s1]\n"
                                 "topic = z/s1\n"
                                 "preset = zigbee2mqtt\n"
@@ -246,6 +250,12 @@ static int setup(void **state)
     if (store_ingest(t->s, &r, 1, 0, &t->stats) < 0)
         return -1;
     r = (struct reading){.channel = tchan(t, "m2.voltage"), .ts_s = e->now_s - 86400, .value = 230};
+    if (store_ingest(t->s, &r, 1, 0, &t->stats) < 0)
+        return -1;
+    /* s2, in the common areas, no driver report (foyerd has not run it):
+     * judged by its newest reading, two days old. */
+    r = (struct reading){
+        .channel = tchan(t, "s2.temperature"), .ts_s = e->now_s - 2 * 86400, .value = 12};
     if (store_ingest(t->s, &r, 1, 0, &t->stats) < 0)
         return -1;
     struct device_health h[2] = {{.device = "s1",
@@ -684,28 +694,37 @@ static void test_building_status(void **state)
     struct answer a = call(&G->amb_b1, "/api/v1/buildings/b1/status", NULL);
     assert_int_equal(a.status, 200);
     json_t *devs = json_object_get(a.json, "devices");
-    assert_int_equal(json_array_size(devs), 2);
+    assert_int_equal(json_array_size(devs), 3);
     /* Silent first: the meter its driver declared offline, since then. */
     json_t *m = json_array_get(devs, 0);
     assert_string_equal(str(m, "device"), "m2");
     assert_string_equal(str(m, "state"), "offline");
     assert_double_equal(num(m, "since_s"), (double)(G->now_s - 3000), 0);
     assert_string_equal(str(json_object_get(m, "dwelling"), "label"), "A, 2e droite");
-    assert_double_equal(num(m, "last_reading_s"), (double)(G->now_s - 86400), 0);
-    json_t *s = json_array_get(devs, 1);
+    assert_double_equal(num(m, "last_seen_s"), (double)(G->now_s - 86400), 0);
+    /* Then the sensor no driver reported on, silent since its reading. */
+    json_t *s2 = json_array_get(devs, 1);
+    assert_string_equal(str(s2, "device"), "s2");
+    assert_string_equal(str(s2, "state"), "stale");
+    assert_double_equal(num(s2, "since_s"), (double)(G->now_s - 2 * 86400), 0);
+    assert_true(json_is_null(json_object_get(s2, "dwelling")));
+    assert_true(json_is_null(json_object_get(s2, "driver_state")));
+    json_t *s = json_array_get(devs, 2);
     assert_string_equal(str(s, "device"), "s1");
     assert_string_equal(str(s, "state"), "ok");
     assert_string_equal(str(s, "driver_state"), "fresh");
     assert_double_equal(num(s, "since_s"), (double)(G->now_s - 7200), 0);
+    assert_double_equal(num(s, "last_seen_s"), (double)(G->now_s - 100), 0);
     assert_double_equal(num(a.json, "device_counts.offline"), 1, 0);
+    assert_double_equal(num(a.json, "device_counts.stale"), 1, 0);
     /* A device holds only health, never consumption. */
     const char *key;
     json_t *v;
     json_object_foreach(m, key, v)
     {
-        static const char *const allowed[] = {"device",       "kind",           "dwelling",
-                                              "state",        "since",          "since_s",
-                                              "last_reading", "last_reading_s", "driver_state"};
+        static const char *const allowed[] = {"device",    "kind",        "dwelling",
+                                              "state",     "since",       "since_s",
+                                              "last_seen", "last_seen_s", "driver_state"};
         bool ok = false;
         for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
             ok |= strcmp(key, allowed[i]) == 0;
