@@ -44,6 +44,19 @@ int api_send_json(struct http_response *resp, json_t *j)
     return rc < 0 ? rc : 0;
 }
 
+int api_buf_json(struct http_buf *b, json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(j);
+    if (!text) {
+        b->failed = true;
+        return -ENOMEM;
+    }
+    int rc = http_buf_str(b, text);
+    free(text);
+    return rc;
+}
+
 /* Decimals shown per quantity: what the meters resolve, so a figure never
  * shows noise (230.4847412 V).  kWh to the Wh, litres to 0.1 L, degrees to
  * 0.01. */

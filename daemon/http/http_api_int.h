@@ -23,6 +23,10 @@
  * -ENOMEM. */
 int api_send_json(struct http_response *resp, json_t *j);
 
+/* Append j (taken: decref'd) to b, serialised as api_send_json() does.
+ * 0 or -ENOMEM (b->failed set). */
+int api_buf_json(struct http_buf *b, json_t *j);
+
 /* The value rounded to the precision shown for its quantity (kWh to the
  * Wh, litres to 0.1 L, degrees to 0.01, ...), as a JSON number; NaN gives
  * null. */

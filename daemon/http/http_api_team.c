@@ -308,45 +308,16 @@ int api_building_status(const struct http_request *req, struct http_response *re
     }
 
     qsort(rows, n, sizeof(*rows), dev_row_cmp);
-    json_t *j = json_object();
+    size_t counts[DEV_STATE_COUNT_] = {0};
+    for (size_t i = 0; i < n; i++)
+        counts[rows[i].state]++;
     json_t *jb = json_object();
     json_object_set_new(jb, "id", json_string(cfg->buildings[b].id));
     json_object_set_new(jb, "name",
                         cfg->buildings[b].name ? json_string(cfg->buildings[b].name) : json_null());
-    json_object_set_new(j, "building", jb);
-    json_object_set_new(j, "generated_at", api_time(req->now_s));
-    size_t counts[DEV_STATE_COUNT_] = {0};
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const struct dev_row *d = &rows[i];
-        json_t *o = json_object();
-        counts[d->state]++;
-        json_object_set_new(o, "device", json_string(d->name));
-        json_object_set_new(o, "kind", json_string(d->kind));
-        if (d->dwelling >= 0) {
-            const struct dwelling *dw = &cfg->dwellings[d->dwelling];
-            json_t *jd = json_object();
-            json_object_set_new(jd, "id", json_string(dw->id));
-            json_object_set_new(jd, "label", dw->label ? json_string(dw->label) : json_null());
-            json_object_set_new(o, "dwelling", jd);
-        } else {
-            json_object_set_new(o, "dwelling", json_null()); /* common areas */
-        }
-        json_object_set_new(o, "state", json_string(dev_state_names[d->state]));
-        bool since = d->since_s != INT64_MIN, last = d->last_s != INT64_MIN;
-        json_object_set_new(o, "since", since ? api_time(d->since_s) : json_null());
-        json_object_set_new(o, "since_s", since ? json_integer(d->since_s) : json_null());
-        json_object_set_new(o, "last_seen", last ? api_time(d->last_s) : json_null());
-        json_object_set_new(o, "last_seen_s", last ? json_integer(d->last_s) : json_null());
-        json_object_set_new(o, "driver_state", d->driver[0] ? json_string(d->driver) : json_null());
-        json_array_append_new(arr, o);
-    }
-    free(rows);
-    json_object_set_new(j, "devices", arr);
     json_t *jc = json_object();
     for (int s = 0; s < DEV_STATE_COUNT_; s++)
         json_object_set_new(jc, dev_state_names[s], json_integer((json_int_t)counts[s]));
-    json_object_set_new(j, "device_counts", jc);
     json_t *jt = json_object();
     json_object_set_new(jt, "today_from", api_time(day_s));
     json_object_set_new(jt, "week_from", api_time(week_s));
@@ -369,8 +340,60 @@ int api_building_status(const struct http_request *req, struct http_response *re
         json_array_append_new(jq, o);
     }
     json_object_set_new(jt, "quantities", jq);
-    json_object_set_new(j, "totals", jt);
-    return api_send_json(resp, j);
+
+    /* The devices are written straight into the body: as jansson objects,
+     * 300 of them took 1.6 ms, more than all the reads (bench_api). */
+    struct http_buf *out = &resp->body;
+    char when[40];
+    resp->status = 200;
+    resp->content_type = "application/json";
+    http_buf_str(out, "{\"building\":");
+    api_buf_json(out, jb);
+    http_buf_printf(out, ",\"generated_at\":\"%s\",\"devices\":[",
+                    tu_format_local(req->now_s, when, sizeof(when)));
+    for (size_t i = 0; i < n; i++) {
+        const struct dev_row *d = &rows[i];
+        http_buf_str(out, i ? ",{\"device\":" : "{\"device\":");
+        http_buf_json_str(out, d->name);
+        http_buf_printf(out, ",\"kind\":\"%s\",\"dwelling\":", d->kind);
+        if (d->dwelling >= 0) {
+            const struct dwelling *dw = &cfg->dwellings[d->dwelling];
+            http_buf_str(out, "{\"id\":");
+            http_buf_json_str(out, dw->id);
+            http_buf_str(out, ",\"label\":");
+            if (dw->label)
+                http_buf_json_str(out, dw->label);
+            else
+                http_buf_str(out, "null");
+            http_buf_str(out, "}");
+        } else {
+            http_buf_str(out, "null"); /* common areas */
+        }
+        http_buf_printf(out, ",\"state\":\"%s\"", dev_state_names[d->state]);
+        if (d->since_s != INT64_MIN)
+            http_buf_printf(out, ",\"since\":\"%s\",\"since_s\":%lld",
+                            tu_format_local(d->since_s, when, sizeof(when)), (long long)d->since_s);
+        else
+            http_buf_str(out, ",\"since\":null,\"since_s\":null");
+        if (d->last_s != INT64_MIN)
+            http_buf_printf(out, ",\"last_seen\":\"%s\",\"last_seen_s\":%lld",
+                            tu_format_local(d->last_s, when, sizeof(when)), (long long)d->last_s);
+        else
+            http_buf_str(out, ",\"last_seen\":null,\"last_seen_s\":null");
+        http_buf_str(out, ",\"driver_state\":");
+        if (d->driver[0])
+            http_buf_json_str(out, d->driver);
+        else
+            http_buf_str(out, "null");
+        http_buf_str(out, "}");
+    }
+    free(rows);
+    http_buf_str(out, "],\"device_counts\":");
+    api_buf_json(out, jc);
+    http_buf_str(out, ",\"totals\":");
+    api_buf_json(out, jt);
+    /* Appends after a failed one do nothing and fail again: one check. */
+    return http_buf_str(out, "}") < 0 ? -ENOMEM : 0;
 }
 
 /* ---- GET /api/v1/dwellings, /api/v1/channels ----------------------------- */

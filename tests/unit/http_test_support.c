@@ -57,14 +57,22 @@ int http_buf_printf(struct http_buf *b, const char *fmt, ...)
 
 int http_buf_json_str(struct http_buf *b, const char *text)
 {
-    json_t *s = json_string(text);
-    char *out = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
-    json_decref(s);
-    if (!out)
-        return -ENOMEM;
-    int rc = http_buf_str(b, out);
-    free(out);
-    return rc;
+    /* Quotes, backslashes and control characters escaped; UTF-8 as is. */
+    http_buf_add(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            http_buf_add(b, esc, 2);
+        } else if (*p < 0x20) {
+            (void)snprintf(esc, sizeof(esc), "\\u%04x", *p);
+            http_buf_add(b, esc, 6);
+        } else {
+            http_buf_add(b, (const char *)p, 1);
+        }
+    }
+    return http_buf_add(b, "\"", 1);
 }
 
 void http_buf_free(struct http_buf *b)
