@@ -14,6 +14,9 @@ build/bench/tests/bench_ingest 1000 1000
 echo "== summaries: weekly summaries of 1 000 dwellings, push throughput to a local receiver"
 FOYER_SRC=$PWD build/bench/tests/bench_summary 1000 60 2000
 
+echo "== api: summary and building-status handlers on 300 dwellings x 2 years of hourly data, beside the bare store reads"
+FOYER_SRC=$PWD build/bench/tests/bench_api 300 730 5000
+
 echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber, publisher with a window in flight"
 bash tests/bench/bench_mqtt.sh build/bench 200000
 

@@ -611,6 +611,12 @@ static const char ctl_export_usage[] =
     "  -o, --output FILE    write to FILE instead of standard output\n"
     "  -h, --help           this help\n";
 
+/* store_export_csv()'s writer: a row to the output file. */
+static int export_write(void *ctx, const char *data, size_t len)
+{
+    return fwrite(data, 1, len, ctx) == len ? 0 : -EIO;
+}
+
 static int cmd_export(const struct ctl_command *cmd, const struct foyer_config *cfg, int argc,
                       char **argv)
 {
@@ -621,7 +627,7 @@ static int cmd_export(const struct ctl_command *cmd, const struct foyer_config *
                                          {"building", required_argument, NULL, 'b'},
                                          {"output", required_argument, NULL, 'o'},
                                          {NULL, 0, NULL, 0}};
-    struct export_opts o = {.gran = STORE_DAY, .from_s = INT64_MIN, .to_s = INT64_MAX};
+    struct store_export_opts o = {.gran = STORE_DAY, .from_s = INT64_MIN, .to_s = INT64_MAX};
     const char *output = NULL;
     int c;
 
@@ -680,7 +686,9 @@ static int cmd_export(const struct ctl_command *cmd, const struct foyer_config *
         return 1;
     }
     uint64_t skipped = 0;
-    int64_t rows = csv_export(s, cfg, &o, out, &skipped);
+    int64_t rows = store_export_csv(s, cfg, &o, export_write, out, &skipped);
+    if (rows >= 0 && ferror(out))
+        rows = -EIO;
     int rc = 0;
     if (out != stdout && fclose(out) != 0)
         rows = -errno;

@@ -49,7 +49,8 @@ extern const struct ctl_command ctl_events_command;
 /* foyerctl summary (daemon/ctl/ctl_summary.c) */
 extern const struct ctl_command ctl_summary_command;
 
-/* ---- CSV import and export (daemon/ctl/ctl_import.c, ctl_export.c) ------
+/* ---- CSV import (daemon/ctl/ctl_import.c) --------------------------------
+ * (The export, shared with the HTTP API, is the store's: store_export_csv().)
  * Import: header "channel,time,value", ISO 8601 time with offset or Z, one
  * reading per row, rows in any order; fields may be quoted (RFC 4180, on one
  * line).  A time without an offset, a leap second (:60) and a value that is
@@ -60,12 +61,6 @@ extern const struct ctl_command ctl_summary_command;
  * import can be run again (after being killed half-way, say) and changes
  * nothing; a row at a stored reading's time with another value is counted
  * as a conflict (ingest.conflicts).
- *
- * Export: header "channel,dwelling,quantity,period_start,value,unit", one
- * row per channel and period; the value is the consumption of the period
- * for counters and the mean for gauges, at the unit's fixed precision
- * (units_format(), include/foyer/units.h); period_start is local ISO 8601
- * with its offset.
  */
 struct import_result {
     uint64_t rows;            /* data rows read */
@@ -80,19 +75,5 @@ struct import_result {
  * be read or the database refused a batch (rows committed before stay). */
 int csv_import(struct store *s, const struct foyer_config *cfg, FILE *in, const char *name,
                FILE *err, FILE *progress, struct import_result *ret);
-
-struct export_opts {
-    enum store_gran gran; /* STORE_HOUR, STORE_DAY or STORE_MONTH */
-    int64_t from_s;       /* periods starting at or after; INT64_MIN: all */
-    int64_t to_s;         /* periods starting before; INT64_MAX: all */
-    const char *dwelling; /* only this dwelling's channels, or NULL */
-    const char *building; /* only this building's channels (with its dwellings'), or NULL */
-};
-
-/* Write the CSV to out.  Hourly figures of dwellings without load-curve
- * consent are not exported (counted in *ret_skipped_channels).  Returns the
- * number of rows written, or -errno. */
-int64_t csv_export(struct store *s, const struct foyer_config *cfg, const struct export_opts *o,
-                   FILE *out, uint64_t *ret_skipped_channels);
 
 #endif

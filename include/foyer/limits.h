@@ -77,6 +77,26 @@
  * epoch in milliseconds). */
 #define FOYER_TS_MIN_S 946684800 /* 2000-01-01T00:00:00Z */
 
+/* ---- JSON API (daemon/http/http_api*.c) ---------------------------------
+ * Every answer is built in memory (the response buffer) on one of the
+ * server's few threads, so what one request may ask for is bounded: a
+ * range wider than these is refused (400, naming from and to). */
+/* Days of an hourly range: a month of a load curve (744 rows a channel). */
+#define FOYER_API_HOUR_DAYS_MAX 31
+/* Days of a daily range: a year and a bit, to compare a month with the
+ * same month last year. */
+#define FOYER_API_DAY_DAYS_MAX 400
+/* Days of a weekly or monthly range (built from daily figures): three
+ * years, as the summaries compare with last year. */
+#define FOYER_API_LONG_DAYS_MAX 1100
+/* Rows of one CSV export (GET /api/v1/export.csv): about 8 MiB of text,
+ * a year of daily figures of 270 channels or a month of hourly figures of
+ * 130; more asks the energy team to narrow the range or pick a dwelling. */
+#define FOYER_API_EXPORT_ROWS_MAX 100000
+/* Events in one answer of GET /api/v1/events; the answer says where to
+ * go on from (next_since). */
+#define FOYER_API_EVENTS_MAX 1000
+
 /* Default of [foyer] future_tolerance_s: a reading stamped further ahead of
  * the gateway's clock is refused (event future_refused), never stored: it
  * would become the channel's newest reading, and every genuine reading

@@ -247,4 +247,40 @@ int store_read_events(struct store *s, int64_t since_s,
  * "which dwellings still miss this period's summary"). */
 int store_read_summary(struct store *s, const char *dwelling, const char *period, char **ret_body);
 
+/* Hold one read transaction over the read calls that follow, until
+ * store_read_end() (daemon/store/store_read_api.c): they see one snapshot,
+ * and a caller making hundreds of reads at once (a building's status) pays
+ * the transaction's locking once, not per call.  Never hold it across
+ * anything slow or waiting: while it is held the WAL cannot be
+ * checkpointed past it.  Not on a handle that is writing.  0, -EBUSY when
+ * one is already held, or -errno. */
+int store_read_begin(struct store *s);
+/* End it (accepts a handle holding none). */
+void store_read_end(struct store *s);
+
+/* ---- CSV export (daemon/store/store_export.c) ---------------------------
+ * One format for `foyerctl export` and the API's GET /api/v1/export.csv:
+ * header "channel,dwelling,quantity,period_start,value,unit", one row per
+ * channel and period; the value is the consumption of the period for
+ * counters and the mean for gauges, at the unit's fixed precision
+ * (units_format(), include/foyer/units.h); period_start is local ISO 8601
+ * with its offset.  Reads rollups only (store_read_rollups()). */
+struct store_export_opts {
+    enum store_gran gran; /* STORE_HOUR, STORE_DAY or STORE_MONTH */
+    int64_t from_s;       /* periods starting at or after; INT64_MIN: all */
+    int64_t to_s;         /* periods starting before; INT64_MAX: all */
+    const char *dwelling; /* only this dwelling's channels, or NULL */
+    const char *building; /* only this building's channels (with its dwellings'), or NULL */
+};
+
+/* Hand the CSV, row by row (each a whole line with its newline), to
+ * write(ctx, data, len), which returns 0 or -errno (the export stops and
+ * returns it).  Hourly figures of dwellings without load-curve consent are
+ * not exported (counted in *ret_skipped_channels when not NULL).  Returns the
+ * number of data rows written, or -errno. */
+int64_t store_export_csv(struct store *s, const struct foyer_config *cfg,
+                         const struct store_export_opts *o,
+                         int (*write)(void *ctx, const char *data, size_t len), void *ctx,
+                         uint64_t *ret_skipped_channels);
+
 #endif

@@ -310,14 +310,43 @@ static void test_readonly_unknown_channel(void **state)
     tenv_teardown(&t);
 }
 
+/* store_read_begin() holds one read transaction over several calls: they
+ * see one snapshot (a commit in between is not seen), a second begin is
+ * refused, and store_read_end() leaves no reader behind. */
+static void test_read_transaction(void **state)
+{
+    (void)state;
+    struct tenv t;
+    struct store *ro;
+    const char *msg;
+    assert_int_equal(tenv_setup(&t, NULL), 0);
+    int64_t t0 = tiso("2026-01-10T00:00:00+01:00");
+    assert_int_equal(tput(&t, "elec", t0, 100), 0);
+    assert_int_equal(store_open_readonly(t.db, t.cfg, &ro, &msg), 0);
+
+    assert_int_equal(store_read_begin(ro), 0);
+    assert_int_equal(store_read_begin(ro), -EBUSY);
+    struct store_channel_status cs;
+    assert_int_equal(store_read_channel_status(ro, tchan(&t, "elec"), &cs), 0);
+    assert_int_equal(cs.last_ts_s, t0);
+    assert_int_equal(tput(&t, "elec", t0 + H, 101), 0); /* committed meanwhile */
+    assert_int_equal(store_read_channel_status(ro, tchan(&t, "elec"), &cs), 0);
+    assert_int_equal(cs.last_ts_s, t0); /* the snapshot */
+    store_read_end(ro);
+    assert_no_reader(&t, "store_read_end()");
+    assert_int_equal(store_read_channel_status(ro, tchan(&t, "elec"), &cs), 0);
+    assert_int_equal(cs.last_ts_s, t0 + H);
+    store_read_end(ro); /* none held: nothing happens */
+    store_close(ro);
+    tenv_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rollups),
-        cmocka_unit_test(test_channel_status),
-        cmocka_unit_test(test_devices_and_events),
-        cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_readonly_unknown_channel),
+        cmocka_unit_test(test_rollups),        cmocka_unit_test(test_read_transaction),
+        cmocka_unit_test(test_channel_status), cmocka_unit_test(test_devices_and_events),
+        cmocka_unit_test(test_summary),        cmocka_unit_test(test_readonly_unknown_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
