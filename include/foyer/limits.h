@@ -113,4 +113,9 @@
  * 23 bytes; mosquitto accepts 65 535); a config value beyond is refused. */
 #define FOYER_MQTT_CLIENT_ID_MAX 128
 
+/* Tenant pages (daemon/http/): the optional text of a problem report, in
+ * bytes of UTF-8: a short sentence for the ambassador ("the radiator of the
+ * bedroom stays cold"), not a letter; longer is refused with a 400 page. */
+#define FOYER_REPORT_TEXT_MAX 280
+
 #endif
