@@ -119,6 +119,8 @@ static void devices_part(struct page *pg, const struct healths *hs, int32_t b)
     char n[16];
     (void)snprintf(n, sizeof(n), "%d", n_ok);
     struct page_var v[] = {{"n", n}};
+    if (any && n_ok == 0)
+        return; /* "0 devices are sending well" says nothing the list does not */
     (void)http_buf_printf(pg->b, "<p class=\"%s\">", any ? "ok-count" : "ok");
     (void)page_say(pg, any ? PK_amb_devices_ok_count : PK_amb_devices_ok, v, 1);
     (void)http_buf_str(pg->b, "</p>\n");

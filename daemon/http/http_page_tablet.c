@@ -486,7 +486,10 @@ int page_tablet(const struct http_request *req, struct http_response *resp)
             summary_period_parse(json_string_value(json_object_get(period, "id")), &shown) == 0 &&
             (summary_period_prev(&shown, &before), before.start_s >= req->who->tenancy_from_s) &&
             !json_is_true(json_object_get(period, "clipped_to_tenancy"));
-        (void)http_buf_str(pg.b, "<section class=\"cards\">\n");
+        /* The period shown, for a program comparing with the API. */
+        const char *pid = json_string_value(json_object_get(period, "id"));
+        (void)http_buf_printf(pg.b, "<section class=\"cards\" data-period=\"%s\">\n",
+                              pid && summary_period_parse(pid, &shown) == 0 ? shown.id : "");
         size_t i;
         const json_t *c;
         json_array_foreach(json_object_get(doc, "consumption"), i, c)

@@ -293,7 +293,11 @@ static void test_tablet_figures(void **state)
     assert_has(c.html, "name=\"answer\" value=\"impossible\"");
     assert_has(c.html, "action=\"/tablet/report\"");
     assert_has(c.html, "<label for=\"report-text\">");
+    assert_has(c.html, "data-period=\"2026-W10\"");
     write_out("tablet.html", c.html);
+    char *doc = json_dumps(fx->doc, SUMMARY_JSON_FLAGS);
+    write_out("summary.json", doc);
+    free(doc);
     call_free(&c);
 
     /* English: its words, the tips marked as French. */
