@@ -93,15 +93,18 @@ static int64_t iso_field(const json_t *o, const char *key)
 }
 
 /* Whether the summary doc may be shown to the principal: its dwelling,
- * its period inside the tenancy. */
+ * and the part the household sees ([from, to), clipped by the engine to
+ * the tenancy of the config) inside the principal's tenancy.  A summary
+ * computed before this tenancy was configured (the previous household's
+ * whole week) starts before it: not shown. */
 static bool summary_visible(const json_t *doc, const struct dwelling *dw,
                             const struct http_principal *who)
 {
     const json_t *period = json_object_get(doc, "period");
     const char *d = json_string_value(json_object_get(doc, "dwelling"));
-    int64_t from = iso_field(period, "from"), start = iso_field(period, "start");
-    return d && strcmp(d, dw->id) == 0 && from != INT64_MIN && start != INT64_MIN &&
-           from >= who->tenancy_from_s && start >= who->tenancy_from_s && start < who->tenancy_to_s;
+    int64_t from = iso_field(period, "from"), to = iso_field(period, "to");
+    return d && strcmp(d, dw->id) == 0 && from != INT64_MIN && to != INT64_MIN &&
+           from >= who->tenancy_from_s && from < who->tenancy_to_s && to > from;
 }
 
 /* ---- tip answers --------------------------------------------------------- */

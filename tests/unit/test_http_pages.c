@@ -53,6 +53,8 @@ struct fix {
 
 static struct fix *fx;
 
+static int store_doc(struct tenv *t, const json_t *doc, int64_t now_s);
+
 static int setup(void **state)
 {
     struct fix *f = calloc(1, sizeof(*f));
@@ -109,19 +111,29 @@ static int setup(void **state)
         return -1;
     summary_engine_free(e);
     summary_lang_free(fr);
-    char *body = json_dumps(f->doc, SUMMARY_JSON_FLAGS);
+    if (store_doc(t, f->doc, f->now_s) < 0)
+        return -1;
+    fx = f;
+    *state = f;
+    return 0;
+}
+
+/* Store doc as dwelling d1's summary of 2026-W10 (replacing the stored
+ * one), as the pusher does. */
+static int store_doc(struct tenv *t, const json_t *doc, int64_t now_s)
+{
+    char *body = json_dumps(doc, SUMMARY_JSON_FLAGS);
     struct store_outbox *o;
     struct store_outbox_summary s = {
         .key = "k", .dwelling = "d1", .period = "2026-W10", .body = body};
     uint64_t queued;
-    if (store_outbox_open(t->db, &o, &msg) < 0 ||
-        store_outbox_add(o, &s, SUMMARY_SCHEMA_VERSION, NULL, 0, f->now_s, &queued) < 0)
-        return -1;
+    const char *msg;
+    int rc = store_outbox_open(t->db, &o, &msg);
+    if (rc == 0)
+        rc = store_outbox_add(o, &s, SUMMARY_SCHEMA_VERSION, NULL, 0, now_s, &queued);
     store_outbox_close(o);
     free(body);
-    fx = f;
-    *state = f;
-    return 0;
+    return rc;
 }
 
 static int teardown(void **state)
@@ -437,6 +449,28 @@ static void test_tenancy_clipping(void **state)
     assert_lacks(c.html, "data-f=\"previous\"");
     assert_lacks(c.html, "semaine d&#39;avant");
     call_free(&c);
+    /* The engine clipped the week to a tenancy starting on Wednesday: the
+     * new household sees its part, said so, with no week before. */
+    json_t *clipped = json_deep_copy(fx->doc);
+    json_t *period = json_object_get(clipped, "period");
+    json_object_set_new(period, "from", json_string("2026-03-04T00:00:00+01:00"));
+    json_object_set_new(period, "clipped_to_tenancy", json_true());
+    assert_int_equal(store_doc(&fx->t, clipped, fx->now_s), 0);
+    who = tenant(tiso("2026-03-04"));
+    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    assert_has(c.html, "data-f=\"eur\"");
+    assert_has(c.html, "Depuis votre arrivée le 4 mars.");
+    assert_lacks(c.html, "data-f=\"previous\"");
+    call_free(&c);
+    /* A tenancy from Thursday does not: the figures start before it. */
+    who = tenant(tiso("2026-03-05"));
+    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    assert_lacks(c.html, "data-f=\"eur\"");
+    call_free(&c);
+    assert_int_equal(store_doc(&fx->t, fx->doc, fx->now_s), 0);
+    json_decref(clipped);
+    who = tenant(tiso("2026-03-02"));
+
     /* Two weeks later, the week-10 figures are shown as old. */
     fx->now_s += 14 * 86400;
     call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
