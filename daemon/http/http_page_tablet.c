@@ -553,17 +553,17 @@ int page_tablet_tip(const struct http_request *req, struct http_response *resp)
     return 0;
 }
 
-/* A report's text: at most FOYER_REPORT_TEXT_MAX bytes of well-formed
- * UTF-8 without control characters (it is shown on another person's page
- * and in logs). */
+/* A report's text: at most FOYER_REPORT_TEXT_MAX characters (code points:
+ * the form's maxlength counts characters, and "é" is two bytes) of
+ * well-formed UTF-8 without control characters (it is shown on another
+ * person's page and in logs). */
 static bool report_text_ok(const char *s)
 {
-    if (strlen(s) > FOYER_REPORT_TEXT_MAX)
-        return false;
+    size_t chars = 0;
     while (*s) {
         uint32_t cp;
         size_t n = conf_utf8_char((const unsigned char *)s, &cp);
-        if (n == 0 || conf_is_control(cp))
+        if (n == 0 || conf_is_control(cp) || ++chars > FOYER_REPORT_TEXT_MAX)
             return false;
         s += n;
     }

@@ -114,8 +114,9 @@
 #define FOYER_MQTT_CLIENT_ID_MAX 128
 
 /* Tenant pages (daemon/http/): the optional text of a problem report, in
- * bytes of UTF-8: a short sentence for the ambassador ("the radiator of the
- * bedroom stays cold"), not a letter; longer is refused with a 400 page. */
+ * characters (at most 4 bytes of UTF-8 each): a short sentence for the
+ * ambassador ("the radiator of the bedroom stays cold"), not a letter; the
+ * form stops typing there, and longer is refused with a 400 page. */
 #define FOYER_REPORT_TEXT_MAX 280
 
 #endif

@@ -28,6 +28,9 @@
 #include "testutil.h"
 
 #define H 3600
+/* The no-break space the French texts put before units, € and ! (and
+ * inside dates), so a line never breaks there. */
+#define NBSP "\u00a0"
 
 static const char conf_text[] =
     "[foyer]\ndatabase = %s\ntimezone = Europe/Paris\n"
@@ -273,9 +276,9 @@ static void test_tablet_figures(void **state)
     assert_has(c.html, want);
     snprintf(text, sizeof(text), "%.2f", eur);
     *strchr(text, '.') = ',';
-    snprintf(want, sizeof(want), "value=\"%.12g\">%s €</data>", eur, text);
+    snprintf(want, sizeof(want), "value=\"%.12g\">%s" NBSP "€</data>", eur, text);
     assert_has(c.html, want);
-    snprintf(want, sizeof(want), "data-f=\"amount\" value=\"%.12g\">%.0f kWh</data>", amount,
+    snprintf(want, sizeof(want), "data-f=\"amount\" value=\"%.12g\">%.0f" NBSP "kWh</data>", amount,
              amount);
     assert_has(c.html, want);
     snprintf(want, sizeof(want), "data-f=\"previous\" value=\"%.12g\">", prev);
@@ -283,9 +286,9 @@ static void test_tablet_figures(void **state)
     /* Less than the week before: the verdict is good, and praised. */
     assert_true(amount < prev);
     assert_has(c.html, "class=\"card v-good\" data-q=\"electricity\"");
-    assert_has(c.html, "de moins que la semaine d&#39;avant. Bravo !");
+    assert_has(c.html, "de moins que la semaine d&#39;avant. Bravo" NBSP "!");
     /* Comfort: 14 cold hours, 30 damp ones. */
-    assert_has(c.html, "Il a fait froid : 14 heures sous 16 °C.");
+    assert_has(c.html, "Il a fait froid" NBSP ": 14 heures sous 16" NBSP "°C.");
     assert_has(c.html, "pendant 30 heures");
     /* Tips: the summary's, escaped (an apostrophe in every French tip). */
     const json_t *tips = json_object_get(fx->doc, "tips");
@@ -394,7 +397,7 @@ static void test_report_to_ambassador(void **state)
     assert_int_equal(c.resp.status, 200);
     assert_has(c.html, "Immeuble Les &lt;Tilleuls&gt; &amp; Co");
     assert_has(c.html, "data-device=\"s-d1\"");
-    assert_has(c.html, "Pas de nouvelles depuis le 10 mars à 8 h 05.");
+    assert_has(c.html, "Pas de nouvelles depuis le 10" NBSP "mars à 8" NBSP "h" NBSP "05.");
     assert_has(c.html, "Logement Bât A, 3e &quot;gauche&quot;");
     assert_has(c.html, "Fuite d&#39;eau");
     assert_has(c.html, "&lt;b&gt;fuite&lt;/b&gt; sous l&#39;évier");
@@ -428,6 +431,25 @@ static void test_report_to_ambassador(void **state)
     assert_has(c.html, "Aucun problème signalé en ce moment.");
     assert_has(c.html, "le problème est marqué comme réglé");
     call_free(&c);
+
+    /* The limit counts characters: 280 "é" (560 bytes) are fine, a
+     * control character or broken UTF-8 is not. */
+    char accents[2 * FOYER_REPORT_TEXT_MAX + 1] = "";
+    for (int i = 0; i < FOYER_REPORT_TEXT_MAX; i++)
+        strcat(accents, "é");
+    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "cold", "text", accents, NULL);
+    assert_int_equal(c.resp.status, 303);
+    call_free(&c);
+    call(&c, page_ambassador, "GET", &amb, "fr", NULL, NULL);
+    assert_has(c.html, accents);
+    call_free(&c);
+    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "cold", "text", "a\x1b[2Jb",
+         NULL);
+    assert_int_equal(c.resp.status, 400);
+    call_free(&c);
+    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "cold", "text", "caf\xc3", NULL);
+    assert_int_equal(c.resp.status, 400);
+    call_free(&c);
 }
 
 static void test_tenancy_clipping(void **state)
@@ -459,7 +481,7 @@ static void test_tenancy_clipping(void **state)
     who = tenant(tiso("2026-03-04"));
     call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
     assert_has(c.html, "data-f=\"eur\"");
-    assert_has(c.html, "Depuis votre arrivée le 4 mars.");
+    assert_has(c.html, "Depuis votre arrivée le 4" NBSP "mars.");
     assert_lacks(c.html, "data-f=\"previous\"");
     call_free(&c);
     /* A tenancy from Thursday does not: the figures start before it. */
@@ -508,12 +530,30 @@ static void test_texts_both_languages(void **state)
     conf_errors_free(&errs);
 }
 
+static void test_numbers(void **state)
+{
+    (void)state;
+    char buf[48];
+    struct page fr = {.t = page_texts_get(fx->t.cfg, "fr")};
+    struct page en = {.t = page_texts_get(fx->t.cfg, "en")};
+    assert_non_null(fr.t);
+    assert_non_null(en.t);
+    assert_string_equal(page_num(&fr, 12500.5, 2, buf, sizeof(buf)), "12" NBSP "500,50");
+    assert_string_equal(page_num(&en, 12500.5, 2, buf, sizeof(buf)), "12,500.50");
+    assert_string_equal(page_num(&fr, 999, 0, buf, sizeof(buf)), "999");
+    assert_string_equal(page_num(&fr, 1000, 0, buf, sizeof(buf)), "1" NBSP "000");
+    assert_string_equal(page_num(&en, -1234567, 0, buf, sizeof(buf)), "-1,234,567");
+    assert_string_equal(page_num(&en, -0.001, 0, buf, sizeof(buf)), "0");
+    assert_string_equal(page_num(&fr, 0.05, 1, buf, sizeof(buf)), "0,1");
+    assert_string_equal(page_num(&fr, NAN, 1, buf, sizeof(buf)), "?");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tablet_figures),       cmocka_unit_test(test_tip_hidden),
         cmocka_unit_test(test_report_to_ambassador), cmocka_unit_test(test_tenancy_clipping),
-        cmocka_unit_test(test_texts_both_languages),
+        cmocka_unit_test(test_texts_both_languages), cmocka_unit_test(test_numbers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
