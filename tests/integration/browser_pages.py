@@ -413,7 +413,7 @@ def run_static(args):
             summary = json.load(f)
         b = Browser()
         for page, name in (("tablet.html", "tablet"), ("tablet-en.html", "tablet-en"),
-                           ("ambassador.html", "ambassador")):
+                           ("ambassador.html", "ambassador"), ("pair.html", "pair")):
             if not os.path.exists(os.path.join(root, page)):
                 fail(page, "not written by the unit test")
                 continue

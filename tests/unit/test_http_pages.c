@@ -530,6 +530,29 @@ static void test_texts_both_languages(void **state)
     conf_errors_free(&errs);
 }
 
+static void test_pair_page(void **state)
+{
+    (void)state;
+    struct http_principal nobody = {.role = HTTP_ROLE_NONE, .dwelling = -1};
+    const struct http_route *pair = NULL;
+    for (const struct http_route *r = http_page_routes; r->method; r++)
+        if (strcmp(r->method, "GET") == 0 && strcmp(r->pattern, "/pair") == 0)
+            pair = r;
+    assert_non_null(pair);
+    assert_int_equal(pair->roles, HTTP_ALLOW_PUBLIC);
+    struct call c;
+    call(&c, pair->handler, "GET", &nobody, "fr", NULL, NULL);
+    assert_int_equal(c.resp.status, 200);
+    assert_has(c.html, "<form class=\"pair\" method=\"post\" action=\"/pair\">");
+    assert_has(c.html, "<label for=\"code\">Le code</label>");
+    assert_lacks(c.html, "role=\"alert\"");
+    write_out("pair.html", c.html);
+    call_free(&c);
+    call(&c, pair->handler, "GET", &nobody, "en", NULL, "error", "1", NULL);
+    assert_has(c.html, "<p class=\"problem\" role=\"alert\">This code does not work.");
+    call_free(&c);
+}
+
 static void test_numbers(void **state)
 {
     (void)state;
@@ -551,9 +574,15 @@ static void test_numbers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tablet_figures),       cmocka_unit_test(test_tip_hidden),
-        cmocka_unit_test(test_report_to_ambassador), cmocka_unit_test(test_tenancy_clipping),
-        cmocka_unit_test(test_texts_both_languages), cmocka_unit_test(test_numbers),
+        /* clang-format off */
+        cmocka_unit_test(test_tablet_figures),
+        cmocka_unit_test(test_tip_hidden),
+        cmocka_unit_test(test_report_to_ambassador),
+        cmocka_unit_test(test_tenancy_clipping),
+        cmocka_unit_test(test_texts_both_languages),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_pair_page),
+        /* clang-format on */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
