@@ -42,10 +42,12 @@ static const char conf_text[] =
     "[dwelling d2]\nbuilding = b2\nsurface_m2 = 50\nheating = electric\n"
     "[channel d1-elec]\ndwelling = d1\nquantity = electricity\n"
     "[channel d2-elec]\ndwelling = d2\nquantity = electricity\n"
+    "[channel d1-hw]\ndwelling = d1\nquantity = hot_water\n"
     "[sensor s-d1]\ntopic = zigbee2mqtt/d1\npreset = zigbee2mqtt\ndwelling = d1\n"
     /* Its energy field is a plug's: not the dwelling's electricity. */
     "submeter = true\n"
-    "[tariff elec]\nquantity = electricity\nprice = 0.20\n";
+    "[tariff elec]\nquantity = electricity\nprice = 0.20\n"
+    "[tariff hw]\nquantity = hot_water\nprice = 5\nprice_unit = m3\n";
 
 struct fix {
     struct tenv t;
@@ -82,9 +84,9 @@ static int setup(void **state)
      * little lower in week 10, damp air for 30 hours of week 10. */
     int64_t from = tiso("2026-02-23T00:00:00+01:00"), to = tiso("2026-03-11T00:00:00+01:00");
     int64_t w10 = tiso("2026-03-02T00:00:00+01:00"), w11 = tiso("2026-03-09T00:00:00+01:00");
-    size_t n = 0, cap = (size_t)((to - from) / H + 1) * 4;
+    size_t n = 0, cap = (size_t)((to - from) / H + 1) * 5;
     struct reading *r = calloc(cap, sizeof(*r));
-    double e1 = 100, e2 = 100;
+    double e1 = 100, e2 = 100, hw = 0;
     for (int64_t ts = from; ts <= to; ts += H) {
         r[n++] = (struct reading){.channel = tchan(t, "d1-elec"), .ts_s = ts, .value = e1};
         r[n++] = (struct reading){.channel = tchan(t, "d2-elec"), .ts_s = ts, .value = e2};
@@ -94,7 +96,9 @@ static int setup(void **state)
         r[n++] = (struct reading){.channel = tchan(t, "s-d1.humidity"),
                                   .ts_s = ts,
                                   .value = ts >= w10 + 24 * H && ts < w10 + 54 * H ? 75 : 50};
+        r[n++] = (struct reading){.channel = tchan(t, "d1-hw"), .ts_s = ts, .value = hw};
         e1 += ts >= w10 && ts < w11 ? 1.0 : 1.25;
+        hw += ts >= w10 && ts < w11 ? 12 : 10; /* more hot water in week 10 */
         e2 += 1;
     }
     if (store_ingest(t->s, r, n, 0, &t->stats) < 0)
@@ -287,6 +291,21 @@ static void test_tablet_figures(void **state)
     assert_true(amount < prev);
     assert_has(c.html, "class=\"card v-good\" data-q=\"electricity\"");
     assert_has(c.html, "de moins que la semaine d&#39;avant. Bravo" NBSP "!");
+    /* More hot water than the week before: said plainly, in amber, no
+     * reproach; its euros from the JSON too. */
+    const json_t *hw = cons("hot_water");
+    snprintf(want, sizeof(want), "data-f=\"eur\" value=\"%.12g\">",
+             json_number_value(json_object_get(hw, "eur")));
+    assert_has(c.html, want);
+    const char *card = strstr(c.html, "class=\"card v-up\" data-q=\"hot_water\"");
+    assert_non_null(card);
+    const char *card_end = strstr(card, "</article>");
+    snprintf(want, sizeof(want), "%.0f" NBSP "%% de plus que la semaine d&#39;avant.",
+             json_number_value(json_object_get(json_object_get(hw, "previous"), "change_pct")));
+    const char *said = strstr(card, want);
+    if (!said || said > card_end)
+        fail_msg("hot water card lacks %s", want);
+    assert_has(card, "En hausse");
     /* Comfort: 14 cold hours, 30 damp ones. */
     assert_has(c.html, "Il a fait froid" NBSP ": 14 heures sous 16" NBSP "°C.");
     assert_has(c.html, "pendant 30 heures");
