@@ -190,9 +190,11 @@ int page_begin(struct page *pg, enum page_key title, int refresh_s, const char *
 int page_end(struct page *pg);
 
 /* An HTML error page (status 400, 403 ...): its title, the sentence of
- * key, a link back to back_path.  Counts a bad form. */
+ * key, a link back to back_path.  why (static text naming the field and
+ * what is wrong with it) goes to the log, rate-limited; a 400 is counted
+ * as a bad form. */
 int page_error(const struct http_request *req, struct http_response *resp, int status,
-               enum page_key key, const char *back_path);
+               enum page_key key, const char *back_path, const char *why);
 
 /* A form post may come from our own pages only: Origin, else Referer,
  * when sent, must name the Host the request was sent to. */

@@ -323,24 +323,28 @@ int page_ambassador(const struct http_request *req, struct http_response *resp)
 int page_ambassador_report(const struct http_request *req, struct http_response *resp)
 {
     if (!page_same_origin(req))
-        return page_error(req, resp, 403, PK_error_not_yours, "/ambassador");
+        return page_error(req, resp, 403, PK_error_not_yours, "/ambassador",
+                          "Origin or Referer names another host (a cross-site post)");
     const char *id_text = http_arg(req, "id");
     char *end = NULL;
     errno = 0;
     long long id = id_text && *id_text >= '1' && *id_text <= '9' ? strtoll(id_text, &end, 10) : 0;
     if (id <= 0 || errno || !end || *end)
-        return page_error(req, resp, 400, PK_error_bad_form, "/ambassador");
+        return page_error(req, resp, 400, PK_error_bad_form, "/ambassador",
+                          "field id: missing, or not a report number");
     char building[FOYER_ID_MAX + 1];
     int rc = store_people_report_building(req->ro, id, building, sizeof(building));
     if (rc == -ENOENT || rc == -ENAMETOOLONG)
-        return page_error(req, resp, 400, PK_error_bad_form, "/ambassador");
+        return page_error(req, resp, 400, PK_error_bad_form, "/ambassador",
+                          "field id: no such report");
     if (rc < 0) {
         log_err("ambassador: report=%lld: cannot read it: %s", id, store_errmsg(req->ro));
         return rc;
     }
     int32_t b = config_find_building(req->cfg, building);
     if (b < 0 || !http_principal_has_building(req->who, b))
-        return page_error(req, resp, 403, PK_error_not_yours, "/ambassador");
+        return page_error(req, resp, 403, PK_error_not_yours, "/ambassador",
+                          "the report is of a building the token does not hold");
     rc = store_people_report_close(req->cfg->database, id, req->who->name, req->now_s);
     if (rc == -ENOENT) {
         /* Closed already (two ambassadors, or a second tap): done. */

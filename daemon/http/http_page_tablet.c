@@ -42,6 +42,10 @@
  * old. */
 #define PAGE_TABLET_WEEKS_BACK 4
 
+/* A number of limits.h inside a static message. */
+#define PAGE_STR_(x) #x
+#define PAGE_STR(x)  PAGE_STR_(x)
+
 /* A change of the daily rate smaller than this (percent) is "steady". */
 #define PAGE_STEADY_PCT 5.0
 
@@ -424,7 +428,8 @@ int page_tablet(const struct http_request *req, struct http_response *resp)
     if (!pg.t)
         return http_error(resp, 500, "texts", "the pages' language files cannot be loaded");
     if (!dw)
-        return page_error(req, resp, 403, PK_error_not_yours, "/pair");
+        return page_error(req, resp, 403, PK_error_not_yours, "/pair",
+                          "the token names no dwelling of the config");
 
     /* The last closed week, else the ones before it (marked old). */
     struct summary_period cur, p;
@@ -533,15 +538,23 @@ int page_tablet(const struct http_request *req, struct http_response *resp)
 int page_tablet_tip(const struct http_request *req, struct http_response *resp)
 {
     const struct dwelling *dw = tenant_dwelling(req);
-    if (!dw || !page_same_origin(req))
-        return page_error(req, resp, 403, PK_error_not_yours, "/tablet");
+    if (!dw)
+        return page_error(req, resp, 403, PK_error_not_yours, "/tablet",
+                          "the token names no dwelling of the config");
+    if (!page_same_origin(req))
+        return page_error(req, resp, 403, PK_error_not_yours, "/tablet",
+                          "Origin or Referer names another host (a cross-site post)");
     const char *tip = http_arg(req, "tip");
     const char *answer = http_arg(req, "answer");
     bool answer_ok = false;
     for (size_t i = 0; answer && i < sizeof(tip_answers) / sizeof(tip_answers[0]); i++)
         answer_ok = answer_ok || strcmp(answer, tip_answers[i]) == 0;
-    if (!answer_ok || !tip || !conf_id_valid(tip) || !page_tip_known(req->cfg, tip))
-        return page_error(req, resp, 400, PK_error_bad_form, "/tablet");
+    if (!answer_ok)
+        return page_error(req, resp, 400, PK_error_bad_form, "/tablet",
+                          "field answer: missing, or not done, impossible or more");
+    if (!tip || !conf_id_valid(tip) || !page_tip_known(req->cfg, tip))
+        return page_error(req, resp, 400, PK_error_bad_form, "/tablet",
+                          "field tip: missing, or not a tip of the catalogue (tips.fr.conf)");
     int rc = store_people_tip_answer(req->cfg->database, dw->id, tip, answer, req->now_s);
     if (rc < 0) {
         log_err("tablet: dwelling=%s tip=%s: cannot store the answer: %s", dw->id, tip,
@@ -573,8 +586,12 @@ static bool report_text_ok(const char *s)
 int page_tablet_report(const struct http_request *req, struct http_response *resp)
 {
     const struct dwelling *dw = tenant_dwelling(req);
-    if (!dw || !page_same_origin(req))
-        return page_error(req, resp, 403, PK_error_not_yours, "/tablet");
+    if (!dw)
+        return page_error(req, resp, 403, PK_error_not_yours, "/tablet",
+                          "the token names no dwelling of the config");
+    if (!page_same_origin(req))
+        return page_error(req, resp, 403, PK_error_not_yours, "/tablet",
+                          "Origin or Referer names another host (a cross-site post)");
     const char *kind = http_arg(req, "kind");
     const char *text = http_arg(req, "text");
     bool kind_ok = false;
@@ -582,8 +599,14 @@ int page_tablet_report(const struct http_request *req, struct http_response *res
         kind_ok = kind_ok || strcmp(kind, report_kinds[i].kind) == 0;
     if (!text)
         text = "";
-    if (!kind_ok || !report_text_ok(text))
-        return page_error(req, resp, 400, PK_error_bad_form, "/tablet");
+    if (!kind_ok)
+        return page_error(req, resp, 400, PK_error_bad_form, "/tablet",
+                          "field kind: missing, or not cold, damp, draught, leak or broken");
+    if (!report_text_ok(text))
+        return page_error(req, resp, 400, PK_error_bad_form, "/tablet",
+                          "field text: longer than " PAGE_STR(
+                              FOYER_REPORT_TEXT_MAX) " characters, not "
+                                                     "UTF-8, or holding control characters");
     const char *building = req->cfg->buildings[dw->building].id;
     int rc = store_people_report_open(req->cfg->database, building, dw->id, kind, text, req->now_s,
                                       NULL);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foyer/log.h"
 #include "foyer/timeutil.h"
 #include "http_page.h"
 
@@ -45,7 +46,9 @@ void http_page_stats_get(struct http_page_stats *ret)
 
 /* ---- text -------------------------------------------------------------- */
 
-/* n bytes of s, escaped for HTML content and quoted attributes. */
+/* n bytes of s, escaped for HTML content and quoted attributes, as
+ * http_buf_html() does for a whole string: page_say() escapes a template
+ * piece by piece, between its placeholders. */
 static int html_n(struct http_buf *b, const char *s, size_t n)
 {
     size_t start = 0;
@@ -237,24 +240,34 @@ int page_end(struct page *pg)
     return http_buf_str(pg->b, "</main>\n</body>\n</html>\n");
 }
 
+/* Refused forms are logged, naming the field, at most a few a minute: a
+ * broken or hostile client must not flood the journal (they are counted
+ * in http_page_stats all the same). */
+static struct log_ratelimit refused_log = LOG_RATELIMIT_INIT(5, 60);
+
 int page_error(const struct http_request *req, struct http_response *resp, int status,
-               enum page_key key, const char *back_path)
+               enum page_key key, const char *back_path, const char *why)
 {
     struct page pg = {.req = req, .resp = resp, .b = &resp->body};
+    unsigned long suppressed = 0;
     if (status == 400)
         atomic_fetch_add(&stat_bad_forms, 1);
+    if (log_ratelimit_ok(&refused_log, &suppressed))
+        log_warn("pages: %s %s from %s (%s) refused with %d: %s%s", req->method, req->path,
+                 req->who && req->who->name[0] ? req->who->name : "nobody", req->client, status,
+                 why, suppressed ? " (and earlier refusals not logged)" : "");
     pg.t = page_texts_get(req->cfg, req->lang);
     if (!pg.t)
         return http_error(resp, 500, "texts", "the pages' language files cannot be loaded");
     http_buf_free(&resp->body);
     resp->body = (struct http_buf){0};
-    int rc = page_begin(&pg, PK_error_title, 0, NULL, back_path);
+    (void)page_begin(&pg, PK_error_title, 0, NULL, back_path);
     (void)http_buf_str(pg.b, "<p class=\"problem\">");
     (void)page_say(&pg, key, NULL, 0);
     (void)http_buf_printf(pg.b, "</p>\n<p><a class=\"button\" href=\"%s\">", back_path);
     (void)page_say(&pg, PK_error_back, NULL, 0);
     (void)http_buf_str(pg.b, "</a></p>\n");
-    rc = page_end(&pg);
+    int rc = page_end(&pg);
     resp->status = status;
     resp->set_cookie[0] = '\0';
     return pg.b->failed ? -ENOMEM : rc;
