@@ -42,6 +42,12 @@
  * old. */
 #define PAGE_TABLET_WEEKS_BACK 4
 
+/* Figures of a week that ended longer ago than this are said to be old:
+ * the last closed week ended at most 7 days ago, and its summary is
+ * computed in the first minutes of the new week; one more day of grace
+ * keeps a late computation from alarming anyone on Monday morning. */
+#define PAGE_TABLET_OLD_S (8 * 86400)
+
 /* A number of limits.h inside a static message. */
 #define PAGE_STR_(x) #x
 #define PAGE_STR(x)  PAGE_STR_(x)
@@ -420,25 +426,17 @@ static void line(struct page *pg, const char *cls, const char *role, enum page_k
     (void)http_buf_str(pg->b, "</p>\n");
 }
 
-int page_tablet(const struct http_request *req, struct http_response *resp)
+/* *ret_doc = the newest stored summary the principal may see among the
+ * last PAGE_TABLET_WEEKS_BACK closed weeks (NULL: none).  0 or -errno. */
+static int tablet_summary(const struct http_request *req, const struct dwelling *dw,
+                          json_t **ret_doc)
 {
-    struct page pg = {.req = req, .resp = resp, .b = &resp->body};
-    const struct dwelling *dw = tenant_dwelling(req);
-    pg.t = page_texts_get(req->cfg, req->lang);
-    if (!pg.t)
-        return http_error(resp, 500, "texts", "the pages' language files cannot be loaded");
-    if (!dw)
-        return page_error(req, resp, 403, PK_error_not_yours, "/pair",
-                          "the token names no dwelling of the config");
-
-    /* The last closed week, else the ones before it (marked old). */
     struct summary_period cur, p;
     summary_period_at(SUMMARY_WEEK, req->now_s, &cur);
     summary_period_prev(&cur, &p);
-    json_t *doc = NULL;
-    int weeks_back = 0;
-    for (; weeks_back < PAGE_TABLET_WEEKS_BACK && p.end_s > req->who->tenancy_from_s;
-         weeks_back++) {
+    *ret_doc = NULL;
+    for (int back = 0; back < PAGE_TABLET_WEEKS_BACK && p.end_s > req->who->tenancy_from_s;
+         back++) {
         char *body = NULL;
         int rc = store_read_summary(req->ro, dw->id, p.id, &body);
         if (rc < 0 && rc != -ENOENT) {
@@ -447,15 +445,85 @@ int page_tablet(const struct http_request *req, struct http_response *resp)
             return rc;
         }
         if (rc == 0) {
-            doc = json_loads(body, 0, NULL);
+            json_t *doc = json_loads(body, 0, NULL);
             free(body);
-            if (doc && summary_visible(doc, dw, req->who))
-                break;
+            if (doc && summary_visible(doc, dw, req->who)) {
+                *ret_doc = doc;
+                return 0;
+            }
             json_decref(doc);
-            doc = NULL;
         }
         summary_period_prev(&p, &p);
     }
+    return 0;
+}
+
+/* The week of doc: its dates, its warnings, the cards, comfort, tips. */
+static int tablet_week(struct page *pg, const struct dwelling *dw, const json_t *doc)
+{
+    const struct http_request *req = pg->req;
+    const json_t *period = json_object_get(doc, "period");
+    int64_t from = iso_field(period, "from"), to = iso_field(period, "to");
+    bool clipped = json_is_true(json_object_get(period, "clipped_to_tenancy"));
+    char dfrom[96], dto[96];
+    (void)page_date(pg, from, false, dfrom, sizeof(dfrom));
+    /* "to" is the Monday after: the last day shown is the Sunday. */
+    (void)page_date(pg, to - 1, false, dto, sizeof(dto));
+    struct page_var pv[] = {{"from", dfrom}, {"to", dto}};
+    if (req->now_s - to > PAGE_TABLET_OLD_S) {
+        line(pg, "old", "alert", PK_tablet_old, pv, 1);
+        line(pg, "old", NULL, PK_tablet_old_why, NULL, 0);
+    }
+    line(pg, "period", NULL, PK_tablet_period, pv, 2);
+    if (clipped)
+        line(pg, "period", NULL, PK_tablet_since, pv, 1);
+    if (json_is_true(json_object_get(json_object_get(doc, "coverage"), "partial")))
+        line(pg, "partial", NULL, PK_tablet_partial, NULL, 0);
+
+    /* The week before is compared only when it lies inside the tenancy:
+     * the summary says null otherwise too, and this holds for a summary
+     * computed under another tenancy as well. */
+    struct summary_period shown, before;
+    bool known =
+        summary_period_parse(json_string_value(json_object_get(period, "id")), &shown) == 0;
+    if (known)
+        summary_period_prev(&shown, &before);
+    bool prev_allowed = known && !clipped && before.start_s >= req->who->tenancy_from_s;
+    /* The period shown, for a program comparing the page with the API. */
+    (void)http_buf_printf(pg->b, "<section class=\"cards\" data-period=\"%s\">\n",
+                          known ? shown.id : "");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(doc, "consumption"), i, c)
+        consumption_card(pg, c, prev_allowed);
+    (void)http_buf_str(pg->b, "</section>\n");
+    comfort_section(pg, json_object_get(doc, "comfort"));
+
+    struct answers an = {.tips = json_object_get(doc, "tips")};
+    int rc =
+        store_people_read_tip_answers(req->ro, dw->id, req->who->tenancy_from_s, answer_row, &an);
+    if (rc < 0) {
+        log_err("tablet: dwelling=%s: cannot read tip answers: %s", dw->id, store_errmsg(req->ro));
+        return rc;
+    }
+    tips_section(pg, doc, &an);
+    return 0;
+}
+
+int page_tablet(const struct http_request *req, struct http_response *resp)
+{
+    struct page pg = {.req = req, .resp = resp, .b = &resp->body};
+    const struct dwelling *dw = tenant_dwelling(req);
+    json_t *doc = NULL;
+    pg.t = page_texts_get(req->cfg, req->lang);
+    if (!pg.t)
+        return http_error(resp, 500, "texts", "the pages' language files cannot be loaded");
+    if (!dw)
+        return page_error(req, resp, 403, PK_error_not_yours, "/pair",
+                          "the token names no dwelling of the config");
+    int rc = tablet_summary(req, dw, &doc);
+    if (rc < 0)
+        return rc;
 
     (void)page_begin(&pg, PK_tablet_title, PAGE_TABLET_REFRESH_S, "/tablet", "/tablet");
     const char *thanks = http_arg(req, "thanks");
@@ -465,72 +533,29 @@ int page_tablet(const struct http_request *req, struct http_response *resp)
         line(&pg, "thanks", "status", PK_thanks_more, NULL, 0);
     else if (thanks && strcmp(thanks, "report") == 0)
         line(&pg, "thanks", "status", PK_thanks_report, NULL, 0);
-
-    if (!doc) {
+    if (doc)
+        rc = tablet_week(&pg, dw, doc);
+    else
         line(&pg, "none", NULL, PK_tablet_none, NULL, 0);
-    } else {
-        const json_t *period = json_object_get(doc, "period");
-        int64_t from = iso_field(period, "from"), to = iso_field(period, "to");
-        char dfrom[96], dto[96];
-        (void)page_date(&pg, from, false, dfrom, sizeof(dfrom));
-        /* "to" is the Monday after: the last day shown is the Sunday. */
-        (void)page_date(&pg, to - 1, false, dto, sizeof(dto));
-        struct page_var pv[] = {{"from", dfrom}, {"to", dto}};
-        if (weeks_back > 0) {
-            line(&pg, "old", "alert", PK_tablet_old, pv, 1);
-            line(&pg, "old", NULL, PK_tablet_old_why, NULL, 0);
+    if (rc == 0) {
+        report_section(&pg);
+        (void)http_buf_str(pg.b, "<footer>\n");
+        int64_t generated = doc ? iso_field(doc, "generated_at") : INT64_MIN;
+        if (generated != INT64_MIN) {
+            char d[96];
+            (void)page_date(&pg, generated, true, d, sizeof(d));
+            struct page_var v[] = {{"date", d}};
+            line(&pg, "updated", NULL, PK_tablet_updated, v, 1);
         }
-        line(&pg, "period", NULL, PK_tablet_period, pv, 2);
-        if (json_is_true(json_object_get(period, "clipped_to_tenancy")))
-            line(&pg, "period", NULL, PK_tablet_since, pv, 1);
-        if (json_is_true(json_object_get(json_object_get(doc, "coverage"), "partial")))
-            line(&pg, "partial", NULL, PK_tablet_partial, NULL, 0);
-
-        /* The week before may be compared only when it lies inside the
-         * tenancy (the summary says null otherwise too; this holds for a
-         * summary computed under another tenancy). */
-        struct summary_period shown, before;
-        bool prev_allowed =
-            summary_period_parse(json_string_value(json_object_get(period, "id")), &shown) == 0 &&
-            (summary_period_prev(&shown, &before), before.start_s >= req->who->tenancy_from_s) &&
-            !json_is_true(json_object_get(period, "clipped_to_tenancy"));
-        /* The period shown, for a program comparing with the API. */
-        const char *pid = json_string_value(json_object_get(period, "id"));
-        (void)http_buf_printf(pg.b, "<section class=\"cards\" data-period=\"%s\">\n",
-                              pid && summary_period_parse(pid, &shown) == 0 ? shown.id : "");
-        size_t i;
-        const json_t *c;
-        json_array_foreach(json_object_get(doc, "consumption"), i, c)
-            consumption_card(&pg, c, prev_allowed);
-        (void)http_buf_str(pg.b, "</section>\n");
-        comfort_section(&pg, json_object_get(doc, "comfort"));
-
-        struct answers an = {.tips = json_object_get(doc, "tips")};
-        int rc = store_people_read_tip_answers(req->ro, dw->id, req->who->tenancy_from_s,
-                                               answer_row, &an);
-        if (rc < 0) {
-            log_err("tablet: dwelling=%s: cannot read tip answers: %s", dw->id,
-                    store_errmsg(req->ro));
-            json_decref(doc);
-            return rc;
-        }
-        tips_section(&pg, doc, &an);
+        (void)http_buf_str(pg.b, "<p><a class=\"button\" href=\"/tablet\">");
+        (void)page_say(&pg, PK_tablet_refresh, NULL, 0);
+        (void)http_buf_str(pg.b, "</a></p>\n</footer>\n");
+        rc = page_end(&pg);
     }
-    report_section(&pg);
-    (void)http_buf_str(pg.b, "<footer>\n");
-    int64_t generated = doc ? iso_field(doc, "generated_at") : INT64_MIN;
-    if (generated != INT64_MIN) {
-        char d[96];
-        (void)page_date(&pg, generated, true, d, sizeof(d));
-        struct page_var v[] = {{"date", d}};
-        line(&pg, "updated", NULL, PK_tablet_updated, v, 1);
-    }
-    (void)http_buf_str(pg.b, "<p><a class=\"button\" href=\"/tablet\">");
-    (void)page_say(&pg, PK_tablet_refresh, NULL, 0);
-    (void)http_buf_str(pg.b, "</a></p>\n</footer>\n");
     json_decref(doc);
-    int rc = page_end(&pg);
-    return pg.b->failed ? -ENOMEM : rc;
+    if (rc < 0)
+        return rc;
+    return pg.b->failed ? -ENOMEM : 0;
 }
 
 /* ---- the forms ----------------------------------------------------------- */
