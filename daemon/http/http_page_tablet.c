@@ -483,7 +483,7 @@ static int tablet_week(struct page *pg, const struct dwelling *dw, const json_t 
     /* The week before is compared only when it lies inside the tenancy:
      * the summary says null otherwise too, and this holds for a summary
      * computed under another tenancy as well. */
-    struct summary_period shown, before;
+    struct summary_period shown, before = {0};
     bool known =
         summary_period_parse(json_string_value(json_object_get(period, "id")), &shown) == 0;
     if (known)
@@ -495,7 +495,9 @@ static int tablet_week(struct page *pg, const struct dwelling *dw, const json_t 
     size_t i;
     const json_t *c;
     json_array_foreach(json_object_get(doc, "consumption"), i, c)
+    {
         consumption_card(pg, c, prev_allowed);
+    }
     (void)http_buf_str(pg->b, "</section>\n");
     comfort_section(pg, json_object_get(doc, "comfort"));
 

@@ -181,8 +181,12 @@ struct call {
     const char *html; /* resp.body.data, "" when empty */
 };
 
-/* Call handler as the server would: method, args "name=value" pairs (a
- * NULL-terminated list), an Origin header or NULL. */
+/* The end of call()'s argument list: a typed null pointer (a bare NULL
+ * may be an int where a pointer is read). */
+#define END ((const char *)NULL)
+
+/* Call handler as the server would: method, an Origin header or NULL, then
+ * the request's arguments as name, value pairs, ended by END. */
 static void call(struct call *c, http_handler_fn handler, const char *method,
                  const struct http_principal *who, const char *lang, const char *origin, ...)
 {
@@ -264,7 +268,7 @@ static void test_tablet_figures(void **state)
     (void)state;
     struct http_principal who = tenant(tiso("2025-01-01"));
     struct call c;
-    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
     assert_int_equal(c.resp.status, 200);
     assert_string_equal(c.resp.content_type, "text/html; charset=utf-8");
     assert_has(c.html, "<html lang=\"fr\">");
@@ -335,7 +339,7 @@ static void test_tablet_figures(void **state)
     call_free(&c);
 
     /* English: its words, the tips marked as French. */
-    call(&c, page_tablet, "GET", &who, "en", NULL, "lang", "en", NULL);
+    call(&c, page_tablet, "GET", &who, "en", NULL, "lang", "en", END);
     assert_has(c.html, "<html lang=\"en\">");
     snprintf(want, sizeof(want), "value=\"%.12g\">€%.2f</data>", eur, eur);
     assert_has(c.html, want);
@@ -351,28 +355,28 @@ static void test_tip_hidden(void **state)
     struct http_principal who = tenant(tiso("2025-01-01"));
     struct call c;
     /* Bad answers, unknown tips, another site's form: refused. */
-    call(&c, page_tablet_tip, "POST", &who, "fr", NULL, "tip", "damp-air", "answer", "maybe", NULL);
+    call(&c, page_tablet_tip, "POST", &who, "fr", NULL, "tip", "damp-air", "answer", "maybe", END);
     assert_int_equal(c.resp.status, 400);
     assert_has(c.html, "<html lang=\"fr\">");
     call_free(&c);
     call(&c, page_tablet_tip, "POST", &who, "fr", NULL, "tip", "no-such-tip", "answer", "done",
-         NULL);
+         END);
     assert_int_equal(c.resp.status, 400);
     call_free(&c);
     call(&c, page_tablet_tip, "POST", &who, "fr", "https://evil.example", "tip", "damp-air",
-         "answer", "impossible", NULL);
+         "answer", "impossible", END);
     assert_int_equal(c.resp.status, 403);
     call_free(&c);
-    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
     assert_has(c.html, "data-tip=\"damp-air\"");
     call_free(&c);
 
     call(&c, page_tablet_tip, "POST", &who, "fr", "http://tablet.example:8080", "tip", "damp-air",
-         "answer", "impossible", NULL);
+         "answer", "impossible", END);
     assert_int_equal(c.resp.status, 303);
     assert_string_equal(c.resp.location, "/tablet?thanks=tip");
     call_free(&c);
-    call(&c, page_tablet, "GET", &who, "fr", NULL, "thanks", "tip", NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, "thanks", "tip", END);
     assert_lacks(c.html, "data-tip=\"damp-air\"");
     assert_has(c.html, "Merci, votre réponse est notée.");
     call_free(&c);
@@ -393,14 +397,14 @@ static void test_report_to_ambassador(void **state)
     char long_text[FOYER_REPORT_TEXT_MAX + 2];
     memset(long_text, 'a', sizeof(long_text) - 1);
     long_text[sizeof(long_text) - 1] = '\0';
-    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "leak", "text", long_text, NULL);
+    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "leak", "text", long_text, END);
     assert_int_equal(c.resp.status, 400);
     call_free(&c);
-    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "fire", NULL);
+    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "fire", END);
     assert_int_equal(c.resp.status, 400);
     call_free(&c);
     call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "leak", "text",
-         "<b>fuite</b> sous l'évier", NULL);
+         "<b>fuite</b> sous l'évier", END);
     assert_int_equal(c.resp.status, 303);
     assert_string_equal(c.resp.location, "/tablet?thanks=report");
     call_free(&c);
@@ -412,7 +416,7 @@ static void test_report_to_ambassador(void **state)
                               .since_s = tiso("2026-03-10T08:05:00+01:00")};
     assert_int_equal(store_put_devices(fx->t.s, NULL, 0, &h, 1), 0);
 
-    call(&c, page_ambassador, "GET", &amb, "fr", NULL, NULL);
+    call(&c, page_ambassador, "GET", &amb, "fr", NULL, END);
     assert_int_equal(c.resp.status, 200);
     assert_has(c.html, "Immeuble Les &lt;Tilleuls&gt; &amp; Co");
     assert_has(c.html, "data-device=\"s-d1\"");
@@ -431,21 +435,21 @@ static void test_report_to_ambassador(void **state)
     call_free(&c);
 
     /* An ambassador of another building neither sees nor closes it. */
-    call(&c, page_ambassador, "GET", &other, "fr", NULL, NULL);
+    call(&c, page_ambassador, "GET", &other, "fr", NULL, END);
     assert_lacks(c.html, "data-report=");
     call_free(&c);
-    call(&c, page_ambassador_report, "POST", &other, "fr", NULL, "id", id, NULL);
+    call(&c, page_ambassador_report, "POST", &other, "fr", NULL, "id", id, END);
     assert_int_equal(c.resp.status, 403);
     call_free(&c);
-    call(&c, page_ambassador_report, "POST", &amb, "fr", NULL, "id", "12abc", NULL);
+    call(&c, page_ambassador_report, "POST", &amb, "fr", NULL, "id", "12abc", END);
     assert_int_equal(c.resp.status, 400);
     call_free(&c);
 
-    call(&c, page_ambassador_report, "POST", &amb, "fr", NULL, "id", id, NULL);
+    call(&c, page_ambassador_report, "POST", &amb, "fr", NULL, "id", id, END);
     assert_int_equal(c.resp.status, 303);
     assert_string_equal(c.resp.location, "/ambassador?closed=1");
     call_free(&c);
-    call(&c, page_ambassador, "GET", &amb, "fr", NULL, "closed", "1", NULL);
+    call(&c, page_ambassador, "GET", &amb, "fr", NULL, "closed", "1", END);
     assert_lacks(c.html, "data-report=");
     assert_has(c.html, "Aucun problème signalé en ce moment.");
     assert_has(c.html, "le problème est marqué comme réglé");
@@ -456,17 +460,17 @@ static void test_report_to_ambassador(void **state)
     char accents[2 * FOYER_REPORT_TEXT_MAX + 1] = "";
     for (int i = 0; i < FOYER_REPORT_TEXT_MAX; i++)
         strcat(accents, "é");
-    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "cold", "text", accents, NULL);
+    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "cold", "text", accents, END);
     assert_int_equal(c.resp.status, 303);
     call_free(&c);
-    call(&c, page_ambassador, "GET", &amb, "fr", NULL, NULL);
+    call(&c, page_ambassador, "GET", &amb, "fr", NULL, END);
     assert_has(c.html, accents);
     call_free(&c);
     call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "cold", "text", "a\x1b[2Jb",
-         NULL);
+         END);
     assert_int_equal(c.resp.status, 400);
     call_free(&c);
-    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "cold", "text", "caf\xc3", NULL);
+    call(&c, page_tablet_report, "POST", &who, "fr", NULL, "kind", "cold", "text", "caf\xc3", END);
     assert_int_equal(c.resp.status, 400);
     call_free(&c);
 }
@@ -477,7 +481,7 @@ static void test_tenancy_clipping(void **state)
     /* Moved in on Wednesday of week 10: that week was another household's. */
     struct http_principal who = tenant(tiso("2026-03-04"));
     struct call c;
-    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
     assert_int_equal(c.resp.status, 200);
     assert_lacks(c.html, "data-f=\"eur\"");
     assert_lacks(c.html, "data-tip=");
@@ -485,7 +489,7 @@ static void test_tenancy_clipping(void **state)
     call_free(&c);
     /* Moved in on Monday of week 10: the week shows, the week before not. */
     who = tenant(tiso("2026-03-02"));
-    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
     assert_has(c.html, "data-f=\"eur\"");
     assert_lacks(c.html, "data-f=\"previous\"");
     assert_lacks(c.html, "semaine d&#39;avant");
@@ -498,14 +502,14 @@ static void test_tenancy_clipping(void **state)
     json_object_set_new(period, "clipped_to_tenancy", json_true());
     assert_int_equal(store_doc(&fx->t, clipped, fx->now_s), 0);
     who = tenant(tiso("2026-03-04"));
-    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
     assert_has(c.html, "data-f=\"eur\"");
     assert_has(c.html, "Depuis votre arrivée le 4" NBSP "mars.");
     assert_lacks(c.html, "data-f=\"previous\"");
     call_free(&c);
     /* A tenancy from Thursday does not: the figures start before it. */
     who = tenant(tiso("2026-03-05"));
-    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
     assert_lacks(c.html, "data-f=\"eur\"");
     call_free(&c);
     assert_int_equal(store_doc(&fx->t, fx->doc, fx->now_s), 0);
@@ -516,14 +520,14 @@ static void test_tenancy_clipping(void **state)
      * 10 is shown, not yet called old. */
     int64_t saved_now = fx->now_s;
     fx->now_s = tiso("2026-03-16T02:00:00+01:00");
-    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
     fx->now_s = saved_now;
     assert_has(c.html, "data-period=\"2026-W10\"");
     assert_lacks(c.html, "ces chiffres sont anciens");
     call_free(&c);
     /* Two weeks later, the week-10 figures are shown as old. */
     fx->now_s += 14 * 86400;
-    call(&c, page_tablet, "GET", &who, "fr", NULL, NULL);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
     fx->now_s -= 14 * 86400;
     assert_has(c.html, "ces chiffres sont anciens");
     call_free(&c);
@@ -569,14 +573,14 @@ static void test_pair_page(void **state)
     assert_non_null(pair);
     assert_int_equal(pair->roles, HTTP_ALLOW_PUBLIC);
     struct call c;
-    call(&c, pair->handler, "GET", &nobody, "fr", NULL, NULL);
+    call(&c, pair->handler, "GET", &nobody, "fr", NULL, END);
     assert_int_equal(c.resp.status, 200);
     assert_has(c.html, "<form class=\"pair\" method=\"post\" action=\"/pair\">");
     assert_has(c.html, "<label for=\"code\">Le code</label>");
     assert_lacks(c.html, "role=\"alert\"");
     write_out("pair.html", c.html);
     call_free(&c);
-    call(&c, pair->handler, "GET", &nobody, "en", NULL, "error", "1", NULL);
+    call(&c, pair->handler, "GET", &nobody, "en", NULL, "error", "1", END);
     assert_has(c.html, "<p class=\"problem\" role=\"alert\">This code does not work.");
     call_free(&c);
 }
