@@ -104,6 +104,7 @@
     X(amb_common)                                                                                  \
     X(amb_dwelling)                                                                                \
     X(amb_reports_title)                                                                           \
+    X(amb_kind_more)                                                                               \
     X(amb_reports_none)                                                                            \
     X(amb_report_line)                                                                             \
     X(amb_report_close)                                                                            \
@@ -206,6 +207,10 @@ void page_redirect(struct http_response *resp, const char *location);
 /* Inline SVG pictograms, decorative (aria-hidden): the words beside them
  * say the same. */
 int page_picto(struct http_buf *b, const char *name);
+
+/* The report kind of a household's "tell me more" answer to a tip: the
+ * ambassador sees it with the problem reports (text: the tip's). */
+#define PAGE_REPORT_MORE "more"
 
 /* Counters of http_page_stats (http_pages.c), for the page files. */
 extern _Atomic uint64_t page_stat_tip_answers, page_stat_reports_opened, page_stat_reports_closed;

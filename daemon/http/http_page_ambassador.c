@@ -213,7 +213,7 @@ static const struct {
     enum page_key label;
 } kinds[] = {
     {"cold", PK_report_cold}, {"damp", PK_report_damp},     {"draught", PK_report_draught},
-    {"leak", PK_report_leak}, {"broken", PK_report_broken},
+    {"leak", PK_report_leak}, {"broken", PK_report_broken}, {PAGE_REPORT_MORE, PK_amb_kind_more},
 };
 
 struct reports_ctx {

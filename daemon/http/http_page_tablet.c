@@ -562,6 +562,38 @@ int page_tablet(const struct http_request *req, struct http_response *resp)
 
 /* ---- the forms ----------------------------------------------------------- */
 
+/* Open a report of kind PAGE_REPORT_MORE for dwelling, its text the words
+ * of tip in the summary the household sees now (the tip's id when it is no
+ * longer there): the ambassador knows what to talk about. */
+static int tip_more_report(const struct http_request *req, const struct dwelling *dw,
+                           const char *tip)
+{
+    json_t *doc = NULL;
+    const char *text = tip;
+    size_t i;
+    const json_t *t;
+    int rc = tablet_summary(req, dw, &doc);
+    if (rc < 0)
+        return rc;
+    json_array_foreach(json_object_get(doc, "tips"), i, t)
+    {
+        const char *id = json_string_value(json_object_get(t, "id"));
+        const char *words = json_string_value(json_object_get(t, "text"));
+        if (id && words && strcmp(id, tip) == 0)
+            text = words;
+    }
+    rc = store_people_report_open(req->cfg->database, req->cfg->buildings[dw->building].id, dw->id,
+                                  PAGE_REPORT_MORE, text, req->now_s, NULL);
+    json_decref(doc);
+    if (rc < 0) {
+        log_err("tablet: dwelling=%s tip=%s: cannot store the request to know more: %s", dw->id,
+                tip, strerror(-rc));
+        return rc;
+    }
+    atomic_fetch_add(&page_stat_reports_opened, 1);
+    return 0;
+}
+
 int page_tablet_tip(const struct http_request *req, struct http_response *resp)
 {
     const struct dwelling *dw = tenant_dwelling(req);
@@ -588,6 +620,10 @@ int page_tablet_tip(const struct http_request *req, struct http_response *resp)
                 strerror(-rc));
         return rc;
     }
+    /* "Tell me more" promises a visit: the ambassador's page lists it, as
+     * a report, until closed. */
+    if (strcmp(answer, "more") == 0 && (rc = tip_more_report(req, dw, tip)) < 0)
+        return rc;
     atomic_fetch_add(&page_stat_tip_answers, 1);
     page_redirect(resp, strcmp(answer, "more") == 0 ? "/tablet?thanks=more" : "/tablet?thanks=tip");
     return 0;

@@ -70,10 +70,12 @@
  *   reports(id INTEGER PRIMARY KEY, building TEXT, dwelling TEXT, kind TEXT,
  *           text TEXT, opened, closed, closed_by)                 [version 5]
  *       A problem a household reported from the tablet (kind: cold, damp,
- *       draught, leak, broken; text at most FOYER_REPORT_TEXT_MAX bytes,
- *       may be empty), open until an ambassador closes it (closed = when,
- *       closed_by = the token's name).  Both tables are written through
- *       daemon/store/store_people.c on a connection opened for the call.
+ *       draught, leak, broken; text: theirs, at most FOYER_REPORT_TEXT_MAX
+ *       characters, may be empty), or its wish to know more about a tip
+ *       (kind more; text: the tip's words), open until an ambassador closes
+ *       it (closed = when, closed_by = the token's name).  Both tables are
+ *       written through daemon/store/store_people.c on a connection opened
+ *       for the call.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label

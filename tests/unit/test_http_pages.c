@@ -380,7 +380,31 @@ static void test_tip_hidden(void **state)
     assert_lacks(c.html, "data-tip=\"damp-air\"");
     assert_has(c.html, "Merci, votre réponse est notée.");
     call_free(&c);
-    /* Another dwelling's tablet (its own tenancy) is not concerned. */
+    /* "Tell me more": the tip stays, and the ambassador sees the request
+     * with the tip's words until closing it. */
+    call(&c, page_tablet_tip, "POST", &who, "fr", NULL, "tip", "cold-home", "answer", "more", END);
+    assert_int_equal(c.resp.status, 303);
+    assert_string_equal(c.resp.location, "/tablet?thanks=more");
+    call_free(&c);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, "thanks", "more", END);
+    assert_has(c.html, "data-tip=\"cold-home\"");
+    assert_has(c.html, "Vous avez demandé à en savoir plus.");
+    assert_has(c.html, "L&#39;ambassadeur énergie va vous contacter pour en parler.");
+    call_free(&c);
+    struct http_principal amb = ambassador(0);
+    call(&c, page_ambassador, "GET", &amb, "fr", NULL, END);
+    const char *item = strstr(c.html, "Aimerait en savoir plus sur ce conseil");
+    assert_non_null(item);
+    assert_has(item, "<q>Il a fait moins de 16 °C chez vous pendant 14 heures.");
+    const char *idp = strstr(c.html, "data-report=\"");
+    assert_non_null(idp);
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", atoll(idp + strlen("data-report=\"")));
+    call_free(&c);
+    call(&c, page_ambassador_report, "POST", &amb, "fr", NULL, "id", id, END);
+    assert_int_equal(c.resp.status, 303);
+    call_free(&c);
+
     struct http_page_stats st;
     http_page_stats_get(&st);
     assert_true(st.bad_forms >= 2);
@@ -451,7 +475,7 @@ static void test_report_to_ambassador(void **state)
     call_free(&c);
     call(&c, page_ambassador, "GET", &amb, "fr", NULL, "closed", "1", END);
     assert_lacks(c.html, "data-report=");
-    assert_has(c.html, "Aucun problème signalé en ce moment.");
+    assert_has(c.html, "Aucun problème ni demande en ce moment.");
     assert_has(c.html, "le problème est marqué comme réglé");
     call_free(&c);
 
