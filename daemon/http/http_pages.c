@@ -373,7 +373,7 @@ static int page_pair(const struct http_request *req, struct http_response *resp)
     (void)page_say(&pg, PK_pair_label, NULL, 0);
     (void)http_buf_str(pg.b, "</label>\n<input id=\"code\" name=\"code\" required "
                              "autocomplete=\"one-time-code\" autocapitalize=\"characters\" "
-                             "spellcheck=\"false\" maxlength=\"32\">\n<button type=\"submit\">");
+                             "spellcheck=\"false\">\n<button type=\"submit\">");
     (void)page_say(&pg, PK_pair_submit, NULL, 0);
     (void)http_buf_str(pg.b, "</button>\n</form>\n");
     int rc = page_end(&pg);

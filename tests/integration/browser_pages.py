@@ -20,7 +20,8 @@ Live mode, against a running foyerd:
      (1280x800), ambassador on a phone (390x844) and landscape;
   7. runs an accessibility check in each page: <html lang> set, every form
      control labelled, every visible text at a contrast of at least 4.5:1
-     (from computed styles, backgrounds blended up the ancestors).
+     (from computed styles, backgrounds blended up the ancestors), every
+     visible control at least 48 x 48 px (touch).
 
 Static mode, on pages written by the unit test (FOYER_PAGES_OUT=DIR
 test_http_pages): serves DIR (plus web/foyer.css) with python3 -m
@@ -243,6 +244,14 @@ A11Y_JS = r"""
       problems.push(`contrast ${ratio.toFixed(2)}:1 < 4.5:1 for "${n.textContent.trim().slice(0, 40)}"`);
   }
   if (checked === 0) problems.push('no visible text checked');
+  // Touch targets: at least 48 x 48 CSS px for every visible control.
+  for (const el of document.querySelectorAll('a, button, summary, input, select, textarea')) {
+    if (el.type === 'hidden' || !visible(el)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width < 48 || r.height < 48)
+      problems.push(`touch target ${Math.round(r.width)}x${Math.round(r.height)} px < 48x48: ` +
+          `${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 30)}"`);
+  }
   return {problems, checked};
 })()
 """
@@ -268,7 +277,8 @@ def check_a11y(b, page):
     for p in r["problems"]:
         fail(page, f"accessibility: {p}")
     if not r["problems"]:
-        ok(page, f"accessibility: lang, labels, contrast of {r['checked']} texts >= 4.5:1")
+        ok(page, f"accessibility: lang, labels, contrast of {r['checked']} texts >= 4.5:1, "
+                 "touch targets >= 48 px")
 
 
 def check_figures(b, page, summary):
