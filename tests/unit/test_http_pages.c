@@ -450,7 +450,13 @@ static void test_report_to_ambassador(void **state)
     assert_has(c.html, "&lt;b&gt;fuite&lt;/b&gt; sous l&#39;évier");
     assert_lacks(c.html, "<b>fuite");
     assert_true(strstr(c.html, "data-device=") < strstr(c.html, "data-report="));
-    assert_has(c.html, "data-q=\"electricity\"");
+    /* The building's totals: since Monday 00:00 (48 hours of 1.25 kWh and
+     * 10 L), nothing yet today (the last reading is at midnight); the
+     * plug's energy (a submeter) is not added. */
+    assert_has(c.html, "data-q=\"electricity\" data-today=\"0\" data-week=\"60\"");
+    assert_has(c.html, "data-q=\"hot_water\" data-today=\"0\" data-week=\"480\"");
+    assert_has(c.html,
+               "Électricité" NBSP ": 0" NBSP "kWh aujourd&#39;hui, 60" NBSP "kWh depuis lundi.");
     write_out("ambassador.html", c.html);
     const char *idp = strstr(c.html, "data-report=\"");
     assert_non_null(idp);
