@@ -248,17 +248,22 @@ static void write_out(const char *name, const char *html)
     fclose(f);
 }
 
-static const json_t *cons(const char *q)
+static const json_t *cons_of(const json_t *doc, const char *q)
 {
     size_t i;
     const json_t *e;
-    json_array_foreach(json_object_get(fx->doc, "consumption"), i, e)
+    json_array_foreach(json_object_get(doc, "consumption"), i, e)
     {
         if (strcmp(json_string_value(json_object_get(e, "quantity")), q) == 0)
             return e;
     }
     fail_msg("no %s in the summary", q);
     return NULL;
+}
+
+static const json_t *cons(const char *q)
+{
+    return cons_of(fx->doc, q);
 }
 
 /* ---- tests ----------------------------------------------------------------- */
@@ -615,6 +620,46 @@ static void test_pair_page(void **state)
     call_free(&c);
 }
 
+/* The comparison with similar homes: praise comes first, whatever else is
+ * said; a household above the median is never shamed. */
+static void test_praise_first(void **state)
+{
+    (void)state;
+    struct http_principal who = tenant(tiso("2025-01-01"));
+    struct call c;
+    json_t *doc = json_deep_copy(fx->doc);
+    json_t *el = (json_t *)cons_of(doc, "electricity");
+    json_t *hw = (json_t *)cons_of(doc, "hot_water");
+    /* Electricity: 8 % up on the week before, yet among the best quarter. */
+    json_object_set_new(json_object_get(el, "previous"), "change_pct", json_real(8.0));
+    json_object_set_new(el, "comparison",
+                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:s}", "peers", 7, "per_m2", 3.2,
+                                  "median_per_m2", 3.9, "best_quarter_per_m2", 3.3, "vs_median_pct",
+                                  -18.0, "position", "best_quarter"));
+    /* Hot water: above the median of similar homes, and up. */
+    json_object_set_new(hw, "comparison",
+                        json_pack("{s:i, s:f, s:f, s:f, s:f, s:s}", "peers", 7, "per_m2", 40.0,
+                                  "median_per_m2", 30.0, "best_quarter_per_m2", 25.0,
+                                  "vs_median_pct", 33.0, "position", "above_median"));
+    assert_int_equal(store_doc(&fx->t, doc, fx->now_s), 0);
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
+    const char *card = strstr(c.html, "data-q=\"electricity\"");
+    assert_non_null(card);
+    const char *praise = strstr(card, "vous êtes parmi les foyers les plus économes");
+    const char *up = strstr(card, "8" NBSP "% de plus que la semaine d&#39;avant.");
+    assert_non_null(praise);
+    assert_non_null(up);
+    assert_true(praise < up);
+    assert_has(card, "En hausse");
+    card = strstr(c.html, "data-q=\"hot_water\"");
+    assert_non_null(card);
+    assert_has(card, "Les logements semblables consomment un peu moins. Les conseils plus bas "
+                     "peuvent aider.");
+    call_free(&c);
+    assert_int_equal(store_doc(&fx->t, fx->doc, fx->now_s), 0);
+    json_decref(doc);
+}
+
 static void test_numbers(void **state)
 {
     (void)state;
@@ -642,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_report_to_ambassador),
         cmocka_unit_test(test_tenancy_clipping),
         cmocka_unit_test(test_texts_both_languages),
+        cmocka_unit_test(test_praise_first),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_pair_page),
         /* clang-format on */
