@@ -1,9 +1,10 @@
 /*
  * http_page.h - what the page files of the http room share
- * (http_pages.c: routes, pairing page, error page, cross-site check;
- * http_page_text.c: the language files and the page skeleton;
- * http_page_tablet.c, http_page_ambassador.c: the two pages).  Not an
- * interface: the server sees only http_page_routes[] (http_int.h).
+ * (http_pages.c: routes, the pairing page, the error page, the cross-site
+ * check, the skeleton, numbers, dates and pictograms; http_page_text.c:
+ * the language files; http_page_tablet.c, http_page_ambassador.c: the two
+ * pages).  Not an interface: the server sees only http_page_routes[] and
+ * http_page_stats_get() (http_int.h), foyerd http_pages.h.
  *
  * Every word a page shows comes from config/web.LANG.conf through
  * page_say(); the C holds markup, never text for people.
@@ -18,7 +19,7 @@
 #include "http_int.h"
 
 /* The keys of [strings] in web.LANG.conf: both files must hold exactly
- * these (page_texts_check()). */
+ * these (page_texts_load()).  One X(key) per line, in the files' order. */
 #define PAGE_KEYS(X)                                                                               \
     X(lang_switch)                                                                                 \
     X(lang_switch_name)                                                                            \

@@ -176,6 +176,10 @@ static void text_fill(const char *tmpl, const struct page_var *vars, size_t n_va
     buf[o] = '\0';
 }
 
+/* page_date() finds a month's name at PK_month_1 + month - 1. */
+_Static_assert(PK_month_12 - PK_month_1 == 11, "month_1 .. month_12 must follow each other in "
+                                               "PAGE_KEYS");
+
 int page_date(struct page *pg, int64_t ts_s, bool with_time, char *buf, size_t len)
 {
     char iso[40], day[8], hour[8], minute[8];
