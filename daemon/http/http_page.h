@@ -97,6 +97,7 @@
     X(amb_devices_title)                                                                           \
     X(amb_devices_ok)                                                                              \
     X(amb_devices_ok_count)                                                                        \
+    X(amb_devices_ok_one)                                                                          \
     X(amb_device_offline)                                                                          \
     X(amb_device_stale)                                                                            \
     X(amb_device_never)                                                                            \

@@ -25,11 +25,12 @@
 
 #define PAGE_AMBASSADOR_REFRESH_S 300
 
-/* The devices' health as the drivers last reported it. */
+/* The devices' health as the drivers last reported it, sorted by name
+ * (health_sort()) for health_of(): a building's page looks up each of its
+ * meters and sensors, hundreds on a large site. */
 struct healths {
     struct device_health *h;
     size_t n, cap;
-    int rc;
 };
 
 static int health_row(void *ctx, const struct device_health *h)
@@ -53,12 +54,25 @@ static int health_row(void *ctx, const struct device_health *h)
     return 0;
 }
 
+static int health_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct device_health *)a)->device,
+                  ((const struct device_health *)b)->device);
+}
+
+static void health_sort(struct healths *hs)
+{
+    if (hs->n > 1)
+        qsort(hs->h, hs->n, sizeof(*hs->h), health_cmp);
+}
+
 static const struct device_health *health_of(const struct healths *hs, const char *device)
 {
-    for (size_t i = 0; i < hs->n; i++)
-        if (strcmp(hs->h[i].device, device) == 0)
-            return &hs->h[i];
-    return NULL;
+    struct device_health key;
+    if (!hs->n || strlen(device) >= sizeof(key.device))
+        return NULL;
+    memcpy(key.device, device, strlen(device) + 1);
+    return bsearch(&key, hs->h, hs->n, sizeof(*hs->h), health_cmp);
 }
 
 /* One device of the building: listed when silent; *n_ok counts the others. */
@@ -122,7 +136,11 @@ static void devices_part(struct page *pg, const struct healths *hs, int32_t b)
     if (any && n_ok == 0)
         return; /* "0 devices are sending well" says nothing the list does not */
     (void)http_buf_printf(pg->b, "<p class=\"%s\">", any ? "ok-count" : "ok");
-    (void)page_say(pg, any ? PK_amb_devices_ok_count : PK_amb_devices_ok, v, 1);
+    (void)page_say(pg,
+                   !any        ? PK_amb_devices_ok
+                   : n_ok == 1 ? PK_amb_devices_ok_one
+                               : PK_amb_devices_ok_count,
+                   v, 1);
     (void)http_buf_str(pg->b, "</p>\n");
 }
 
@@ -303,6 +321,7 @@ int page_ambassador(const struct http_request *req, struct http_response *resp)
         free(hs.h);
         return rc;
     }
+    health_sort(&hs);
     (void)page_begin(&pg, PK_amb_title, PAGE_AMBASSADOR_REFRESH_S, "/ambassador", "/ambassador");
     const char *closed = http_arg(req, "closed");
     if (closed && strcmp(closed, "1") == 0) {

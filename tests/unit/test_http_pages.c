@@ -46,6 +46,11 @@ static const char conf_text[] =
     "[sensor s-d1]\ntopic = zigbee2mqtt/d1\npreset = zigbee2mqtt\ndwelling = d1\n"
     /* Its energy field is a plug's: not the dwelling's electricity. */
     "submeter = true\n"
+    /* Two sensors of the common parts: one sending, one never heard of. */
+    "[sensor s-hall]\ntopic = zigbee2mqtt/hall\npreset = zigbee2mqtt\nbuilding = b1\n"
+    "submeter = true\n"
+    "[sensor s-cellar]\ntopic = zigbee2mqtt/cellar\npreset = zigbee2mqtt\nbuilding = b1\n"
+    "submeter = true\n"
     "[tariff elec]\nquantity = electricity\nprice = 0.20\n"
     "[tariff hw]\nquantity = hot_water\nprice = 5\nprice_unit = m3\n";
 
@@ -439,11 +444,14 @@ static void test_report_to_ambassador(void **state)
     call_free(&c);
 
     /* The sensor went stale: listed first, with its dwelling. */
-    struct device_health h = {.device = "s-d1",
-                              .kind = "sensor",
-                              .state = "stale",
-                              .since_s = tiso("2026-03-10T08:05:00+01:00")};
-    assert_int_equal(store_put_devices(fx->t.s, NULL, 0, &h, 1), 0);
+    struct device_health h[] = {
+        {.device = "s-d1",
+         .kind = "sensor",
+         .state = "stale",
+         .since_s = tiso("2026-03-10T08:05:00+01:00")},
+        {.device = "s-hall", .kind = "sensor", .state = "fresh", .since_s = fx->now_s - 60},
+    };
+    assert_int_equal(store_put_devices(fx->t.s, NULL, 0, h, 2), 0);
 
     call(&c, page_ambassador, "GET", &amb, "fr", NULL, END);
     assert_int_equal(c.resp.status, 200);
@@ -451,6 +459,12 @@ static void test_report_to_ambassador(void **state)
     assert_has(c.html, "data-device=\"s-d1\"");
     assert_has(c.html, "Pas de nouvelles depuis le 10" NBSP "mars à 8" NBSP "h" NBSP "05.");
     assert_has(c.html, "Logement Bât A, 3e &quot;gauche&quot;");
+    assert_lacks(c.html, "data-device=\"s-hall\"");
+    const char *cellar = strstr(c.html, "data-device=\"s-cellar\"");
+    assert_non_null(cellar);
+    assert_has(cellar, "Parties communes</span> <span class=\"since\">N&#39;a encore jamais "
+                       "transmis.");
+    assert_has(c.html, "1 appareil transmet bien.");
     assert_has(c.html, "Fuite d&#39;eau");
     assert_has(c.html, "&lt;b&gt;fuite&lt;/b&gt; sous l&#39;évier");
     assert_lacks(c.html, "<b>fuite");
