@@ -68,7 +68,7 @@ static void health_sort(struct healths *hs)
 
 static const struct device_health *health_of(const struct healths *hs, const char *device)
 {
-    struct device_health key;
+    struct device_health key = {0};
     if (!hs->n || strlen(device) >= sizeof(key.device))
         return NULL;
     memcpy(key.device, device, strlen(device) + 1);
