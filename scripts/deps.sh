@@ -35,6 +35,10 @@ packages=(
   # steps foyerd's wall clock with libfaketime; man_pages renders the manual
   # pages with groff
   iproute2 faketime groff-base
+  # the pages in a real browser (tests/integration/browser_pages.py):
+  # Debian's chromium, headless, driven over the DevTools protocol with
+  # python3-websocket (no npm, no downloaded browser)
+  chromium python3-websocket
 )
 
 missing=()

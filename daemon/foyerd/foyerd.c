@@ -24,6 +24,7 @@
 #include "foyer/driver.h"
 #include "foyer/drv_modbus.h"
 #include "foyer/drv_mqtt.h"
+#include "foyer/http_pages.h"
 #include "foyer/ingest.h"
 #include "foyer/log.h"
 #include "foyer/store.h"
@@ -214,6 +215,14 @@ static int check_config(const char *path, bool verbose)
         return 1;
     }
     int problems = check_channels_against_db(cfg, stderr);
+    /* The pages' texts, both languages, when [http] serves the pages. */
+    if (cfg->http.enabled) {
+        struct conf_errors terrs = {0};
+        int n = http_pages_check_texts(cfg, &terrs);
+        print_errors(&terrs, stderr);
+        conf_errors_free(&terrs);
+        problems += n < 0 ? 1 : n;
+    }
     if (problems > 0) {
         fprintf(stderr, "%d %s in %s\n", problems, problems == 1 ? "error" : "errors", path);
         config_free(cfg);

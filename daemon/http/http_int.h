@@ -109,6 +109,13 @@ struct http_request {
     const struct foyer_config *cfg; /* the running config (borrowed for the call) */
     struct store *ro;               /* this thread's read-only store handle */
     void *server;                   /* opaque, for the accessors below */
+    /* Added for the pages' cross-site check (http_pages.c,
+     * page_same_origin()): the request's Host, Origin and Referer headers,
+     * or NULL when not sent.  A form post whose Origin (else Referer) names
+     * another host than Host is refused. */
+    const char *host;
+    const char *origin;
+    const char *referer;
 };
 
 /* The value of a query-string argument (GET) or of a form field
@@ -147,5 +154,17 @@ struct http_route {
  * form posts); each ends with a { NULL } entry. */
 extern const struct http_route http_api_routes[];
 extern const struct http_route http_page_routes[];
+
+/* ---- pages (added by http_pages.c) ------------------------------------ */
+
+/* What the page handlers count, for /metrics (atomics, any thread). */
+struct http_page_stats {
+    uint64_t bad_forms;      /* form posts refused with a 400 page (bad or missing field) */
+    uint64_t cross_site;     /* form posts refused: Origin or Referer of another host */
+    uint64_t tip_answers;    /* tip answers stored */
+    uint64_t reports_opened; /* problem reports filed */
+    uint64_t reports_closed; /* problem reports closed */
+};
+void http_page_stats_get(struct http_page_stats *ret);
 
 #endif /* FOYER_HTTP_INT_H */

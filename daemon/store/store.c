@@ -8,9 +8,9 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c.  What they
  * share is store_int.h.
  *
- * SCHEMA (version 4, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 5, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
- * ingest_state.ingest_gen)
+ * ingest_state.ingest_gen, version 5 tip_answers and reports)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -61,6 +61,21 @@
  *       another (deleted, replaced) database is recognised.  ingest_gen
  *       [version 4] is raised by one in every store_ingest() transaction,
  *       whoever runs it (foyerd's writer, foyerctl import): see WRITE PATH.
+ *
+ *   tip_answers(dwelling TEXT, tip TEXT, answer TEXT, ts)         [version 5]
+ *       A household's answer to a tip of its summary, from the tablet page:
+ *       answer is "done", "impossible" (not possible here: the tip is not
+ *       shown to the dwelling again) or "more" (tell me more).  Appended
+ *       only; the newest answer of a (dwelling, tip) counts.
+ *   reports(id INTEGER PRIMARY KEY, building TEXT, dwelling TEXT, kind TEXT,
+ *           text TEXT, opened, closed, closed_by)                 [version 5]
+ *       A problem a household reported from the tablet (kind: cold, damp,
+ *       draught, leak, broken; text: theirs, at most FOYER_REPORT_TEXT_MAX
+ *       characters, may be empty), or its wish to know more about a tip
+ *       (kind more; text: the tip's words), open until an ambassador closes
+ *       it (closed = when, closed_by = the token's name).  Both tables are
+ *       written through daemon/store/store_people.c on a connection opened
+ *       for the call.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -169,8 +184,22 @@ static const char *const schema_v4[] = {
     NULL,
 };
 
+/* Version 5: what tenants tell through the tablet page (tip answers,
+ * problem reports), written by daemon/store/store_people.c. */
+static const char *const schema_v5[] = {
+    "CREATE TABLE tip_answers(dwelling TEXT NOT NULL, tip TEXT NOT NULL, answer TEXT NOT NULL,"
+    " ts INTEGER NOT NULL)",
+    "CREATE INDEX tip_answers_dwelling ON tip_answers(dwelling, ts)",
+    "CREATE TABLE reports(id INTEGER PRIMARY KEY, building TEXT NOT NULL,"
+    " dwelling TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, opened INTEGER NOT NULL,"
+    " closed INTEGER, closed_by TEXT)",
+    "CREATE INDEX reports_open ON reports(building, closed, opened)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                schema_v5};
 
 int store_sqlite_errno(int rc)
 {

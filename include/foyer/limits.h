@@ -133,4 +133,10 @@
  * 23 bytes; mosquitto accepts 65 535); a config value beyond is refused. */
 #define FOYER_MQTT_CLIENT_ID_MAX 128
 
+/* Tenant pages (daemon/http/): the optional text of a problem report, in
+ * characters (at most 4 bytes of UTF-8 each): a short sentence for the
+ * ambassador ("the radiator of the bedroom stays cold"), not a letter; the
+ * form stops typing there, and longer is refused with a 400 page. */
+#define FOYER_REPORT_TEXT_MAX 280
+
 #endif
