@@ -26,9 +26,9 @@
 
 #include "foyer/timeutil.h"
 
-/* kWh per DJU and the heating season need some cold: below this many
- * degree-days over a period, heating is not normalised. */
-#define SUMMARY_DJU_MIN 5.0
+/* heating.kwh_per_dju of a heat meter needs some cold: below this many
+ * degree-days over a period it is not given. */
+#define SUMMARY_KWH_PER_DJU_MIN 5.0
 /* Night hours (local) of the base load: [1 h, 5 h). */
 #define SUMMARY_NIGHT_FROM_H 1
 #define SUMMARY_NIGHT_TO_H   5
@@ -350,9 +350,12 @@ static int chan_total(struct summary_engine *e, uint32_t ch, int64_t a, int64_t 
 }
 
 /* Sum over the channels of dwelling d of quantity q; coverage is the
- * lowest of them.  *ret_has: the dwelling has such a channel. */
+ * lowest of them.  A channel without a single reading in [a, b) (a sensor
+ * just installed, a meter that died before the period) is left out: it
+ * neither adds nor zeroes the coverage of the others; its ID is appended to
+ * missing (when not NULL).  *ret_has: some channel of q has data. */
 static int dw_total(struct summary_engine *e, uint32_t d, enum quantity q, int64_t a, int64_t b,
-                    double *ret_amount, double *ret_cov, bool *ret_has)
+                    double *ret_amount, double *ret_cov, bool *ret_has, json_t *missing)
 {
     double amount = 0, cov = 1;
     bool has = false;
@@ -364,6 +367,11 @@ static int dw_total(struct summary_engine *e, uint32_t d, enum quantity q, int64
         int rc = chan_total(e, ch, a, b, &t);
         if (rc < 0)
             return rc;
+        if (t.n <= 0 && t.coverage <= 0 && t.amount == 0) {
+            if (missing)
+                json_array_append_new(missing, json_string(e->cfg->channels[ch].id));
+            continue;
+        }
         amount += t.amount;
         cov = fmin(cov, t.coverage);
         has = true;
@@ -629,7 +637,7 @@ static int comparison(struct ctx *c, enum quantity q, double amount, json_t **re
             continue;
         double amt, cov;
         bool has;
-        int rc = dw_total(e, o, q, c->p->start_s, c->p->end_s, &amt, &cov, &has);
+        int rc = dw_total(e, o, q, c->p->start_s, c->p->end_s, &amt, &cov, &has, NULL);
         if (rc < 0) {
             free(v);
             return rc;
@@ -677,7 +685,7 @@ static int reference(struct ctx *c, enum quantity q, const struct summary_period
     *ret = json_null();
     if (c->clipped || ref->start_s < c->tenancy_start || cov < SUMMARY_COVERAGE_MIN)
         return 0;
-    int rc = dw_total(c->e, c->d, q, ref->start_s, ref->end_s, &ramt, &rcov, &has);
+    int rc = dw_total(c->e, c->d, q, ref->start_s, ref->end_s, &ramt, &rcov, &has, NULL);
     if (rc < 0 || !has || rcov < SUMMARY_COVERAGE_MIN)
         return rc;
     double rhours = (double)(ref->end_s - ref->start_s) / 3600.0;
@@ -693,7 +701,7 @@ static int reference(struct ctx *c, enum quantity q, const struct summary_period
     return 0;
 }
 
-static int consumption(struct ctx *c, json_t *doc, double *ret_cov_min)
+static int consumption(struct ctx *c, json_t *doc, json_t *missing, double *ret_cov_min)
 {
     struct summary_period prev, ly;
     bool has_ly = summary_period_last_year(c->p, &ly);
@@ -708,7 +716,7 @@ static int consumption(struct ctx *c, json_t *doc, double *ret_cov_min)
         double amount, cov, eur;
         bool has, eur_complete;
         char name[48];
-        rc = dw_total(c->e, c->d, q, c->a, c->b, &amount, &cov, &has);
+        rc = dw_total(c->e, c->d, q, c->a, c->b, &amount, &cov, &has, missing);
         if (rc < 0 || !has)
             continue;
         rc = dw_euros(c->e, c->d, q, c->a, c->b, &eur, &eur_complete);
@@ -754,8 +762,38 @@ static int consumption(struct ctx *c, json_t *doc, double *ret_cov_min)
     return rc;
 }
 
-/* kWh of the heating energy per degree-day, this period, the previous one
- * and last year's. */
+/* The history a signature is fitted on for a period starting at start_s:
+ * the SUMMARY_SIG_WINDOW_DAYS days before it, from not_before_s on (the
+ * household's tenancy: an earlier household's habits are not theirs). */
+static void sig_window(int64_t start_s, int64_t not_before_s, int64_t *ret_a)
+{
+    int64_t a = tu_day_start(start_s - (int64_t)SUMMARY_SIG_WINDOW_DAYS * 86400 + 43200);
+    *ret_a = a > not_before_s ? a : not_before_s;
+}
+
+static const char *verdict_word(enum summary_verdict v)
+{
+    return v == SUMMARY_LESS ? "less" : v == SUMMARY_MORE ? "more" : "same";
+}
+
+static json_t *signature_json(const struct summary_signature *s, int64_t a, int64_t b)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "from", jtime(a));
+    json_object_set_new(o, "to", jtime(b));
+    json_object_set_new(o, "days", json_integer(s->days));
+    json_object_set_new(o, "dju", jnum(s->dju_sum, 1));
+    json_object_set_new(o, "base_kwh_per_day", jnum(s->base, 3));
+    json_object_set_new(o, "kwh_per_dju", jnum(s->slope, 4));
+    json_object_set_new(o, "kwh_per_dju_se", jnum(s->se_slope, 4));
+    json_object_set_new(o, "t", jnum(s->t_slope, 1));
+    json_object_set_new(o, "r2", jnum(s->r2, 3));
+    json_object_set_new(o, "valid", json_boolean(s->valid));
+    return o;
+}
+
+/* The heating energy of the period against what the dwelling's energy
+ * signature (coach_signature.c) predicts for the period's degree-days. */
 static int heating(struct ctx *c, json_t *doc)
 {
     struct summary_engine *e = c->e;
@@ -775,15 +813,33 @@ static int heating(struct ctx *c, json_t *doc)
     bool season = isfinite(dju) && dcov >= SUMMARY_COVERAGE_MIN ? dju / (c->hours / 24) >= 1.0
                                                                 : tm.tm_mon >= 9 || tm.tm_mon <= 3;
     summary_vars_set(c->vars, "heating_season", season ? 1 : 0);
-    rc = dw_total(e, c->d, q, c->a, c->b, &kwh, &cov, &has);
+    rc = dw_total(e, c->d, q, c->a, c->b, &kwh, &cov, &has, NULL);
     if (rc < 0)
         return rc;
+    /* A meter that heats and does something else: electricity always
+     * (appliances), gas often (cooking, hot water). */
+    bool shared = q != Q_HEAT;
     if (!has || !isfinite(dju)) {
         json_object_set_new(doc, "heating", json_null());
+        if (has && !shared && cov >= SUMMARY_COVERAGE_MIN)
+            summary_vars_set(c->vars, "heating_kwh", kwh);
         return 0;
     }
-    bool ok = cov >= SUMMARY_COVERAGE_MIN && dcov >= SUMMARY_COVERAGE_MIN && dju >= SUMMARY_DJU_MIN;
-    double per = ok ? kwh / dju : NAN;
+    uint32_t chs[64];
+    size_t n = 0;
+    for (uint32_t k = e->dw_first[c->d]; k < e->dw_first[c->d + 1] && n < 64; k++)
+        if (e->cfg->channels[e->by_dw[k]].quantity == q)
+            chs[n++] = e->by_dw[k];
+    int64_t wa;
+    sig_window(c->p->start_s, c->tenancy_start, &wa);
+    struct summary_signature sig;
+    rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, chs, n, wa, c->p->start_s, &sig);
+    if (rc < 0)
+        return rc;
+    double days = c->hours / 24;
+    struct summary_sig_compare cmp = {.why = "coverage"};
+    bool ok = cov >= SUMMARY_COVERAGE_MIN && dcov >= SUMMARY_COVERAGE_MIN;
+    bool speak = ok && summary_signature_compare(&sig, days, dju, kwh, &cmp) == 0;
     json_t *o = json_object();
     json_object_set_new(o, "quantity", json_string(quantity_name(q)));
     json_object_set_new(o, "dju", jnum(dju, 1));
@@ -791,41 +847,31 @@ static int heating(struct ctx *c, json_t *doc)
                         json_string(e->dju == DJU_COSTIC ? "costic" : "meteo_france"));
     json_object_set_new(o, "dju_coverage", jnum(dcov, 3));
     json_object_set_new(o, "kwh", jnum(kwh, 3));
-    json_object_set_new(o, "kwh_per_dju", jnum(per, 3));
-    summary_vars_set(c->vars, "heating_kwh_per_dju", per);
-    if (cov >= SUMMARY_COVERAGE_MIN)
-        summary_vars_set(c->vars, "heating_kwh", kwh);
-    struct summary_period refs[2];
-    const char *names[2] = {"previous", "last_year"};
-    bool have[2] = {true, summary_period_last_year(c->p, &refs[1])};
-    summary_period_prev(c->p, &refs[0]);
-    for (int i = 0; i < 2; i++) {
-        json_t *r = json_null();
-        if (have[i] && ok && !c->clipped && refs[i].start_s >= c->tenancy_start) {
-            double rd, rdc, rk, rc2;
-            bool rh;
-            rc = building_dju(e, bld, refs[i].start_s, refs[i].end_s, &rd, &rdc);
-            if (rc == 0)
-                rc = dw_total(e, c->d, q, refs[i].start_s, refs[i].end_s, &rk, &rc2, &rh);
-            if (rc < 0) {
-                json_decref(o);
-                return rc;
-            }
-            if (rh && rc2 >= SUMMARY_COVERAGE_MIN && rdc >= SUMMARY_COVERAGE_MIN &&
-                rd >= SUMMARY_DJU_MIN) {
-                double rper = rk / rd;
-                r = json_object();
-                json_object_set_new(r, "period", json_string(refs[i].id));
-                json_object_set_new(r, "kwh_per_dju", jnum(rper, 3));
-                json_object_set_new(r, "change_pct", jnum(pct_change(per, rper), 1));
-                summary_vars_set(c->vars,
-                                 i == 0 ? "heating_per_dju_change_prev_pct"
-                                        : "heating_per_dju_change_year_pct",
-                                 pct_change(per, rper));
-            }
-        }
-        json_object_set_new(o, names[i], r);
+    /* Schema 1's ratio, kept where it is heating alone (a heat meter); on
+     * a shared meter it divided appliances by the cold. */
+    json_object_set_new(o, "kwh_per_dju",
+                        jnum(!shared && ok && dju >= SUMMARY_KWH_PER_DJU_MIN ? kwh / dju : NAN, 3));
+    json_object_set_new(o, "signature",
+                        sig.days > 0 ? signature_json(&sig, wa, c->p->start_s) : json_null());
+    /* The energy above the base load is heating only when the signature
+     * holds; a heat meter measures heating alone. */
+    double heat_kwh = ok && sig.valid ? cmp.heating_kwh : (!shared && ok ? kwh : NAN);
+    json_object_set_new(o, "heating_kwh", jnum(heat_kwh, 3));
+    if (isfinite(heat_kwh))
+        summary_vars_set(c->vars, "heating_kwh", heat_kwh);
+    json_t *w = json_null();
+    if (speak) {
+        w = json_object();
+        json_object_set_new(w, "expected_kwh", jnum(cmp.expected_heating_kwh, 3));
+        json_object_set_new(w, "change_pct", jnum(cmp.change_pct, 1));
+        json_object_set_new(w, "se_pct", jnum(cmp.se_pct, 1));
+        json_object_set_new(w, "verdict", json_string(verdict_word(cmp.verdict)));
+        summary_vars_set(c->vars, "heating_expected_kwh", cmp.expected_heating_kwh);
+        summary_vars_set(c->vars, "heating_change_pct", cmp.change_pct);
+        summary_vars_set(c->vars, "heating_change_same", cmp.verdict == SUMMARY_SAME);
     }
+    json_object_set_new(o, "weather_corrected", w);
+    json_object_set_new(o, "silent_because", speak ? json_null() : json_string(cmp.why));
     json_object_set_new(doc, "heating", o);
     return 0;
 }
@@ -985,8 +1031,13 @@ static int base_load(struct ctx *c, json_t *doc)
 }
 
 /* The building's energy (every dwelling and common channel with data in
- * both years) against the same period last year, per degree-day when both
- * had some cold.  Anonymous: shown only with enough dwellings. */
+ * both years) against the same period last year.  The weather is taken out
+ * with the building's own signature (the sum of those channels against
+ * the degree-days over the year before the period): last year's energy is
+ * brought to this year's weather, base * days + slope * DJU.  Without a
+ * valid signature the raw change is given only when neither period had
+ * cold enough to heat; otherwise nothing.  Anonymous: shown only with
+ * enough dwellings. */
 static int building_total(struct ctx *c, json_t *doc)
 {
     struct summary_engine *e = c->e;
@@ -996,9 +1047,14 @@ static int building_total(struct ctx *c, json_t *doc)
     json_object_set_new(doc, "building_total", json_null());
     if (!summary_period_last_year(c->p, &ly))
         return 0;
+    uint32_t *used = calloc(cfg->n_channels + 1, sizeof(*used));
+    if (!used)
+        return -ENOMEM;
+    size_t n_used = 0;
     double kwh = 0, ly_kwh = 0;
     size_t dwellings = 0;
-    for (uint32_t d = 0; d <= cfg->n_dwellings; d++) {
+    int rc = 0;
+    for (uint32_t d = 0; d <= cfg->n_dwellings && rc == 0; d++) {
         bool is_dw = d < cfg->n_dwellings;
         if (is_dw && cfg->dwellings[d].building != bld)
             continue;
@@ -1011,40 +1067,98 @@ static int building_total(struct ctx *c, json_t *doc)
             if (q != Q_ELECTRICITY && q != Q_HEAT && q != Q_GAS)
                 continue;
             struct ctot t1, t2;
-            int rc = chan_total(e, list[k], c->p->start_s, c->p->end_s, &t1);
+            rc = chan_total(e, list[k], c->p->start_s, c->p->end_s, &t1);
             if (rc == 0)
                 rc = chan_total(e, list[k], ly.start_s, ly.end_s, &t2);
             if (rc < 0)
-                return rc;
+                break;
             if (t1.coverage < SUMMARY_COVERAGE_MIN || t2.coverage < SUMMARY_COVERAGE_MIN)
                 continue;
             kwh += t1.amount;
             ly_kwh += t2.amount;
+            used[n_used++] = list[k];
             counted = true;
         }
         dwellings += is_dw && counted;
     }
-    if (dwellings < SUMMARY_PEERS_MIN + 1 || ly_kwh <= 0)
-        return 0;
+    if (rc < 0 || dwellings < SUMMARY_PEERS_MIN + 1 || ly_kwh <= 0) {
+        free(used);
+        return rc;
+    }
     double dju, dcov, ly_dju, ly_dcov;
-    int rc = building_dju(e, (int32_t)bld, c->p->start_s, c->p->end_s, &dju, &dcov);
+    rc = building_dju(e, (int32_t)bld, c->p->start_s, c->p->end_s, &dju, &dcov);
     if (rc == 0)
         rc = building_dju(e, (int32_t)bld, ly.start_s, ly.end_s, &ly_dju, &ly_dcov);
+    struct summary_signature sig = {.valid = false};
+    int64_t wa;
+    sig_window(c->p->start_s, INT64_MIN, &wa);
+    if (rc == 0)
+        rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, used, n_used, wa, c->p->start_s,
+                                    &sig);
+    free(used);
     if (rc < 0)
         return rc;
-    bool norm = isfinite(dju) && isfinite(ly_dju) && dcov >= SUMMARY_COVERAGE_MIN &&
-                ly_dcov >= SUMMARY_COVERAGE_MIN && dju >= SUMMARY_DJU_MIN &&
-                ly_dju >= SUMMARY_DJU_MIN;
-    double change = norm ? pct_change(kwh / dju, ly_kwh / ly_dju) : pct_change(kwh, ly_kwh);
+    double days = (double)(c->p->end_s - c->p->start_s) / 86400.0;
+    double ly_days = (double)(ly.end_s - ly.start_s) / 86400.0;
+    bool weather = isfinite(dju) && isfinite(ly_dju) && dcov >= SUMMARY_COVERAGE_MIN &&
+                   ly_dcov >= SUMMARY_COVERAGE_MIN;
+    bool norm = weather && sig.valid;
+    double change = NAN, se = 0;
+    if (norm) {
+        double adj = ly_kwh + sig.base * (days - ly_days) + sig.slope * (dju - ly_dju);
+        change = pct_change(kwh, adj);
+        /* Both periods' day-to-day noise, and the slope's own error over
+         * the difference of degree-days. */
+        double sd =
+            sqrt((days + ly_days) * sig.sigma * sig.sigma + pow(sig.se_slope * (dju - ly_dju), 2));
+        se = adj > 0 ? sd / adj * 100 : INFINITY;
+        if (se > SUMMARY_SIG_SE_MAX_PCT)
+            change = NAN;
+    } else if (weather && dju / days < 1.0 && ly_dju / ly_days < 1.0) {
+        /* Neither period had heating weather: the raw change is the
+         * households'. */
+        change = pct_change(kwh, ly_kwh);
+    }
+    double band = fmax(SUMMARY_SIG_SAME_PCT, 2 * se);
     json_t *o = json_object();
     json_object_set_new(o, "dwellings", json_integer((json_int_t)dwellings));
     json_object_set_new(o, "kwh", jnum(kwh, 1));
     json_object_set_new(o, "last_year_period", json_string(ly.id));
     json_object_set_new(o, "last_year_kwh", jnum(ly_kwh, 1));
-    json_object_set_new(o, "normalised_by_dju", json_boolean(norm));
+    json_object_set_new(o, "normalised_by_dju", json_boolean(norm && isfinite(change)));
     json_object_set_new(o, "change_pct", jnum(change, 1));
+    json_object_set_new(o, "verdict",
+                        isfinite(change)
+                            ? json_string(verdict_word(fabs(change) < band ? SUMMARY_SAME
+                                                       : change < 0        ? SUMMARY_LESS
+                                                                           : SUMMARY_MORE))
+                            : json_null());
     json_object_set_new(doc, "building_total", o);
     summary_vars_set(c->vars, "building_change_pct", change);
+    return 0;
+}
+
+int summary_closed_by_data(struct summary_engine *e, uint32_t dwelling,
+                           const struct summary_period *p, bool *ret_closed)
+{
+    const struct foyer_config *cfg = e->cfg;
+    if (dwelling >= cfg->n_dwellings)
+        return -EINVAL;
+    int32_t bld = (int32_t)cfg->dwellings[dwelling].building;
+    bool closed = false;
+    for (size_t i = 0; i < cfg->n_channels && !closed; i++) {
+        const struct channel *ch = &cfg->channels[i];
+        bool own = ch->dwelling == (int32_t)dwelling;
+        if (!own && ch->building != bld)
+            continue;
+        struct store_channel_status st;
+        int rc = store_read_channel_status(e->ro, (uint32_t)i, &st);
+        if (rc < 0)
+            return db_error(rc);
+        if (st.has_last)
+            closed = st.last_ts_s >= p->end_s + (own ? 0 : SUMMARY_CLOSED_SILENT_S);
+    }
+    *ret_closed = closed;
     return 0;
 }
 
@@ -1119,11 +1233,13 @@ int summary_compute(struct summary_engine *e, uint32_t dwelling, const struct su
     summary_vars_set(c.vars, "surface_m2", c.dw->surface_m2);
 
     double cov = 0;
-    rc = consumption(&c, doc, &cov);
+    json_t *missing = json_array();
+    rc = consumption(&c, doc, missing, &cov);
     json_t *jc = json_object();
     json_object_set_new(jc, "share", jnum(cov, 3));
     json_object_set_new(jc, "reliable", json_boolean(cov >= SUMMARY_COVERAGE_MIN));
     json_object_set_new(jc, "partial", json_boolean(cov < 1.0));
+    json_object_set_new(jc, "missing", missing);
     json_object_set_new(doc, "coverage", jc);
     summary_vars_set(c.vars, "coverage", cov);
     if (rc == 0)

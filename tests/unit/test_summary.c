@@ -255,7 +255,8 @@ static void test_periods(void **state)
     assert_string_equal(prev.id, "2025-W52");
     char key[128];
     assert_int_equal(summary_key("b1", "d1", "2026-W10", key, sizeof(key)), 0);
-    assert_string_equal(key, "foyer-summary-v1/b1/d1/2026-W10");
+    /* Schema 2 (weather correction by signature): a new key. */
+    assert_string_equal(key, "foyer-summary-v2/b1/d1/2026-W10");
 }
 
 static void test_dju(void **state)
@@ -315,7 +316,7 @@ static void test_week_known_answers(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(tips, 2), "id")),
                         "efficient-household");
     assert_string_equal(json_string_value(json_object_get(doc, "key")),
-                        "foyer-summary-v1/b1/d1/2026-W10");
+                        "foyer-summary-v2/b1/d1/2026-W10");
     json_decref(doc);
 }
 
