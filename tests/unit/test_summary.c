@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "foyer/coach.h"
+#include "foyer/push.h"
 #include "testutil.h"
 
 #define H   3600
@@ -492,6 +493,41 @@ static void test_closed_by_data(void **state)
     assert_false(closed(f, "sil", "2026-W14"));
 }
 
+/* foyerd's scheduler, a day after week 15 ended on the wall clock, with
+ * readings that stop on its second day: it makes March's summaries (closed
+ * by the data) and not week 15's, which would have told the households
+ * about one day of seven as if it were the week (pushed at once, never
+ * corrected).  The summaries go through the real pusher into the
+ * summaries table (no endpoint configured). */
+static void test_scheduler_waits_for_data(void **state)
+{
+    struct fix *f = *state;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/config", getenv("FOYER_SRC") ? getenv("FOYER_SRC") : "..");
+    setenv("FOYER_LANG_DIR", dir, 1);
+    int err = 0;
+    struct pusher *p = push_start(f->t.cfg, &err);
+    assert_non_null(p);
+    struct summary_scheduler *s = summary_scheduler_new(f->t.cfg, p);
+    assert_non_null(s);
+    summary_scheduler_tick(s, tiso("2026-04-14T12:00:00+02:00"));
+    /* Poll until the pusher stored March's (handed over after the week's). */
+    int64_t deadline = tu_mono_ms() + 10000;
+    while (tquery(&f->t, "SELECT count(*) FROM summaries WHERE dwelling = 'd1' AND period = "
+                         "'2026-03'") < 1 &&
+           tu_mono_ms() < deadline)
+        usleep(10000);
+    push_stop(p, NULL);
+    summary_scheduler_free(s);
+    assert_double_equal(tquery(&f->t,
+                               "SELECT count(*) FROM summaries WHERE dwelling = 'd1' AND period = "
+                               "'2026-03'"),
+                        1, 0);
+    assert_double_equal(tquery(&f->t, "SELECT count(*) FROM summaries WHERE period = '2026-W15'"),
+                        0, 0);
+    assert_int_equal(texec(&f->t, "DELETE FROM summaries"), SQLITE_OK);
+}
+
 /* Both catalogues have the same tips with the same conditions. */
 static void test_catalogues_agree(void **state)
 {
@@ -548,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_tip_not_repeated),
         cmocka_unit_test(test_silent_channel),
         cmocka_unit_test(test_closed_by_data),
+        cmocka_unit_test(test_scheduler_waits_for_data),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_catalogues_agree),
         cmocka_unit_test(test_catalogue_errors),
