@@ -57,6 +57,12 @@ struct hrow {
     int64_t n;
 };
 
+struct bt_memo {
+    int64_t a, b;  /* the period; a == b: nothing */
+    json_t *obj;   /* building_total (null when not shown) */
+    double change; /* building_change_pct, NaN: none */
+};
+
 struct summary_engine {
     const struct foyer_config *cfg;
     struct store *ro;
@@ -69,6 +75,10 @@ struct summary_engine {
     uint32_t *by_bld;
     uint32_t *bld_first;
     int32_t *outdoor; /* per building: the outdoor temperature channel, or -1 */
+    /* Per building: the building_total of the period last computed (the
+     * same for each of its dwellings, and its signature reads every
+     * channel of the building over a year). */
+    struct bt_memo *bt;
     struct ctot *cache;
     size_t cache_cap, cache_used;
     struct hrow *hours;
@@ -147,12 +157,13 @@ struct summary_engine *summary_engine_new(const struct foyer_config *cfg, struct
     e->dw_first = calloc(cfg->n_dwellings + 1, sizeof(*e->dw_first));
     e->bld_first = calloc(cfg->n_buildings + 1, sizeof(*e->bld_first));
     e->outdoor = calloc(cfg->n_buildings + 1, sizeof(*e->outdoor));
+    e->bt = calloc(cfg->n_buildings + 1, sizeof(*e->bt));
     e->cache_cap = 4096;
     e->cache = calloc(e->cache_cap, sizeof(*e->cache));
     e->hours_cap = 1024;
     e->hours = calloc(e->hours_cap, sizeof(*e->hours));
     if (!e->by_dw || !e->by_bld || !e->dw_first || !e->bld_first || !e->outdoor || !e->cache ||
-        !e->hours)
+        !e->hours || !e->bt)
         goto out_free;
     for (size_t b = 0; b < cfg->n_buildings; b++)
         e->outdoor[b] = -1;
@@ -175,6 +186,9 @@ void summary_engine_free(struct summary_engine *e)
     free(e->dw_first);
     free(e->bld_first);
     free(e->outdoor);
+    for (size_t b = 0; e->bt && b < e->cfg->n_buildings; b++)
+        json_decref(e->bt[b].obj);
+    free(e->bt);
     free(e->cache);
     free(e->hours);
     free(e);
@@ -1038,7 +1052,7 @@ static int base_load(struct ctx *c, json_t *doc)
  * valid signature the raw change is given only when neither period had
  * cold enough to heat; otherwise nothing.  Anonymous: shown only with
  * enough dwellings. */
-static int building_total(struct ctx *c, json_t *doc)
+static int building_figure(struct ctx *c, json_t *doc)
 {
     struct summary_engine *e = c->e;
     const struct foyer_config *cfg = e->cfg;
@@ -1159,6 +1173,26 @@ int summary_closed_by_data(struct summary_engine *e, uint32_t dwelling,
             closed = st.last_ts_s >= p->end_s + (own ? 0 : SUMMARY_CLOSED_SILENT_S);
     }
     *ret_closed = closed;
+    return 0;
+}
+
+/* building_figure(), computed once per building and period. */
+static int building_total(struct ctx *c, json_t *doc)
+{
+    struct bt_memo *m = &c->e->bt[c->dw->building];
+    if (m->a != c->p->start_s || m->b != c->p->end_s || !m->obj) {
+        int rc = building_figure(c, doc);
+        if (rc < 0)
+            return rc;
+        json_decref(m->obj);
+        m->obj = json_deep_copy(json_object_get(doc, "building_total"));
+        m->change = summary_vars_get(c->vars, "building_change_pct");
+        m->a = m->obj ? c->p->start_s : 0;
+        m->b = m->obj ? c->p->end_s : 0;
+        return 0;
+    }
+    json_object_set_new(doc, "building_total", json_deep_copy(m->obj));
+    summary_vars_set(c->vars, "building_change_pct", m->change);
     return 0;
 }
 
