@@ -89,12 +89,14 @@ struct summary_engine *summary_engine_new(const struct foyer_config *cfg, struct
     e->bld_first = calloc(cfg->n_buildings + 1, sizeof(*e->bld_first));
     e->outdoor = calloc(cfg->n_buildings + 1, sizeof(*e->outdoor));
     e->bt = calloc(cfg->n_buildings + 1, sizeof(*e->bt));
+    e->bld_last = calloc(cfg->n_buildings + 1, sizeof(*e->bld_last));
+    e->bld_last_known = calloc(cfg->n_buildings + 1, sizeof(*e->bld_last_known));
     e->cache_cap = 4096;
     e->cache = calloc(e->cache_cap, sizeof(*e->cache));
     e->hours_cap = 1024;
     e->hours = calloc(e->hours_cap, sizeof(*e->hours));
     if (!e->by_dw || !e->by_bld || !e->dw_first || !e->bld_first || !e->outdoor || !e->cache ||
-        !e->hours || !e->bt)
+        !e->hours || !e->bt || !e->bld_last || !e->bld_last_known)
         goto out_free;
     for (size_t b = 0; b < cfg->n_buildings; b++)
         e->outdoor[b] = -1;
@@ -120,6 +122,8 @@ void summary_engine_free(struct summary_engine *e)
     for (size_t b = 0; e->bt && b < e->cfg->n_buildings; b++)
         json_decref(e->bt[b].obj);
     free(e->bt);
+    free(e->bld_last);
+    free(e->bld_last_known);
     free(e->cache);
     free(e->hours);
     free(e);
@@ -464,20 +468,39 @@ int summary_closed_by_data(struct summary_engine *e, uint32_t dwelling,
     const struct foyer_config *cfg = e->cfg;
     if (dwelling >= cfg->n_dwellings)
         return -EINVAL;
-    int32_t bld = (int32_t)cfg->dwellings[dwelling].building;
-    bool closed = false;
-    for (size_t i = 0; i < cfg->n_channels && !closed; i++) {
-        const struct channel *ch = &cfg->channels[i];
-        bool own = ch->dwelling == (int32_t)dwelling;
-        if (!own && ch->building != bld)
+    uint32_t bld = cfg->dwellings[dwelling].building;
+    /* The dwelling's own channels first (submeters too: any reading says
+     * the gateway got past the end). */
+    for (size_t i = 0; i < cfg->n_channels; i++) {
+        if (cfg->channels[i].dwelling != (int32_t)dwelling)
             continue;
         struct store_channel_status st;
         int rc = store_read_channel_status(e->ro, (uint32_t)i, &st);
         if (rc < 0)
             return summary_db_error(rc);
-        if (st.has_last)
-            closed = st.last_ts_s >= p->end_s + (own ? 0 : SUMMARY_CLOSED_SILENT_S);
+        if (st.has_last && st.last_ts_s >= p->end_s) {
+            *ret_closed = true;
+            return 0;
+        }
     }
-    *ret_closed = closed;
+    /* Then the newest reading of the building's, once per engine: the
+     * scheduler asks for every dwelling. */
+    if (!e->bld_last_known[bld]) {
+        int64_t last = INT64_MIN;
+        for (size_t i = 0; i < cfg->n_channels; i++) {
+            if (cfg->channels[i].building != (int32_t)bld)
+                continue;
+            struct store_channel_status st;
+            int rc = store_read_channel_status(e->ro, (uint32_t)i, &st);
+            if (rc < 0)
+                return summary_db_error(rc);
+            if (st.has_last && st.last_ts_s > last)
+                last = st.last_ts_s;
+        }
+        e->bld_last[bld] = last;
+        e->bld_last_known[bld] = true;
+    }
+    *ret_closed =
+        e->bld_last[bld] != INT64_MIN && e->bld_last[bld] >= p->end_s + SUMMARY_CLOSED_SILENT_S;
     return 0;
 }

@@ -97,6 +97,10 @@ struct summary_engine {
      * same for each of its dwellings, and its signature reads every
      * channel of the building over a year). */
     struct summary_bt_memo *bt;
+    /* Per building: its channels' newest reading (summary_closed_by_data()),
+     * read once per engine when bld_last_known. */
+    int64_t *bld_last;
+    bool *bld_last_known;
     struct summary_ctot *cache;
     size_t cache_cap, cache_used;
     struct summary_hrow *hours;
@@ -198,6 +202,13 @@ int summary_building_total(struct summary_ctx *c, json_t *doc);
  * are "the same": neither praise nor warning. */
 #define SUMMARY_SIG_SAME_PCT 3.0
 
+/* A dwelling's signature uses only the days all its meters read (a day
+ * estimated over a gap is flat whatever the weather); a building's, the
+ * days at least this share of its meters read: with a hundred meters, one
+ * of them missing a day would otherwise drop most days, and its estimated
+ * day weighs a hundredth. */
+#define SUMMARY_SIG_BUILDING_READ_SHARE 0.9
+
 /* A fitted signature: kWh a day = base + slope * DJU. */
 struct summary_signature {
     int days;       /* days fitted */
@@ -235,11 +246,12 @@ void summary_signature_ols(const double *x, const double *y, size_t n,
 /* The signature of the sum of channels chs over the whole local days of
  * [a, b), against the degree-days (method m) of the outdoor channel (-1:
  * none, the signature is "history").  A day counts when the outdoor
- * channel and every channel with readings in the window read that day.
- * 0, or -EIO / -ENOMEM. */
+ * channel read that day, every channel with readings in the window has the
+ * day's figure (read, or spread over a gap), and at least min_share of
+ * them read that day.  0, or -EIO / -ENOMEM. */
 int summary_signature_read(struct store *ro, int32_t outdoor, enum dju_method m,
-                           const uint32_t *chs, size_t n_chs, int64_t a, int64_t b,
-                           struct summary_signature *ret);
+                           const uint32_t *chs, size_t n_chs, double min_share, int64_t a,
+                           int64_t b, struct summary_signature *ret);
 /* A period of days days, dju degree-days and kwh kWh against s.  0 when a
  * claim may be made (ret fully set), -EDOM when silent (ret->why says why;
  * the figures are set as far as known). */

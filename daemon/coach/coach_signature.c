@@ -139,6 +139,7 @@ struct sig_day {
     double kwh;
     double dju;
     int chans; /* channels with readings that day */
+    int rows;  /* channels with a row that day (readings, or use spread over a gap) */
     bool outdoor;
 };
 
@@ -166,13 +167,14 @@ static int sig_energy_row(void *ctx, const struct store_rollup *row)
 {
     struct sig_read *r = ctx;
     struct sig_day *d = sig_find(r, row->ts_s);
-    if (d && row->n > 0) {
-        d->kwh += row->sum;
+    if (!d)
+        return 0;
+    /* Consumption spread over a gap still belongs to the day. */
+    d->kwh += row->sum;
+    d->rows++;
+    if (row->n > 0) {
         d->chans++;
         r->any = true;
-    } else if (d) {
-        /* Consumption spread over a gap still belongs to the day. */
-        d->kwh += row->sum;
     }
     return 0;
 }
@@ -189,8 +191,8 @@ static int sig_outdoor_row(void *ctx, const struct store_rollup *row)
 }
 
 int summary_signature_read(struct store *ro, int32_t outdoor, enum dju_method m,
-                           const uint32_t *chs, size_t n_chs, int64_t a, int64_t b,
-                           struct summary_signature *ret)
+                           const uint32_t *chs, size_t n_chs, double min_share, int64_t a,
+                           int64_t b, struct summary_signature *ret)
 {
     struct sig_day days[SIG_DAYS_CAP];
     double x[SIG_DAYS_CAP], y[SIG_DAYS_CAP];
@@ -226,7 +228,8 @@ int summary_signature_read(struct store *ro, int32_t outdoor, enum dju_method m,
         /* The last whole day before b only: a day cut by b is partial. */
         if (tu_next_day(days[k].ts) > b)
             continue;
-        if (!days[k].outdoor || with_data == 0 || days[k].chans < with_data)
+        if (!days[k].outdoor || with_data == 0 || days[k].rows < with_data ||
+            days[k].chans < (int)ceil(min_share * with_data - 1e-9))
             continue;
         x[n] = days[k].dju;
         y[n] = days[k].kwh;
@@ -305,15 +308,19 @@ int summary_heating(struct summary_ctx *c, json_t *doc)
             summary_vars_set(c->vars, "heating_kwh", kwh);
         return 0;
     }
-    uint32_t chs[64];
+    uint32_t *chs = calloc(e->dw_first[c->d + 1] - e->dw_first[c->d] + 1, sizeof(*chs));
     size_t n = 0;
-    for (uint32_t k = e->dw_first[c->d]; k < e->dw_first[c->d + 1] && n < 64; k++)
+    if (!chs)
+        return -ENOMEM;
+    for (uint32_t k = e->dw_first[c->d]; k < e->dw_first[c->d + 1]; k++)
         if (e->cfg->channels[e->by_dw[k]].quantity == q)
             chs[n++] = e->by_dw[k];
     int64_t wa;
     sig_window(c->p->start_s, c->tenancy_start, &wa);
     struct summary_signature sig;
-    rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, chs, n, wa, c->p->start_s, &sig);
+    rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, chs, n, 1.0, wa, c->p->start_s,
+                                &sig);
+    free(chs);
     if (rc < 0)
         return rc;
     double days = c->hours / 24;
@@ -420,8 +427,8 @@ static int building_figure(struct summary_ctx *c, json_t *doc)
     int64_t wa;
     sig_window(c->p->start_s, INT64_MIN, &wa);
     if (rc == 0)
-        rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, used, n_used, wa, c->p->start_s,
-                                    &sig);
+        rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, used, n_used,
+                                    SUMMARY_SIG_BUILDING_READ_SHARE, wa, c->p->start_s, &sig);
     free(used);
     if (rc < 0)
         return rc;
