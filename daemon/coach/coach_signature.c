@@ -23,8 +23,9 @@
  *
  * Data in: day rollups (store_read_rollups(), STORE_DAY) of the energy
  * channels and of the building's outdoor channel, through the summary
- * engine's read-only handle.  Nothing is cached: the signature is refitted
- * from the store at every summary, so history imported late counts.
+ * engine's read-only handle.  A dwelling's signature is refitted from the
+ * store at every summary (the building's once per engine and period), so
+ * history imported late counts.
  * Thresholds and why are in coach_int.h and docs/summary.md.
  */
 #include "coach_int.h"
@@ -342,8 +343,9 @@ int summary_heating(struct summary_ctx *c, json_t *doc)
     json_object_set_new(o, "signature",
                         sig.days > 0 ? signature_json(&sig, wa, c->p->start_s) : json_null());
     /* The energy above the base load is heating only when the signature
-     * holds; a heat meter measures heating alone. */
-    double heat_kwh = ok && sig.valid ? cmp.heating_kwh : (!shared && ok ? kwh : NAN);
+     * holds (in a mild period noise can take it below zero: none); a heat
+     * meter measures heating alone. */
+    double heat_kwh = ok && sig.valid ? fmax(0, cmp.heating_kwh) : (!shared && ok ? kwh : NAN);
     json_object_set_new(o, "heating_kwh", summary_jnum(heat_kwh, 3));
     if (isfinite(heat_kwh))
         summary_vars_set(c->vars, "heating_kwh", heat_kwh);
