@@ -268,7 +268,10 @@ int summary_render_text(const json_t *doc, const struct summary_lang *l, FILE *f
         blank(&o);
     }
     const json_t *bt = json_object_get(doc, "building_total");
-    if (json_is_object(bt) && isfinite(num(bt, "change_pct"))) {
+    /* Only with a verdict (schema 2): a schema 1 change divided by the
+     * degree-days is no claim to make. */
+    if (json_is_object(bt) && isfinite(num(bt, "change_pct")) &&
+        json_is_string(json_object_get(bt, "verdict"))) {
         double pct = num(bt, "change_pct");
         summary_vars_set(o.v, "pct", fabs(pct));
         summary_vars_set(o.v, "dwellings", num(bt, "dwellings"));
