@@ -5,7 +5,8 @@
  * code only chooses which line to print.
  *
  * Lines: the title, a warning when data is partial, one line per energy
- * and water (amount, euros, changes), heating per degree-day, the
+ * and water (amount, euros, changes), heating against what the household
+ * usually uses in such cold (only when the engine made that comparison), the
  * comparison with similar homes (praise first), comfort, night base load,
  * the building's shared figure and at most three tips.
  */
