@@ -10,7 +10,8 @@
  * for the dwellings that have no stored summary for them: a foyerd that was
  * stopped over a boundary catches up, history imported later is summarised,
  * and a restart does not compute twice.  A dwelling without a single
- * reading in a period gets no summary (not one of zeros).
+ * reading in a period gets no summary (not one of zeros), and none before
+ * the data has closed the period (summary_closed_by_data()).
  *
  * The pushed summaries are in the default language, French.
  */
@@ -121,14 +122,24 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         return;
     }
     struct summary_engine *e = summary_engine_new(cfg, ro, s->lang, DJU_METEO_FRANCE);
-    size_t done = 0, failed = 0, empty = 0;
+    size_t done = 0, failed = 0, empty = 0, waiting = 0;
     int64_t now = tu_now_s();
     for (size_t d = 0; e && d < cfg->n_dwellings; d++) {
         const struct dwelling *dw = &cfg->dwellings[d];
         if (only_missing && stored(ro, dw->id, p->id))
             continue;
+        /* The wall clock says the period is over; the data may not (a
+         * gateway offline, a clock ahead): the hourly catch-up makes it
+         * once the readings have passed its end. */
+        bool closed = false;
+        rc = summary_closed_by_data(e, (uint32_t)d, p, &closed);
+        if (rc == 0 && !closed) {
+            waiting++;
+            continue;
+        }
         json_t *doc = NULL;
-        rc = summary_compute(e, (uint32_t)d, p, now, &doc);
+        if (rc == 0)
+            rc = summary_compute(e, (uint32_t)d, p, now, &doc);
         if (rc == -ENOENT)
             continue; /* nobody lives there during p */
         /* Not a single reading in the period (foyerd just installed, the
@@ -160,6 +171,10 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         log_info("summaries %s: %zu dwellings have no reading in the period: no summary for "
                  "them yet",
                  p->id, empty);
+    if (waiting && !only_missing)
+        log_info("summaries %s: the readings of %zu dwellings have not reached the period's end "
+                 "yet: their summaries wait for them",
+                 p->id, waiting);
     if (!e)
         log_err("summaries %s: %s", p->id, store_errmsg(ro));
     else if (done || failed)

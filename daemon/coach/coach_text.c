@@ -5,7 +5,8 @@
  * code only chooses which line to print.
  *
  * Lines: the title, a warning when data is partial, one line per energy
- * and water (amount, euros, changes), heating per degree-day, the
+ * and water (amount, euros, changes), heating against what the household
+ * usually uses in such cold (only when the engine made that comparison), the
  * comparison with similar homes (praise first), comfort, night base load,
  * the building's shared figure and at most three tips.
  */
@@ -150,22 +151,27 @@ static void comparison_lines(struct out *o, const json_t *doc)
     }
 }
 
+/* Only when the engine made a weather-corrected comparison (its
+ * signature holds, the period had cold enough): otherwise nothing is said
+ * about heating.  The verdict, not the figure, chooses praise or warning:
+ * a change within the noise is "as usual". */
 static void heating_lines(struct out *o, const json_t *doc)
 {
     const json_t *h = json_object_get(doc, "heating");
-    if (!json_is_object(h) || !isfinite(num(h, "kwh_per_dju")))
+    const json_t *w = json_object_get(h, "weather_corrected");
+    const char *verdict = json_string_value(json_object_get(w, "verdict"));
+    if (!json_is_object(w) || !verdict)
         return;
-    summary_vars_set(o->v, "kwh_per_dju", num(h, "kwh_per_dju"));
+    summary_vars_set(o->v, "kwh", num(h, "heating_kwh"));
+    summary_vars_set(o->v, "expected", num(w, "expected_kwh"));
     summary_vars_set(o->v, "dju", num(h, "dju"));
+    summary_vars_set(o->v, "pct", fabs(num(w, "change_pct")));
     line(o, "", "heading_heating");
     line(o, "  ", "heating_line");
-    double pct = num(json_object_get(h, "last_year"), "change_pct");
-    if (!isfinite(pct))
-        pct = num(json_object_get(h, "previous"), "change_pct");
-    if (isfinite(pct)) {
-        summary_vars_set(o->v, "pct", fabs(pct));
-        line(o, "  ", fabs(pct) < 3 ? "heating_same" : pct > 0 ? "heating_up" : "heating_down");
-    }
+    line(o, "  ",
+         strcmp(verdict, "less") == 0   ? "heating_less"
+         : strcmp(verdict, "more") == 0 ? "heating_more"
+                                        : "heating_same");
     blank(o);
 }
 
@@ -263,7 +269,10 @@ int summary_render_text(const json_t *doc, const struct summary_lang *l, FILE *f
         blank(&o);
     }
     const json_t *bt = json_object_get(doc, "building_total");
-    if (json_is_object(bt) && isfinite(num(bt, "change_pct"))) {
+    /* Only with a verdict (schema 2): a schema 1 change divided by the
+     * degree-days is no claim to make. */
+    if (json_is_object(bt) && isfinite(num(bt, "change_pct")) &&
+        json_is_string(json_object_get(bt, "verdict"))) {
         double pct = num(bt, "change_pct");
         summary_vars_set(o.v, "pct", fabs(pct));
         summary_vars_set(o.v, "dwellings", num(bt, "dwellings"));
@@ -272,7 +281,11 @@ int summary_render_text(const json_t *doc, const struct summary_lang *l, FILE *f
                                   ? summary_lang_str(l, "building_norm")
                                   : "");
         line(&o, "", "heading_building");
-        line(&o, "  ", fabs(pct) < 3 ? "building_same" : pct > 0 ? "building_up" : "building_down");
+        const char *verdict = str(bt, "verdict");
+        line(&o, "  ",
+             strcmp(verdict, "less") == 0   ? "building_down"
+             : strcmp(verdict, "more") == 0 ? "building_up"
+                                            : "building_same");
         blank(&o);
     }
     const json_t *tips = json_object_get(doc, "tips");

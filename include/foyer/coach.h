@@ -30,7 +30,7 @@
 
 /* Version of the JSON document (docs/summary.md).  Part of the
  * Idempotency-Key: a new version is a new delivery. */
-#define SUMMARY_SCHEMA_VERSION 1
+#define SUMMARY_SCHEMA_VERSION 2
 
 /* How the document is serialised, by foyerctl and by the pusher alike. */
 #define SUMMARY_JSON_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(12))
@@ -122,11 +122,27 @@ void summary_engine_free(struct summary_engine *e);
 int summary_compute(struct summary_engine *e, uint32_t dwelling, const struct summary_period *p,
                     int64_t now_s, json_t **ret);
 
+/* When the readings of a dwelling whose own channels fell silent no
+ * longer hold its period back: once the rest of its building's data is
+ * this far past the period's end, its gateway is up and its meters are
+ * the ones missing (the summary then says which). */
+#define SUMMARY_CLOSED_SILENT_S (2 * 86400)
+
+/* Whether the data has closed period p for dwelling (config index): a
+ * channel of the dwelling has a reading at or after p->end_s, or a channel
+ * of its building (a common one, another dwelling's) has one at or after
+ * p->end_s + SUMMARY_CLOSED_SILENT_S.  Before that, late readings of the
+ * period may still come (a gateway offline, a clock ahead) and a summary
+ * would be computed on part of it.  0 and *ret_closed, or -EIO / -ENOMEM
+ * (*ret_closed untouched). */
+int summary_closed_by_data(struct summary_engine *e, uint32_t dwelling,
+                           const struct summary_period *p, bool *ret_closed);
+
 /* The text for a person, in the language of lang, rendered from a computed
  * summary.  0 or -EIO (write error). */
 int summary_render_text(const json_t *summary, const struct summary_lang *lang, FILE *out);
 
-/* The Idempotency-Key of a summary: "foyer-summary-v1/BUILDING/DWELLING/
+/* The Idempotency-Key of a summary: "foyer-summary-vSCHEMA/BUILDING/DWELLING/
  * PERIOD", stable for dwelling + period + schema version.  0 or
  * -ENAMETOOLONG. */
 int summary_key(const char *building, const char *dwelling, const char *period, char *buf,

@@ -82,7 +82,7 @@ assert sorted(accepted) == sorted(keys) and len(set(accepted)) == 4, accepted
 for r in reqs:
     assert r["auth"] == "Bearer s3cret-token", r
     assert r["type"] == "application/json", r
-    assert r["key"].startswith("foyer-summary-v1/b1/"), r
+    assert r["key"].startswith("foyer-summary-v2/b1/"), r
     assert r["key"].endswith("/" + r["dwelling"] + "/" + r["period"]), r
 # In order per dwelling: no request for an item before the earlier items of
 # its dwelling were accepted.

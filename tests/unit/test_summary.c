@@ -10,7 +10,8 @@
  * (25.2 kWh a day), its heat meter 2 kWh and its hot water 10 L an hour; it
  * is 20 °C but 15 °C for 10 hours, 50 % RH but 75 % for 30 hours.
  * The building b2: fewer than 5 comparable dwellings, one with a two-day
- * gap, one with no sensors, one whose tenancy starts mid-week.
+ * gap, one with no sensors, one whose tenancy starts mid-week, one (sil)
+ * with a meter that never sent a reading and one silent from 2026-03-20.
  * Tariffs: electricity 0.20 €/kWh + 31 €/month, hot water 5 €/m³.
  */
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include "foyer/coach.h"
+#include "foyer/push.h"
 #include "testutil.h"
 
 #define H   3600
@@ -43,6 +45,9 @@ static const char conf_text[] =
     "[dwelling nos]\nbuilding = b2\nsurface_m2 = 40\nheating = electric\n"
     "[dwelling t1]\nbuilding = b2\nsurface_m2 = 40\nheating = electric\n"
     "[dwelling q4]\nbuilding = b2\nsurface_m2 = 40\nheating = electric\n"
+    /* A second meter just installed, without a reading yet; the first one
+     * falls silent on 2026-03-20 (test_silent_channel, test_closed_by_data). */
+    "[dwelling sil]\nbuilding = b2\nsurface_m2 = 40\nheating = electric\n"
     "[tenancy t1-2026]\ndwelling = t1\nstart = 2026-03-04\n"
     /* Cold just around the edges of week 10 (test_comfort_edges). */
     "[building b3]\n"
@@ -65,6 +70,8 @@ static const char conf_text[] =
     "[channel nos-elec]\ndwelling = nos\nquantity = electricity\n"
     "[channel t1-elec]\ndwelling = t1\nquantity = electricity\n"
     "[channel q4-elec]\ndwelling = q4\nquantity = electricity\n"
+    "[channel sil-elec]\ndwelling = sil\nquantity = electricity\n"
+    "[channel sil-new]\ndwelling = sil\nquantity = electricity\n"
     "[tariff elec]\nquantity = electricity\nprice = 0.20\nsubscription_eur_month = 31\n"
     "[tariff hw]\nquantity = hot_water\nprice = 5\nprice_unit = m3\n";
 
@@ -147,6 +154,8 @@ static int setup(void **state)
         t1 += 1;
         add(t, "q4-elec", ts, q4);
         q4 += 1;
+        if (ts <= tiso("2026-03-20T00:00:00+01:00"))
+            add(t, "sil-elec", ts, (double)(ts - from) / H);
         add(t, "out1", ts, 8);
         bool cold =
             ts >= tiso("2026-03-03T00:00:00+01:00") && ts < tiso("2026-03-03T10:00:00+01:00");
@@ -255,7 +264,8 @@ static void test_periods(void **state)
     assert_string_equal(prev.id, "2025-W52");
     char key[128];
     assert_int_equal(summary_key("b1", "d1", "2026-W10", key, sizeof(key)), 0);
-    assert_string_equal(key, "foyer-summary-v1/b1/d1/2026-W10");
+    /* Schema 2 (weather correction by signature): a new key. */
+    assert_string_equal(key, "foyer-summary-v2/b1/d1/2026-W10");
 }
 
 static void test_dju(void **state)
@@ -315,7 +325,7 @@ static void test_week_known_answers(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(tips, 2), "id")),
                         "efficient-household");
     assert_string_equal(json_string_value(json_object_get(doc, "key")),
-                        "foyer-summary-v1/b1/d1/2026-W10");
+                        "foyer-summary-v2/b1/d1/2026-W10");
     json_decref(doc);
 }
 
@@ -431,6 +441,93 @@ static void test_text(void **state)
     json_decref(doc);
 }
 
+/* A meter without a single reading does not zero the coverage of the
+ * dwelling's other meter of the quantity: it is named as missing.  Before,
+ * the coverage was the minimum over the channels: 0, and the scheduler
+ * made no summary ("no reading in the period"). */
+static void test_silent_channel(void **state)
+{
+    struct fix *f = *state;
+    json_t *doc = compute(f, "sil", "2026-W10");
+    json_t *el = cons(doc, "electricity");
+    assert_double_equal(jnum_at(el, "coverage"), 1, EPS);
+    assert_true(json_is_true(json_object_get(el, "reliable")));
+    assert_double_equal(jnum_at(el, "amount"), 168, 1e-6);
+    assert_double_equal(jnum_at(doc, "coverage.share"), 1, EPS);
+    json_t *missing = json_object_get(json_object_get(doc, "coverage"), "missing");
+    assert_int_equal(json_array_size(missing), 1);
+    assert_string_equal(json_string_value(json_array_get(missing, 0)), "sil-new");
+    json_decref(doc);
+    /* A dwelling whose meters all read: nothing missing. */
+    doc = compute(f, "d1", "2026-W10");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(doc, "coverage"), "missing")),
+                     0);
+    json_decref(doc);
+}
+
+static bool closed(struct fix *f, const char *dwelling, const char *period)
+{
+    struct summary_period p;
+    bool c = false;
+    assert_int_equal(summary_period_parse(period, &p), 0);
+    int32_t d = config_find_dwelling(f->t.cfg, dwelling);
+    assert_true(d >= 0);
+    assert_int_equal(summary_closed_by_data(f->e, (uint32_t)d, &p, &c), 0);
+    return c;
+}
+
+/* The readings end at 2026-04-07 00:00 (sil's own on 2026-03-20); the
+ * wall clock (2026-11) is long past every period: only the data closes
+ * one. */
+static void test_closed_by_data(void **state)
+{
+    struct fix *f = *state;
+    assert_true(closed(f, "d1", "2026-W14"));  /* ends 04-06: a reading at 04-07 */
+    assert_false(closed(f, "d1", "2026-W15")); /* ends 04-13 */
+    assert_true(closed(f, "d1", "2026-03"));
+    assert_false(closed(f, "d1", "2026-04"));
+    /* sil's meter died on 03-20: its building's data closes W12 (ends
+     * 03-23) once it is two days past; not yet W14 (ends 04-06). */
+    assert_true(closed(f, "sil", "2026-W11"));
+    assert_true(closed(f, "sil", "2026-W12"));
+    assert_false(closed(f, "sil", "2026-W14"));
+}
+
+/* foyerd's scheduler, a day after week 15 ended on the wall clock, with
+ * readings that stop on its second day: it makes March's summaries (closed
+ * by the data) and not week 15's, which would have told the households
+ * about one day of seven as if it were the week (pushed at once, never
+ * corrected).  The summaries go through the real pusher into the
+ * summaries table (no endpoint configured). */
+static void test_scheduler_waits_for_data(void **state)
+{
+    struct fix *f = *state;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/config", getenv("FOYER_SRC") ? getenv("FOYER_SRC") : "..");
+    setenv("FOYER_LANG_DIR", dir, 1);
+    int err = 0;
+    struct pusher *p = push_start(f->t.cfg, &err);
+    assert_non_null(p);
+    struct summary_scheduler *s = summary_scheduler_new(f->t.cfg, p);
+    assert_non_null(s);
+    summary_scheduler_tick(s, tiso("2026-04-14T12:00:00+02:00"));
+    /* Poll until the pusher stored March's (handed over after the week's). */
+    int64_t deadline = tu_mono_ms() + 10000;
+    while (tquery(&f->t, "SELECT count(*) FROM summaries WHERE dwelling = 'd1' AND period = "
+                         "'2026-03'") < 1 &&
+           tu_mono_ms() < deadline)
+        usleep(10000);
+    push_stop(p, NULL);
+    summary_scheduler_free(s);
+    assert_double_equal(tquery(&f->t,
+                               "SELECT count(*) FROM summaries WHERE dwelling = 'd1' AND period = "
+                               "'2026-03'"),
+                        1, 0);
+    assert_double_equal(tquery(&f->t, "SELECT count(*) FROM summaries WHERE period = '2026-W15'"),
+                        0, 0);
+    assert_int_equal(texec(&f->t, "DELETE FROM summaries"), SQLITE_OK);
+}
+
 /* Both catalogues have the same tips with the same conditions. */
 static void test_catalogues_agree(void **state)
 {
@@ -485,6 +582,9 @@ int main(void)
         cmocka_unit_test(test_tenancy_clip),
         cmocka_unit_test(test_comfort_edges),
         cmocka_unit_test(test_tip_not_repeated),
+        cmocka_unit_test(test_silent_channel),
+        cmocka_unit_test(test_closed_by_data),
+        cmocka_unit_test(test_scheduler_waits_for_data),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_catalogues_agree),
         cmocka_unit_test(test_catalogue_errors),
