@@ -47,7 +47,8 @@ static void usage(FILE *out)
             "      --lang fr|en --format text|json   (default fr, text)\n"
             "  events [--since DATE] [--dwelling ID] [--json]\n"
             "                             resets, rollovers, dropped readings, meters offline,\n"
-            "                             sensors stale (default: the last 30 days)\n\n"
+            "                             sensors stale (default: the last 30 days)\n"
+            "  token create|list|revoke   HTTP tokens (foyerctl token --help)\n\n"
             "Options:\n"
             "  -c, --config FILE   configuration file (default %s)\n"
             "  -V, --version       print the version\n"
@@ -468,7 +469,8 @@ int main(int argc, char **argv)
                 {"import", cmd_import},
                 {"export", cmd_export},
                 {"summary", ctl_summary},
-                {"events", ctl_events}};
+                {"events", ctl_events},
+                {"token", ctl_token}};
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
         if (strcmp(argv[i], cmds[k].name) != 0)
             continue;

@@ -22,6 +22,9 @@ struct store *ctl_open_readonly(const struct foyer_config *cfg, const char *cmd)
 /* foyerctl events [--since DATE] [--dwelling ID] [--json] */
 int ctl_events(const struct foyer_config *cfg, int argc, char **argv);
 
+/* foyerctl token create|list|revoke (daemon/ctl/ctl_token.c) */
+int ctl_token(const struct foyer_config *cfg, int argc, char **argv);
+
 /* foyerctl summary --dwelling ID --period P [--lang fr|en] [--format text|json]
  * (daemon/ctl/ctl_summary.c) */
 int ctl_summary(const struct foyer_config *cfg, int argc, char **argv);
