@@ -176,6 +176,7 @@ static void http_snapshot(void *ctx, struct http_snapshot *ret)
     ret->writer_alive = ret->writer_heartbeat_age_ms < 5000;
     ret->last_commit_s = ws.last_commit_s;
     ret->last_error_s = ws.last_error_s;
+    ret->commit_failing = ws.commit_failing;
     ret->queue_depth = qs.depth;
     ret->queue_capacity = qs.capacity;
     ret->queue_pushed = qs.pushed;

@@ -40,7 +40,7 @@ int http_metrics_healthz(const struct http_request *req, struct http_response *r
     free(s.devices);
     if (!s.writer_alive || s.writer_heartbeat_age_ms > HTTP_HEALTH_STALL_MS)
         why = "the writer has stopped turning";
-    else if (s.last_error_s && s.last_error_s >= s.last_commit_s)
+    else if (s.commit_failing)
         why = "commits are failing (disk full, database locked or damaged): readings wait in "
               "the queue";
     else if (s.queue_capacity && s.queue_depth * 100 >= s.queue_capacity * HTTP_HEALTH_QUEUE_PCT)

@@ -616,9 +616,9 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
     /* Credentials that do not hold are refused wherever some are needed,
      * loopback or not: a caller must learn that its token is dead. */
     bool bad_token = token && who.role == HTTP_ROLE_NONE;
-    bool allowed = (route->roles & (1u << who.role)) != 0 ||
-                   (route == METRICS_ROUTE && loopback && !bad_token &&
-                    !srv->cfg->http.behind_proxy);
+    bool allowed =
+        (route->roles & (1u << who.role)) != 0 ||
+        (route == METRICS_ROUTE && loopback && !bad_token && !srv->cfg->http.behind_proxy);
     if (!allowed && who.role == HTTP_ROLE_NONE)
         return send_error(srv, conn, route->name, 401, "unauthorized", why);
     if (!allowed)
@@ -698,6 +698,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's log callback: its format string is the library's. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];

@@ -115,9 +115,11 @@ static bool commit_batch(struct writer *w, size_t n, uint64_t seq)
             w->stats.commit_ms_sum += (uint64_t)took_ms;
             ingest_stats_add(&w->stats.ingest, &d);
             w->stats.last_commit_s = tu_now_s();
+            w->stats.commit_failing = false;
         } else {
             w->stats.commit_errors++;
             w->stats.last_error_s = tu_now_s();
+            w->stats.commit_failing = true;
         }
         pthread_mutex_unlock(&w->lock);
         if (rc == 0) {

@@ -29,6 +29,7 @@ struct http_snapshot {
     int64_t writer_heartbeat_age_ms;
     int64_t last_commit_s; /* wall clock of the last commit, 0 none yet */
     int64_t last_error_s;  /* of the last failed commit, 0 none */
+    bool commit_failing;   /* the last commit attempt failed (the writer retries) */
     /* queue */
     uint64_t queue_depth, queue_capacity;
     uint64_t queue_pushed, queue_dropped_full;

@@ -148,8 +148,8 @@ struct writer_stats {
     uint64_t lost_at_exit;  /* readings not committed when stopping failed (kept in the
                                queue file when the queue has one) */
     int64_t last_commit_s;  /* wall clock of the last successful commit */
-    int64_t last_error_s;   /* wall clock of the last failed commit, 0 none: after
-                               last_commit_s, commits are failing now */
+    int64_t last_error_s;   /* wall clock of the last failed commit, 0 none */
+    bool commit_failing;    /* the last commit attempt failed (the writer retries) */
     int64_t retention_deleted;
     uint64_t events_dropped; /* device events refused: too many waiting */
 };
