@@ -36,22 +36,6 @@ const char *http_auth_role_name(enum http_role role)
     return "none";
 }
 
-static int32_t find_dwelling(const struct foyer_config *cfg, const char *id)
-{
-    for (size_t i = 0; i < cfg->n_dwellings; i++)
-        if (strcmp(cfg->dwellings[i].id, id) == 0)
-            return (int32_t)i;
-    return -1;
-}
-
-static int32_t find_building(const struct foyer_config *cfg, const char *id, size_t n)
-{
-    for (size_t i = 0; i < cfg->n_buildings; i++)
-        if (strlen(cfg->buildings[i].id) == n && strncmp(cfg->buildings[i].id, id, n) == 0)
-            return (int32_t)i;
-    return -1;
-}
-
 /* The principal of row t at now_s: 0, or -EACCES with *why. */
 static int judge(const struct foyer_config *cfg, const struct store_token *t, int64_t now_s,
                  struct http_principal *p, const char **why)
@@ -75,7 +59,7 @@ static int judge(const struct foyer_config *cfg, const struct store_token *t, in
         return 0;
     }
     if (strcmp(t->role, "tenant") == 0) {
-        int32_t d = find_dwelling(cfg, t->dwelling);
+        int32_t d = config_find_dwelling(cfg, t->dwelling);
         const struct tenancy *ten = NULL;
         for (size_t i = 0; d >= 0 && i < cfg->n_tenancies; i++)
             if (cfg->tenancies[i].dwelling == (uint32_t)d &&
@@ -98,7 +82,13 @@ static int judge(const struct foyer_config *cfg, const struct store_token *t, in
         const char *s = t->buildings;
         while (*s) {
             const char *e = strchrnul(s, ',');
-            int32_t b = find_building(cfg, s, (size_t)(e - s));
+            char id[FOYER_ID_MAX + 1];
+            int32_t b = -1;
+            if ((size_t)(e - s) < sizeof(id)) {
+                memcpy(id, s, (size_t)(e - s));
+                id[e - s] = '\0';
+                b = config_find_building(cfg, id);
+            }
             /* A building gone from the config is skipped, not an error:
              * the others still need their ambassador. */
             if (b >= 0 && p->n_buildings < FOYER_TOKEN_BUILDINGS_MAX &&
