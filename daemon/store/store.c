@@ -185,14 +185,17 @@ static const char *const schema_v4[] = {
     NULL,
 };
 
-/* Version 5: HTTP bearer tokens and pairing codes (daemon/store/store_auth.c). */
+/* Version 5: HTTP bearer tokens and pairing codes (daemon/store/store_auth.c).
+ * IF NOT EXISTS: a database whose user_version was set back by hand (the
+ * migration tests do) still migrates. */
 static const char *const schema_v5[] = {
-    "CREATE TABLE tokens(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS tokens(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, role "
+    "TEXT NOT NULL,"
     " hkey INTEGER, hash BLOB, dwelling TEXT, tenancy TEXT, buildings TEXT,"
     " created INTEGER NOT NULL, expires INTEGER, revoked INTEGER, pair_hash BLOB,"
     " pair_expires INTEGER, pair_tries INTEGER NOT NULL DEFAULT 0)",
-    "CREATE INDEX tokens_hkey ON tokens(hkey)",
-    "CREATE INDEX tokens_pair ON tokens(pair_hash)",
+    "CREATE INDEX IF NOT EXISTS tokens_hkey ON tokens(hkey)",
+    "CREATE INDEX IF NOT EXISTS tokens_pair ON tokens(pair_hash)",
     NULL,
 };
 
