@@ -321,13 +321,63 @@ static void test_buf_and_auth(void **state)
     assert_memory_equal(h1, abc, sizeof(abc));
 }
 
+/* Pairing at the store: a code is exchanged once, not after its 15
+ * minutes, not after FOYER_PAIR_TRIES_MAX wrong codes in all, not once
+ * revoked; the token it gives is found by its hash. */
+static void test_pairing_rules(void **state)
+{
+    struct srv_env *e = *state;
+    struct store_token t = {.created_s = tu_now_s()}, got;
+    uint8_t code_a[STORE_AUTH_HASH_LEN], code_b[STORE_AUTH_HASH_LEN], wrong[STORE_AUTH_HASH_LEN];
+    uint8_t tok[STORE_AUTH_HASH_LEN];
+    int64_t id_a, id_b, now = t.created_s;
+
+    (void)snprintf(t.role, sizeof(t.role), "tenant");
+    (void)snprintf(t.dwelling, sizeof(t.dwelling), "d1");
+    (void)snprintf(t.tenancy, sizeof(t.tenancy), "t1");
+    assert_int_equal(store_auth_hash("AAAAAAAA", code_a), 0);
+    assert_int_equal(store_auth_hash("BBBBBBBB", code_b), 0);
+    assert_int_equal(store_auth_hash("CCCCCCCC", wrong), 0);
+    assert_int_equal(store_auth_hash("the token", tok), 0);
+    (void)snprintf(t.name, sizeof(t.name), "pa");
+    assert_int_equal(
+        store_auth_create(e->t.db, &t, code_a, true, now + FOYER_PAIR_VALID_S, &id_a, NULL), 0);
+    (void)snprintf(t.name, sizeof(t.name), "pb");
+    assert_int_equal(
+        store_auth_create(e->t.db, &t, code_b, true, now + FOYER_PAIR_VALID_S, &id_b, NULL), 0);
+    /* Not before its exchange: a pairing token has no hash to be found by. */
+    assert_int_equal(store_auth_lookup(e->t.s, tok, &got), -ENOENT);
+    /* Expired: 15 minutes later. */
+    assert_int_equal(store_auth_pair(e->t.db, code_a, tok, now + FOYER_PAIR_VALID_S, 5, &got, NULL),
+                     -ENOENT);
+    /* Four wrong codes (and the late try above): five failures counted on
+     * every live code, so both are dead now. */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(
+            store_auth_pair(e->t.db, wrong, tok, now, FOYER_PAIR_TRIES_MAX, &got, NULL), -ENOENT);
+    assert_int_equal(store_auth_pair(e->t.db, code_b, tok, now, FOYER_PAIR_TRIES_MAX, &got, NULL),
+                     -ENOENT);
+    /* With room for more tries, a live code is exchanged once. */
+    assert_int_equal(store_auth_pair(e->t.db, code_a, tok, now, 100, &got, NULL), 0);
+    assert_int_equal(got.id, id_a);
+    assert_false(got.pairing);
+    assert_int_equal(store_auth_pair(e->t.db, code_a, tok, now, 100, &got, NULL), -ENOENT);
+    assert_int_equal(store_auth_lookup(e->t.s, tok, &got), 0);
+    assert_int_equal(got.id, id_a);
+    assert_string_equal(got.tenancy, "t1");
+    /* A revoked pairing token's code is dead. */
+    assert_int_equal(store_auth_revoke(e->t.db, "pb", now, NULL), 0);
+    assert_int_equal(store_auth_revoke(e->t.db, "pb", now, NULL), -EALREADY);
+    assert_int_equal(store_auth_pair(e->t.db, code_b, wrong, now, 100, &got, NULL), -ENOENT);
+    assert_int_equal(store_auth_revoke(e->t.db, "no such", now, NULL), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params_and_args),
-        cmocka_unit_test(test_roles),
-        cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_buf_and_auth),
+        cmocka_unit_test(test_params_and_args), cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_failures),        cmocka_unit_test(test_buf_and_auth),
+        cmocka_unit_test(test_pairing_rules),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, setup, teardown);
