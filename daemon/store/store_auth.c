@@ -201,7 +201,7 @@ int store_auth_create(const char *db_path, const struct store_token *t, const ui
         " expires, pair_hash, pair_expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     sqlite3 *db;
     sqlite3_stmt *st = NULL;
-    const char *dummy;
+    const char *dummy = NULL;
     const char **msg = ret_err_msg ? ret_err_msg : &dummy;
     int rc;
 
@@ -254,7 +254,7 @@ int store_auth_revoke(const char *db_path, const char *name_or_id, int64_t now_s
 {
     sqlite3 *db;
     sqlite3_stmt *st = NULL;
-    const char *dummy;
+    const char *dummy = NULL;
     const char **msg = ret_err_msg ? ret_err_msg : &dummy;
     int rc;
 
@@ -321,7 +321,7 @@ int store_auth_pair(const char *db_path, const uint8_t *code_hash, const uint8_t
     char sel[512];
     sqlite3 *db;
     sqlite3_stmt *st = NULL;
-    const char *dummy;
+    const char *dummy = NULL;
     const char **msg = ret_err_msg ? ret_err_msg : &dummy;
     struct store_token t;
     int rc;
