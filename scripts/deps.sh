@@ -37,8 +37,9 @@ packages=(
   # steps foyerd's wall clock with libfaketime; man_pages renders the manual
   # pages with groff
   iproute2 faketime groff-base
-  # http tests: curl is the client; promtool (prometheus) checks /metrics
-  curl prometheus
+  # http tests: curl is the client; promtool (prometheus) checks /metrics;
+  # wrk drives the HTTP benchmark
+  curl prometheus wrk
 )
 
 missing=()

@@ -683,6 +683,7 @@ void store_close(struct store *s)
      * and leaks the connection. */
     store_read_free(s->rd);
     store_ingest_close(s->ing);
+    sqlite3_finalize(s->auth_lookup);
     sqlite3_close(s->db);
     free(s->chan_id);
     free(s->state);
