@@ -100,27 +100,28 @@ struct http_server {
     bool tls;
     char *tls_cert; /* PEM contents, kept while the daemon runs */
     char *tls_key;
-    char web_root[PATH_MAX]; /* realpath of web_dir, "" when missing */
-    const struct http_route *tables[4];
+    char web_root[PATH_MAX];            /* realpath of web_dir, "" when missing */
+    const struct http_route *tables[4]; /* the server's, the API's, the pages', NULL */
 
     pthread_key_t ro_key;
     pthread_mutex_t lock; /* guards ro and counts */
-    struct store **ro;
+    struct store **ro;    /* every thread's handle, closed at stop */
     size_t n_ro, cap_ro;
-    struct http_count counts[HTTP_COUNTS_MAX];
+    struct http_count counts[HTTP_COUNTS_MAX]; /* requests by route and status */
     size_t n_counts;
 };
 
-/* One request's state across libmicrohttpd's calls. */
+/* One request's state across libmicrohttpd's calls (its con_cls), freed
+ * by on_completed(). */
 struct conn_req {
-    char *body;
-    size_t len;
-    bool too_large;
-    char *form; /* a urlencoded POST body's copy, decoded in place */
-    const char *form_keys[FOYER_HTTP_QUERY_ARGS_MAX];
+    char *body;     /* the body so far, NUL-terminated; NULL: none */
+    size_t len;     /* its bytes, at most FOYER_HTTP_BODY_MAX */
+    bool too_large; /* more came: the rest is read and dropped, then 413 */
+    char *form;     /* a urlencoded POST body's copy, cut and decoded in place */
+    const char *form_keys[FOYER_HTTP_QUERY_ARGS_MAX]; /* into form */
     const char *form_vals[FOYER_HTTP_QUERY_ARGS_MAX];
     size_t n_form;
-    struct MHD_Connection *conn;
+    struct MHD_Connection *conn; /* for http_arg()'s query lookups */
 };
 
 /* ---- counts -------------------------------------------------------------- */
@@ -601,9 +602,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
      * not keep a tablet from the pairing page). */
     const char *token = request_token(conn);
     const char *why = "no credentials: send Authorization: Bearer TOKEN";
-    bool needs_store = token != NULL;
     struct store *ro = NULL;
-    if (needs_store) {
+    if (token) {
         const char *msg = NULL;
         ro = thread_store(srv, &msg);
         if (!ro)
