@@ -55,6 +55,7 @@ struct daemon {
      * (a channel of a meter is Modbus's, of a sensor MQTT's), and the
      * latest health each device reported (guarded by health_lock). */
     atomic_uint_fast64_t emitted[2], refused[2];
+    uint64_t mqtt_connections_before; /* of the MQTT driver instances closed (reloads) */
     pthread_mutex_t health_lock;
     struct device_health *health;
     size_t n_health, cap_health;
@@ -213,6 +214,11 @@ static void http_snapshot(void *ctx, struct http_snapshot *ret)
         ret->push_given_up = ps.given_up;
         ret->push_expired = ps.expired;
     }
+    /* The HTTP server runs only while the drivers do (stopped first). */
+    ret->mqtt_connections = d->mqtt_connections_before;
+    for (size_t i = 0; driver_table[i]; i++)
+        if (driver_table[i] == &drv_mqtt_ops)
+            ret->mqtt_connections += drv_mqtt_connections(d->drv[i]);
     pthread_mutex_lock(&d->health_lock);
     ret->devices = d->n_health ? calloc(d->n_health, sizeof(*ret->devices)) : NULL;
     if (ret->devices) {
@@ -283,6 +289,8 @@ static int start_drivers(struct daemon *d)
 static void stop_drivers(struct daemon *d)
 {
     for (size_t i = 0; driver_table[i]; i++) {
+        if (driver_table[i] == &drv_mqtt_ops)
+            d->mqtt_connections_before += drv_mqtt_connections(d->drv[i]);
         driver_table[i]->close(d->drv[i]);
         d->drv[i] = NULL;
     }
@@ -391,10 +399,11 @@ static void reload(struct daemon *d, const char *path)
         config_free(ncfg);
         goto out;
     }
-    stop_drivers(d);
-    /* The server borrows the config: stopped before it may be freed,
-     * started again on the one that runs (a changed port or TLS file too). */
+    /* The server borrows the config and reads the drivers' counters:
+     * stopped before either goes, started again on the config that runs (a
+     * changed port or TLS file too). */
     http_stop(d);
+    stop_drivers(d);
     int rc = writer_set_config(d->writer, ncfg);
     if (rc < 0) {
         log_err("reload failed: %s; keeping the running configuration",

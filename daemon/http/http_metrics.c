@@ -208,6 +208,8 @@ int http_metrics_metrics(const struct http_request *req, struct http_response *r
          "MQTT messages refused (bad payload or values), by sensor.");
     device_lines(b, &s, "sensor", "foyer_mqtt_bad_messages_total",
                  offsetof(struct device_health, bad_values), NULL);
+    one(b, "foyer_mqtt_connections_total", "counter",
+        "Connections made to the MQTT broker: the first and each reconnect.", s.mqtt_connections);
     head(b, "foyer_device_up", "gauge",
          "1 when a meter answers or a sensor is fresh, 0 when offline or stale.");
     for (size_t i = 0; i < s.n_devices; i++) {

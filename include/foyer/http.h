@@ -57,8 +57,9 @@ struct http_snapshot {
         char bus[FOYER_ID_MAX + 1];
     } * devices;
     size_t n_devices;
-    /* MQTT connection */
-    uint64_t mqtt_messages, mqtt_reconnects;
+    /* MQTT: connections to the broker made (the first, and each reconnect,
+     * over reloads too) */
+    uint64_t mqtt_connections;
 };
 
 /* Fill *ret (zeroed by the caller); called on a server thread, any time:

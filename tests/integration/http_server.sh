@@ -233,6 +233,7 @@ grep -q '^foyer_readings_emitted_total{driver="mqtt"} [1-9]' "$work/metrics.txt"
 grep -q '^foyer_mqtt_messages_total{sensor="s0"} [1-9]' "$work/metrics.txt" || fail "mqtt messages: $(grep mqtt "$work/metrics.txt")"
 grep -q '^foyer_http_requests_total{route="/metrics",status="401"} [1-9]' "$work/metrics.txt" || fail "http counts"
 grep -q '^foyer_commit_duration_seconds_count [1-9]' "$work/metrics.txt" || fail "commit histogram"
+grep -q '^foyer_mqtt_connections_total 1$' "$work/metrics.txt" || fail "mqtt connections: $(grep connections "$work/metrics.txt")"
 
 # ---- reload: /metrics open to loopback without behind_proxy; tenancy ended ----
 T2=$(ctl token create --role tenant --dwelling d1 2> /dev/null)
@@ -245,6 +246,10 @@ wait_for 10 eval '[ "$(grep -c "http: listening" "$work/foyerd.log")" -gt "$befo
   fail "no restart on reload: $(tail -5 "$work/foyerd.log")"
 expect 401 "tenant token after its tenancy ended" -H "Authorization: Bearer $T2" "$base/metrics"
 expect 200 "metrics from loopback" "$base/metrics"
+# The reload restarted the MQTT driver: a second connection, counted over
+# the reload.
+reconnected() { curl -s "$base/metrics" | grep -q '^foyer_mqtt_connections_total 2$'; }
+wait_for 10 reconnected || fail "connections after reload: $(curl -s "$base/metrics" | grep connections)"
 
 # ---- /healthz: 503 while commits fail (database locked), 200 after ----
 /usr/bin/python3 - "$work/foyer.db" "$work/locked" "$work/unlock" <<'PY' &
