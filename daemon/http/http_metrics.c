@@ -233,11 +233,15 @@ int http_metrics_metrics(const struct http_request *req, struct http_response *r
     for (size_t i = 0; i < sizeof(pv) / sizeof(pv[0]); i++)
         (void)http_buf_printf(b, "foyer_push_items_total{outcome=\"%s\"} %" PRIu64 "\n", pout[i],
                               pv[i]);
-    head(b, "foyer_push_outbox_depth", "gauge",
-         "Outbox items queued since start and not yet delivered, given up or expired.");
-    uint64_t done = s.push_delivered + s.push_given_up + s.push_expired;
-    (void)http_buf_printf(b, "foyer_push_outbox_depth %" PRIu64 "\n",
-                          s.push_queued > done ? s.push_queued - done : 0);
+    /* The outbox as the database holds it: items made before a restart
+     * count too.  A database that does not answer leaves the gauge out
+     * rather than say 0. */
+    int64_t pending;
+    if (store_read_outbox_pending(req->ro, &pending) == 0) {
+        head(b, "foyer_push_outbox_depth", "gauge",
+             "Outbox items still to deliver (pending in the database).");
+        (void)http_buf_printf(b, "foyer_push_outbox_depth %" PRId64 "\n", pending);
+    }
 
     head(b, "foyer_http_requests_total", "counter", "HTTP requests answered, by route and status.");
     http_server_each_count(req, count_line, b);

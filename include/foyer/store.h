@@ -247,4 +247,8 @@ int store_read_events(struct store *s, int64_t since_s,
  * "which dwellings still miss this period's summary"). */
 int store_read_summary(struct store *s, const char *dwelling, const char *period, char **ret_body);
 
+/* *ret_n = the outbox items still to deliver (pending: not delivered, not
+ * given up), for /metrics.  0 or -errno (*ret_n untouched). */
+int store_read_outbox_pending(struct store *s, int64_t *ret_n);
+
 #endif

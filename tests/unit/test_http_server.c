@@ -85,7 +85,7 @@ const struct http_route http_page_routes[] = {
 
 struct got {
     long status;
-    char body[4096];
+    char body[65536];
     size_t len;
 };
 
@@ -268,9 +268,18 @@ static void test_failures(void **state)
     g = request(e->port, "HEAD", "/api/v1/t/amb", e->team, NULL);
     assert_int_equal(g.status, 200);
     assert_int_equal(g.len, 0);
-    /* /metrics from loopback without behind_proxy: open. */
+    /* /metrics from loopback without behind_proxy: open; the outbox depth
+     * is what the database holds (2 pending, 1 delivered). */
+    assert_int_equal(
+        sqlite3_exec(tdb(&e->t),
+                     "INSERT INTO outbox(endpoint, key, dwelling, body, created, state)"
+                     " VALUES ('p', 'k1', 'd1', '{}', 1, 0), ('p', 'k2', 'd1', '{}', 1, 0),"
+                     " ('p', 'k3', 'd1', '{}', 1, 1)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     g = request(e->port, "GET", "/metrics", NULL, NULL);
     assert_int_equal(g.status, 200);
+    assert_non_null(strstr(g.body, "\nfoyer_push_outbox_depth 2\n"));
     g = request(e->port, "GET", "/healthz", NULL, NULL);
     assert_int_equal(g.status, 200);
 }
