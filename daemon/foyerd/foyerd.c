@@ -180,7 +180,6 @@ static void http_snapshot(void *ctx, struct http_snapshot *ret)
     ret->commit_failing = ws.commit_failing;
     ret->queue_depth = qs.depth;
     ret->queue_capacity = qs.capacity;
-    ret->queue_pushed = qs.pushed;
     ret->queue_dropped_full = qs.dropped_full;
     ret->emitted_modbus = atomic_load(&d->emitted[0]);
     ret->emitted_mqtt = atomic_load(&d->emitted[1]);
@@ -207,7 +206,6 @@ static void http_snapshot(void *ctx, struct http_snapshot *ret)
     if (summaries_pusher) {
         struct push_stats ps;
         push_get_stats(summaries_pusher, &ps);
-        ret->push_running = true;
         ret->push_queued = ps.queued;
         ret->push_delivered = ps.delivered;
         ret->push_failures = ps.failures;

@@ -32,7 +32,7 @@ struct http_snapshot {
     bool commit_failing;   /* the last commit attempt failed (the writer retries) */
     /* queue */
     uint64_t queue_depth, queue_capacity;
-    uint64_t queue_pushed, queue_dropped_full;
+    uint64_t queue_dropped_full;
     /* readings handed to the queue by driver ("modbus", "mqtt") */
     uint64_t emitted_modbus, emitted_mqtt;
     uint64_t refused_modbus, refused_mqtt; /* the queue was full */
@@ -45,9 +45,7 @@ struct http_snapshot {
     double commit_bound_ms[HTTP_COMMIT_BUCKETS];
     uint64_t commit_buckets[HTTP_COMMIT_BUCKETS + 1];
     double commit_sum_ms;
-    uint64_t commit_count;
-    /* pusher */
-    bool push_running;
+    /* pusher (zeros when it does not run) */
     uint64_t push_queued, push_delivered, push_failures, push_given_up, push_expired;
     /* devices: the latest health each driver reported (caller of the
      * snapshot frees devices with free()); bus is the Modbus bus ID of a
