@@ -58,6 +58,7 @@ wait_for 20 test -s "$work/slow.status" || fail "slowloris did not report"
 read -r _ held _ closed < "$work/slow.status"
 [ "$held" = 40 ] && [ "$closed" = 20 ] || fail "slowloris: held $held, closed $closed (expected 40, 20)"
 
+echo "foyerd RSS with the slowloris held: $(ps -o rss= -p "$foyerd_pid") KiB" >&2
 # Another client is served at once, and readings still flow to the database.
 t0=$(date +%s%N)
 [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ] ||
