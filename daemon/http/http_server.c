@@ -842,6 +842,15 @@ struct http_server *http_server_start(const struct foyer_config *cfg, http_snaps
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : h->port;
+    /* Said once: a build without the API or the pages (their tables are
+     * weak references) must not pass for a full one. */
+    size_t n_api = 0, n_pages = 0;
+    for (const struct http_route *r = http_api_routes; r && r->method; r++)
+        n_api++;
+    for (const struct http_route *r = http_page_routes; r && r->method; r++)
+        n_pages++;
+    log_info("http: %zu API routes, %zu page routes, static files from %s", n_api, n_pages,
+             srv->web_root[0] ? srv->web_root : "nowhere");
     return srv;
 
 out_free:
