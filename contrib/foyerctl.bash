@@ -21,7 +21,7 @@ _foyerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="status events import export summary"
+    local commands="status events import export summary token"
     local config=${FOYER_CONFIG:-/etc/foyer/foyer.conf} cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -45,7 +45,11 @@ _foyerctl() {
         [ "$cmd" = summary ] && { COMPREPLY=($(compgen -W "text json" -- "$cur")); return; } ;;
     -j | --dju)
         COMPREPLY=($(compgen -W "meteo-france costic" -- "$cur")); return ;;
-    -s | --since | -t | --to | -p | --period)
+    -r | --role)
+        [ "$cmd" = token ] && { COMPREPLY=($(compgen -W "tenant ambassador energy-team" -- "$cur")); return; } ;;
+    --buildings)
+        COMPREPLY=($(compgen -W "$(_foyerctl_ids building "$config")" -- "$cur")); return ;;
+    -s | --since | -t | --to | -p | --period | --name | --expires)
         return ;;
     esac
     [ "$cmd" = export ] && case $prev in -f | --from) return ;; esac
@@ -58,6 +62,13 @@ _foyerctl() {
         [[ $cur != -* ]] && { COMPREPLY=($(compgen -f -X '!*.csv' -- "$cur") $(compgen -d -- "$cur")); return; } ;;
     export) opts="--granularity --from --to --dwelling --building --output --help" ;;
     summary) opts="--dwelling --period --lang --format --dju --help" ;;
+    token)
+        case " ${words[*]:i+1:cword-i-1} " in
+        *" create "*) opts="--role --dwelling --buildings --name --expires --pairing --help" ;;
+        *" list "*) opts="--json --help" ;;
+        *" revoke "*) opts="--help" ;;
+        *) opts="create list revoke --help" ;;
+        esac ;;
     esac
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }

@@ -176,6 +176,8 @@ struct drv_mqtt {
     atomic_bool fallback_311;    /* the broker refused MQTT 5 */
     _Atomic uint64_t unmatched;
     _Atomic uint64_t refused_queue;
+    _Atomic uint64_t connections; /* CONNACKs accepted: the first connection and each
+                                     reconnect (drv_mqtt_connections(), /metrics) */
     int64_t start_ms;
 };
 
@@ -397,6 +399,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     atomic_store(&drv->connack_seen, true);
     if (rc == 0) {
         atomic_store(&drv->connected, true);
+        atomic_fetch_add(&drv->connections, 1);
         ring_put(drv, LOG_LVL_INFO, "mqtt: connected to %s:%d as %s (MQTT %s, session %s)", m->host,
                  m->port, drv->client_id, drv->protocol == MQTT_PROTOCOL_V5 ? "5" : "3.1.1",
                  (flags & 1) ? "resumed" : "new");
@@ -950,3 +953,8 @@ const struct driver_ops drv_mqtt_ops = {
     .start = drv_mqtt_start,
     .close = drv_mqtt_close,
 };
+
+uint64_t drv_mqtt_connections(void *drv)
+{
+    return drv ? atomic_load(&((struct drv_mqtt *)drv)->connections) : 0;
+}

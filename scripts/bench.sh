@@ -33,3 +33,6 @@ if [ ! -e /usr/lib/collectd/modbus.so ]; then
   $sudo systemctl disable --now collectd >/dev/null 2>&1 || true
 fi
 build/bench/tests/bench_modbus build/bench
+
+echo "== http: wrk against foyerd's server (static file baseline, /healthz, /metrics with a token, a bad token) while ingesting"
+bash tests/bench/bench_http.sh build/bench 5

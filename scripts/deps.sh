@@ -18,9 +18,11 @@ packages=(
   libclang-rt-14-dev llvm
   # libraries: SQLite (the store), libsystemd (sd_notify), jansson (JSON),
   # cmocka (unit tests), libmodbus (meters), libmosquitto (sensors), libcurl
-  # (push), libmicrohttpd (the coming HTTP API)
+  # (push), libmicrohttpd (the HTTP server), GnuTLS (libmicrohttpd's TLS,
+  # and SHA-256 of the HTTP tokens: gnutls_hash_fast)
   libsqlite3-dev libsystemd-dev libjansson-dev libcmocka-dev
   libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libgnutls28-dev
   # tools the tests and the demo use: sqlite3 to inspect databases,
   # systemd-analyze, python3 (notify socket, HTTP receiver), column (demo);
   # tzdata for the configs' timezones
@@ -39,6 +41,9 @@ packages=(
   # Debian's chromium, headless, driven over the DevTools protocol with
   # python3-websocket (no npm, no downloaded browser)
   chromium python3-websocket
+  # http tests: curl is the client; promtool (prometheus) checks /metrics;
+  # wrk drives the HTTP benchmark
+  curl prometheus wrk
 )
 
 missing=()

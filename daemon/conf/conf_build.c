@@ -139,7 +139,8 @@ static const char *const keys_mqtt[] = {"host",           "port",       "client_
                                         "password_file",  "tls",        "ca_file",   "cert_file",
                                         "key_file",       "tls_verify", "protocol",  "keepalive",
                                         "session_expiry", "qos",        NULL};
-static const char *const keys_http[] = {"listen", "port", "tokens_file", "web_dir", NULL};
+static const char *const keys_http[] = {"listen",  "port",         "tls_cert",    "tls_key",
+                                        "web_dir", "behind_proxy", "tokens_file", NULL};
 static const char *const keys_push[] = {"url",     "token_file", "ca_file", "tls_verify",
                                         "timeout", "max_age",    NULL};
 static const char *const keys_tariff[] = {
@@ -520,6 +521,13 @@ static void build_mqtt(struct conf_build *b)
     }
 }
 
+/* Whether a listen address is loopback: 127.0.0.0/8, ::1, localhost. */
+static bool conf_http_loopback(const char *a)
+{
+    return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0 || strcmp(a, "localhost") == 0 ||
+           strncmp(a, "::ffff:127.", 11) == 0;
+}
+
 static void build_http(struct conf_build *b)
 {
     struct conf_parser *p = b->p;
@@ -536,8 +544,33 @@ static void build_http(struct conf_build *b)
     h->web_dir = conf_strdup(p, FOYER_WEBDIR);
     (void)conf_get_str(p, s, "listen", &h->listen);
     (void)conf_get_int(p, s, "port", 1, 65535, &h->port);
-    (void)conf_get_path(p, s, "tokens_file", &h->tokens_file);
     (void)conf_get_path(p, s, "web_dir", &h->web_dir);
+    (void)conf_get_path(p, s, "tls_cert", &h->tls_cert);
+    (void)conf_get_path(p, s, "tls_key", &h->tls_key);
+    (void)conf_get_bool(p, s, "behind_proxy", &h->behind_proxy);
+    /* Tokens live in the database now (foyerctl token); the key is
+     * accepted so that an older config still loads, and foyerd warns. */
+    (void)conf_get_path(p, s, "tokens_file", &h->tokens_file);
+    if (conf_get(s, "tokens_file"))
+        h->tokens_file_pos = conf_get(s, "tokens_file")->pos;
+    if ((h->tls_cert != NULL) != (h->tls_key != NULL)) {
+        const struct conf_key *k =
+            conf_get(s, "tls_cert") ? conf_get(s, "tls_cert") : conf_get(s, "tls_key");
+        conf_err(p, &k->pos, "http: tls_cert and tls_key go together");
+    }
+    if (h->tls_cert && h->tls_key) {
+        conf_file_check(p, conf_get(s, "tls_cert"), h->tls_cert, "http");
+        conf_file_check(p, conf_get(s, "tls_key"), h->tls_key, "http");
+    }
+    /* Tokens and cookies in clear on a building's network: only on
+     * loopback, or with TLS, or when a proxy on the gateway does TLS. */
+    if (!h->tls_cert && !h->behind_proxy && !conf_http_loopback(h->listen)) {
+        const struct conf_key *k = conf_get(s, "listen");
+        conf_err(p, k ? &k->pos : &s->pos,
+                 "http: listen = %s is not a loopback address: set tls_cert and tls_key, or "
+                 "behind_proxy = yes when a reverse proxy on this host terminates TLS",
+                 h->listen);
+    }
 }
 
 static void build_push(struct conf_build *b)
@@ -755,6 +788,8 @@ void config_free(struct foyer_config *cfg)
     free(cfg->mqtt.key_file);
     free(cfg->http.listen);
     free(cfg->http.tokens_file);
+    free(cfg->http.tls_cert);
+    free(cfg->http.tls_key);
     free(cfg->http.web_dir);
     free(cfg->channel_order);
     free(cfg->main_file);

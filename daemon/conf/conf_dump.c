@@ -118,8 +118,10 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
         fprintf(out, "\n[http]\n");
         dump_str(out, "listen", h->listen);
         fprintf(out, "port = %d\n", h->port);
-        dump_str(out, "tokens_file", h->tokens_file);
         dump_str(out, "web_dir", h->web_dir);
+        dump_str(out, "tls_cert", h->tls_cert);
+        dump_str(out, "tls_key", h->tls_key);
+        fprintf(out, "behind_proxy = %s\n", h->behind_proxy ? "yes" : "no");
     } else {
         fprintf(out, "\n; no [http] section\n");
     }

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "foyer/driver.h"
 #include "foyer/drv_modbus.h"
 #include "foyer/drv_mqtt.h"
+#include "foyer/http.h"
 #include "foyer/http_pages.h"
 #include "foyer/ingest.h"
 #include "foyer/log.h"
@@ -49,7 +51,22 @@ struct daemon {
     struct writer *writer;
     void *drv[sizeof(driver_table) / sizeof(driver_table[0])];
     struct log_ratelimit refused_rl;
+    struct http_server *http; /* NULL without [http] */
+    /* For /metrics: readings handed to the queue and refused, by driver
+     * (a channel of a meter is Modbus's, of a sensor MQTT's), and the
+     * latest health each device reported (guarded by health_lock). */
+    atomic_uint_fast64_t emitted[2], refused[2];
+    uint64_t mqtt_connections_before; /* of the MQTT driver instances closed (reloads) */
+    pthread_mutex_t health_lock;
+    struct device_health *health;
+    size_t n_health, cap_health;
 };
+
+/* 0 Modbus, 1 MQTT: the driver of a config channel. */
+static int channel_driver(const struct foyer_config *cfg, uint32_t ch)
+{
+    return ch < cfg->n_channels && cfg->channels[ch].sensor >= 0 ? 1 : 0;
+}
 
 /* ---- summaries-and-push: begin ------------------------------------------
  * The pusher thread (daemon/push/push.c) owns the summaries and outbox tables;
@@ -94,8 +111,12 @@ static void summaries_stop(void)
 static bool sink_emit(void *ctx, const struct reading *r)
 {
     struct daemon *d = ctx;
-    if (queue_push(d->q, r))
+    int drv = channel_driver(d->cfg, r->channel);
+    if (queue_push(d->q, r)) {
+        atomic_fetch_add(&d->emitted[drv], 1);
         return true;
+    }
+    atomic_fetch_add(&d->refused[drv], 1);
     unsigned long suppressed;
     if (log_ratelimit_ok(&d->refused_rl, &suppressed))
         log_warn("reading queue full (%zu readings): the database is not keeping up; "
@@ -122,6 +143,123 @@ static void sink_health(void *ctx, const struct device_health *h)
 {
     struct daemon *d = ctx;
     writer_post_health(d->writer, h);
+    pthread_mutex_lock(&d->health_lock);
+    size_t i = 0;
+    while (i < d->n_health && strcmp(d->health[i].device, h->device) != 0)
+        i++;
+    if (i == d->n_health && d->n_health < FOYER_HTTP_DEVICES_MAX) {
+        if (d->n_health == d->cap_health) {
+            size_t cap = d->cap_health ? d->cap_health * 2 : 16;
+            struct device_health *v = realloc(d->health, cap * sizeof(*v));
+            if (v) {
+                d->health = v;
+                d->cap_health = cap;
+            }
+        }
+        if (d->n_health < d->cap_health)
+            d->n_health++;
+    }
+    if (i < d->n_health)
+        d->health[i] = *h; /* kind and state are static strings */
+    pthread_mutex_unlock(&d->health_lock);
+}
+
+/* The HTTP server's snapshot (include/foyer/http.h): any server thread. */
+static void http_snapshot(void *ctx, struct http_snapshot *ret)
+{
+    static const int64_t bounds_ms[WRITER_COMMIT_BUCKETS] = WRITER_COMMIT_BOUNDS_MS;
+    struct daemon *d = ctx;
+    struct writer_stats ws;
+    struct queue_stats qs;
+
+    writer_get_stats(d->writer, &ws);
+    queue_get_stats(d->q, &qs);
+    ret->writer_heartbeat_age_ms = tu_mono_ms() - writer_heartbeat_ms(d->writer);
+    ret->writer_alive = ret->writer_heartbeat_age_ms < 5000;
+    ret->last_commit_s = ws.last_commit_s;
+    ret->last_error_s = ws.last_error_s;
+    ret->commit_failing = ws.commit_failing;
+    ret->queue_depth = qs.depth;
+    ret->queue_capacity = qs.capacity;
+    ret->queue_dropped_full = qs.dropped_full;
+    ret->emitted_modbus = atomic_load(&d->emitted[0]);
+    ret->emitted_mqtt = atomic_load(&d->emitted[1]);
+    ret->refused_modbus = atomic_load(&d->refused[0]);
+    ret->refused_mqtt = atomic_load(&d->refused[1]);
+    ret->stored = ws.ingest.stored;
+    ret->duplicates = ws.ingest.duplicates;
+    ret->conflicts = ws.ingest.conflicts;
+    ret->out_of_range = ws.ingest.out_of_range;
+    ret->bad_time = ws.ingest.bad_time;
+    ret->late_refused = ws.ingest.late_refused;
+    ret->glitches = ws.ingest.glitches;
+    ret->spikes = ws.ingest.spikes;
+    ret->clock_gaps = ws.ingest.clock_gaps;
+    ret->batches = ws.ingest.batches;
+    ret->commit_errors = ws.commit_errors;
+    ret->events_dropped = ws.events_dropped;
+    for (size_t i = 0; i < HTTP_COMMIT_BUCKETS && i < WRITER_COMMIT_BUCKETS; i++) {
+        ret->commit_bound_ms[i] = (double)bounds_ms[i];
+        ret->commit_buckets[i] = ws.commit_ms[i];
+    }
+    ret->commit_buckets[HTTP_COMMIT_BUCKETS] = ws.commit_ms[WRITER_COMMIT_BUCKETS];
+    ret->commit_sum_ms = (double)ws.commit_ms_sum;
+    if (summaries_pusher) {
+        struct push_stats ps;
+        push_get_stats(summaries_pusher, &ps);
+        ret->push_queued = ps.queued;
+        ret->push_delivered = ps.delivered;
+        ret->push_failures = ps.failures;
+        ret->push_given_up = ps.given_up;
+        ret->push_expired = ps.expired;
+    }
+    /* The HTTP server runs only while the drivers do (stopped first). */
+    ret->mqtt_connections = d->mqtt_connections_before;
+    for (size_t i = 0; driver_table[i]; i++)
+        if (driver_table[i] == &drv_mqtt_ops)
+            ret->mqtt_connections += drv_mqtt_connections(d->drv[i]);
+    pthread_mutex_lock(&d->health_lock);
+    ret->devices = d->n_health ? calloc(d->n_health, sizeof(*ret->devices)) : NULL;
+    if (ret->devices) {
+        ret->n_devices = d->n_health;
+        for (size_t i = 0; i < d->n_health; i++) {
+            ret->devices[i].h = d->health[i];
+            int32_t m = -1;
+            for (size_t k = 0; k < d->cfg->n_meters && m < 0; k++)
+                if (strcmp(d->cfg->meters[k].id, d->health[i].device) == 0)
+                    m = (int32_t)k;
+            if (m >= 0)
+                (void)snprintf(ret->devices[i].bus, sizeof(ret->devices[i].bus), "%s",
+                               d->cfg->buses[d->cfg->meters[m].bus].id);
+        }
+    }
+    pthread_mutex_unlock(&d->health_lock);
+}
+
+/* Start the HTTP server when the config has [http]; a server that cannot
+ * start is logged and foyerd goes on ingesting without it. */
+static void http_start(struct daemon *d)
+{
+    char msg[256];
+    int err = 0;
+    if (!d->cfg->http.enabled)
+        return;
+    if (d->cfg->http.tokens_file_pos.line)
+        log_warn("%s:%d: http: tokens_file is obsolete and ignored: tokens live in the "
+                 "database (foyerctl token create)",
+                 d->cfg->http.tokens_file_pos.file, d->cfg->http.tokens_file_pos.line);
+    d->http = http_server_start(d->cfg, http_snapshot, d, &err, msg, sizeof(msg));
+    if (!d->http)
+        log_err("http: not serving: %s", msg);
+    else
+        log_info("http: listening on %s port %d%s", d->cfg->http.listen, http_server_port(d->http),
+                 d->cfg->http.tls_cert ? " (TLS)" : "");
+}
+
+static void http_stop(struct daemon *d)
+{
+    http_server_stop(d->http);
+    d->http = NULL;
 }
 
 static int start_drivers(struct daemon *d)
@@ -150,6 +288,8 @@ static int start_drivers(struct daemon *d)
 static void stop_drivers(struct daemon *d)
 {
     for (size_t i = 0; driver_table[i]; i++) {
+        if (driver_table[i] == &drv_mqtt_ops)
+            d->mqtt_connections_before += drv_mqtt_connections(d->drv[i]);
         driver_table[i]->close(d->drv[i]);
         d->drv[i] = NULL;
     }
@@ -266,6 +406,10 @@ static void reload(struct daemon *d, const char *path)
         config_free(ncfg);
         goto out;
     }
+    /* The server borrows the config and reads the drivers' counters:
+     * stopped before either goes, started again on the config that runs (a
+     * changed port or TLS file too). */
+    http_stop(d);
     stop_drivers(d);
     int rc = writer_set_config(d->writer, ncfg);
     if (rc < 0) {
@@ -284,6 +428,7 @@ static void reload(struct daemon *d, const char *path)
     }
     if (start_drivers(d) < 0)
         log_err("some drivers did not restart after reload; see above");
+    http_start(d);
 out:
     sd_notify(0, "READY=1\nSTATUS=Running");
 }
@@ -356,6 +501,7 @@ int main(int argc, char **argv)
         return check_config(path, verbose);
 
     struct daemon d = {.refused_rl = LOG_RATELIMIT_INIT(3, 60)};
+    pthread_mutex_init(&d.health_lock, NULL);
     struct conf_errors errs = {0};
     d.cfg = config_load(path, &errs);
     if (!d.cfg) {
@@ -456,6 +602,7 @@ int main(int argc, char **argv)
     if (start_drivers(&d) < 0)
         exit_code = 1;
     summaries_start(d.cfg); /* summaries-and-push */
+    http_start(&d);
 
     char summary[256];
     config_summary(d.cfg, summary, sizeof(summary));
@@ -488,6 +635,7 @@ int main(int argc, char **argv)
     }
 
     sd_notify(0, "STOPPING=1\nSTATUS=Committing queued readings");
+    http_stop(&d);
     stop_drivers(&d);
     summaries_stop(); /* summaries-and-push */
     struct writer_stats ws;
@@ -497,5 +645,7 @@ int main(int argc, char **argv)
     log_final(&ws, &qs);
     queue_free(d.q);
     config_free(d.cfg);
+    free(d.health);
+    pthread_mutex_destroy(&d.health_lock);
     return exit_code;
 }

@@ -102,13 +102,24 @@ static bool commit_batch(struct writer *w, size_t n, uint64_t seq)
 
     for (;;) {
         struct ingest_stats d = {0};
+        int64_t t0 = tu_mono_ms();
         int rc = store_ingest(w->store, w->batch, n, seq, &d);
+        int64_t took_ms = tu_mono_ms() - t0;
         pthread_mutex_lock(&w->lock);
         if (rc == 0) {
+            static const int64_t bound_ms[WRITER_COMMIT_BUCKETS] = WRITER_COMMIT_BOUNDS_MS;
+            size_t b = 0;
+            while (b < WRITER_COMMIT_BUCKETS && took_ms > bound_ms[b])
+                b++;
+            w->stats.commit_ms[b]++;
+            w->stats.commit_ms_sum += (uint64_t)took_ms;
             ingest_stats_add(&w->stats.ingest, &d);
             w->stats.last_commit_s = tu_now_s();
+            w->stats.commit_failing = false;
         } else {
             w->stats.commit_errors++;
+            w->stats.last_error_s = tu_now_s();
+            w->stats.commit_failing = true;
         }
         pthread_mutex_unlock(&w->lock);
         if (rc == 0) {

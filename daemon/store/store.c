@@ -8,9 +8,9 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c.  What they
  * share is store_int.h.
  *
- * SCHEMA (version 5, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 6, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
- * ingest_state.ingest_gen, version 5 tip_answers and reports)
+ * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -76,6 +76,21 @@
  *       it (closed = when, closed_by = the token's name).  Both tables are
  *       written through daemon/store/store_people.c on a connection opened
  *       for the call.
+ *   tokens(id INTEGER PRIMARY KEY, name TEXT UNIQUE, role TEXT, hkey INTEGER,
+ *          hash BLOB, dwelling TEXT, tenancy TEXT, buildings TEXT,
+ *          created, expires, revoked, pair_hash BLOB, pair_expires,
+ *          pair_tries)                                          [version 6]
+ *       HTTP bearer tokens (daemon/store/store_auth.c, written by foyerctl
+ *       token and by a pairing exchange on a connection of their own).
+ *       hash is the SHA-256 of the token (the token itself is never
+ *       stored), hkey its first 8 bytes as an integer, the indexed lookup
+ *       key (the full hash is then compared in constant time).  role is
+ *       "tenant" (dwelling and tenancy: config IDs), "ambassador"
+ *       (buildings: comma-separated config IDs) or "energy-team".  A
+ *       pairing token has no hash yet: pair_hash is the SHA-256 of its
+ *       short code, valid until pair_expires, dead once pair_tries failed
+ *       exchanges were counted; the exchange sets hash and clears pair_hash.
+ *       Times UTC epoch s; expires and revoked NULL for none.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -197,9 +212,23 @@ static const char *const schema_v5[] = {
     NULL,
 };
 
+/* Version 6: HTTP bearer tokens and pairing codes (daemon/store/store_auth.c).
+ * IF NOT EXISTS: a database whose user_version was set back by hand (the
+ * migration tests do) still migrates. */
+static const char *const schema_v6[] = {
+    "CREATE TABLE IF NOT EXISTS tokens(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, role "
+    "TEXT NOT NULL,"
+    " hkey INTEGER, hash BLOB, dwelling TEXT, tenancy TEXT, buildings TEXT,"
+    " created INTEGER NOT NULL, expires INTEGER, revoked INTEGER, pair_hash BLOB,"
+    " pair_expires INTEGER, pair_tries INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS tokens_hkey ON tokens(hkey)",
+    "CREATE INDEX IF NOT EXISTS tokens_pair ON tokens(pair_hash)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                schema_v5};
+                                                schema_v5, schema_v6};
 
 int store_sqlite_errno(int rc)
 {
@@ -681,6 +710,7 @@ void store_close(struct store *s)
      * and leaks the connection. */
     store_read_free(s->rd);
     store_ingest_close(s->ing);
+    sqlite3_finalize(s->auth_lookup);
     sqlite3_close(s->db);
     free(s->chan_id);
     free(s->state);

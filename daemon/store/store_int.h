@@ -29,6 +29,8 @@ struct store {
     int64_t ingest_gen;          /* ingest_state.ingest_gen as this handle last read or wrote it */
     int64_t now_s;               /* wall clock at batch start */
     struct store_read *rd;       /* the read API's statements (store_read.c), NULL until used */
+    sqlite3_stmt *auth_lookup;   /* store_auth_lookup()'s statement (store_auth.c), prepared
+                                    at its first use: every HTTP request runs it */
     /* Why the last failed operation failed (see store_errmsg()): room for a
      * config refusal, FILE:LINE and what the channel holds. */
     char errmsg[1024];

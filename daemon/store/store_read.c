@@ -11,6 +11,7 @@
  *   events, channels       store_read_events()         foyerctl events
  *   summaries              store_read_summary()        summaries (tips shown
  *                                                      last period), scheduler
+ *   outbox                 store_read_outbox_pending() /metrics
  *
  * Statements are prepared on a handle the first time they are used and kept
  * (SQLITE_PREPARE_PERSISTENT) until store_close(): the summary engine runs
@@ -28,6 +29,7 @@
 
 #include "foyer/counter.h"
 #include "foyer/store.h"
+#include "foyer/store_outbox.h"
 #include "store_int.h"
 
 enum {
@@ -37,13 +39,14 @@ enum {
     RD_HOUR_MINMAX, /* RD_HOUR_MINMAX + enum store_gran: the same with min and max */
     RD_DAY_MINMAX,
     RD_MONTH_MINMAX,
-    RD_LAST,         /* a channel's newest reading taken as valid */
-    RD_HELD,         /* a held reading after a time */
-    RD_DEVICE_STATE, /* one device's state */
-    RD_DEVICES,      /* every device's health */
-    RD_EVENTS,       /* events since a time */
-    RD_SUMMARY,      /* a stored summary's body */
-    RD_HAS_SUMMARY,  /* whether a summary is stored */
+    RD_LAST,           /* a channel's newest reading taken as valid */
+    RD_HELD,           /* a held reading after a time */
+    RD_DEVICE_STATE,   /* one device's state */
+    RD_DEVICES,        /* every device's health */
+    RD_EVENTS,         /* events since a time */
+    RD_SUMMARY,        /* a stored summary's body */
+    RD_HAS_SUMMARY,    /* whether a summary is stored */
+    RD_OUTBOX_PENDING, /* outbox items still to deliver */
     RD_COUNT_
 };
 
@@ -77,6 +80,8 @@ static const char *const rd_sql[RD_COUNT_] = {
     [RD_SUMMARY] = "SELECT body FROM summaries WHERE dwelling = ?1 AND period = ?2",
     /* Without reading the body (several overflow pages). */
     [RD_HAS_SUMMARY] = "SELECT 1 FROM summaries WHERE dwelling = ?1 AND period = ?2",
+    /* ?1: STORE_OUTBOX_PENDING; by the index outbox_pending(state, ...). */
+    [RD_OUTBOX_PENDING] = "SELECT count(*) FROM outbox WHERE state = ?1",
 };
 
 struct store_read {
@@ -324,5 +329,21 @@ int store_read_summary(struct store *s, const char *dwelling, const char *period
         return -ENOENT;
     if (ret_body)
         *ret_body = body;
+    return 0;
+}
+
+int store_read_outbox_pending(struct store *s, int64_t *ret_n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stmt_get(s, RD_OUTBOX_PENDING, &st);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int(st, 1, STORE_OUTBOX_PENDING);
+    int src = sqlite3_step(st);
+    int64_t n = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    rc = scan_end(s, st, src);
+    if (rc < 0)
+        return rc;
+    *ret_n = n;
     return 0;
 }

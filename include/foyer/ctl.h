@@ -49,6 +49,9 @@ extern const struct ctl_command ctl_events_command;
 /* foyerctl summary (daemon/ctl/ctl_summary.c) */
 extern const struct ctl_command ctl_summary_command;
 
+/* foyerctl token create|list|revoke (daemon/ctl/ctl_token.c) */
+extern const struct ctl_command ctl_token_command;
+
 /* ---- CSV import (daemon/ctl/ctl_import.c) --------------------------------
  * (The export, shared with the HTTP API, is the store's: store_export_csv().)
  * Import: header "channel,time,value", ISO 8601 time with offset or Z, one

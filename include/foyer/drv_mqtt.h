@@ -21,6 +21,10 @@
 
 extern const struct driver_ops drv_mqtt_ops;
 
+/* Connections to the broker the driver instance drv (drv_mqtt_ops.open()'s)
+ * made so far: the first and each reconnect.  Any thread, until close(). */
+uint64_t drv_mqtt_connections(void *drv);
+
 /* Largest payload decoded.  The payloads we map are a few hundred bytes
  * (a Shelly Gen2 NotifyStatus with every component is about 2 KiB); 16 KiB
  * leaves room for chatty firmware and keeps a misdirected topic (a camera

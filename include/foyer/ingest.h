@@ -131,12 +131,25 @@ void queue_get_stats(struct queue *q, struct queue_stats *ret);
 
 struct writer;
 
+/* Upper bounds (ms) of the commit time histogram of struct writer_stats
+ * (for /metrics): a commit of a batch takes a few ms on an SD card, a
+ * second or more when the disk stalls. */
+#define WRITER_COMMIT_BUCKETS   8
+#define WRITER_COMMIT_BOUNDS_MS {1, 5, 10, 25, 100, 250, 1000, 5000}
+
 struct writer_stats {
     struct ingest_stats ingest;
+    /* successful commits by time taken (store_ingest(), monotonic ms):
+     * commit_ms[i] those at most WRITER_COMMIT_BOUNDS_MS[i] (and above the
+     * bound before), the last one above every bound; and their sum */
+    uint64_t commit_ms[WRITER_COMMIT_BUCKETS + 1];
+    uint64_t commit_ms_sum;
     uint64_t commit_errors; /* failed transactions (each retried) */
     uint64_t lost_at_exit;  /* readings not committed when stopping failed (kept in the
                                queue file when the queue has one) */
     int64_t last_commit_s;  /* wall clock of the last successful commit */
+    int64_t last_error_s;   /* wall clock of the last failed commit, 0 none */
+    bool commit_failing;    /* the last commit attempt failed (the writer retries) */
     int64_t retention_deleted;
     uint64_t events_dropped; /* device events refused: too many waiting */
 };

@@ -139,4 +139,53 @@
  * form stops typing there, and longer is refused with a 400 page. */
 #define FOYER_REPORT_TEXT_MAX 280
 
+/* ---- HTTP server (daemon/http/) ----------------------------------------
+ * libmicrohttpd's defaults are unsafe for a gateway facing a building's
+ * network: no connection timeout, no per-IP limit.  These bound what one
+ * client, or all of them, may hold. */
+
+/* A connection idle this long is closed: a tablet's request takes
+ * milliseconds; a slow client holding a connection open gets no more. */
+#define FOYER_HTTP_TIMEOUT_S 10
+/* Connections open at once, in all: 800 tablets refreshing every few
+ * minutes are a handful at a time; beyond, new connections are refused
+ * (the kernel's backlog waits) while the daemon goes on ingesting. */
+#define FOYER_HTTP_CONN_MAX 64
+/* Connections from one address at once: a browser opens 6; a slowloris
+ * from one host cannot take the others' places. */
+#define FOYER_HTTP_CONN_PER_IP_MAX 8
+/* Memory of one connection for its request line, headers and read buffer
+ * (libmicrohttpd's pool): bounds the headers (431 beyond) and, with
+ * FOYER_HTTP_CONN_MAX, the server's memory (64 x 32 KiB = 2 MiB). */
+#define FOYER_HTTP_CONN_MEMORY 32768
+/* Threads answering requests, each with its read-only store handle: the
+ * gateway has 2 cores and the writer needs one. */
+#define FOYER_HTTP_THREADS 2
+/* A request body: the only bodies are a pairing code, a tip answer, a
+ * problem report with a short text; larger is refused (413). */
+#define FOYER_HTTP_BODY_MAX 4096
+/* A query-string or form value: dates, periods, IDs; longer is refused
+ * (400). */
+#define FOYER_HTTP_QUERY_MAX 256
+/* Query-string arguments of one request; more is refused (400). */
+#define FOYER_HTTP_QUERY_ARGS_MAX 16
+/* A static file served from web_dir: the pages' CSS, scripts and icons
+ * are a few KiB; larger is not one of ours (404). */
+#define FOYER_HTTP_STATIC_MAX (1024 * 1024)
+/* A TLS certificate chain or key file, read at start. */
+#define FOYER_HTTP_PEM_MAX 65536
+/* Pairing: a code is valid this long and dies after this many failed
+ * exchanges counted against it (every wrong code counts against every
+ * live one: 5 guesses of 31^8 codes in all). */
+#define FOYER_PAIR_VALID_S   900
+#define FOYER_PAIR_TRIES_MAX 5
+/* Devices whose latest health foyerd keeps for /metrics: far above a
+ * gateway's meters and sensors; a wildcard sensor's devices beyond are
+ * left out of /metrics (and still stored by the writer). */
+#define FOYER_HTTP_DEVICES_MAX 4096
+/* A token's name (foyerctl token create --name). */
+#define FOYER_TOKEN_NAME_MAX 63
+/* An ambassador token's buildings. */
+#define FOYER_TOKEN_BUILDINGS_MAX 32
+
 #endif

@@ -20,7 +20,7 @@
 #include "foyer/device.h"
 #include "foyer/reading.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 
@@ -282,5 +282,9 @@ int64_t store_export_csv(struct store *s, const struct foyer_config *cfg,
                          const struct store_export_opts *o,
                          int (*write)(void *ctx, const char *data, size_t len), void *ctx,
                          uint64_t *ret_skipped_channels);
+
+/* *ret_n = the outbox items still to deliver (pending: not delivered, not
+ * given up), for /metrics.  0 or -errno (*ret_n untouched). */
+int store_read_outbox_pending(struct store *s, int64_t *ret_n);
 
 #endif

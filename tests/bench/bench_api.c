@@ -16,7 +16,7 @@
  * with wrk, once they are merged), on one core, one read-only handle.
  *
  * The server's helpers come from the test harness
- * (tests/unit/http_test_support.c), as in test_http_api.
+ * (tests/unit/http_harness.c), as in test_http_api.
  *
  * Usage: bench_api [DWELLINGS [DAYS [REQUESTS]]]   (300 730 5000)
  * FOYER_BENCH_DIR=DIR keeps the database there and reuses it when it
@@ -33,7 +33,7 @@
 #include "foyer/coach.h"
 #include "foyer/store_outbox.h"
 #include "foyer/timeutil.h"
-#include "http_test_support.h"
+#include "http_harness.h"
 
 static void die(const char *what)
 {
@@ -305,7 +305,7 @@ int main(int argc, char **argv)
     double *lat = calloc((size_t)reqs, sizeof(*lat));
     if (!lat)
         die("out of memory");
-    struct test_args args = {.name = {"period"}, .value = {week.id}, .n = 1};
+    struct harness_args args = {.name = {"period"}, .value = {week.id}, .n = 1};
     struct http_principal who = {.role = HTTP_ROLE_TENANT, .tenancy_to_s = INT64_MAX};
     struct http_request req = {.method = "GET",
                                .lang = "fr",

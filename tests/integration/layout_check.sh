@@ -55,8 +55,8 @@ room_of_header() { # include/foyer/NAME.h -> room
   case $1 in
     config.h) echo conf ;;
     ingest.h) echo ingest ;;
-    store.h | store_outbox.h | store_people.h | store_private.h | counter.h) echo store ;;
-    http_pages.h) echo http ;;
+    store.h | store_outbox.h | store_people.h | store_auth.h | store_private.h | counter.h) echo store ;;
+    http.h | http_pages.h) echo http ;;
     coach.h) echo coach ;;
     push.h) echo push ;;
     ctl.h) echo ctl ;;
@@ -69,7 +69,7 @@ room_of_header() { # include/foyer/NAME.h -> room
 }
 declare -A allowed=(
   [foyerd]="drivers driver ingest store coach push http conf util"
-  [http]="coach store conf util"
+  [http]="store coach driver conf util"
   [ctl]="coach store conf util"
   [coach]="push store conf util"
   [push]="store conf util"

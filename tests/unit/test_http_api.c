@@ -11,7 +11,7 @@
  * CSV export byte for byte against `foyerctl export`.
  *
  * The server is written in parallel: the few http_int.h helpers the
- * handlers call come from tests/unit/http_test_support.c (a test harness).
+ * handlers call come from tests/unit/http_harness.c (a test harness: http_arg(); the buffers are the real http_buf.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +23,7 @@
 
 #include "foyer/coach.h"
 #include "foyer/store_outbox.h"
-#include "http_test_support.h"
+#include "http_harness.h"
 #include "testutil.h"
 
 #define H 3600
@@ -376,7 +376,7 @@ static struct answer call(const struct http_principal *who, const char *path, co
     }
     for (size_t i = 0; i < np; i++)
         pp[i] = params[i];
-    struct test_args args = {0};
+    struct harness_args args = {0};
     char q[512];
     snprintf(q, sizeof(q), "%s", query ? query : "");
     for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
