@@ -84,9 +84,10 @@ static void summaries_stop(void)
     summaries_sched = NULL;
     summaries_pusher = NULL;
     log_info("push: %llu summaries delivered, %llu failed attempts retried, %llu given up, "
-             "%llu expired",
+             "%llu expired, %llu redirects not followed",
              (unsigned long long)ps.delivered, (unsigned long long)ps.failures,
-             (unsigned long long)ps.given_up, (unsigned long long)ps.expired);
+             (unsigned long long)ps.given_up, (unsigned long long)ps.expired,
+             (unsigned long long)ps.redirects);
 }
 /* ---- summaries-and-push: end -------------------------------------------- */
 
