@@ -175,7 +175,7 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         return;
     }
     struct summary_engine *e = summary_engine_new(cfg, ro, s->lang, cfg->dju_method);
-    size_t done = 0, failed = 0, empty = 0, revised = 0;
+    size_t done = 0, failed = 0, empty = 0, revised = 0, same = 0;
     int64_t now = tu_now_s();
     for (size_t d = 0; e && d < cfg->n_dwellings; d++) {
         const struct dwelling *dw = &cfg->dwellings[d];
@@ -203,6 +203,7 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
             rev = summary_revise(doc, r == 0 ? stored : NULL);
             free(stored);
             if (rev == 0) {
+                same++;
                 json_decref(doc);
                 continue; /* the same figures as the stored summary */
             }
@@ -241,6 +242,9 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         log_info("summaries %s: %zu dwellings computed (%zu revised) in %lld ms%s", p->id, done,
                  revised, (long long)(tu_mono_ms() - t0),
                  failed ? ", some failed (see above)" : "");
+    if (e)
+        log_debug("summaries %s: %zu dwellings with the figures already pushed, not pushed again",
+                  p->id, same);
     summary_engine_free(e);
     store_close(ro);
 }
