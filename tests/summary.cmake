@@ -2,6 +2,7 @@
 # known-answer unit tests, push against a real local HTTP(S) receiver, and
 # the summary benchmark.  Included from tests/CMakeLists.txt.
 foyer_unit_test(test_summary)
+foyer_unit_test(test_tips)
 foyer_script_test(push_retry)
 foyer_script_test(push_tls)
 foyer_script_test(push_giveup)

@@ -215,6 +215,14 @@ static int check_config(const char *path, bool verbose)
         return 1;
     }
     int problems = check_channels_against_db(cfg, stderr);
+    /* The tip catalogues and words beside the config (every language, not
+     * only summary_language): a typo in a figure name is found now. */
+    char dir[1024];
+    struct conf_errors lerrs = {0};
+    summary_lang_dir(cfg, dir, sizeof(dir));
+    problems += summary_lang_check(dir, &lerrs);
+    print_errors(&lerrs, stderr);
+    conf_errors_free(&lerrs);
     if (problems > 0) {
         fprintf(stderr, "%d %s in %s\n", problems, problems == 1 ? "error" : "errors", path);
         config_free(cfg);

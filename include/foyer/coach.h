@@ -98,6 +98,14 @@ const char *summary_lang_str(const struct summary_lang *l, const char *key);
 size_t summary_lang_n_tips(const struct summary_lang *l);
 const char *summary_lang_tip_id(const struct summary_lang *l, size_t i);
 const char *summary_lang_tip_condition(const struct summary_lang *l, size_t i);
+/* Load every catalogue of dir (each tips.LANG.conf with its
+ * summary.LANG.conf) to check it, for --check-config: problems are added
+ * to errs as "FILE:LINE: message"; returns their number (0: all fine, or
+ * no catalogue in dir). */
+int summary_lang_check(const char *dir, struct conf_errors *errs);
+/* The fixed figure names tips may use (the quantity ones aside), for
+ * tests; *ret is static. */
+size_t summary_figures_fixed(const char *const **ret);
 
 /* ---- the engine -------------------------------------------------------- */
 
