@@ -7,7 +7,9 @@ foyer_script_test(push_retry)
 foyer_script_test(push_tls)
 foyer_script_test(push_giveup)
 foyer_script_test(push_redirect)
-set_tests_properties(push_retry push_tls push_giveup push_redirect PROPERTIES TIMEOUT 120)
+foyer_script_test(push_summary_keys)
+set_tests_properties(push_retry push_tls push_giveup push_redirect push_summary_keys
+  PROPERTIES TIMEOUT 120)
 # Revisions of a summary after late data, under libfaketime (the issue's
 # scenario: the clock a day ahead).  Exit 77 (skipped) as clock_jump.
 foyer_script_test(push_revision)
