@@ -58,7 +58,7 @@ struct push_stats {
     uint64_t queued;    /* outbox rows created (one per summary and endpoint) */
     uint64_t delivered; /* 2xx */
     uint64_t failures;  /* failed attempts that will be retried */
-    uint64_t given_up;  /* refused by the endpoint (any answer but 2xx, 5xx, 408, 429) */
+    uint64_t given_up;  /* refused by the endpoint (any answer but 2xx, 3xx, 5xx, 408, 429) */
     uint64_t expired;   /* older than max_age */
     uint64_t refused;   /* push_submit refused: too many waiting */
     uint64_t redirects; /* 3xx answers: a url to correct (the items stay pending) */

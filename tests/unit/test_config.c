@@ -1391,8 +1391,8 @@ static void test_lang_files(void **state)
     int n;
 
     (void)state;
-    assert_int_equal(lang_load("[tip a]\ncondition = x > 1\npriority = 1\ntext = t\n"
-                               "[tip a]\ncondition = x > 2\npriority = 2\ntext = u\n"
+    assert_int_equal(lang_load("[tip a]\ncondition = dju > 1\npriority = 1\ntext = t\n"
+                               "[tip a]\ncondition = dju > 2\npriority = 2\ntext = u\n"
                                "[tip b]\n",
                                "[strings]\nk = v\n[bogus]\n", &e),
                      -EINVAL);
