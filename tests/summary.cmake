@@ -3,6 +3,7 @@
 # the summary benchmark.  Included from tests/CMakeLists.txt.
 foyer_unit_test(test_summary)
 foyer_unit_test(test_tips)
+foyer_unit_test(test_revision)
 foyer_script_test(push_retry)
 foyer_script_test(push_tls)
 foyer_script_test(push_giveup)
