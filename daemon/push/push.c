@@ -67,7 +67,7 @@ struct endpoint {
     bool tls_verify;
     long timeout_s;
     int64_t max_age_s;
-    char *conf_file; /* where its url is set, for the redirect error */
+    char *conf_file; /* where its section is, for the redirect error */
     int conf_line;
     bool failing;    /* logged as failing; log again when it recovers */
     bool redirected; /* logged as redirected; likewise */
@@ -550,10 +550,10 @@ static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
         p->st_redirects++;
         if (!e->redirected) {
             log_err("push %s: HTTP %ld redirect to %s: not followed; the summaries stay pending "
-                    "until url at %s:%d ([push%s%s] url) is set to the endpoint's address and "
+                    "until the url of [push%s%s] (%s:%d) is set to the endpoint's address and "
                     "foyerd reloaded",
-                    ep_name(e), status, loc ? loc : "(no Location)", e->conf_file, e->conf_line,
-                    e->id[0] ? " " : "", e->id);
+                    ep_name(e), status, loc ? loc : "(no Location)", e->id[0] ? " " : "", e->id,
+                    e->conf_file, e->conf_line);
             e->redirected = true;
         }
         (void)snprintf(why, sizeof(why), "HTTP %ld redirect to %s", status,

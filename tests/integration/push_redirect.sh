@@ -36,7 +36,7 @@ CSV
 pid=$!
 wait_for 30 grep -q "push receiver: HTTP 301 redirect to http://127.0.0.1:$port2/moved: not followed" \
   "$work/foyerd.log" || push_fail "no error naming the Location"
-grep -q "url at $work/foyer.conf:[0-9]* (\[push receiver\] url)" "$work/foyerd.log" ||
+grep -q "until the url of \[push receiver\] ($work/foyer.conf:[0-9]*) is set" "$work/foyerd.log" ||
   push_fail "the error does not name the config key to change"
 # A retry comes (the item stays pending, with the usual backoff).
 two() { [ "$(grep -c '"outcome": "301"' "$work/recv.log")" -ge 2 ]; }
