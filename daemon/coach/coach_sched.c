@@ -16,8 +16,11 @@
  * so that the corrected summary reaches the endpoints.  A dwelling without
  * a single reading in a period gets no summary (not one of zeros).
  *
- * The pushed summaries are in the language of [push] language (default
- * French), with the degree-days of [foyer] dju_method.
+ * Computing them all again costs what the boundary run costs (bench_summary:
+ * about 0.75 s for the week of 1 000 dwellings), twice an hour at most.
+ *
+ * The pushed summaries are in [foyer] summary_language (default French),
+ * with the degree-days of [foyer] dju_method.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,9 +34,9 @@
 /* Readings of the last minutes of a period may still be on their way
  * (meter polls, the writer's batch deadline, MQTT sensors' intervals). */
 #define SUMMARY_GRACE_S 900
-/* How often the last closed week and month are looked at again for
- * dwellings that have no summary yet: history imported after the period
- * closed, a meter connected late. */
+/* How often the last closed week and month are computed again: history
+ * imported after the period closed, a meter connected late, a gateway back
+ * online make new summaries or new revisions. */
 #define SUMMARY_CATCHUP_S 3600
 
 struct summary_scheduler {
