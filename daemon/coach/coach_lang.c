@@ -20,12 +20,24 @@
  *   [format]             decimal = , (decimal separator) and thousands
  *
  * EXPR: numbers, figure names (docs/summary.md), + - * / ( ), comparisons
- * < <= > >= == !=, and, or, not.  An absent figure is NaN: any comparison
- * with it is false, so a tip never rests on a figure that is not there.
+ * < <= > >= == !=, and, or, not.  Precedence, loosest first, as in Python:
+ * or, and, not, comparisons (one per operand: no a < b < c), + -, * /,
+ * unary minus; so "not temp_mean > 21" is "not (temp_mean > 21)".  Every
+ * figure name, in the expressions and in the {placeholders} of text, must
+ * be one of the documented figures (figure_known()): a typo is a
+ * FILE:LINE error at load, not a tip that silently never fires.
+ *
+ * An absent figure is NaN, and NaN is "unknown" through the whole
+ * expression: arithmetic and comparisons with it are unknown, "not" of
+ * unknown is unknown, "and" is false when one side is false, "or" true
+ * when one side is true, else unknown; a condition that ends unknown does
+ * not hold.  So a tip never rests on a figure that is not there, with or
+ * without "not".
  *
  * The catalogue is immutable once loaded and may be shared by threads.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -145,6 +157,66 @@ double summary_vars_get(const struct summary_vars *v, const char *name)
     return s ? s->value : NAN;
 }
 
+/* ---- the documented figures --------------------------------------------- */
+
+/* The figures a tip may name: the table "Figures the conditions, savings
+ * and texts can use" of docs/summary.md, set by coach_summary.c.  A name
+ * added there is added here (test_tips checks every name of this table is
+ * in docs/summary.md). */
+static const char *const figures_fixed[] = {
+    "days",
+    "periods_per_year",
+    "coverage",
+    "surface_m2",
+    "dju",
+    "heating_season",
+    "heating_kwh",
+    "heating_eur",
+    "heating_price",
+    "heating_expected_kwh",
+    "heating_change_pct",
+    "heating_change_same",
+    "temp_mean",
+    "temp_hours_below_16",
+    "temp_hours_above_22",
+    "humidity_mean",
+    "humidity_hours_above_70",
+    "co2_hours_above_1000",
+    "co2_hours_above_1500",
+    "base_load_w",
+    "base_load_eur_year",
+    "building_change_pct",
+};
+/* Q_SUFFIX for each quantity Q of figures_quantities. */
+static const char *const figures_quantities[] = {"electricity", "heat", "gas", "hot_water",
+                                                 "cold_water"};
+static const char *const figures_suffixes[] = {
+    "",        "_per_day",       "_eur",          "_price", "_change_prev_pct", "_change_year_pct",
+    "_per_m2", "_vs_median_pct", "_best_quarter", "_peers",
+};
+
+static bool figure_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof(figures_fixed) / sizeof(figures_fixed[0]); i++)
+        if (strcmp(name, figures_fixed[i]) == 0)
+            return true;
+    for (size_t q = 0; q < sizeof(figures_quantities) / sizeof(figures_quantities[0]); q++) {
+        size_t n = strlen(figures_quantities[q]);
+        if (strncmp(name, figures_quantities[q], n) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof(figures_suffixes) / sizeof(figures_suffixes[0]); k++)
+            if (strcmp(name + n, figures_suffixes[k]) == 0)
+                return true;
+    }
+    return false;
+}
+
+size_t summary_figures_fixed(const char *const **ret)
+{
+    *ret = figures_fixed;
+    return sizeof(figures_fixed) / sizeof(figures_fixed[0]);
+}
+
 /* ---- expressions ------------------------------------------------------- */
 
 struct eparse {
@@ -180,6 +252,7 @@ static bool word_is(struct eparse *p, const char *w)
 }
 
 static int parse_or(struct eparse *p);
+static int parse_not(struct eparse *p);
 
 static int parse_primary(struct eparse *p)
 {
@@ -203,8 +276,11 @@ static int parse_primary(struct eparse *p)
         return a < 0 ? -1 : new_node(p, N_NEG, a, -1);
     }
     if (word_is(p, "not")) {
-        int a = parse_primary(p);
-        return a < 0 ? -1 : new_node(p, N_NOT, a, -1);
+        /* Here only after an operator of its own level or looser has been
+         * left: "a > not b" is an error, as in Python. */
+        p->err = "\"not\" where a value is expected (write \"not (a > b)\" or "
+                 "\"a <= b\")";
+        return -1;
     }
     if (isdigit((unsigned char)*p->s) || *p->s == '.') {
         char *end;
@@ -288,14 +364,27 @@ static int parse_cmp(struct eparse *p)
     return a;
 }
 
+/* "not" binds looser than comparisons, tighter than "and". */
+static int parse_not(struct eparse *p)
+{
+    skip_ws(p);
+    if (p->err)
+        return -1;
+    if (word_is(p, "not")) {
+        int a = parse_not(p);
+        return a < 0 ? -1 : new_node(p, N_NOT, a, -1);
+    }
+    return parse_cmp(p);
+}
+
 static int parse_and(struct eparse *p)
 {
-    int a = parse_cmp(p);
+    int a = parse_not(p);
     for (;;) {
         skip_ws(p);
         if (a < 0 || !word_is(p, "and"))
             return a;
-        int b = parse_cmp(p);
+        int b = parse_not(p);
         a = b < 0 ? -1 : new_node(p, N_AND, a, b);
     }
 }
@@ -346,15 +435,23 @@ static double eval_node(const struct expr *e, int i, const struct summary_vars *
         a = eval_node(e, n->a, v);
         return isnan(a) ? NAN : (a == 0 ? 1 : 0);
     case N_AND:
+        /* Three-valued: false wins, then unknown (NaN). */
         a = eval_node(e, n->a, v);
-        if (!truthy(a))
+        if (!isnan(a) && !truthy(a))
             return 0;
-        return truthy(eval_node(e, n->b, v)) ? 1 : 0;
+        b = eval_node(e, n->b, v);
+        if (!isnan(b) && !truthy(b))
+            return 0;
+        return isnan(a) || isnan(b) ? NAN : 1;
     case N_OR:
+        /* Three-valued: true wins, then unknown (NaN). */
         a = eval_node(e, n->a, v);
         if (truthy(a))
             return 1;
-        return truthy(eval_node(e, n->b, v)) ? 1 : 0;
+        b = eval_node(e, n->b, v);
+        if (truthy(b))
+            return 1;
+        return isnan(a) || isnan(b) ? NAN : 0;
     default:
         break;
     }
@@ -481,6 +578,8 @@ static char *dup_or_oom(struct lparse *p, const char *s)
     return d;
 }
 
+static void check_text(struct lparse *p, const struct tip *t, const char *text, int line);
+
 static void tip_key(struct lparse *p, struct tip *t, const char *name, const char *value, int line)
 {
     struct expr *e = NULL;
@@ -503,14 +602,43 @@ static void tip_key(struct lparse *p, struct tip *t, const char *name, const cha
     } else if (strcmp(name, "text") == 0) {
         free(t->text);
         t->text = dup_or_oom(p, value);
+        check_text(p, t, value, line);
         return;
     } else {
         lerr(p, line, "tip %s: unknown key \"%s\"", t->id, name);
         return;
     }
     const char *err = expr_parse(value, e);
-    if (err)
+    if (err) {
         lerr(p, line, "tip %s: %s: %s in \"%s\"", t->id, name, err, value);
+        return;
+    }
+    for (int i = 0; i < e->n_nodes; i++)
+        if (e->n[i].op == N_VAR && !figure_known(e->n[i].name))
+            lerr(p, line, "tip %s: %s: unknown figure \"%s\" (docs/summary.md lists them)", t->id,
+                 name, e->n[i].name);
+}
+
+/* The {figure} and {figure:N} placeholders of a tip's text name documented
+ * figures. */
+static void check_text(struct lparse *p, const struct tip *t, const char *text, int line)
+{
+    for (const char *c = strchr(text, '{'); c; c = strchr(c + 1, '{')) {
+        size_t n = strcspn(c + 1, ":}");
+        char name[64];
+        if (c[1 + n] != '}' && c[1 + n] != ':') {
+            lerr(p, line, "tip %s: text: \"{\" without \"}\"", t->id);
+            return;
+        }
+        if (n >= sizeof(name))
+            n = sizeof(name) - 1;
+        memcpy(name, c + 1, n);
+        name[n] = '\0';
+        /* saving_eur: the tip's own saving, set for its text only. */
+        if (!figure_known(name) && strcmp(name, "saving_eur") != 0)
+            lerr(p, line, "tip %s: text: unknown figure \"{%s}\" (docs/summary.md lists them)",
+                 t->id, name);
+    }
 }
 
 static void lang_key(void *ctx, const char *name, const char *value, const struct conf_pos *pos)
@@ -806,4 +934,41 @@ json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_var
         json_array_append_new(arr, o);
     }
     return arr;
+}
+
+int summary_lang_check(const char *dir, struct conf_errors *errs)
+{
+    DIR *d = opendir(dir);
+    int problems = 0;
+    if (!d)
+        return 0; /* no catalogue here: foyerd says so at start */
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        /* tips.LANG.conf, LANG a valid ID of at most 7 bytes */
+        const char *n = de->d_name;
+        size_t len = strlen(n);
+        char lang[8];
+        if (len <= strlen("tips..conf") || strncmp(n, "tips.", 5) != 0 ||
+            strcmp(n + len - 5, ".conf") != 0 || len - 10 >= sizeof(lang))
+            continue;
+        memcpy(lang, n + 5, len - 10);
+        lang[len - 10] = '\0';
+        if (!conf_id_valid(lang))
+            continue;
+        struct summary_lang *l = NULL;
+        size_t before = errs->n;
+        int rc = summary_lang_load(dir, lang, &l, errs);
+        if (rc < 0) {
+            problems += errs->n > before ? (int)(errs->n - before) : 1;
+            if (errs->n == before) {
+                struct conf_pos pos = {dir, 0};
+                char what[64];
+                (void)snprintf(what, sizeof(what), "tips.%s.conf and summary.%s.conf", lang, lang);
+                (void)conf_errors_add(errs, &pos, "%s: cannot load: %s", what, strerror(-rc));
+            }
+        }
+        summary_lang_free(l);
+    }
+    closedir(d);
+    return problems;
 }

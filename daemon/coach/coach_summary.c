@@ -472,6 +472,7 @@ int summary_compute(struct summary_engine *e, uint32_t dwelling, const struct su
     (void)summary_key(bid, c.dw->id, p->id, key, sizeof(key));
     json_object_set_new(doc, "schema_version", json_integer(SUMMARY_SCHEMA_VERSION));
     json_object_set_new(doc, "key", json_string(key));
+    json_object_set_new(doc, "revision", json_integer(1)); /* the pusher's (summary_revise()) */
     json_object_set_new(doc, "building", json_string(bid));
     json_object_set_new(doc, "dwelling", json_string(c.dw->id));
     json_object_set_new(doc, "surface_m2", summary_jnum(c.dw->surface_m2, 1));

@@ -79,6 +79,10 @@ const char *const conf_reg_type_names[] = {"u16", "s16", "u32",     "s32",
 const char *const conf_word_order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 const char *const conf_preset_names[] = {"none", "zigbee2mqtt", "tasmota", "shelly-gen2"};
 static const char *const log_level_names[] = {"error", "warning", "info", "debug"};
+/* In enum dju_method order. */
+static const char *const conf_dju_method_names[] = {"meteo-france", "costic"};
+/* The languages foyer ships tips.LANG.conf and summary.LANG.conf for. */
+static const char *const conf_summary_language_names[] = {"fr", "en"};
 static const char *const price_unit_names[] = {"kWh", "m3"};
 
 const char *quantity_name(enum quantity q)
@@ -119,6 +123,9 @@ static const char *const keys_foyer[] = {
     "batch_deadline_ms",
     "log_level",
     "future_tolerance_s",
+    "dju_method",
+    "summary_language",
+    "outbox_retention_days",
     NULL,
 };
 static const char *const keys_building[] = {"name", NULL};
@@ -141,8 +148,8 @@ static const char *const keys_mqtt[] = {"host",           "port",       "client_
                                         "session_expiry", "qos",        NULL};
 static const char *const keys_http[] = {"listen",  "port",         "tls_cert",    "tls_key",
                                         "web_dir", "behind_proxy", "tokens_file", NULL};
-static const char *const keys_push[] = {"url",     "token_file", "ca_file", "tls_verify",
-                                        "timeout", "max_age",    NULL};
+static const char *const keys_push[] = {"url",     "token_file", "ca_file",  "tls_verify",
+                                        "timeout", "max_age",    "insecure", NULL};
 static const char *const keys_tariff[] = {
     "quantity",   "price",    "price_unit", "subscription_eur_month",
     "valid_from", "valid_to", "building",   NULL};
@@ -313,6 +320,8 @@ static void build_foyer(struct conf_build *b)
     cfg->batch_deadline_ms = FOYER_BATCH_DEADLINE_MS;
     cfg->watchdog_s = 0;
     cfg->future_tolerance_s = FOYER_FUTURE_TOLERANCE_S;
+    cfg->outbox_retention_days = 90;
+    int dju = DJU_METEO_FRANCE, lang = 0;
     if (b->g[SEC_FOYER].n) {
         const struct conf_key *k;
         s = b->g[SEC_FOYER].v[0];
@@ -332,6 +341,11 @@ static void build_foyer(struct conf_build *b)
         (void)conf_get_enum(p, s, "log_level", log_level_names, N_ELEMS(log_level_names), &lvl);
         (void)conf_get_int(p, s, "future_tolerance_s", 0, FOYER_FUTURE_TOLERANCE_MAX_S,
                            &cfg->future_tolerance_s);
+        (void)conf_get_enum(p, s, "dju_method", conf_dju_method_names,
+                            N_ELEMS(conf_dju_method_names), &dju);
+        (void)conf_get_enum(p, s, "summary_language", conf_summary_language_names,
+                            N_ELEMS(conf_summary_language_names), &lang);
+        (void)conf_get_int(p, s, "outbox_retention_days", 1, 36600, &cfg->outbox_retention_days);
         if (cfg->raw_retention_days_no_consent > cfg->raw_retention_days) {
             k = conf_get(s, "raw_retention_days_no_consent");
             if (!k)
@@ -342,6 +356,9 @@ static void build_foyer(struct conf_build *b)
         }
     }
     cfg->log_level = conf_strdup(p, log_level_names[lvl]);
+    cfg->dju_method = (enum dju_method)dju;
+    (void)snprintf(cfg->summary_language, sizeof(cfg->summary_language), "%s",
+                   conf_summary_language_names[lang]);
 }
 
 static void build_buildings(struct conf_build *b)
@@ -610,6 +627,19 @@ static void build_push(struct conf_build *b)
         (void)conf_get_bool(p, s, "tls_verify", &x->tls_verify);
         (void)conf_get_int(p, s, "timeout", 1, 3600, &x->timeout_s);
         (void)conf_get_int(p, s, "max_age", 60, 366 * 86400, &x->max_age_s);
+        (void)conf_get_bool(p, s, "insecure", &x->insecure);
+        /* The bearer token and per-household figures would go in clear, or
+         * to whoever answers: only when the site says it knows. */
+        if (x->url && strncmp(x->url, "http://", 7) == 0 && !x->insecure)
+            conf_err(p, &conf_get(s, "url")->pos,
+                     "[%s] url: http:// sends the token and the households' data in clear; use "
+                     "https://, or set insecure = yes in this section",
+                     what);
+        if (!x->tls_verify && !x->insecure)
+            conf_err(p, &conf_get(s, "tls_verify")->pos,
+                     "[%s] tls_verify = false lets anyone on the path receive the token and the "
+                     "households' data; set ca_file instead, or insecure = yes in this section",
+                     what);
     }
 }
 

@@ -92,6 +92,9 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
     fprintf(out, "batch_deadline_ms = %d\n", cfg->batch_deadline_ms);
     dump_str(out, "log_level", cfg->log_level);
     fprintf(out, "future_tolerance_s = %d\n", cfg->future_tolerance_s);
+    fprintf(out, "dju_method = %s\n", cfg->dju_method == DJU_COSTIC ? "costic" : "meteo-france");
+    dump_str(out, "summary_language", cfg->summary_language);
+    fprintf(out, "outbox_retention_days = %d\n", cfg->outbox_retention_days);
 
     if (cfg->mqtt.enabled) {
         const struct mqtt_conf *m = &cfg->mqtt;
@@ -234,8 +237,9 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
         dump_str(out, "url", pe->url);
         dump_str(out, "token_file", pe->token_file);
         dump_str(out, "ca_file", pe->ca_file);
-        fprintf(out, "tls_verify = %s\ntimeout = %d\nmax_age = %d\n",
-                pe->tls_verify ? "true" : "false", pe->timeout_s, pe->max_age_s);
+        fprintf(out, "tls_verify = %s\ntimeout = %d\nmax_age = %d\ninsecure = %s\n",
+                pe->tls_verify ? "true" : "false", pe->timeout_s, pe->max_age_s,
+                pe->insecure ? "true" : "false");
     }
     for (size_t i = 0; i < cfg->n_tariffs; i++) {
         const struct tariff *t = &cfg->tariffs[i];

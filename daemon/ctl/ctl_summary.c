@@ -37,9 +37,10 @@ static int ctl_summary(const struct ctl_command *cmd, const struct foyer_config 
         {"dwelling", required_argument, NULL, 'd'}, {"period", required_argument, NULL, 'p'},
         {"lang", required_argument, NULL, 'l'},     {"format", required_argument, NULL, 'f'},
         {"dju", required_argument, NULL, 'j'},      {NULL, 0, NULL, 0}};
-    const char *dwelling = NULL, *period = NULL, *lang = "fr";
+    /* By default what foyerd pushes: [foyer] summary_language and dju_method. */
+    const char *dwelling = NULL, *period = NULL, *lang = cfg->summary_language;
     bool json = false;
-    enum dju_method dju = DJU_METEO_FRANCE;
+    enum dju_method dju = cfg->dju_method;
     int c;
 
     optind = 1;

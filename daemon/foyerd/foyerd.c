@@ -102,9 +102,10 @@ static void summaries_stop(void)
     summaries_sched = NULL;
     summaries_pusher = NULL;
     log_info("push: %llu summaries delivered, %llu failed attempts retried, %llu given up, "
-             "%llu expired",
+             "%llu expired, %llu redirects not followed",
              (unsigned long long)ps.delivered, (unsigned long long)ps.failures,
-             (unsigned long long)ps.given_up, (unsigned long long)ps.expired);
+             (unsigned long long)ps.given_up, (unsigned long long)ps.expired,
+             (unsigned long long)ps.redirects);
 }
 /* ---- summaries-and-push: end -------------------------------------------- */
 
@@ -355,6 +356,14 @@ static int check_config(const char *path, bool verbose)
         return 1;
     }
     int problems = check_channels_against_db(cfg, stderr);
+    /* The tip catalogues and words beside the config (every language, not
+     * only summary_language): a typo in a figure name is found now. */
+    char dir[1024];
+    struct conf_errors lerrs = {0};
+    summary_lang_dir(cfg, dir, sizeof(dir));
+    problems += summary_lang_check(dir, &lerrs);
+    print_errors(&lerrs, stderr);
+    conf_errors_free(&lerrs);
     /* The pages' texts, both languages, when [http] serves the pages. */
     if (cfg->http.enabled) {
         struct conf_errors terrs = {0};

@@ -67,13 +67,17 @@ struct endpoint {
     bool tls_verify;
     long timeout_s;
     int64_t max_age_s;
-    bool failing; /* logged as failing; log again when it recovers */
+    char *conf_file; /* where its section is, for the redirect error */
+    int conf_line;
+    bool failing;    /* logged as failing; log again when it recovers */
+    bool redirected; /* logged as redirected; likewise */
 };
 
 struct endpoints {
     struct endpoint *v;
     const char **ids; /* v[i].id, for store_outbox_add() */
     size_t n;
+    int64_t keep_delivered_s; /* [foyer] outbox_retention_days, in seconds */
 };
 
 struct xfer {
@@ -110,7 +114,7 @@ struct pusher {
     atomic_bool stop;
 
     _Atomic uint64_t st_submitted, st_queued, st_delivered, st_failures, st_given_up, st_expired,
-        st_refused;
+        st_refused, st_redirects;
 };
 
 /* ---- endpoints --------------------------------------------------------- */
@@ -123,12 +127,18 @@ static void endpoints_free(struct endpoints *e)
         free(e->v[i].url);
         free(e->v[i].auth);
         free(e->v[i].ca_file);
+        free(e->v[i].conf_file);
     }
     free(e->v);
     free(e->ids);
     e->v = NULL;
     e->ids = NULL;
     e->n = 0;
+}
+
+static const char *ep_name(const struct endpoint *e)
+{
+    return e->id[0] ? e->id : "(default)";
 }
 
 /* "Authorization: Bearer TOKEN" from the first line of path, read by
@@ -170,7 +180,8 @@ static const char *token_strerror(int err)
 static int endpoints_copy(const struct foyer_config *cfg, struct endpoints *ret)
 {
     struct endpoints e = {calloc(cfg->n_push + 1, sizeof(*e.v)),
-                          calloc(cfg->n_push + 1, sizeof(*e.ids)), cfg->n_push};
+                          calloc(cfg->n_push + 1, sizeof(*e.ids)), cfg->n_push,
+                          (int64_t)cfg->outbox_retention_days * 86400};
     if (!e.v || !e.ids) {
         endpoints_free(&e);
         return -ENOMEM;
@@ -185,10 +196,22 @@ static int endpoints_copy(const struct foyer_config *cfg, struct endpoints *ret)
         x->tls_verify = pe->tls_verify;
         x->timeout_s = pe->timeout_s;
         x->max_age_s = pe->max_age_s;
-        if (!x->url || (pe->ca_file && !x->ca_file)) {
+        x->conf_file = strdup(pe->pos.file ? pe->pos.file : "?");
+        x->conf_line = pe->pos.line;
+        if (!x->url || (pe->ca_file && !x->ca_file) || !x->conf_file) {
             endpoints_free(&e);
             return -ENOMEM;
         }
+        /* Allowed by insecure = yes only (conf_build.c); said at every
+         * start and reload, so it is not forgotten. */
+        if (strncmp(x->url, "http://", 7) == 0)
+            log_warn("%s:%d: push %s: insecure = yes: the bearer token and the households' data "
+                     "go in clear to %s",
+                     x->conf_file, x->conf_line, ep_name(x), x->url);
+        if (!x->tls_verify)
+            log_warn("%s:%d: push %s: insecure = yes: tls_verify = false, anyone on the path "
+                     "can receive the bearer token and the households' data",
+                     x->conf_file, x->conf_line, ep_name(x));
         if (pe->token_file) {
             int rc = read_token(pe->token_file, &x->auth);
             if (rc < 0) {
@@ -202,11 +225,6 @@ static int endpoints_copy(const struct foyer_config *cfg, struct endpoints *ret)
     }
     *ret = e;
     return 0;
-}
-
-static const char *ep_name(const struct endpoint *e)
-{
-    return e->id[0] ? e->id : "(default)";
 }
 
 static int find_endpoint(const struct endpoints *e, const char *id)
@@ -242,10 +260,19 @@ static void give_up_event(struct pusher *p, const char *endpoint, const char *de
                 store_outbox_errmsg(p->ob));
 }
 
-/* Give up the pending items older than their endpoint's max_age. */
+/* Give up the pending items older than their endpoint's max_age, and
+ * delete the delivered ones past the retention. */
 static void expire(struct pusher *p)
 {
     int64_t now = tu_now_s();
+    int64_t purged = 0;
+    if (store_outbox_purge(p->ob, now - p->eps.keep_delivered_s, &purged) < 0)
+        log_err("push: cannot delete the delivered summaries older than outbox_retention_days: "
+                "%s; retrying in 60 s",
+                store_outbox_errmsg(p->ob));
+    else if (purged > 0)
+        log_debug("push: %lld delivered outbox items past outbox_retention_days deleted",
+                  (long long)purged);
     for (size_t i = 0; i < p->eps.n; i++) {
         const struct endpoint *e = &p->eps.v[i];
         int64_t n = 0;
@@ -504,14 +531,35 @@ static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
     if (res == CURLE_OK && status >= 200 && status < 300) {
         set_row(p, x->id, STORE_OUTBOX_DELIVERED, attempts, now, NULL);
         p->st_delivered++;
-        if (e->failing) {
+        if (e->failing || e->redirected) {
             log_info("push %s: delivering again", ep_name(e));
             e->failing = false;
+            e->redirected = false;
         }
         return;
     }
-    bool retry;
-    if (res != CURLE_OK) {
+    bool retry, redirect = false;
+    if (res == CURLE_OK && status >= 300 && status < 400) {
+        /* Never followed (the bearer token would go to whoever the Location
+         * names), nor a reason to give up: the endpoint moved (http to
+         * https, a new host) and the config must follow.  The summaries
+         * stay pending and are retried with the usual backoff, so they
+         * leave as soon as url is corrected and foyerd reloaded. */
+        char *loc = NULL;
+        curl_easy_getinfo(x->h, CURLINFO_REDIRECT_URL, &loc);
+        p->st_redirects++;
+        if (!e->redirected) {
+            log_err("push %s: HTTP %ld redirect to %s: not followed; the summaries stay pending "
+                    "until the url of [push%s%s] (%s:%d) is set to the endpoint's address and "
+                    "foyerd reloaded",
+                    ep_name(e), status, loc ? loc : "(no Location)", e->id[0] ? " " : "", e->id,
+                    e->conf_file, e->conf_line);
+            e->redirected = true;
+        }
+        (void)snprintf(why, sizeof(why), "HTTP %ld redirect to %s", status,
+                       loc ? loc : "(no Location)");
+        retry = redirect = true;
+    } else if (res != CURLE_OK) {
         (void)snprintf(why, sizeof(why), "%s", x->err[0] ? x->err : curl_easy_strerror(res));
         retry = true;
     } else {
@@ -540,6 +588,8 @@ static void finish_transfer(struct pusher *p, struct xfer *x, CURLcode res)
     int64_t wait_s = (int64_t)(delay + 0.999);
     set_row(p, x->id, STORE_OUTBOX_PENDING, attempts, now + wait_s, why);
     sched_set(p, x->id, tu_mono_ms() + wait_s * 1000);
+    if (redirect)
+        return; /* counted and logged above */
     p->st_failures++;
     if (!e->failing) {
         log_warn("push %s: %s: %s; retrying in %lld s (logged again when it delivers)", ep_name(e),
@@ -771,6 +821,7 @@ void push_get_stats(struct pusher *p, struct push_stats *ret)
         .given_up = p->st_given_up,
         .expired = p->st_expired,
         .refused = p->st_refused,
+        .redirects = p->st_redirects,
     };
 }
 

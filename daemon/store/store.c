@@ -41,7 +41,8 @@
  *       only by the pusher thread, on its own connection, through
  *       daemon/store/store_outbox.c (include/foyer/store_outbox.h); read
  *       through store_read_summary() by the summary engine (tips shown last
- *       period) and the scheduler (which are missing).
+ *       period) and the scheduler (what was pushed: a recomputed summary
+ *       whose figures differ is pushed as its next revision).
  *   outbox(id INTEGER PRIMARY KEY, endpoint TEXT, key TEXT, dwelling TEXT,
  *          body TEXT, created, attempts, next_try, state, last_error)
  *       UNIQUE(endpoint, key)                                     [version 2]
@@ -50,7 +51,9 @@
  *       408 or 429, or older than the endpoint's max_age): enum
  *       store_outbox_state.  Rows of one (endpoint, dwelling) are sent in id
  *       order.  Written only by the pusher, likewise, which also appends an
- *       events row (kind push_given_up) when it gives up.
+ *       events row (kind push_given_up) when it gives up, and deletes
+ *       delivered rows after [foyer] outbox_retention_days (a delivered
+ *       row's next_try is its delivery time).
  *
  *   ingest_state(id = 1, queue_seq, db_id, ingest_gen)            [version 3]
  *       The sequence number of the last reading of foyerd's reading queue

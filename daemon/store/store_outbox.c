@@ -39,6 +39,7 @@ enum {
     OST_HEADS,
     OST_RETRY,
     OST_CLOSE,
+    OST_PURGE,
     OST_COUNT_
 };
 
@@ -64,6 +65,8 @@ static const char *const outbox_sql[OST_COUNT_] = {
     [OST_RETRY] = "UPDATE outbox SET attempts = ?2, next_try = ?3, last_error = ?4 WHERE id = ?1",
     [OST_CLOSE] = "UPDATE outbox SET state = ?5, attempts = ?2, next_try = ?3, last_error = ?4,"
                   " body = '' WHERE id = ?1",
+    /* A delivered row's next_try is its delivery time (store_outbox_set()). */
+    [OST_PURGE] = "DELETE FROM outbox WHERE state = 1 AND next_try < ?1",
 };
 
 struct store_outbox {
@@ -262,4 +265,14 @@ int store_outbox_set(struct store_outbox *o, int64_t id, enum store_outbox_state
     if (!pending)
         sqlite3_bind_int(st, 5, (int)state);
     return run(o, st);
+}
+
+int store_outbox_purge(struct store_outbox *o, int64_t delivered_before_s, int64_t *ret_n)
+{
+    sqlite3_stmt *st = o->st[OST_PURGE];
+    sqlite3_bind_int64(st, 1, delivered_before_s);
+    int rc = run(o, st);
+    if (rc == 0)
+        *ret_n = sqlite3_changes(o->db);
+    return rc;
 }

@@ -71,11 +71,8 @@ void summary_period_at(enum summary_kind kind, int64_t ts_s, struct summary_peri
 void summary_period_prev(const struct summary_period *p, struct summary_period *ret);
 bool summary_period_last_year(const struct summary_period *p, struct summary_period *ret);
 
-/* Degree-days, base 18 °C, from a day's outdoor minimum and maximum. */
-enum dju_method {
-    DJU_METEO_FRANCE, /* max(0, 18 - (Tmin + Tmax) / 2) */
-    DJU_COSTIC,       /* the heating engineers' method, for days straddling 18 °C */
-};
+/* Degree-days by method m (enum dju_method in config.h: [foyer]
+ * dju_method). */
 double summary_dju(enum dju_method m, double tmin_c, double tmax_c);
 
 /* ---- language files ---------------------------------------------------- */
@@ -101,6 +98,14 @@ const char *summary_lang_str(const struct summary_lang *l, const char *key);
 size_t summary_lang_n_tips(const struct summary_lang *l);
 const char *summary_lang_tip_id(const struct summary_lang *l, size_t i);
 const char *summary_lang_tip_condition(const struct summary_lang *l, size_t i);
+/* Load every catalogue of dir (each tips.LANG.conf with its
+ * summary.LANG.conf) to check it, for --check-config: problems are added
+ * to errs as "FILE:LINE: message"; returns their number (0: all fine, or
+ * no catalogue in dir). */
+int summary_lang_check(const char *dir, struct conf_errors *errs);
+/* The fixed figure names tips may use (the quantity ones aside), for
+ * tests; *ret is static. */
+size_t summary_figures_fixed(const char *const **ret);
 
 /* ---- the engine -------------------------------------------------------- */
 
@@ -142,11 +147,26 @@ int summary_closed_by_data(struct summary_engine *e, uint32_t dwelling,
  * summary.  0 or -EIO (write error). */
 int summary_render_text(const json_t *summary, const struct summary_lang *lang, FILE *out);
 
-/* The Idempotency-Key of a summary: "foyer-summary-vSCHEMA/BUILDING/DWELLING/
- * PERIOD", stable for dwelling + period + schema version.  0 or
- * -ENAMETOOLONG. */
+/* The Idempotency-Key of a summary's first revision: "foyer-summary-vSCHEMA/
+ * BUILDING/DWELLING/PERIOD", stable for dwelling + period + schema version
+ * (revision N >= 2 adds "/rN": summary_revise()).  0 or -ENAMETOOLONG. */
 int summary_key(const char *building, const char *dwelling, const char *period, char *buf,
                 size_t len);
+
+/* Revisions of one dwelling's summary of one period at most: a period
+ * whose figures keep changing (a clock or a meter gone wrong) stops being
+ * pushed again after this many. */
+#define SUMMARY_REVISION_MAX 100
+
+/* Compare a computed summary doc (revision 1, as summary_compute() makes
+ * it) with the stored one of the same dwelling and period (its JSON, or
+ * NULL when none is stored).  Returns 1 when none is stored (doc left
+ * as is), 0 when the figures are the same (only generated_at, revision
+ * and key may differ: nothing to push), or the new revision N >= 2 when
+ * they changed: doc's "revision" becomes N and its "key" the first
+ * revision's key + "/rN".  -EINVAL (stored_body is not JSON), -ERANGE
+ * (SUMMARY_REVISION_MAX reached), -ENOMEM; doc is then untouched. */
+int summary_revise(json_t *doc, const char *stored_body);
 
 /* ---- the scheduler (foyerd's main loop) ---------------------------------- */
 

@@ -250,6 +250,7 @@ struct push_endpoint {
     bool tls_verify; /* default true */
     int timeout_s;   /* default 10 */
     int max_age_s;   /* undelivered items are given up after, default 7 days */
+    bool insecure;   /* http:// or tls_verify = false allowed (warned at every start) */
     struct conf_pos pos;
 };
 
@@ -266,6 +267,13 @@ struct tariff {
     struct conf_pos pos;
 };
 
+/* Degree-days, base 18 °C, from a day's outdoor minimum and maximum
+ * (summary_dju() in coach.h). */
+enum dju_method {
+    DJU_METEO_FRANCE, /* max(0, 18 - (Tmin + Tmax) / 2) */
+    DJU_COSTIC,       /* the heating engineers' method, for days straddling 18 °C */
+};
+
 struct foyer_config {
     /* [foyer] */
     char *database;                    /* default /var/lib/foyer/foyer.db */
@@ -278,6 +286,9 @@ struct foyer_config {
     char *log_level;                   /* error|warning|info|debug, default info */
     int future_tolerance_s;            /* further ahead of the clock: refused (limits.h) */
     int watchdog_s;                    /* unused when systemd gives WATCHDOG_USEC */
+    enum dju_method dju_method;        /* degree-days of the summaries, default Météo-France */
+    char summary_language[8];          /* "fr" (default) or "en": summaries foyerd pushes */
+    int outbox_retention_days;         /* delivered outbox rows are deleted after, default 90 */
 
     struct building *buildings;
     size_t n_buildings;

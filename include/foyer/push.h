@@ -10,16 +10,22 @@
  * endpoint, in one transaction, then POSTs them:
  *
  *   - JSON body, headers Content-Type: application/json, Idempotency-Key
- *     (stable for dwelling + period + schema version), Authorization:
+ *     (stable for dwelling + period + schema version + revision), Authorization:
  *     Bearer <the first line of token_file> when a token file is set;
- *   - TLS verified unless tls_verify = false, with ca_file when set; no
- *     redirect followed;
+ *   - TLS verified unless tls_verify = false (allowed with insecure = yes
+ *     only, and warned about at every start, like an http:// url), with
+ *     ca_file when set;
  *   - 2xx: delivered.  5xx, 408, 429 and network or TLS errors: retried
  *     with exponential backoff (1 s doubling up to 15 min, times a random
  *     factor from 0.5 to 1), or after the Retry-After the server gave (at
- *     most a day).  Any other answer (a 4xx, a redirect): given up, with an
- *     event.  Items older than the endpoint's max_age: given up, with an
- *     event per endpoint, looked for once a minute.  The items of an
+ *     most a day).  A redirect (3xx) is never followed (the bearer token
+ *     would go to another origin): the items stay pending and are retried
+ *     with the same backoff, an error names the Location and the url to
+ *     correct (once, until the endpoint delivers again), counted in
+ *     redirects.  Any other answer (a 4xx): given up, with an event.
+ *     Items older than the endpoint's max_age: given up, with an event per
+ *     endpoint, looked for once a minute, when delivered items older than
+ *     [foyer] outbox_retention_days are deleted too.  The items of an
  *     endpoint no longer configured stay pending, neither sent nor expired;
  *   - in order per dwelling and endpoint: an item is sent only when every
  *     earlier item of its dwelling for that endpoint is delivered or given
@@ -52,9 +58,10 @@ struct push_stats {
     uint64_t queued;    /* outbox rows created (one per summary and endpoint) */
     uint64_t delivered; /* 2xx */
     uint64_t failures;  /* failed attempts that will be retried */
-    uint64_t given_up;  /* refused by the endpoint (any answer but 2xx, 5xx, 408, 429) */
+    uint64_t given_up;  /* refused by the endpoint (any answer but 2xx, 3xx, 5xx, 408, 429) */
     uint64_t expired;   /* older than max_age */
     uint64_t refused;   /* push_submit refused: too many waiting */
+    uint64_t redirects; /* 3xx answers: a url to correct (the items stay pending) */
 };
 
 struct pusher;

@@ -112,8 +112,17 @@ int store_outbox_heads(struct store_outbox *o,
 
 /* Record a try of item id: its attempts, next_try_s and last_error (error
  * copied; NULL for none).  STORE_OUTBOX_PENDING keeps it pending, to try
- * again at next_try_s; DELIVERED and GIVEN_UP close it and drop its body. */
+ * again at next_try_s; DELIVERED and GIVEN_UP close it and drop its body
+ * (for DELIVERED, next_try_s is the delivery time: store_outbox_purge()
+ * goes by it). */
 int store_outbox_set(struct store_outbox *o, int64_t id, enum store_outbox_state state,
                      int attempts, int64_t next_try_s, const char *error);
+
+/* Delete the delivered items delivered before delivered_before_s (the
+ * retention of [foyer] outbox_retention_days).  Pending and given-up items
+ * stay.  The stored summaries (table summaries) stay too: they, not the
+ * outbox, tell the scheduler what was already pushed.  *ret_n gets how
+ * many were deleted. */
+int store_outbox_purge(struct store_outbox *o, int64_t delivered_before_s, int64_t *ret_n);
 
 #endif

@@ -63,7 +63,7 @@ static void write_conf(const char *path, const char *db, int n, const char *push
     fprintf(f, "[tariff e]\nquantity = electricity\nprice = 0.1952\n"
                "subscription_eur_month = 12.8\n[tariff w]\nquantity = hot_water\nprice = 10.5\n");
     if (push_url)
-        fprintf(f, "[push bench]\nurl = %s\ntimeout = 10\n", push_url);
+        fprintf(f, "[push bench]\nurl = %s\ninsecure = yes\ntimeout = 10\n", push_url);
     fclose(f);
 }
 

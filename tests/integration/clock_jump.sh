@@ -76,6 +76,7 @@ dwelling = d1
 interval = 2
 [push receiver]
 url = http://127.0.0.1:$(cat "$work/push.port")/summaries
+insecure = yes
 timeout = 5
 CONF
 

@@ -83,6 +83,7 @@ dwelling = z
 interval = 2
 [push receiver]
 url = http://127.0.0.1:$3/summaries
+insecure = yes
 timeout = 60
 CONF
 }

@@ -4,12 +4,14 @@
 Answers POSTs with a scripted sequence of outcomes (then 200 for ever) and
 writes one JSON line per request to LOG: its number, Idempotency-Key,
 Authorization, the outcome, whether the key was already accepted (a
-duplicate, answered 200 as a real idempotent receiver would) and the
-dwelling and period of the body.
+duplicate, answered 200 as a real idempotent receiver would), and the
+dwelling, period, revision and coverage share of the body (a receiver keeps
+the highest revision of each dwelling and period: docs/summary.md).
 
 Usage: http_receiver.py --port-file F --log F [--script 500,timeout,429,200]
-                        [--tls CERT KEY] [--hang S]
-  outcomes: a status code (429 and 503 carry "Retry-After: 1"), or
+                        [--tls CERT KEY] [--hang S] [--location URL]
+  outcomes: a status code (429 and 503 carry "Retry-After: 1"; 301, 302,
+  307 and 308 carry "Location: URL", default https://127.0.0.1:1/moved), or
   "timeout" (no answer for --hang seconds, default 4).
 The port (bound on 127.0.0.1, chosen by the kernel) is written to the port
 file once the server listens.
@@ -33,6 +35,7 @@ def main():
     ap.add_argument("--script", default="")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--hang", type=float, default=4.0)
+    ap.add_argument("--location", default="https://127.0.0.1:1/moved")
     args = ap.parse_args()
     script = [s for s in args.script.split(",") if s]
     log = open(args.log, "a", buffering=1)
@@ -63,6 +66,8 @@ def main():
                    "type": self.headers.get("Content-Type", ""),
                    "dwelling": doc.get("dwelling"),
                    "period": (doc.get("period") or {}).get("id"),
+                   "revision": doc.get("revision"),
+                   "coverage": (doc.get("coverage") or {}).get("share"),
                    "t": time.time()}
             log.write(json.dumps(rec) + "\n")
             if outcome == "timeout":
@@ -73,6 +78,8 @@ def main():
             self.send_response(code)
             if code in (429, 503):
                 self.send_header("Retry-After", "1")
+            if code in (301, 302, 307, 308):
+                self.send_header("Location", args.location)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -21,6 +21,7 @@ dwelling = empty
 quantity = electricity
 [push receiver]
 url = http://127.0.0.1:$port/summaries
+insecure = yes
 timeout = 10
 CONF
 } > "$work/foyer.conf"

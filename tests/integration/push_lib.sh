@@ -4,9 +4,11 @@
 work=$(mktemp -d "/tmp/foyer-${1:-push}-XXXXXX")
 pid=""
 recv=""
+recv2=""
 push_cleanup() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
   [ -n "$recv" ] && kill "$recv" 2>/dev/null || true
+  [ -n "$recv2" ] && kill "$recv2" 2>/dev/null || true
   rm -rf "$work"
 }
 trap push_cleanup EXIT
@@ -19,6 +21,15 @@ start_receiver() {
   recv=$!
   wait_for 10 test -s "$work/port" || fail "receiver did not start"
   port=$(cat "$work/port")
+}
+
+# start_receiver2 [options]: a second receiver (recv2.log); sets recv2 and port2.
+start_receiver2() {
+  /usr/bin/python3 "$FOYER_SRC/tests/integration/http_receiver.py" --port-file "$work/port2" \
+    --log "$work/recv2.log" "$@" &
+  recv2=$!
+  wait_for 10 test -s "$work/port2" || fail "second receiver did not start"
+  port2=$(cat "$work/port2")
 }
 
 # The [foyer] section and a building b1 with dwelling a (40 m², electric,

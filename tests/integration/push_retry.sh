@@ -26,6 +26,7 @@ quantity = electricity
 price = 0.1952
 [push receiver]
 url = http://127.0.0.1:$port/summaries
+insecure = yes
 token_file = push.token
 timeout = 1
 CONF

@@ -629,7 +629,7 @@ static void test_other_sections(void **state)
                        "password_file = /etc/foyer/mqtt.pw\n"
                        "[http]\nport = 8443\ntokens_file = tokens\n"
                        "[push]\nurl = https://a.example/x\n"
-                       "[push p2]\nurl = http://b.example/\ntimeout = 30\ntls_verify = no\n"
+                       "[push p2]\nurl = http://b.example/\ntimeout = 30\ntls_verify = no\ninsecure = yes\n"
                        "[tariff e]\nquantity = electricity\nprice = 0.25\n"
                        "valid_from = 2025-01-01\nvalid_to = 2025-12-31\nbuilding = b1\n"
                        "[tariff w]\nquantity = hot_water\nprice = 10\n";
@@ -1391,8 +1391,8 @@ static void test_lang_files(void **state)
     int n;
 
     (void)state;
-    assert_int_equal(lang_load("[tip a]\ncondition = x > 1\npriority = 1\ntext = t\n"
-                               "[tip a]\ncondition = x > 2\npriority = 2\ntext = u\n"
+    assert_int_equal(lang_load("[tip a]\ncondition = dju > 1\npriority = 1\ntext = t\n"
+                               "[tip a]\ncondition = dju > 2\npriority = 2\ntext = u\n"
                                "[tip b]\n",
                                "[strings]\nk = v\n[bogus]\n", &e),
                      -EINVAL);

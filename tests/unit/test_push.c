@@ -57,7 +57,7 @@ static void pushenv_setup(struct pushenv *e)
     write_file(e->token, "s3cret-token\n");
     int n = snprintf(text, sizeof(text),
                      TEST_BASE_CONF "[push receiver]\n"
-                                    "url = http://127.0.0.1:9/summaries\n"
+                                    "url = http://127.0.0.1:9/summaries\ninsecure = yes\n"
                                     "token_file = push.token\n",
                      db);
     assert_true(n > 0 && (size_t)n < sizeof(text));

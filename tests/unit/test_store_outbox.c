@@ -203,6 +203,40 @@ static void test_expire_and_event(void **state)
                      1);
 }
 
+/* Delivered items are deleted after the retention, by their delivery time;
+ * pending and given-up ones, and the stored summaries, stay. */
+static void test_purge_delivered(void **state)
+{
+    struct oenv *e = *state;
+    char *const rows[][3] = {
+        {"k-old", "d1", "2026-W01"},
+        {"k-new", "d2", "2026-W01"},
+        {"k-lost", "d3", "2026-W01"},
+    };
+    const int64_t day = 86400;
+    int64_t now = tu_now_s(), n = -1;
+    assert_int_equal(add(e, now - 100 * day, 3, rows), 6);
+    struct heads h = {0};
+    heads(e, &h);
+    assert_string_equal(h.text, "a:k-old b:k-old a:k-new b:k-new a:k-lost b:k-lost");
+    assert_int_equal(
+        store_outbox_set(e->o, h.ids[0], STORE_OUTBOX_DELIVERED, 1, now - 95 * day, NULL), 0);
+    assert_int_equal(store_outbox_set(e->o, h.ids[2], STORE_OUTBOX_DELIVERED, 1, now, NULL), 0);
+    assert_int_equal(
+        store_outbox_set(e->o, h.ids[4], STORE_OUTBOX_GIVEN_UP, 1, now - 95 * day, "HTTP 400"), 0);
+
+    assert_int_equal(store_outbox_purge(e->o, now - 90 * day, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(look(e, "SELECT count(*) FROM outbox WHERE key = 'k-old' AND endpoint = 'a'"),
+                     0);
+    assert_int_equal(look(e, "SELECT count(*) FROM outbox"), 5);
+    assert_int_equal(look(e, "SELECT count(*) FROM outbox WHERE state = 1"), 1);
+    assert_int_equal(look(e, "SELECT count(*) FROM outbox WHERE state = 2"), 1);
+    assert_int_equal(look(e, "SELECT count(*) FROM summaries"), 3);
+    assert_int_equal(store_outbox_purge(e->o, now - 90 * day, &n), 0);
+    assert_int_equal(n, 0);
+}
+
 static void test_open_needs_the_database(void **state)
 {
     struct oenv *e = *state;
@@ -327,6 +361,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_and_heads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_and_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_needs_the_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_commit_keeps_writer_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_next_to_writer_noticed, setup, teardown),
