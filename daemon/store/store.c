@@ -8,9 +8,9 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c.  What they
  * share is store_int.h.
  *
- * SCHEMA (version 4, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 5, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
- * ingest_state.ingest_gen)
+ * ingest_state.ingest_gen, version 5 alerts)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -61,6 +61,20 @@
  *       another (deleted, replaced) database is recognised.  ingest_gen
  *       [version 4] is raised by one in every store_ingest() transaction,
  *       whoever runs it (foyerd's writer, foyerctl import): see WRITE PATH.
+ *
+ *   alerts(id INTEGER PRIMARY KEY, kind, subject, severity, building,
+ *          dwelling, channel, state, opened, last_seen, acked, ack_by,
+ *          ack_note, closed, closed_by, value, threshold, text_fr, text_en)
+ *                                                                 [version 5]
+ *       One row per alert, kept after it closes (history).  (kind, subject)
+ *       names what it is about (a channel, a meter, a bus): at most one row
+ *       of a (kind, subject) is not closed.  state: 0 open, 1 acknowledged,
+ *       2 closed (enum store_alert_state).  opened and last_seen: the first
+ *       and last hour the condition held; value and threshold: the figure
+ *       that opened it; text_fr and text_en: its sentence.  Written only by
+ *       the alert engine (foyerd's main thread) and by hand (foyerctl alerts
+ *       ack|close), each on a connection of its own, through
+ *       daemon/store/store_alerts.c (include/foyer/store_alerts.h).
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -169,8 +183,21 @@ static const char *const schema_v4[] = {
     NULL,
 };
 
+/* Version 5: alerts (daemon/alerts/, written through store_alerts.c). */
+static const char *const schema_v5[] = {
+    "CREATE TABLE alerts(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,"
+    " severity TEXT NOT NULL, building TEXT, dwelling TEXT, channel TEXT,"
+    " state INTEGER NOT NULL DEFAULT 0, opened INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    " acked INTEGER, ack_by TEXT, ack_note TEXT, closed INTEGER, closed_by TEXT,"
+    " value REAL, threshold REAL, text_fr TEXT NOT NULL, text_en TEXT NOT NULL)",
+    "CREATE INDEX alerts_subject ON alerts(kind, subject, id)",
+    "CREATE INDEX alerts_state ON alerts(state, id)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                schema_v5};
 
 int store_sqlite_errno(int rc)
 {
