@@ -47,7 +47,10 @@ static void usage(FILE *out)
             "      --lang fr|en --format text|json   (default fr, text)\n"
             "  events [--since DATE] [--dwelling ID] [--json]\n"
             "                             resets, rollovers, dropped readings, meters offline,\n"
-            "                             sensors stale (default: the last 30 days)\n\n"
+            "                             sensors stale (default: the last 30 days)\n"
+            "  alerts [--building ID] [--dwelling ID] [--all] [--json]\n"
+            "  alerts ack ID [--note TEXT] | alerts close ID\n"
+            "                             alerts to act on (foyerctl alerts --help)\n\n"
             "Options:\n"
             "  -c, --config FILE   configuration file (default %s)\n"
             "  -V, --version       print the version\n"
@@ -464,14 +467,17 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(const struct foyer_config *, int, char **);
-    } cmds[] = {{"status", cmd_status},
-                {"import", cmd_import},
-                {"export", cmd_export},
-                {"summary", ctl_summary},
-                {"events", ctl_events}};
+    } cmds[] = {{"status", cmd_status},   {"import", cmd_import}, {"export", cmd_export},
+                {"summary", ctl_summary}, {"events", ctl_events}, {"alerts", ctl_alerts}};
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
         if (strcmp(argv[i], cmds[k].name) != 0)
             continue;
+        /* Its usage needs no config. */
+        for (int j = i + 1; cmds[k].fn == ctl_alerts && j < argc; j++)
+            if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+                ctl_alerts_usage(stdout);
+                return 0;
+            }
         struct foyer_config *cfg = load_config(path);
         if (!cfg)
             return 1;

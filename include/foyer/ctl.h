@@ -22,6 +22,12 @@ struct store *ctl_open_readonly(const struct foyer_config *cfg, const char *cmd)
 /* foyerctl events [--since DATE] [--dwelling ID] [--json] */
 int ctl_events(const struct foyer_config *cfg, int argc, char **argv);
 
+/* foyerctl alerts [--building ID] [--dwelling ID] [--all] [--json]
+ * [--lang fr|en], foyerctl alerts ack ID [--note TEXT], foyerctl alerts
+ * close ID (daemon/ctl/ctl_alerts.c); its usage text on out. */
+int ctl_alerts(const struct foyer_config *cfg, int argc, char **argv);
+void ctl_alerts_usage(FILE *out);
+
 /* foyerctl summary --dwelling ID --period P [--lang fr|en] [--format text|json]
  * (daemon/ctl/ctl_summary.c) */
 int ctl_summary(const struct foyer_config *cfg, int argc, char **argv);
