@@ -55,7 +55,8 @@ room_of_header() { # include/foyer/NAME.h -> room
   case $1 in
     config.h) echo conf ;;
     ingest.h) echo ingest ;;
-    store.h | store_outbox.h | store_private.h | counter.h) echo store ;;
+    store.h | store_outbox.h | store_alerts.h | store_private.h | counter.h) echo store ;;
+    alerts.h) echo alerts ;;
     coach.h) echo coach ;;
     push.h) echo push ;;
     ctl.h) echo ctl ;;
@@ -67,9 +68,10 @@ room_of_header() { # include/foyer/NAME.h -> room
   esac
 }
 declare -A allowed=(
-  [foyerd]="drivers driver ingest store coach push conf util"
+  [foyerd]="drivers driver ingest store coach push alerts conf util"
   [ctl]="coach store conf util"
   [coach]="push store conf util"
+  [alerts]="store conf util"
   [push]="store conf util"
   [ingest]="store driver util"
   [drivers]="driver conf util"
