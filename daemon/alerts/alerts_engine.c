@@ -327,6 +327,9 @@ int alerts_engine_run(struct alerts_engine *e, int64_t now_s, struct alerts_run_
     else if (x.stats.opened || x.stats.closed)
         log_info("alerts: %llu opened, %llu closed in %lld ms", (unsigned long long)x.stats.opened,
                  (unsigned long long)x.stats.closed, (long long)(tu_mono_ms() - t0));
+    else
+        log_debug("alerts: hours up to %lld judged, nothing opened or closed, in %lld ms",
+                  (long long)end_s, (long long)(tu_mono_ms() - t0));
     store_alerts_close(sa);
     store_close(ro);
     if (rc == 0 && ret_stats)
