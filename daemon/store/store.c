@@ -183,15 +183,18 @@ static const char *const schema_v4[] = {
     NULL,
 };
 
-/* Version 5: alerts (daemon/alerts/, written through store_alerts.c). */
+/* Version 5: alerts (daemon/alerts/, written through store_alerts.c).  IF
+ * NOT EXISTS: a database taken back to an older version by hand (the
+ * migration tests do) may keep the table. */
 static const char *const schema_v5[] = {
-    "CREATE TABLE alerts(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT "
+    "NOT NULL,"
     " severity TEXT NOT NULL, building TEXT, dwelling TEXT, channel TEXT,"
     " state INTEGER NOT NULL DEFAULT 0, opened INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
     " acked INTEGER, ack_by TEXT, ack_note TEXT, closed INTEGER, closed_by TEXT,"
     " value REAL, threshold REAL, text_fr TEXT NOT NULL, text_en TEXT NOT NULL)",
-    "CREATE INDEX alerts_subject ON alerts(kind, subject, id)",
-    "CREATE INDEX alerts_state ON alerts(state, id)",
+    "CREATE INDEX IF NOT EXISTS alerts_subject ON alerts(kind, subject, id)",
+    "CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, id)",
     NULL,
 };
 
