@@ -256,6 +256,140 @@ static int put_open(void *ctx, const struct store_alert *al)
     return 0;
 }
 
+static json_t *time_or_null(int64_t ts)
+{
+    char b[40];
+    return ts ? json_string(tu_format_local(ts, b, sizeof(b))) : json_null();
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *alerts_json(const struct store_alert *al, enum store_alert_state state, const char *lang)
+{
+    static const char *const states[] = {"open", "acknowledged", "closed"};
+    json_t *o = json_object();
+    bool en = lang && strcmp(lang, "en") == 0;
+    if (!o)
+        return NULL;
+    int rc = json_object_set_new(o, "id", json_integer(al->id));
+    rc |= json_object_set_new(o, "kind", str_or_null(al->kind));
+    rc |= json_object_set_new(o, "severity", str_or_null(al->severity));
+    rc |= json_object_set_new(o, "building", str_or_null(al->building));
+    rc |= json_object_set_new(o, "dwelling", str_or_null(al->dwelling));
+    rc |= json_object_set_new(o, "channel", str_or_null(al->channel));
+    rc |= json_object_set_new(o, "state", json_string((unsigned)state < 3 ? states[state] : "?"));
+    rc |= json_object_set_new(o, "opened", time_or_null(al->opened_s));
+    rc |= json_object_set_new(o, "acknowledged", time_or_null(al->acked_s));
+    rc |= json_object_set_new(o, "closed", time_or_null(al->closed_s));
+    rc |= json_object_set_new(o, "text", str_or_null(en ? al->text_en : al->text_fr));
+    rc |= json_object_set_new(o, "acknowledged_by", str_or_null(al->ack_by));
+    rc |= json_object_set_new(o, "note", str_or_null(al->ack_note));
+    rc |= json_object_set_new(o, "closed_by", str_or_null(al->closed_by));
+    rc |= json_object_set_new(o, "subject", str_or_null(al->subject));
+    rc |= json_object_set_new(o, "value", json_real(al->value));
+    rc |= json_object_set_new(o, "threshold", json_real(al->threshold));
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- delivery to the [push] endpoints with alerts = yes -------------------- */
+
+/* The outbox rows of one run. */
+struct push_list {
+    struct store_alert_push *v;
+    size_t n, cap;
+    uint64_t db_id;
+    int64_t from_s; /* alerts closed before are not looked at again */
+    int err;
+};
+
+static void push_list_free(struct push_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free((char *)l->v[i].key);
+        free((char *)l->v[i].dwelling);
+        free((char *)l->v[i].body);
+    }
+    free(l->v);
+}
+
+static int put_push(void *ctx, const struct store_alert *al)
+{
+    struct push_list *l = ctx;
+    if (al->state == STORE_ALERT_CLOSED && al->closed_s < l->from_s)
+        return 0;
+    for (int st = STORE_ALERT_OPEN; st <= STORE_ALERT_CLOSED; st++) {
+        if ((st == STORE_ALERT_ACKNOWLEDGED && !al->acked_s) ||
+            (st == STORE_ALERT_CLOSED && al->state != STORE_ALERT_CLOSED))
+            continue;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            struct store_alert_push *v = realloc(l->v, cap * sizeof(*v));
+            if (!v)
+                return -ENOMEM;
+            l->v = v;
+            l->cap = cap;
+        }
+        static const char *const states[] = {"open", "acknowledged", "closed"};
+        char key[96];
+        (void)snprintf(key, sizeof(key), "alert-%016llx-%lld-%s", (unsigned long long)l->db_id,
+                       (long long)al->id, states[st]);
+        json_t *o = alerts_json(al, (enum store_alert_state)st, "fr");
+        if (o && json_object_set_new(o, "text_en", str_or_null(al->text_en)) == 0 &&
+            json_object_set_new(o, "key", json_string(key)) == 0 &&
+            json_object_set_new(o, "type", json_string("alert")) == 0) {
+            struct store_alert_push *p = &l->v[l->n];
+            p->key = strdup(key);
+            p->dwelling = al->dwelling ? strdup(al->dwelling) : NULL;
+            p->body = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+            l->n++;
+            if (!p->key || (al->dwelling && !p->dwelling) || !p->body) {
+                json_decref(o);
+                return -ENOMEM;
+            }
+        } else {
+            json_decref(o);
+            return -ENOMEM;
+        }
+        json_decref(o);
+    }
+    return 0;
+}
+
+/* Queue the states of the alerts of the last history_days days not queued
+ * yet, for the endpoints with alerts = yes. */
+static int deliver(struct run_ctx *x, struct store *ro, int64_t from_s)
+{
+    const struct foyer_config *cfg = x->e->cfg;
+    const char **eps = calloc(cfg->n_push ? cfg->n_push : 1, sizeof(*eps));
+    size_t n_eps = 0;
+    if (!eps)
+        return -ENOMEM;
+    for (size_t i = 0; i < cfg->n_push; i++)
+        if (cfg->push[i].alerts)
+            eps[n_eps++] = cfg->push[i].id;
+    struct push_list l = {.from_s = from_s};
+    uint64_t seq, queued = 0;
+    struct store_alert_filter f = {.all = true};
+    int rc = n_eps ? store_queue_state(ro, &seq, &l.db_id) : 0;
+    if (rc == 0 && n_eps)
+        rc = store_alerts_list(x->sa, &f, put_push, &l);
+    if (rc == 0 && l.n)
+        rc = store_alerts_queue(x->sa, l.v, l.n, eps, n_eps, x->now_s, &queued);
+    if (rc == 0 && queued)
+        log_info("alerts: %llu states queued for the endpoints with alerts = yes",
+                 (unsigned long long)queued);
+    push_list_free(&l);
+    free(eps);
+    return rc;
+}
+
 /* Close the alerts whose condition has been clear for the hold time in
  * the hours judged (those before end_s). */
 static int close_cleared(struct run_ctx *x, int64_t end_s)
@@ -321,6 +455,8 @@ int alerts_engine_run(struct alerts_engine *e, int64_t now_s, struct alerts_run_
         rc = flush(&x);
     if (rc == 0)
         rc = close_cleared(&x, end_s);
+    if (rc == 0)
+        rc = deliver(&x, ro, from_s);
     if (rc < 0)
         log_err("alerts: run failed: %s: %s; judged again in an hour", strerror(-rc),
                 read_failed ? store_errmsg(ro) : store_alerts_errmsg(sa));

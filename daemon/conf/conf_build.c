@@ -141,7 +141,7 @@ static const char *const keys_mqtt[] = {"host",           "port",       "client_
                                         "session_expiry", "qos",        NULL};
 static const char *const keys_http[] = {"listen", "port", "tokens_file", "web_dir", NULL};
 static const char *const keys_push[] = {"url",     "token_file", "ca_file", "tls_verify",
-                                        "timeout", "max_age",    NULL};
+                                        "timeout", "max_age",    "alerts",  NULL};
 static const char *const keys_tariff[] = {
     "quantity",   "price",    "price_unit", "subscription_eur_month",
     "valid_from", "valid_to", "building",   NULL};
@@ -678,6 +678,7 @@ static void build_push(struct conf_build *b)
         (void)conf_get_bool(p, s, "tls_verify", &x->tls_verify);
         (void)conf_get_int(p, s, "timeout", 1, 3600, &x->timeout_s);
         (void)conf_get_int(p, s, "max_age", 60, 366 * 86400, &x->max_age_s);
+        (void)conf_get_bool(p, s, "alerts", &x->alerts);
     }
 }
 

@@ -260,6 +260,8 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
         dump_str(out, "ca_file", pe->ca_file);
         fprintf(out, "tls_verify = %s\ntimeout = %d\nmax_age = %d\n",
                 pe->tls_verify ? "true" : "false", pe->timeout_s, pe->max_age_s);
+        if (pe->alerts) /* only when set: the dumps of configs before it stay as they were */
+            fprintf(out, "alerts = true\n");
     }
     for (size_t i = 0; i < cfg->n_tariffs; i++) {
         const struct tariff *t = &cfg->tariffs[i];

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "foyer/alerts.h"
 #include "foyer/ctl.h"
 #include "foyer/store_alerts.h"
 #include "foyer/timeutil.h"
@@ -67,41 +68,15 @@ struct list_ctx {
     size_t n;
 };
 
-static json_t *time_or_null(int64_t ts)
-{
-    char b[40];
-    return ts ? json_string(tu_format_local(ts, b, sizeof(b))) : json_null();
-}
-
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static int list_one(void *ctx, const struct store_alert *al)
 {
     struct list_ctx *x = ctx;
     const char *text = x->en ? al->text_en : al->text_fr;
     x->n++;
     if (x->arr) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(al->id));
-        json_object_set_new(o, "kind", str_or_null(al->kind));
-        json_object_set_new(o, "severity", str_or_null(al->severity));
-        json_object_set_new(o, "building", str_or_null(al->building));
-        json_object_set_new(o, "dwelling", str_or_null(al->dwelling));
-        json_object_set_new(o, "channel", str_or_null(al->channel));
-        json_object_set_new(o, "state", json_string(state_name(al->state)));
-        json_object_set_new(o, "opened", time_or_null(al->opened_s));
-        json_object_set_new(o, "acknowledged", time_or_null(al->acked_s));
-        json_object_set_new(o, "closed", time_or_null(al->closed_s));
-        json_object_set_new(o, "text", str_or_null(text));
-        json_object_set_new(o, "acknowledged_by", str_or_null(al->ack_by));
-        json_object_set_new(o, "note", str_or_null(al->ack_note));
-        json_object_set_new(o, "closed_by", str_or_null(al->closed_by));
-        json_object_set_new(o, "subject", str_or_null(al->subject));
-        json_object_set_new(o, "value", json_real(al->value));
-        json_object_set_new(o, "threshold", json_real(al->threshold));
+        json_t *o = alerts_json(al, al->state, x->en ? "en" : "fr");
+        if (!o)
+            return -ENOMEM;
         json_array_append_new(x->arr, o);
         return 0;
     }

@@ -50,7 +50,10 @@
  *       408 or 429, or older than the endpoint's max_age): enum
  *       store_outbox_state.  Rows of one (endpoint, dwelling) are sent in id
  *       order.  Written only by the pusher, likewise, which also appends an
- *       events row (kind push_given_up) when it gives up.
+ *       events row (kind push_given_up) when it gives up; but new rows of
+ *       alerts (key alert-DBID-ID-STATE, INSERT OR IGNORE) are added by the
+ *       alert engine through store_alerts_queue() [version 5], which the
+ *       pusher then sends and updates like any other.
  *
  *   ingest_state(id = 1, queue_seq, db_id, ingest_gen)            [version 3]
  *       The sequence number of the last reading of foyerd's reading queue

@@ -33,7 +33,20 @@
     "SELECT " ALERT_COLS " FROM alerts WHERE (?1 = 1 OR state < 2)"                                \
     " AND (?2 IS NULL OR building = ?2) AND (?3 IS NULL OR dwelling = ?3) ORDER BY id"
 
-enum { AST_LATEST, AST_ADD, AST_SEEN, AST_ACK, AST_CLOSE, AST_STATE, AST_LIST, AST_COUNT_ };
+enum {
+    AST_LATEST,
+    AST_ADD,
+    AST_SEEN,
+    AST_ACK,
+    AST_CLOSE,
+    AST_STATE,
+    AST_LIST,
+    AST_BEGIN,
+    AST_COMMIT,
+    AST_ROLLBACK,
+    AST_QUEUE,
+    AST_COUNT_
+};
 
 static const char *const alerts_sql[AST_COUNT_] = {
     [AST_LATEST] = "SELECT id, state, opened, last_seen, acked, closed FROM alerts"
@@ -49,6 +62,13 @@ static const char *const alerts_sql[AST_COUNT_] = {
                   " WHERE id = ?1 AND state < 2",
     [AST_STATE] = "SELECT state FROM alerts WHERE id = ?1",
     [AST_LIST] = ALERT_LIST_SQL,
+    [AST_BEGIN] = "BEGIN IMMEDIATE",
+    [AST_COMMIT] = "COMMIT",
+    [AST_ROLLBACK] = "ROLLBACK",
+    /* The pusher's outbox (store_outbox.c): the same rows as a summary's,
+     * a key once per endpoint. */
+    [AST_QUEUE] = "INSERT OR IGNORE INTO outbox(endpoint, key, dwelling, body, created)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 struct store_alerts {
@@ -233,6 +253,37 @@ int store_alerts_close_one(struct store_alerts *a, int64_t id, const char *by, i
     if (rc == 0 && sqlite3_changes(a->db) == 0)
         rc = why_unchanged(a, id);
     return rc;
+}
+
+int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *items, size_t n,
+                       const char *const *endpoints, size_t n_endpoints, int64_t now_s,
+                       uint64_t *ret_queued)
+{
+    sqlite3_stmt *st = a->st[AST_QUEUE];
+    uint64_t queued = 0;
+    int rc = run(a, a->st[AST_BEGIN]);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        for (size_t e = 0; rc == 0 && e < n_endpoints; e++) {
+            sqlite3_bind_text(st, 1, endpoints[e], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, items[i].key, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, items[i].dwelling ? items[i].dwelling : "", -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, items[i].body, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 5, now_s);
+            rc = run(a, st);
+            if (rc == 0)
+                queued += (uint64_t)sqlite3_changes(a->db); /* 0: queued before */
+        }
+    }
+    if (rc == 0)
+        rc = run(a, a->st[AST_COMMIT]);
+    if (rc < 0) {
+        if (!sqlite3_get_autocommit(a->db))
+            (void)sqlite3_step(a->st[AST_ROLLBACK]);
+        sqlite3_reset(a->st[AST_ROLLBACK]);
+        return rc;
+    }
+    *ret_queued = queued;
+    return 0;
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)

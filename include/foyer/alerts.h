@@ -30,6 +30,12 @@
  *   - Acknowledged (who, when, note) and closed by hand through
  *     store_alerts_ack() and store_alerts_close_one() (foyerctl alerts).
  *     History is kept.
+ *   - Delivery: each run queues every alert's states (open, acknowledged,
+ *     closed) not queued before in the pusher's outbox, for the [push]
+ *     endpoints with alerts = yes, with the Idempotency-Key
+ *     alert-DBID-ID-STATE (DBID: the database's identity, hexadecimal): one
+ *     POST of alerts_json() per alert and state, across restarts.  An
+ *     acknowledgement is delivered at the next run (within the hour).
  *   - Inhibition: when every meter of a bus (two or more) is offline, one
  *     device_silent alert for the bus instead of one per meter; when every
  *     MQTT sensor (two or more) is stale, one for the broker.
@@ -39,8 +45,11 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "foyer/config.h"
 #include "foyer/store.h"
+#include "foyer/store_alerts.h"
 
 /* The kinds, exactly as the public interface names them. */
 enum alert_kind {
@@ -104,6 +113,14 @@ int alerts_engine_run(struct alerts_engine *e, int64_t now_s, struct alerts_run_
  * /metrics gauge and the ambassador page.  0 or -errno (ret_counts
  * untouched; store_errmsg() says why). */
 int alerts_open_by_kind(struct store *s, int64_t ret_counts[ALERT_KIND_COUNT_]);
+
+/* An alert as the public interface shows it (foyerctl alerts --json, the
+ * webhook): id, kind, severity, building, dwelling, channel, state (the
+ * name of state: open, acknowledged, closed), opened, acknowledged, closed
+ * (local ISO 8601 times, or null), text (in lang "fr" or "en"), then
+ * acknowledged_by, note, closed_by, subject, value, threshold.  NULL when
+ * out of memory; the caller frees with json_decref(). */
+json_t *alerts_json(const struct store_alert *al, enum store_alert_state state, const char *lang);
 
 /* Load and compare the alert texts of cfg's language files, appending each
  * problem as "FILE:LINE: message" to errs (a key in one language and not

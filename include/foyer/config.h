@@ -243,6 +243,8 @@ struct push_endpoint {
     bool tls_verify; /* default true */
     int timeout_s;   /* default 10 */
     int max_age_s;   /* undelivered items are given up after, default 7 days */
+    bool alerts;     /* also receives alerts, once per alert and state (daemon/alerts/);
+                        default false */
     struct conf_pos pos;
 };
 

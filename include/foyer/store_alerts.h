@@ -6,11 +6,12 @@
  *   The alert engine, run by foyerd's main thread, is the store's third
  *   documented owner, of exactly the alerts table: it opens, updates and
  *   closes alerts through a handle of its own (store_alerts_open(): its own
- *   connection), while it reads the figures through a read-only store
- *   handle (store.h).  Acknowledging and closing by hand (foyerctl alerts
- *   ack|close, later the API) go through the same functions on a handle of
- *   their own; SQLite serialises these short statements with the writer's
- *   transactions.  No commit here raises the ingest generation, so the
+ *   connection; it also queues each alert's states in the pusher's outbox
+ *   for the endpoints with alerts = yes, store_alerts_queue(): new rows
+ *   only, which the pusher alone sends and updates), while it reads the figures through a read-only
+ * store handle (store.h).  Acknowledging and closing by hand (foyerctl alerts ack|close, later the
+ * API) go through the same functions on a handle of their own; SQLite serialises these short
+ * statements with the writer's transactions.  No commit here raises the ingest generation, so the
  *   writer's cached counter state survives them.
  *
  * Kinds and severities are the engine's names (include/foyer/alerts.h); the
@@ -103,6 +104,23 @@ int store_alerts_ack(struct store_alerts *a, int64_t id, const char *who, const 
  * engine, or who closed it by hand.  0, -ENOENT, -EALREADY (closed), or
  * -errno. */
 int store_alerts_close_one(struct store_alerts *a, int64_t id, const char *by, int64_t closed_s);
+
+/* One alert's state to deliver to the [push] endpoints that take alerts. */
+struct store_alert_push {
+    const char *key;      /* Idempotency-Key: once per alert and state */
+    const char *dwelling; /* its dwelling, or NULL (building-level) */
+    const char *body;     /* the JSON POSTed */
+};
+
+/* Queue items in the pusher's outbox, for each of the endpoints (their
+ * [push] IDs), in one transaction; an (endpoint, key) queued before is
+ * left as it is (delivered or not), so queuing again is harmless.
+ * *ret_queued = the rows added.  The pusher (daemon/push/push.c) sends
+ * them as it sends summaries: in order per (endpoint, dwelling), with
+ * retries, given up after the endpoint's max_age.  0 or -errno. */
+int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *items, size_t n,
+                       const char *const *endpoints, size_t n_endpoints, int64_t now_s,
+                       uint64_t *ret_queued);
 
 /* Which alerts store_alerts_list() and store_read_alerts() hand over. */
 struct store_alert_filter {

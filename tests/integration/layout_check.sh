@@ -69,7 +69,7 @@ room_of_header() { # include/foyer/NAME.h -> room
 }
 declare -A allowed=(
   [foyerd]="drivers driver ingest store coach push alerts conf util"
-  [ctl]="coach store conf util"
+  [ctl]="coach alerts store conf util"
   [coach]="push store conf util"
   [alerts]="store conf util"
   [push]="store conf util"
