@@ -212,11 +212,13 @@ static int take_run(void *ctx, const struct alerts_run *r)
         const struct store_alert *l = &x->latest;
         if (r->last_s < l->opened_s)
             return 0; /* history from before the subject's latest alert */
+        /* Against its last hour as this run has moved it (seen_s), not as
+         * stored: a leak every night extends one alert night after night. */
         bool belongs;
         if (r->sticky) /* an event already seen, or one more while open */
-            belongs = l->state != STORE_ALERT_CLOSED || r->first_s <= l->last_seen_s;
+            belongs = l->state != STORE_ALERT_CLOSED || r->first_s <= x->seen_s;
         else /* not clear for the hold time in between */
-            belongs = r->first_s - (l->last_seen_s + HOUR_S) < x->e->cfg->alerts.hold_s;
+            belongs = r->first_s - (x->seen_s + HOUR_S) < x->e->cfg->alerts.hold_s;
         if (belongs) {
             if (r->last_s > x->seen_s)
                 x->seen_s = r->last_s;

@@ -315,12 +315,13 @@ static void co2_case(int nights, double night_ppm, bool want)
     setup_env(&t, NULL);
     struct alerts_engine *e = engine(&t);
     int64_t b = base();
-    for (int d = 0; d < 4; d++) {
+    int days = nights < 4 ? 4 : nights;
+    for (int d = 0; d < days; d++) {
         gauge_hours(&t, "co2", b + d * 86400, 6, d < nights ? night_ppm : 700);
         gauge_hours(&t, "co2", b + d * 86400 + 6 * H, 18, 700);
     }
-    run_at(e, b + 4 * 86400 + 600);
-    run_at(e, b + 4 * 86400 + 900);
+    run_at(e, b + days * 86400 + 600);
+    run_at(e, b + days * 86400 + 900);
     assert_int_equal(n_alerts(&t, "stale_air"), want ? 1 : 0);
     if (want) /* at the end of the third night */
         assert_int_equal((int64_t)alert_col(&t, "stale_air", "opened"), b + 2 * 86400 + 5 * H);
@@ -332,6 +333,7 @@ static void test_stale_air(void **state)
     (void)state;
     co2_case(3, 1600, true);
     co2_case(4, 1600, true); /* one alert for four nights */
+    co2_case(8, 1600, true); /* and for eight: longer than the hold time */
     co2_case(2, 1600, false);
     co2_case(3, 1500, false); /* 1500 is not above 1500 */
 }
@@ -361,7 +363,7 @@ static void water_case(int leak_days, double night_l, bool want)
     setup_env(&t, NULL);
     struct alerts_engine *e = engine(&t);
     int64_t b = base();
-    int days = 3;
+    int days = leak_days < 3 ? 3 : leak_days;
     struct reading *r = calloc((size_t)days * 24 + 1, sizeof(*r));
     assert_non_null(r);
     double idx = 1000;
@@ -392,6 +394,9 @@ static void test_water_leak(void **state)
     water_case(3, 2, true); /* at the threshold: 2 L/h is "at least 2" */
     water_case(2, 1.9, false);
     water_case(1, 30, false); /* one night is not two */
+    /* A week of leaking nights: one alert, not one each time the nights
+     * since the alert opened add up to the hold time. */
+    water_case(7, 3, true);
 }
 
 /* ---- abnormal_use ------------------------------------------------------------- */
