@@ -72,14 +72,46 @@ static void local_tm(int64_t ts_s, struct tm *ret)
     localtime_r(&t, ret);
 }
 
+static bool season_md(const struct alerts_conf *a, int md)
+{
+    if (a->heating_from_md <= a->heating_to_md)
+        return md >= a->heating_from_md && md <= a->heating_to_md;
+    return md >= a->heating_from_md || md <= a->heating_to_md; /* across the new year */
+}
+
 bool alerts_heating_season(const struct alerts_conf *a, int64_t ts_s)
 {
     struct tm tm;
     local_tm(ts_s, &tm);
-    int md = (tm.tm_mon + 1) * 100 + tm.tm_mday;
-    if (a->heating_from_md <= a->heating_to_md)
-        return md >= a->heating_from_md && md <= a->heating_to_md;
-    return md >= a->heating_from_md || md <= a->heating_to_md; /* across the new year */
+    return season_md(a, (tm.tm_mon + 1) * 100 + tm.tm_mday);
+}
+
+/* The local day of the hours a rule walks through, so that localtime_r runs
+ * once per day, not once per hour (a run walks millions of hours: on a
+ * large site it was most of the run's time).  Only on the two days a year
+ * whose offset changes is each hour asked. */
+struct local_day {
+    int64_t start_s, next_s; /* [local midnight, next local midnight) */
+    bool dst_day;            /* not 24 hours long */
+    int md;                  /* MMDD */
+};
+
+/* The local hour (0..23) of ts_s; c->md its day. */
+static int local_hour(struct local_day *c, int64_t ts_s)
+{
+    struct tm tm;
+    if (ts_s < c->start_s || ts_s >= c->next_s) {
+        c->start_s = tu_day_start(ts_s);
+        c->next_s = tu_next_day(c->start_s);
+        c->dst_day = c->next_s - c->start_s != 86400;
+        local_tm(c->start_s, &tm);
+        c->md = (tm.tm_mon + 1) * 100 + tm.tm_mday;
+    }
+    if (c->dst_day) {
+        local_tm(ts_s, &tm);
+        return tm.tm_hour;
+    }
+    return (int)((ts_s - c->start_s) / HOUR_S);
 }
 
 /* ---- reading series -------------------------------------------------------- */
@@ -185,14 +217,15 @@ static int rule_sustained(const struct alerts_scope *sc, uint32_t ch, bool cold)
         return rc;
     }
     struct alerts_run r;
+    struct local_day day = {0};
     bool in_run = false;
     size_t streak = 0;
     for (size_t i = 0; i < s.n && rc == 0; i++) {
         bool bad = !isnan(s.v[i]) && (cold ? s.v[i] < thr : s.v[i] > thr);
         streak = bad ? streak + 1 : 0;
         int64_t ts = slot_ts(&s, i);
-        bool fire =
-            streak >= (size_t)hours && ts >= sc->from_s && (!cold || alerts_heating_season(a, ts));
+        (void)local_hour(&day, ts);
+        bool fire = streak >= (size_t)hours && ts >= sc->from_s && (!cold || season_md(a, day.md));
         if (fire && !in_run) {
             size_t first = i + 1 - (size_t)hours;
             if (cold) {
@@ -234,15 +267,15 @@ static int rule_nightly(const struct alerts_scope *sc, uint32_t ch, bool leak)
         return rc;
     int streak = 0;
     int64_t night = -1; /* local day start of the night being summed */
+    struct local_day ld = {0};
     int hours = 0, with_figure = 0, above = 0;
     double lowest = INFINITY, sum = 0;
     for (size_t i = 0; i < s.n && rc == 0; i++) {
         int64_t ts = slot_ts(&s, i);
-        struct tm tm;
-        local_tm(ts, &tm);
-        if (tm.tm_hour < from_h || tm.tm_hour >= end_h)
+        int hour = local_hour(&ld, ts);
+        if (hour < from_h || hour >= end_h)
             continue;
-        int64_t day = tu_day_start(ts);
+        int64_t day = ld.start_s;
         if (day != night) {
             night = day;
             hours = with_figure = above = 0;
@@ -259,7 +292,7 @@ static int rule_nightly(const struct alerts_scope *sc, uint32_t ch, bool leak)
                 lowest = v;
         }
         /* Judge the night at its last hour (the next one is outside it). */
-        if (tm.tm_hour != end_h - 1)
+        if (hour != end_h - 1)
             continue;
         bool bad;
         if (leak) /* every hour of the night at least thr litres */
@@ -324,15 +357,18 @@ static int rule_abnormal(const struct alerts_scope *sc, uint32_t ch, double *scr
     struct day_rows d = {0};
     int64_t from = tu_day_start(sc->from_s - (int64_t)ALERTS_SEASON_DAYS * 86400);
     int rc = store_read_rollups(sc->ro, STORE_DAY, ch, from, sc->end_s, 0, put_day, &d);
+    bool *season = rc == 0 ? malloc((d.n ? d.n : 1) * sizeof(*season)) : NULL;
+    if (rc == 0 && !season)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < d.n; i++)
+        season[i] = alerts_heating_season(a, d.ts[i]);
     for (size_t i = 0; rc == 0 && i < d.n; i++) {
         int64_t next = tu_next_day(d.ts[i]);
         if (d.ts[i] < sc->from_s || next > sc->end_s)
             continue;
-        bool season = alerts_heating_season(a, d.ts[i]);
         size_t m = 0;
         for (size_t j = 0; j < i; j++)
-            if (d.ts[j] >= d.ts[i] - (int64_t)ALERTS_SEASON_DAYS * 86400 &&
-                alerts_heating_season(a, d.ts[j]) == season)
+            if (d.ts[j] >= d.ts[i] - (int64_t)ALERTS_SEASON_DAYS * 86400 && season[j] == season[i])
                 scratch[m++] = d.sum[j];
         if (m < (size_t)a->abnormal_min_days)
             continue;
@@ -347,6 +383,7 @@ static int rule_abnormal(const struct alerts_scope *sc, uint32_t ch, double *scr
         r.threshold = a->abnormal_factor * median;
         rc = sc->sink(sc->ctx, &r);
     }
+    free(season);
     free(d.ts);
     free(d.sum);
     return rc;
