@@ -295,8 +295,10 @@ static int rule_nightly(const struct alerts_scope *sc, uint32_t ch, bool leak)
         if (hour != end_h - 1)
             continue;
         bool bad;
-        if (leak) /* every hour of the night at least thr litres */
-            bad = with_figure == hours && hours >= end_h - from_h && lowest >= thr;
+        if (leak) /* every hour of the night at least thr litres; one hour fewer
+                     when 02:00 is skipped (March) */
+            bad = with_figure == hours && hours >= end_h - from_h - (ld.dst_day ? 1 : 0) &&
+                  lowest >= thr;
         else
             bad = with_figure >= ALERTS_NIGHT_MIN_HOURS && above * 2 > with_figure;
         streak = bad ? streak + 1 : 0;

@@ -119,8 +119,10 @@ static double counter_hours(struct tenv *t, const char *ch, int64_t from_s, int 
     double idx = index0;
     for (int i = 0; i <= n; i++) {
         r[i] = (struct reading){.channel = tchan(t, ch), .ts_s = from_s + i * H, .value = idx};
-        int64_t ts = from_s + i * H;
-        int hour = (int)((ts - tu_day_start(ts)) / H);
+        time_t ts = (time_t)(from_s + i * H);
+        struct tm tm;
+        localtime_r(&ts, &tm); /* the local hour, DST days included */
+        int hour = tm.tm_hour;
         if (i < n)
             idx += use(hour, ctx);
     }
@@ -399,6 +401,37 @@ static void test_water_leak(void **state)
     water_case(7, 3, true);
 }
 
+static double leak_all_night(int hour, void *ctx)
+{
+    (void)ctx;
+    return hour >= 1 && hour < 5 ? 3 : hour >= 7 && hour < 22 ? 12 : 0;
+}
+
+/* The nights of the DST changes: 01:00-05:00 has three hours in March
+ * (02:00 is skipped) and five in October (02:00 twice); a leak through
+ * them is a leak. */
+static void test_water_leak_dst(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"2026-03-28T00:00:00+01:00", "2026-03-29T04:00:00+02:00"},
+        {"2026-10-24T00:00:00+02:00", "2026-10-25T04:00:00+01:00"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        struct tenv t;
+        setup_env(&t, NULL);
+        struct alerts_engine *e = engine(&t);
+        int64_t b = tiso(cases[k][0]);
+        (void)counter_hours(&t, "water", b, 71, 1000, leak_all_night, NULL);
+        run_at(e, b + 71 * H + 600);
+        if (n_alerts(&t, "water_leak") != 1)
+            fail_msg("from %s: %d water_leak alerts, expected 1", cases[k][0],
+                     n_alerts(&t, "water_leak"));
+        assert_int_equal((int64_t)alert_col(&t, "water_leak", "opened"), tiso(cases[k][1]));
+        teardown_env(&t, e);
+    }
+}
+
 /* ---- abnormal_use ------------------------------------------------------------- */
 
 static double daily_kwh;
@@ -661,10 +694,10 @@ int main(void)
         cmocka_unit_test(test_cold_home),        cmocka_unit_test(test_cold_home_below),
         cmocka_unit_test(test_cold_home_summer), cmocka_unit_test(test_damp_home),
         cmocka_unit_test(test_stale_air),        cmocka_unit_test(test_water_leak),
-        cmocka_unit_test(test_abnormal_use),     cmocka_unit_test(test_vacant_use),
-        cmocka_unit_test(test_meter_reset),      cmocka_unit_test(test_device_silent),
-        cmocka_unit_test(test_bus_outage),       cmocka_unit_test(test_texts_differ),
-        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_water_leak_dst),   cmocka_unit_test(test_abnormal_use),
+        cmocka_unit_test(test_vacant_use),       cmocka_unit_test(test_meter_reset),
+        cmocka_unit_test(test_device_silent),    cmocka_unit_test(test_bus_outage),
+        cmocka_unit_test(test_texts_differ),     cmocka_unit_test(test_config_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
