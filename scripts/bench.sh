@@ -14,6 +14,9 @@ build/bench/tests/bench_ingest 1000 1000
 echo "== summaries: weekly summaries of 1 000 dwellings, push throughput to a local receiver"
 FOYER_SRC=$PWD build/bench/tests/bench_summary 1000 60 2000
 
+echo "== alerts: one run of the alert engine over 1 000 dwellings x 5 channels x 35 days"
+FOYER_SRC=$PWD build/bench/tests/bench_alerts 1000 35 2>/dev/null
+
 echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber, publisher with a window in flight"
 bash tests/bench/bench_mqtt.sh build/bench 200000
 

@@ -552,6 +552,35 @@ static void test_meter_reset(void **state)
     teardown_env(&t, e);
 }
 
+/* index_jump on a confirmed jump; a glitch (a reboot reading 0) and a spike
+ * refuted by the next reading are no event and no alert. */
+static void test_index_jump(void **state)
+{
+    (void)state;
+    struct tenv t;
+    setup_env(&t, NULL);
+    struct alerts_engine *e = engine(&t);
+    int64_t b = base();
+    double v[] = {100, 101, 0, 102, 5000, 103, 104};
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(tput(&t, "elec", b + i * H, v[i]), 0);
+    run_at(e, b + 8 * H);
+    assert_int_equal(n_alerts(&t, "meter_reset"), 0);
+    assert_int_equal(n_alerts(&t, "index_jump"), 0);
+    double w[] = {5000, 5001, 5002};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tput(&t, "elec", b + (10 + i) * H, w[i]), 0);
+    assert_true(tevents(&t, "elec", "index_jump") >= 1);
+    run_at(e, b + 14 * H);
+    run_at(e, b + 15 * H);
+    assert_int_equal(n_alerts(&t, "index_jump"), 1);
+    assert_double_equal(
+        tquery(&t, "SELECT count(*) FROM alerts WHERE kind = 'index_jump' AND severity = 'info'"
+                   " AND channel = 'elec' AND text_fr LIKE '%%saut%%'"),
+        1, 0);
+    teardown_env(&t, e);
+}
+
 /* ---- device_silent: inhibition ---------------------------------------------------- */
 
 static void put_health(struct tenv *t, const char *dev, const char *kind, const char *state,
@@ -696,8 +725,9 @@ int main(void)
         cmocka_unit_test(test_stale_air),        cmocka_unit_test(test_water_leak),
         cmocka_unit_test(test_water_leak_dst),   cmocka_unit_test(test_abnormal_use),
         cmocka_unit_test(test_vacant_use),       cmocka_unit_test(test_meter_reset),
-        cmocka_unit_test(test_device_silent),    cmocka_unit_test(test_bus_outage),
-        cmocka_unit_test(test_texts_differ),     cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_index_jump),       cmocka_unit_test(test_device_silent),
+        cmocka_unit_test(test_bus_outage),       cmocka_unit_test(test_texts_differ),
+        cmocka_unit_test(test_config_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
