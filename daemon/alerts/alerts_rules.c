@@ -533,20 +533,23 @@ static int rule_devices(const struct alerts_scope *sc)
     for (size_t b = 0; rc == 0 && b < cfg->n_buses; b++) {
         size_t meters = 0, silent = 0;
         int64_t since = 0;
-        int32_t building = -2;
+        int32_t building = -1; /* the meters' building when they share one */
+        bool one_building = true;
         for (size_t m = 0; m < cfg->n_meters; m++) {
             if (cfg->meters[m].bus != b)
                 continue;
             const struct dev_seen *d = find_dev(&l, cfg->meters[m].id, false);
-            meters++;
+            if (meters++ == 0)
+                building = cfg->meters[m].building;
+            else if (building != cfg->meters[m].building)
+                one_building = false;
             if (d && d->silent) {
                 silent++;
                 since = d->since_s > since ? d->since_s : since; /* down since the last fell */
             }
-            building = building == -2 || building == cfg->meters[m].building
-                           ? cfg->meters[m].building
-                           : -1;
         }
+        if (!one_building)
+            building = -1;
         if (meters < 2 || silent < meters)
             continue;
         bus_down[b] = true;
@@ -662,7 +665,7 @@ int alerts_rules_run(const struct alerts_scope *sc)
             rc = rule_vacant(sc, ch);
     }
     if (rc == 0)
-        rc = store_read_events(sc->ro, sc->from_s, put_event, (void *)sc);
+        rc = store_read_events(sc->ro, sc->from_s, put_event, (void *)sc); /* read only */
     if (rc == 0)
         rc = rule_devices(sc);
     free(scratch);
