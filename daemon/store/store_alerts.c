@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "foyer/limits.h"
 #include "store_int.h"
 
 #define ALERT_COLS                                                                                 \
@@ -233,6 +234,14 @@ int store_alerts_ack(struct store_alerts *a, int64_t id, const char *who, const 
                      int64_t now_s)
 {
     sqlite3_stmt *st = a->st[AST_ACK];
+    if (!who || !*who || strlen(who) > FOYER_ALERT_WHO_MAX ||
+        (note && strlen(note) > FOYER_ALERT_NOTE_MAX)) {
+        (void)snprintf(a->errmsg, sizeof(a->errmsg),
+                       "the name (1 to %d bytes) or the note (at most %d bytes) is too long or "
+                       "empty",
+                       FOYER_ALERT_WHO_MAX, FOYER_ALERT_NOTE_MAX);
+        return -EMSGSIZE;
+    }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_s);
     sqlite3_bind_text(st, 3, who, -1, SQLITE_STATIC);
@@ -246,6 +255,11 @@ int store_alerts_ack(struct store_alerts *a, int64_t id, const char *who, const 
 int store_alerts_close_one(struct store_alerts *a, int64_t id, const char *by, int64_t closed_s)
 {
     sqlite3_stmt *st = a->st[AST_CLOSE];
+    if (!by || !*by || strlen(by) > FOYER_ALERT_WHO_MAX) {
+        (void)snprintf(a->errmsg, sizeof(a->errmsg), "the name must be 1 to %d bytes",
+                       FOYER_ALERT_WHO_MAX);
+        return -EMSGSIZE;
+    }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, closed_s);
     sqlite3_bind_text(st, 3, by, -1, SQLITE_STATIC);

@@ -96,13 +96,14 @@ int store_alerts_seen(struct store_alerts *a, int64_t id, int64_t seen_s);
 
 /* Acknowledge an open alert: who (required), note (NULL: none), at now_s.
  * Acknowledging an acknowledged alert replaces who, when and note.
- * 0, -ENOENT, -EALREADY (closed), or -errno. */
+ * 0, -ENOENT, -EALREADY (closed), -EMSGSIZE (who empty or longer than
+ * FOYER_ALERT_WHO_MAX, note longer than FOYER_ALERT_NOTE_MAX), or -errno. */
 int store_alerts_ack(struct store_alerts *a, int64_t id, const char *who, const char *note,
                      int64_t now_s);
 
 /* Close an open or acknowledged alert at closed_s; by is "auto" for the
- * engine, or who closed it by hand.  0, -ENOENT, -EALREADY (closed), or
- * -errno. */
+ * engine, or who closed it by hand.  0, -ENOENT, -EALREADY (closed),
+ * -EMSGSIZE (by empty or too long), or -errno. */
 int store_alerts_close_one(struct store_alerts *a, int64_t id, const char *by, int64_t closed_s);
 
 /* One alert's state to deliver to the [push] endpoints that take alerts. */

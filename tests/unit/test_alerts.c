@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "foyer/alerts.h"
+#include "foyer/limits.h"
 #include "foyer/store_alerts.h"
 #include "testutil.h"
 
@@ -205,6 +206,11 @@ static void test_cold_home(void **state)
     int64_t id = (int64_t)alert_col(&t, "cold_home", "id");
     assert_int_equal(store_alerts_ack(sa, id, "amina", "radiator broken", b + 36 * H), 0);
     assert_int_equal(store_alerts_ack(sa, id + 100, "amina", NULL, b + 36 * H), -ENOENT);
+    char long_note[FOYER_ALERT_NOTE_MAX + 2];
+    memset(long_note, 'x', sizeof(long_note) - 1);
+    long_note[sizeof(long_note) - 1] = '\0';
+    assert_int_equal(store_alerts_ack(sa, id, "amina", long_note, b + 36 * H), -EMSGSIZE);
+    assert_int_equal(store_alerts_ack(sa, id, "", NULL, b + 36 * H), -EMSGSIZE);
     assert_double_equal(alert_col(&t, "cold_home", "state"), STORE_ALERT_ACKNOWLEDGED, 0);
     assert_double_equal(tquery(&t,
                                "SELECT count(*) FROM alerts WHERE ack_by = 'amina' AND ack_note = "
