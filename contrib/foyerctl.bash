@@ -21,7 +21,7 @@ _foyerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="status events import export summary token"
+    local commands="status events import export summary alerts token"
     local config=${FOYER_CONFIG:-/etc/foyer/foyer.conf} cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -62,6 +62,12 @@ _foyerctl() {
         [[ $cur != -* ]] && { COMPREPLY=($(compgen -f -X '!*.csv' -- "$cur") $(compgen -d -- "$cur")); return; } ;;
     export) opts="--granularity --from --to --dwelling --building --output --help" ;;
     summary) opts="--dwelling --period --lang --format --dju --help" ;;
+    alerts)
+        case " ${words[*]:i+1:cword-i-1} " in
+        *" ack "*) opts="--note --help" ;;
+        *" close "*) opts="--help" ;;
+        *) opts="ack close --building --dwelling --all --json --lang --help" ;;
+        esac ;;
     token)
         case " ${words[*]:i+1:cword-i-1} " in
         *" create "*) opts="--role --dwelling --buildings --name --expires --pairing --help" ;;

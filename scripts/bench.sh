@@ -16,6 +16,8 @@ FOYER_SRC=$PWD build/bench/tests/bench_summary 1000 60 2000
 
 echo "== api: summary and building-status handlers on 300 dwellings x 2 years of hourly data, beside the bare store reads"
 FOYER_SRC=$PWD build/bench/tests/bench_api 300 730 5000
+echo "== alerts: one run of the alert engine over 1 000 dwellings x 5 channels x 35 days"
+FOYER_SRC=$PWD build/bench/tests/bench_alerts 1000 35 2>/dev/null
 
 echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber, publisher with a window in flight"
 bash tests/bench/bench_mqtt.sh build/bench 200000

@@ -149,10 +149,30 @@ static const char *const keys_mqtt[] = {"host",           "port",       "client_
 static const char *const keys_http[] = {"listen",  "port",         "tls_cert",    "tls_key",
                                         "web_dir", "behind_proxy", "tokens_file", NULL};
 static const char *const keys_push[] = {"url",     "token_file", "ca_file",  "tls_verify",
-                                        "timeout", "max_age",    "insecure", NULL};
+                                        "timeout", "max_age",    "insecure", "alerts", NULL};
 static const char *const keys_tariff[] = {
     "quantity",   "price",    "price_unit", "subscription_eur_month",
     "valid_from", "valid_to", "building",   NULL};
+static const char *const keys_alerts[] = {"enabled",
+                                          "silent_grace",
+                                          "leak_lph",
+                                          "leak_nights",
+                                          "cold_below",
+                                          "cold_hours",
+                                          "heating_from",
+                                          "heating_to",
+                                          "damp_above",
+                                          "damp_hours",
+                                          "damp_cold_below",
+                                          "co2_above",
+                                          "co2_nights",
+                                          "abnormal_factor",
+                                          "abnormal_min_days",
+                                          "vacant_heat_kwh",
+                                          "vacant_water_l",
+                                          "history_days",
+                                          "hold",
+                                          NULL};
 static const char *const keys_profile[] = {"model", NULL};
 static const char *const keys_register[] = {"function", "address",    "type", "word_order", "scale",
                                             "offset",   "quantity",   "kind", "unit",       "min",
@@ -171,6 +191,7 @@ const struct conf_sec_def conf_sec_defs[SEC_COUNT_] = {
     [SEC_HTTP] = {"http", SEC_ID_NONE, keys_http, false},
     [SEC_PUSH] = {"push", SEC_ID_OPTIONAL, keys_push, false},
     [SEC_TARIFF] = {"tariff", SEC_ID_REQUIRED, keys_tariff, false},
+    [SEC_ALERTS] = {"alerts", SEC_ID_NONE, keys_alerts, false},
     [SEC_PROFILE] = {"profile", SEC_ID_NONE, keys_profile, true},
     [SEC_REGISTER] = {"register", SEC_ID_REQUIRED, keys_register, true},
 };
@@ -590,6 +611,86 @@ static void build_http(struct conf_build *b)
     }
 }
 
+/* A day of the year "MM-DD" as MMDD; Feb 29 is refused (not every year
+ * has it). */
+static void get_month_day(struct conf_parser *p, const struct conf_sec *s, const char *name,
+                          int *ret)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const struct conf_key *k = conf_get(s, name);
+    int m, d;
+    char tail;
+    if (!k)
+        return;
+    if (sscanf(k->value, "%2d-%2d%c", &m, &d, &tail) != 2 || strlen(k->value) != 5 || m < 1 ||
+        m > 12 || d < 1 || d > mdays[m - 1]) {
+        conf_bad_value(p, s, k, "a day of the year MM-DD, e.g. 10-01");
+        return;
+    }
+    *ret = m * 100 + d;
+}
+
+static void build_alerts(struct conf_build *b)
+{
+    struct conf_parser *p = b->p;
+    struct alerts_conf *a = &p->cfg->alerts;
+    const struct conf_sec *s;
+
+    *a = (struct alerts_conf){
+        .enabled = true,
+        .silent_grace_s = 3600,
+        .leak_lph = 2,
+        .leak_nights = 2,
+        .cold_below_c = 16,
+        .cold_hours = 24,
+        .heating_from_md = 1001,
+        .heating_to_md = 520,
+        .damp_above_rh = 70,
+        .damp_hours = 72,
+        .damp_cold_below_c = 18,
+        .co2_above_ppm = 1500,
+        .co2_nights = 3,
+        .abnormal_factor = 3,
+        .abnormal_min_days = 14,
+        .vacant_heat_kwh = 1,
+        .vacant_water_l = 20,
+        .history_days = 35,
+        .hold_s = 2 * 86400,
+    };
+    if (!b->g[SEC_ALERTS].n)
+        return;
+    s = b->g[SEC_ALERTS].v[0];
+    a->present = true;
+    a->pos = s->pos;
+    (void)conf_get_bool(p, s, "enabled", &a->enabled);
+    (void)conf_get_int(p, s, "silent_grace", 60, 30 * 86400, &a->silent_grace_s);
+    (void)conf_get_num(p, s, "leak_lph", CONF_NUM_POSITIVE, &a->leak_lph);
+    (void)conf_get_int(p, s, "leak_nights", 1, 14, &a->leak_nights);
+    (void)conf_get_num(p, s, "cold_below", CONF_NUM_ANY, &a->cold_below_c);
+    (void)conf_get_int(p, s, "cold_hours", 1, 24 * 14, &a->cold_hours);
+    get_month_day(p, s, "heating_from", &a->heating_from_md);
+    get_month_day(p, s, "heating_to", &a->heating_to_md);
+    (void)conf_get_num(p, s, "damp_above", CONF_NUM_POSITIVE, &a->damp_above_rh);
+    (void)conf_get_int(p, s, "damp_hours", 1, 24 * 14, &a->damp_hours);
+    (void)conf_get_num(p, s, "damp_cold_below", CONF_NUM_ANY, &a->damp_cold_below_c);
+    (void)conf_get_num(p, s, "co2_above", CONF_NUM_POSITIVE, &a->co2_above_ppm);
+    (void)conf_get_int(p, s, "co2_nights", 1, 14, &a->co2_nights);
+    (void)conf_get_num(p, s, "abnormal_factor", CONF_NUM_POSITIVE, &a->abnormal_factor);
+    (void)conf_get_int(p, s, "abnormal_min_days", 1, 366, &a->abnormal_min_days);
+    (void)conf_get_num(p, s, "vacant_heat_kwh", CONF_NUM_POSITIVE, &a->vacant_heat_kwh);
+    (void)conf_get_num(p, s, "vacant_water_l", CONF_NUM_POSITIVE, &a->vacant_water_l);
+    /* Rules read their own look-back before the window (72 h of humidity,
+     * three nights, the season's days): the window itself only has to
+     * cover what may have been imported or missed while foyerd was down. */
+    (void)conf_get_int(p, s, "history_days", 2, 366, &a->history_days);
+    /* Nightly and daily rules are judged once a day, and a night may be 25
+     * hours away from the last (DST): a shorter hold would close their
+     * alerts between two judgements. */
+    (void)conf_get_int(p, s, "hold", 25 * 3600, 60 * 86400, &a->hold_s);
+    if (a->abnormal_factor <= 1)
+        conf_bad_value(p, s, conf_get(s, "abnormal_factor"), "a factor above 1, e.g. 3");
+}
+
 static void build_push(struct conf_build *b)
 {
     struct conf_parser *p = b->p;
@@ -640,6 +741,7 @@ static void build_push(struct conf_build *b)
                      "[%s] tls_verify = false lets anyone on the path receive the token and the "
                      "households' data; set ca_file instead, or insecure = yes in this section",
                      what);
+        (void)conf_get_bool(p, s, "alerts", &x->alerts);
     }
 }
 
@@ -734,6 +836,7 @@ struct foyer_config *config_load(const char *path, struct conf_errors *errs)
     conf_build_devices(&b);
     build_mqtt(&b);
     build_http(&b);
+    build_alerts(&b);
     build_push(&b);
     build_tariffs(&b);
 

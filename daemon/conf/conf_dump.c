@@ -128,6 +128,32 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
     } else {
         fprintf(out, "\n; no [http] section\n");
     }
+    if (cfg->alerts.present) {
+        /* Only when the section is written: a config without one runs the
+         * engine on these same defaults (foyer.conf(5)). */
+        const struct alerts_conf *a = &cfg->alerts;
+        fprintf(out, "\n[alerts]\n");
+        fprintf(out, "enabled = %s\n", a->enabled ? "true" : "false");
+        fprintf(out, "silent_grace = %d\n", a->silent_grace_s);
+        dump_num(out, "leak_lph", a->leak_lph);
+        fprintf(out, "leak_nights = %d\n", a->leak_nights);
+        dump_num(out, "cold_below", a->cold_below_c);
+        fprintf(out, "cold_hours = %d\n", a->cold_hours);
+        fprintf(out, "heating_from = %02d-%02d\n", a->heating_from_md / 100,
+                a->heating_from_md % 100);
+        fprintf(out, "heating_to = %02d-%02d\n", a->heating_to_md / 100, a->heating_to_md % 100);
+        dump_num(out, "damp_above", a->damp_above_rh);
+        fprintf(out, "damp_hours = %d\n", a->damp_hours);
+        dump_num(out, "damp_cold_below", a->damp_cold_below_c);
+        dump_num(out, "co2_above", a->co2_above_ppm);
+        fprintf(out, "co2_nights = %d\n", a->co2_nights);
+        dump_num(out, "abnormal_factor", a->abnormal_factor);
+        fprintf(out, "abnormal_min_days = %d\n", a->abnormal_min_days);
+        dump_num(out, "vacant_heat_kwh", a->vacant_heat_kwh);
+        dump_num(out, "vacant_water_l", a->vacant_water_l);
+        fprintf(out, "history_days = %d\n", a->history_days);
+        fprintf(out, "hold = %d\n", a->hold_s);
+    }
 
     for (size_t i = 0; i < cfg->n_buildings; i++) {
         fprintf(out, "\n[building %s]\n", cfg->buildings[i].id);
@@ -240,6 +266,8 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
         fprintf(out, "tls_verify = %s\ntimeout = %d\nmax_age = %d\ninsecure = %s\n",
                 pe->tls_verify ? "true" : "false", pe->timeout_s, pe->max_age_s,
                 pe->insecure ? "true" : "false");
+        if (pe->alerts) /* only when set: the dumps of configs before it stay as they were */
+            fprintf(out, "alerts = true\n");
     }
     for (size_t i = 0; i < cfg->n_tariffs; i++) {
         const struct tariff *t = &cfg->tariffs[i];

@@ -42,6 +42,7 @@ enum conf_sec_type {
     SEC_HTTP,
     SEC_PUSH,
     SEC_TARIFF,
+    SEC_ALERTS,
     SEC_PROFILE,  /* profile files only */
     SEC_REGISTER, /* profile files only */
     SEC_COUNT_

@@ -32,6 +32,7 @@
 #include "foyer/store.h"
 #include "foyer/timeutil.h"
 /* summaries-and-push: begin */
+#include "foyer/alerts.h"
 #include "foyer/coach.h"
 #include "foyer/push.h"
 /* summaries-and-push: end */
@@ -92,6 +93,30 @@ static void summaries_reload(const struct foyer_config *cfg)
         log_err("push: keeping the running endpoints");
     if (summaries_sched)
         (void)summary_scheduler_set_config(summaries_sched, cfg);
+}
+
+/* The alert engine (daemon/alerts/) runs in this main thread too: at start
+ * and once per closed hour it judges the recent history through a
+ * read-only connection and writes alerts on a connection of its own. */
+static struct alerts_engine *alerts_eng;
+
+static void alerts_start(const struct foyer_config *cfg)
+{
+    if (!cfg->alerts.enabled) {
+        log_info("alerts: disabled ([alerts] enabled = false)");
+        return;
+    }
+    alerts_eng = alerts_engine_new(cfg);
+    if (!alerts_eng)
+        log_err("alerts disabled until the alert texts load (restart or reload foyerd)");
+}
+
+static void alerts_reload(const struct foyer_config *cfg)
+{
+    if (alerts_eng)
+        (void)alerts_engine_set_config(alerts_eng, cfg);
+    else
+        alerts_start(cfg);
 }
 
 static void summaries_stop(void)
@@ -372,6 +397,14 @@ static int check_config(const char *path, bool verbose)
         conf_errors_free(&terrs);
         problems += n < 0 ? 1 : n;
     }
+    if (cfg->alerts.present && cfg->alerts.enabled) {
+        /* An [alerts] section: its texts must load as foyerd will load them. */
+        struct conf_errors aerrs = {0};
+        int n = alerts_lang_check(cfg, &aerrs);
+        print_errors(&aerrs, stderr);
+        conf_errors_free(&aerrs);
+        problems += n > 0 ? n : n < 0 ? 1 : 0;
+    }
     if (problems > 0) {
         fprintf(stderr, "%d %s in %s\n", problems, problems == 1 ? "error" : "errors", path);
         config_free(cfg);
@@ -430,6 +463,7 @@ static void reload(struct daemon *d, const char *path)
         config_free(d->cfg);
         d->cfg = ncfg;
         summaries_reload(d->cfg); /* summaries-and-push */
+        alerts_reload(d->cfg);
         log_set_level_name(d->cfg->log_level);
         char summary[256];
         config_summary(d->cfg, summary, sizeof(summary));
@@ -612,6 +646,7 @@ int main(int argc, char **argv)
         exit_code = 1;
     summaries_start(d.cfg); /* summaries-and-push */
     http_start(&d);
+    alerts_start(d.cfg);
 
     char summary[256];
     config_summary(d.cfg, summary, sizeof(summary));
@@ -641,12 +676,15 @@ int main(int argc, char **argv)
         if (sig == SIGHUP)
             reload(&d, path);
         summary_scheduler_tick(summaries_sched, tu_now_s()); /* summaries-and-push */
+        alerts_engine_tick(alerts_eng, tu_now_s());
     }
 
     sd_notify(0, "STOPPING=1\nSTATUS=Committing queued readings");
     http_stop(&d);
     stop_drivers(&d);
     summaries_stop(); /* summaries-and-push */
+    alerts_engine_free(alerts_eng);
+    alerts_eng = NULL;
     struct writer_stats ws;
     struct queue_stats qs;
     writer_stop(d.writer, &ws); /* drains the queue and commits */

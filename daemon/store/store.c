@@ -8,9 +8,10 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c.  What they
  * share is store_int.h.
  *
- * SCHEMA (version 6, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 7, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
- * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens)
+ * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
+ * version 7 alerts)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -53,7 +54,10 @@
  *       order.  Written only by the pusher, likewise, which also appends an
  *       events row (kind push_given_up) when it gives up, and deletes
  *       delivered rows after [foyer] outbox_retention_days (a delivered
- *       row's next_try is its delivery time).
+ *       row's next_try is its delivery time); but new rows of alerts (key
+ *       alert-DBID-ID-STATE, INSERT OR IGNORE) are added by the alert
+ *       engine through store_alerts_queue() [version 7], which the pusher
+ *       then sends and updates like any other.
  *
  *   ingest_state(id = 1, queue_seq, db_id, ingest_gen)            [version 3]
  *       The sequence number of the last reading of foyerd's reading queue
@@ -94,6 +98,19 @@
  *       short code, valid until pair_expires, dead once pair_tries failed
  *       exchanges were counted; the exchange sets hash and clears pair_hash.
  *       Times UTC epoch s; expires and revoked NULL for none.
+ *   alerts(id INTEGER PRIMARY KEY, kind, subject, severity, building,
+ *          dwelling, channel, state, opened, last_seen, acked, ack_by,
+ *          ack_note, closed, closed_by, value, threshold, text_fr, text_en)
+ *                                                                 [version 7]
+ *       One row per alert, kept after it closes (history).  (kind, subject)
+ *       names what it is about (a channel, a meter, a bus): at most one row
+ *       of a (kind, subject) is not closed.  state: 0 open, 1 acknowledged,
+ *       2 closed (enum store_alert_state).  opened and last_seen: the first
+ *       and last hour the condition held; value and threshold: the figure
+ *       that opened it; text_fr and text_en: its sentence.  Written only by
+ *       the alert engine (foyerd's main thread) and by hand (foyerctl alerts
+ *       ack|close), each on a connection of its own, through
+ *       daemon/store/store_alerts.c (include/foyer/store_alerts.h).
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -229,9 +246,24 @@ static const char *const schema_v6[] = {
     NULL,
 };
 
+/* Version 7: alerts (daemon/alerts/, written through store_alerts.c).  IF
+ * NOT EXISTS: a database taken back to an older version by hand (the
+ * migration tests do) may keep the table. */
+static const char *const schema_v7[] = {
+    "CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT "
+    "NOT NULL,"
+    " severity TEXT NOT NULL, building TEXT, dwelling TEXT, channel TEXT,"
+    " state INTEGER NOT NULL DEFAULT 0, opened INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    " acked INTEGER, ack_by TEXT, ack_note TEXT, closed INTEGER, closed_by TEXT,"
+    " value REAL, threshold REAL, text_fr TEXT NOT NULL, text_en TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS alerts_subject ON alerts(kind, subject, id)",
+    "CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, id)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                schema_v5, schema_v6};
+                                                schema_v5, schema_v6, schema_v7};
 
 int store_sqlite_errno(int rc)
 {

@@ -251,6 +251,35 @@ struct push_endpoint {
     int timeout_s;   /* default 10 */
     int max_age_s;   /* undelivered items are given up after, default 7 days */
     bool insecure;   /* http:// or tls_verify = false allowed (warned at every start) */
+    bool alerts;     /* also receives alerts, once per alert and state (daemon/alerts/);
+                        default false */
+    struct conf_pos pos;
+};
+
+/* [alerts]: the alert engine's thresholds (daemon/alerts/, foyer.conf(5)).
+ * Every field has the issue's default when the section or key is absent. */
+struct alerts_conf {
+    bool present;             /* an [alerts] section exists (for the dump) */
+    bool enabled;             /* enabled = yes (default) */
+    int silent_grace_s;       /* device_silent: offline or stale longer, default 3600 */
+    double leak_lph;          /* water_leak: litres in every night hour, default 2 */
+    int leak_nights;          /* water_leak: nights in a row, default 2 */
+    double cold_below_c;      /* cold_home: hourly indoor mean below, default 16 */
+    int cold_hours;           /* cold_home: hours in a row, default 24 */
+    int heating_from_md;      /* heating season: first day as MMDD, default 1001 */
+    int heating_to_md;        /* heating season: last day as MMDD, default 520 */
+    double damp_above_rh;     /* damp_home: hourly mean humidity above, default 70 */
+    int damp_hours;           /* damp_home: hours in a row, default 72 */
+    double damp_cold_below_c; /* damp_home is critical when the temperature of those
+                                 hours averaged below this, default 18 (comfort line) */
+    double co2_above_ppm;     /* stale_air: hourly mean above, default 1500 */
+    int co2_nights;           /* stale_air: nights in a row, default 3 */
+    double abnormal_factor;   /* abnormal_use: a day above factor x the usual, default 3 */
+    int abnormal_min_days;    /* abnormal_use: days of the season needed first, default 14 */
+    double vacant_heat_kwh;   /* vacant_use: heat or gas in a day above, default 1 kWh */
+    double vacant_water_l;    /* vacant_use: water in a day above, default 20 L */
+    int history_days;         /* how far back each run looks, default 35 */
+    int hold_s;               /* clear this long before closing by itself, default 172800 */
     struct conf_pos pos;
 };
 
@@ -312,6 +341,7 @@ struct foyer_config {
     size_t n_tariffs;
     struct mqtt_conf mqtt;
     struct http_conf http;
+    struct alerts_conf alerts;
 
     uint32_t *channel_order; /* channel indexes sorted by ID, for config_find_channel */
 

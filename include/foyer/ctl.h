@@ -49,6 +49,9 @@ extern const struct ctl_command ctl_events_command;
 /* foyerctl summary (daemon/ctl/ctl_summary.c) */
 extern const struct ctl_command ctl_summary_command;
 
+/* foyerctl alerts, alerts ack, alerts close (daemon/ctl/ctl_alerts.c) */
+extern const struct ctl_command ctl_alerts_command;
+
 /* foyerctl token create|list|revoke (daemon/ctl/ctl_token.c) */
 extern const struct ctl_command ctl_token_command;
 

@@ -11,6 +11,16 @@
  * Channel IDs are DEVICE.NAME, so two IDs and a dot must fit. */
 #define FOYER_ID_MAX         64
 #define FOYER_CHANNEL_ID_MAX (2 * FOYER_ID_MAX + 2)
+/* An alert's sentence in a language file (daemon/alerts/alerts_lang.c):
+ * two lines on a phone; a longer one is refused at load, FILE:LINE.  Filled
+ * in (a place's label, an ID, figures) it fits in FOYER_ALERT_TEXT_MAX. */
+#define FOYER_ALERT_TEMPLATE_MAX 240
+/* Who acknowledged or closed an alert, and the note: what an ambassador
+ * types on a phone; longer is refused (store_alerts_ack(): -EMSGSIZE), so
+ * the alerts table never grows by a pasted document. */
+#define FOYER_ALERT_WHO_MAX  128
+#define FOYER_ALERT_NOTE_MAX 1000
+#define FOYER_ALERT_TEXT_MAX     1024
 
 /* Longest config line, including an inline comment: long enough for any
  * path or URL we expect, short enough that a binary file fed as config is

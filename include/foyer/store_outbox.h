@@ -5,7 +5,8 @@
  *
  * OWNERSHIP
  *   The pusher thread is the database's second owner, of exactly these:
- *   it alone writes summaries and outbox, and it appends push_given_up
+ *   it alone writes summaries and updates outbox rows (the alert engine
+ *   only adds rows for its alerts: include/foyer/store_alerts.h), and it appends push_given_up
  *   rows to events (which the writer appends to as well: appends never
  *   clash).  Its handle is its own connection, opened by
  *   store_outbox_open() on the database the writer's store_open() has
