@@ -30,9 +30,10 @@ pg_setup() {
 }
 
 pg_start() {
-  # fsync off: the tests stop PostgreSQL, never the machine.
+  # fsync off: the tests stop PostgreSQL, never the machine (the bench sets
+  # pg_fsync=on).
   as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/pg.log" -w -t 30 start \
-    -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off" > /dev/null ||
+    -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=${pg_fsync:-off}" > /dev/null ||
     fail "PostgreSQL did not start: $(tail -20 "$pgdir/pg.log")"
 }
 
