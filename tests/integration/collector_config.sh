@@ -42,3 +42,16 @@ if "$bin" --check-config --config "$work/none.conf" 2> "$work/err"; then
 fi
 grep -q "none.conf:0: cannot open" "$work/err" || fail "missing file: $(cat "$work/err")"
 echo "collector_config: example OK, every problem at its line"
+
+# The unit passes systemd-analyze verify (ExecStart pointed at the built
+# binary, which verify wants to exist), as in systemd_units.sh.
+if command -v systemd-analyze > /dev/null; then
+  sed -e "s|/usr/sbin/foyer-collector|$bin|g" "$FOYER_SRC/systemd/foyer-collector.service" \
+    > "$work/foyer-collector.service"
+  out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$work/foyer-collector.service" 2>&1 || true)
+  problems=$(printf '%s\n' "$out" | grep "foyer-collector.service" || true)
+  [ -z "$problems" ] || fail "systemd-analyze verify: $problems"
+  grep -q '^Type=notify' "$work/foyer-collector.service" || fail "unit is not Type=notify"
+  grep -q '^WatchdogSec=' "$work/foyer-collector.service" || fail "unit has no watchdog"
+  echo "collector_config: unit verify clean"
+fi
