@@ -274,7 +274,8 @@ static json_t *ranges(uint64_t *v, size_t n)
 {
     json_t *arr = json_array();
 
-    qsort(v, n, sizeof(*v), cmp_u64);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_u64);
     for (size_t i = 0; i < n && arr;) {
         size_t j = i;
         while (j + 1 < n && (v[j + 1] == v[j] || v[j + 1] == v[j] + 1))
