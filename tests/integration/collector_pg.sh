@@ -8,7 +8,7 @@
 # xmin); an older seq never overwrites a newer one; malformed items acked
 # as rejected; two collectors sharing the subscription store everything
 # once; SIGKILL of a collector mid-stream and a PostgreSQL stop lose
-# nothing; SIGTERM stops within seconds.
+# nothing; SIGTERM stops within seconds; MQTT 3.1.1 works with one collector.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh"
@@ -156,4 +156,15 @@ sum_hour=$(sed -n 's/.*sum_hour \([0-9.]*\).*/\1/p' "$work/pg.out")
 t0=$SECONDS
 stop_collector ca
 [ $((SECONDS - t0)) -le 5 ] || fail "SIGTERM took $((SECONDS - t0)) s"
+
+# ---- MQTT 3.1.1: one collector on the plain topic ------------------------------
+collector_conf c3
+echo "mqtt_version = 3.1.1" > "$work/c3.extra"
+sed -i '/^session_expiry_s/r '"$work/c3.extra" "$work/c3.conf"
+start_collector c3
+grep -q "MQTT 3.1.1.*subscribed to foyer/v1/+/items" "$work/c3.log" || fail "3.1.1: $(cat "$work/c3.log")"
+res=$("$gw" --port "$port" --gateways 1 --prefix v3_ --hours 24 --channels 2 \
+  --ack-timeout-ms 5000 --timeout-s 20) || fail "3.1.1: not all acked: $res"
+[ "$(psql_q "SELECT count(*) FROM rollup_hour WHERE gateway_id = 'v3_0'")" = 48 ] || fail "3.1.1 rows"
+stop_collector c3
 echo "collector_pg: schema, idempotence, refusals, sharing, SIGKILL and PostgreSQL stop: OK"

@@ -207,12 +207,14 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
         json_decref(root);
         return;
     }
-    json_array_foreach(json_object_get(root, "acked"), i, r)
-        mark(&gws[k], json_integer_value(json_array_get(r, 0)),
-             json_integer_value(json_array_get(r, 1)), 2);
-    json_array_foreach(json_object_get(root, "rejected"), i, r)
-        mark(&gws[k], json_integer_value(json_array_get(r, 0)),
-             json_integer_value(json_array_get(r, 1)), 3);
+    for (int st = 2; st <= 3; st++) {
+        json_t *list = json_object_get(root, st == 2 ? "acked" : "rejected");
+        for (i = 0; i < json_array_size(list); i++) {
+            r = json_array_get(list, i);
+            mark(&gws[k], json_integer_value(json_array_get(r, 0)),
+                 json_integer_value(json_array_get(r, 1)), (uint8_t)st);
+        }
+    }
     json_decref(root);
 }
 
