@@ -39,6 +39,10 @@ printf 'fleet: %d gateways x 168 h x 5 channels: %s items in %s ms: %s items/s i
   "$gateways" "$(field items " $res")" "$(field elapsed_ms "$res")" "$(field rate_items_s "$res")" \
   "$(field lag_ms_avg "$res")" "$(field lag_ms_max "$res")" "$rows" "$cpu"
 
+bytes=$(psql_q "SELECT (sum(pg_total_relation_size(inhrelid)) / $rows)::int FROM pg_inherits
+  WHERE inhparent = 'rollup_hour'::regclass")
+printf 'storage: %s bytes per hourly rollup row (table, primary key, TOAST)\n' "$bytes"
+
 res=$("$bin/tests/foyer-fleet-gw" --port "$port" --gateways 1 --prefix week --hours 168 \
   --channels 100 --ack-timeout-ms 30000 --timeout-s 300)
 printf 'one building, a week, 100 channels: %s items caught up in %s ms (%s items/s)\n' \
