@@ -380,7 +380,9 @@ static bool flush(struct collector *c)
 
     if (c->n_msgs == 0)
         return true;
-    if (!pg_connect(c))
+    /* After a failure, wait out the backoff even on a live connection (a
+     * failed statement, a full disk): no retry storm against the server. */
+    if (now_ms() < c->pg_retry_ms || !pg_connect(c))
         return false;
     dbi = calloc(c->n_items ? c->n_items : 1, sizeof(*dbi));
     dbg = calloc(c->n_gws ? c->n_gws : 1, sizeof(*dbg));
