@@ -97,6 +97,14 @@ struct collector {
     size_t n_gws, cap_gws;
     int64_t first_ms; /* arrival of the batch's first message */
     int pending_acks; /* acks published, PUBACK not yet received */
+    /* Acks of batches committed while the broker was away (the batch that
+     * filled up during a PostgreSQL outage is written before reconnecting),
+     * published once connected again. */
+    struct held_ack {
+        char topic[FLEET_GW_MAX + 32];
+        char *body;
+    } * held;
+    size_t n_held, cap_held;
 };
 
 static struct log_ratelimit bad_rl = LOG_RATELIMIT_INIT(10, 60);
@@ -287,34 +295,63 @@ static json_t *ranges(uint64_t *v, size_t n)
 }
 
 /* After COMMIT: one ack per gateway of the batch. */
+/* Publish one ack, or hold it until connected; consumes BODY. */
+static void ack_send(struct collector *c, const char *topic, char *body)
+{
+    int rc = MOSQ_ERR_NO_CONN;
+
+    if (c->mqtt_connected)
+        rc = mosquitto_publish_v5(c->mosq, NULL, topic, (int)strlen(body), body, 1, false, NULL);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        atomic_fetch_add(&m.acks_sent, 1);
+        c->pending_acks++;
+        free(body);
+        return;
+    }
+    if (c->n_held < COLLECTOR_HELD_ACKS_MAX &&
+        grow((void **)&c->held, &c->cap_held, c->n_held, sizeof(*c->held))) {
+        snprintf(c->held[c->n_held].topic, sizeof(c->held[0].topic), "%s", topic);
+        c->held[c->n_held++].body = body;
+        return;
+    }
+    /* Committed but not acked: the gateway resends, the rows do not
+     * change, and the next ack covers them. */
+    atomic_fetch_add(&m.acks_unsent, 1);
+    log_warn("%s: ack dropped (%s, %zu held); the gateway resends, and is acked then", topic,
+             mosquitto_strerror(rc), c->n_held);
+    free(body);
+}
+
+/* Once connected: the acks held while away. */
+static void acks_release(struct collector *c)
+{
+    size_t n = c->n_held;
+
+    c->n_held = 0;
+    for (size_t i = 0; i < n; i++)
+        ack_send(c, c->held[i].topic, c->held[i].body);
+}
+
+/* After COMMIT: one ack per gateway of the batch. */
 static void publish_acks(struct collector *c)
 {
     for (size_t g = 0; g < c->n_gws; g++) {
         struct gw_part *p = &c->gws[g];
         char topic[FLEET_GW_MAX + 32], *body;
         json_t *ack;
-        int rc = MOSQ_ERR_NOMEM, mid;
 
         ack =
             json_pack("{s:i, s:s, s:o, s:o}", "v", 1, "gateway", p->gw, "acked",
                       ranges(p->acked, p->n_acked), "rejected", ranges(p->rejected, p->n_rejected));
         body = ack ? json_dumps(ack, JSON_COMPACT) : NULL;
-        snprintf(topic, sizeof(topic), "foyer/v1/%s/ack", p->gw);
-        if (body)
-            rc =
-                mosquitto_publish_v5(c->mosq, &mid, topic, (int)strlen(body), body, 1, false, NULL);
-        if (rc == MOSQ_ERR_SUCCESS) {
-            atomic_fetch_add(&m.acks_sent, 1);
-            c->pending_acks++;
-        } else {
-            /* Committed but not acked: the gateway resends, the rows do
-             * not change, and the next ack covers them. */
-            atomic_fetch_add(&m.acks_unsent, 1);
-            log_warn("gateway=%s: ack not published (%s); it will resend, and be acked then", p->gw,
-                     mosquitto_strerror(rc));
-        }
-        free(body);
         json_decref(ack);
+        snprintf(topic, sizeof(topic), "foyer/v1/%s/ack", p->gw);
+        if (!body) {
+            atomic_fetch_add(&m.acks_unsent, 1);
+            log_warn("%s: ack dropped (out of memory); the gateway resends", topic);
+            continue;
+        }
+        ack_send(c, topic, body);
     }
 }
 
@@ -463,6 +500,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
         return;
     }
     c->mqtt_connected = true;
+    acks_release(c);
     c->mqtt_down_logged = false;
     c->mqtt_backoff_ms = COLLECTOR_BACKOFF_MIN_MS;
     atomic_store(&m.mqtt_up, 1);
@@ -904,6 +942,9 @@ out_lib:
     mosquitto_lib_cleanup();
     db_close(c->db);
     batch_free(c);
+    for (size_t i = 0; i < c->n_held; i++)
+        free(c->held[i].body);
+    free(c->held);
 out_free:
     explicit_bzero(&c->conf, sizeof(c->conf));
     free(c);

@@ -42,6 +42,9 @@
  * 100 000 is 200 MiB. */
 #define COLLECTOR_BATCH_MIN 1
 #define COLLECTOR_BATCH_MAX 100000
+/* Acks held while the broker is away (at most the gateways of a batch or
+ * two in practice); beyond, dropped and counted: the gateways resend. */
+#define COLLECTOR_HELD_ACKS_MAX 4096
 /* Reconnection backoff (PostgreSQL and the broker): doubling from 1 s to
  * 30 s, so that an outage of minutes is noticed within 30 s. */
 #define COLLECTOR_BACKOFF_MIN_MS 1000

@@ -249,10 +249,14 @@ static void say(char *err, size_t errlen, const char *what, PGconn *conn)
     const char *m = PQerrorMessage(conn);
     size_t len = strlen(m);
 
-    /* libpq's messages end with a newline (sometimes two lines). */
+    /* libpq's messages end with a newline and may hold several lines: one
+     * line for the log. */
     while (len > 0 && (m[len - 1] == '\n' || m[len - 1] == ' '))
         len--;
     snprintf(err, errlen, "%s: %.*s", what, (int)len, m);
+    for (char *q = err; *q; q++)
+        if (*q == '\n' || *q == '\t')
+            *q = ' ';
 }
 
 static int exec_ok(struct collector_db *db, const char *sql, const char *what, char *err,

@@ -78,7 +78,7 @@ start_collector() { # name
   before=$(grep -c "subscribed to" "$work/$name.log" 2>/dev/null || true)
   "$FOYER_BIN/central/foyer-collector" --config "$work/$name.conf" 2>> "$work/$name.log" &
   collector_pids[$name]=$!
-  wait_for 15 eval '[ "$(grep -c "subscribed to" "$work/$name.log" 2>/dev/null)" -gt "${before:-0}" ]' ||
+  wait_for 15 eval '[ "$(cat "$work/$name.log" 2>/dev/null | grep -c "subscribed to")" -gt "${before:-0}" ]' ||
     fail "collector $name did not subscribe: $(tail -20 "$work/$name.log")"
 }
 
