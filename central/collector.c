@@ -93,6 +93,7 @@ struct collector {
     struct fleet_item *items;
     size_t *item_gw; /* index in gws of each item */
     size_t n_items, cap_items;
+    size_t n_refused; /* items of the batch refused by PostgreSQL (write_one_by_one) */
     struct gw_part *gws;
     size_t n_gws, cap_gws;
     int64_t first_ms; /* arrival of the batch's first message */
@@ -170,7 +171,7 @@ static void batch_clear(struct collector *c)
         free(c->gws[i].acked);
         free(c->gws[i].rejected);
     }
-    c->n_msgs = c->n_items = c->n_gws = 0;
+    c->n_msgs = c->n_items = c->n_gws = c->n_refused = 0;
     atomic_store(&m.buffered_items, 0);
 }
 
@@ -406,6 +407,50 @@ static bool pg_connect(struct collector *c)
     return true;
 }
 
+/* Move SEQ of part P from the acked to the rejected. */
+static void part_reject(struct gw_part *p, uint64_t seq)
+{
+    for (size_t i = 0; i < p->n_acked; i++)
+        if (p->acked[i] == seq) {
+            p->acked[i] = p->acked[--p->n_acked];
+            break;
+        }
+    /* The array had room for this seq among the acked: push cannot fail
+     * but for memory; then the item is simply not acked (resent). */
+    (void)push_seq(&p->rejected, &p->n_rejected, &p->cap_rejected, seq);
+}
+
+/* The batch hit a statement refusing an item's data (a CHECK constraint
+ * added by a DBA, a value the server cannot take): each item in its own
+ * transaction, the refused ones acked as rejected (logged, counted), the
+ * gateways' counts last.  Slow, but rare, and the alternative is a batch
+ * failing forever.  0, or the first -EIO (the connection: retried whole;
+ * what was committed is written again without change). */
+static int write_one_by_one(struct collector *c, struct db_batch_item *dbi, struct db_batch_gw *dbg,
+                            char *err, size_t errlen)
+{
+    int r;
+
+    for (size_t i = 0; i < c->n_items; i++) {
+        struct gw_part *p = &c->gws[c->item_gw[i]];
+
+        r = db_write_batch(c->db, &dbi[i], 1, NULL, 0, err, errlen);
+        if (r == -EIO)
+            return r;
+        if (r == -EINVAL) {
+            log_warn("gateway=%s seq=%llu: refused by PostgreSQL (acked as rejected): %s", p->gw,
+                     (unsigned long long)dbi[i].item->seq, err);
+            part_reject(p, dbi[i].item->seq);
+            dbg[c->item_gw[i]].received--;
+            dbg[c->item_gw[i]].rejected++;
+            c->n_refused++;
+            atomic_fetch_add(&m.items_rejected, 1);
+        }
+    }
+    r = db_write_batch(c->db, NULL, 0, dbg, c->n_gws, err, errlen);
+    return r == -EINVAL ? -EIO : r;
+}
+
 /* Write the batch; acks once committed.  False: kept for a retry. */
 static bool flush(struct collector *c)
 {
@@ -441,6 +486,11 @@ static bool flush(struct collector *c)
     }
     t0 = now_ms();
     r = db_write_batch(c->db, dbi, c->n_items, dbg, c->n_gws, err, sizeof(err));
+    if (r == -EINVAL) {
+        log_warn("batch of %zu items refused by PostgreSQL (%s): writing it item by item",
+                 c->n_items, err);
+        r = write_one_by_one(c, dbi, dbg, err, sizeof(err));
+    }
     free(dbi);
     free(dbg);
     if (r < 0) {
@@ -455,7 +505,7 @@ static bool flush(struct collector *c)
     atomic_store(&m.last_commit_us, (unsigned long long)(now_ms() - t0) * 1000);
     atomic_fetch_add(&m.commit_us_total, (unsigned long long)(now_ms() - t0) * 1000);
     atomic_fetch_add(&m.batches, 1);
-    atomic_fetch_add(&m.items_committed, c->n_items);
+    atomic_fetch_add(&m.items_committed, c->n_items - c->n_refused);
     log_debug("batch: %zu items of %zu gateways committed in %lld ms", c->n_items, c->n_gws,
               (long long)(now_ms() - t0));
     publish_acks(c);

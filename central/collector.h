@@ -166,7 +166,10 @@ int db_migrate(struct collector_db *db, int *ret_from, int *ret_to, char *err, s
 int db_schema_version(struct collector_db *db, char *err, size_t errlen);
 int db_schema_latest(void);
 /* Write one batch in one transaction (partitions created as needed in it)
- * and commit.  0 once committed; -EIO (err says why) after a rollback. */
+ * and commit.  0 once committed; after a rollback (err says why), -EINVAL
+ * when a statement refused an item's data (SQLSTATE classes 22 and 23,
+ * e.g. a CHECK constraint a DBA added: retrying the batch whole would fail
+ * forever, item by item finds the culprit), else -EIO. */
 int db_write_batch(struct collector_db *db, const struct db_batch_item *items, size_t n,
                    const struct db_batch_gw *gws, size_t n_gws, char *err, size_t errlen);
 

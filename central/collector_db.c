@@ -604,6 +604,7 @@ struct pipe {
     char *err;
     size_t errlen;
     bool failed;
+    bool data_error; /* the first failure was a statement refusing data */
 };
 
 static int pipe_sync(struct pipe *pp)
@@ -637,8 +638,14 @@ static int pipe_sync(struct pipe *pp)
         }
         if (st != PGRES_COMMAND_OK && !pp->failed) {
             const char *m = PQresultErrorMessage(res);
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
             snprintf(pp->err, pp->errlen, "statement: %.*s", (int)strcspn(m, "\n"), m);
             pp->failed = true;
+            /* Classes 22 (data exception) and 23 (integrity constraint
+             * violation): this item's data, not the database's state. */
+            pp->data_error =
+                state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
         }
         PQclear(res);
     }
@@ -800,7 +807,7 @@ int db_write_batch(struct collector_db *db, const struct db_batch_item *items, s
                    const struct db_batch_gw *gws, size_t n_gws, char *err, size_t errlen)
 {
     struct new_part *parts = NULL;
-    struct pipe pp = {db, 0, err, errlen, false};
+    struct pipe pp = {db, 0, err, errlen, false, false};
     size_t n_parts = 0;
     bool locked = false, piped = false;
     int r = -EIO;
@@ -858,6 +865,8 @@ out_rollback:
         (void)PQexitPipelineMode(db->conn);
     }
     exec_quiet(db, "ROLLBACK");
+    if (pp.data_error && PQstatus(db->conn) == CONNECTION_OK)
+        r = -EINVAL;
 out_free:
     free(parts);
     return r;

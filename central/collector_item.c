@@ -202,6 +202,16 @@ static bool epoch_ok(struct dec *d, const char *key, int64_t t)
     return false;
 }
 
+/* Other times (an alert's, a device's) are not partition keys, but must be
+ * times PostgreSQL's to_timestamp() takes: up to 2100. */
+static bool time_ok(struct dec *d, const char *key, int64_t t)
+{
+    if (t < FLEET_TIME_MAX)
+        return true;
+    fail(d->err, d->errlen, "\"%s\" is not a time before 2100", key);
+    return false;
+}
+
 static int digits(const char *s, int n)
 {
     int v = 0;
@@ -290,8 +300,10 @@ static bool decode_alert(struct dec *d, struct fleet_item *it)
            get_str(d, "channel", true, FLEET_ID_MAX, &it->channel) &&
            get_str(d, "state", false, 16, &it->state) && one_of(d, "state", it->state, states) &&
            get_int(d, "opened_s", false, 0, &it->opened_s) &&
+           time_ok(d, "opened_s", it->opened_s) &&
            get_int(d, "acknowledged_s", true, 0, &it->ack_s) &&
-           get_int(d, "closed_s", true, 0, &it->closed_s) &&
+           time_ok(d, "acknowledged_s", it->ack_s) &&
+           get_int(d, "closed_s", true, 0, &it->closed_s) && time_ok(d, "closed_s", it->closed_s) &&
            get_str(d, "text_fr", false, FLEET_TEXT_MAX, &it->text_fr) &&
            get_str(d, "text_en", false, FLEET_TEXT_MAX, &it->text_en);
 }
@@ -300,11 +312,12 @@ static bool decode_device(struct dec *d, struct fleet_item *it)
 {
     return get_str(d, "device", false, FLEET_ID_MAX, &it->device) &&
            get_str(d, "state", false, FLEET_ID_MAX, &it->state) &&
-           get_int(d, "since_s", false, 0, &it->since_s) &&
+           get_int(d, "since_s", false, 0, &it->since_s) && time_ok(d, "since_s", it->since_s) &&
            get_int(d, "polls", false, 0, &it->polls) &&
            get_int(d, "errors", false, 0, &it->errors) &&
            get_int(d, "timeouts", false, 0, &it->timeouts) &&
-           get_int(d, "last_ok_s", true, 0, &it->last_ok_s);
+           get_int(d, "last_ok_s", true, 0, &it->last_ok_s) &&
+           time_ok(d, "last_ok_s", it->last_ok_s);
 }
 
 int fleet_item_decode(const struct fleet_msg *msg, size_t i, struct fleet_item *ret,

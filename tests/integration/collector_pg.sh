@@ -96,6 +96,15 @@ ack=$(send_and_ack '{"v":1,"gateway":"hw","items":[{"seq":12,"type":"rollup","gr
 [ "$ack" = '{"v":1,"gateway":"hw","acked":[[13,13]],"rejected":[[12,12],[14,15]]}' ] ||
   fail "malformed items not rejected: $ack"
 [ "$(row)" = "8,13" ] || fail "the valid item beside malformed ones: $(row)"
+# An item PostgreSQL refuses (a CHECK constraint a DBA added): the batch is
+# written item by item, the refused one acked as rejected, the others stored.
+psql_q "ALTER TABLE rollup_hour ADD CONSTRAINT test_refused CHECK (sum < 1000)"
+ack=$(send_and_ack '{"v":1,"gateway":"hw","items":['"$(item 20 5000)"','"$(item 21 9)"']}')
+[ "$ack" = '{"v":1,"gateway":"hw","acked":[[21,21]],"rejected":[[20,20]]}' ] ||
+  fail "an item refused by PostgreSQL: $ack"
+[ "$(row)" = "9,21" ] || fail "the item beside one refused by PostgreSQL: $(row)"
+psql_q "ALTER TABLE rollup_hour DROP CONSTRAINT test_refused"
+grep -q "gateway=hw seq=20: refused by PostgreSQL" "$work/ca.log" || fail "refusal not logged"
 # A malformed envelope (not JSON, another gateway's name): counted, dropped.
 before=$(metric ca messages_malformed_total)
 mosquitto_pub -p "$port" -h 127.0.0.1 -q 1 -t foyer/v1/hw/items -m '{"v":1,'

@@ -148,6 +148,14 @@ static void test_other_types(void **state)
                                 &it, &seq, err),
                      -EINVAL);
     assert_int_equal(seq, 3);
+    /* A time to_timestamp() would refuse (year 292 billion) fails the item,
+     * not the batch. */
+    assert_int_equal(decode_one("{\"seq\":5,\"type\":\"device\",\"device\":\"m0\",\"state\":\"ok\","
+                                "\"since_s\":9000000000000000000,\"polls\":2,\"errors\":0,"
+                                "\"timeouts\":0,\"last_ok_s\":null}",
+                                &it, &seq, err),
+                     -EINVAL);
+    assert_int_equal(seq, 5);
     assert_int_equal(decode_one("{\"seq\":4,\"type\":\"device\",\"device\":\"m0\",\"state\":\"ok\","
                                 "\"since_s\":1,\"polls\":2,\"errors\":0,\"timeouts\":0,"
                                 "\"last_ok_s\":null}",
