@@ -38,9 +38,12 @@
  * A batch is one transaction: BEGIN, the partitions, then every statement
  * sent in libpq's pipeline mode (a sync every DB_PIPELINE_CHUNK statements,
  * so that neither side's socket buffer fills while the other waits), then
- * COMMIT.  Items reaching here are fully checked by collector_item.c, so a
- * statement can fail only with the database (connection, disk, lock): the
- * batch is rolled back and the caller retries it whole.
+ * COMMIT.  Items reaching here are checked by collector_item.c (dates,
+ * times, sizes), so a statement fails mostly with the database
+ * (connection, disk, lock): the batch is rolled back and the caller retries
+ * it whole (-EIO).  A statement refusing an item's data (SQLSTATE classes
+ * 22 and 23: a CHECK constraint added by a DBA, say) returns -EINVAL, and
+ * the caller writes that batch item by item to find the culprit.
  */
 #include <errno.h>
 #include <inttypes.h>

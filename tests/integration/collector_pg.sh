@@ -7,8 +7,8 @@
 # once committed; a redelivered item changes nothing (not even the row's
 # xmin); an older seq never overwrites a newer one; malformed items acked
 # as rejected; two collectors sharing the subscription store everything
-# once; SIGKILL of a collector mid-stream and a PostgreSQL stop lose
-# nothing; SIGTERM stops within seconds; MQTT 3.1.1 works with one collector.
+# once; SIGKILL of a collector or of the broker mid-stream and a
+# PostgreSQL stop lose nothing; SIGTERM stops within seconds; MQTT 3.1.1 works with one collector.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh"
@@ -162,6 +162,22 @@ sum_hour=$(sed -n 's/.*sum_hour \([0-9.]*\).*/\1/p' "$work/pg.out")
   WHERE gateway_id LIKE 'p%'")" = "3600,$sum_hour" ] || fail "after PostgreSQL stop: rows or sums differ"
 [ "$(metric ca batch_failures_total)" -ge 1 ] || fail "no batch failed while PostgreSQL was down?"
 
+# ---- the broker SIGKILLed mid-stream (no persistence), then restarted ----------
+"$gw" --port "$port" --gateways 2 --prefix x --hours 240 --channels 5 --per-msg 100 \
+  --max-in-flight 600 --ack-timeout-ms 2000 --rate 1500 --timeout-s 50 > "$work/broker.out" &
+gwpid=$!
+wait_for 15 eval '[ "$(psql_q "SELECT count(*) FROM rollup_hour WHERE gateway_id LIKE '"'x%'"'")" -gt 300 ]' ||
+  fail "no rows before the broker kill"
+kill -0 "$gwpid" 2>/dev/null || fail "the gateways were done before the broker kill"
+kill -KILL "$broker_pid"
+wait "$broker_pid" 2>/dev/null || true
+start_broker "$port"
+wait "$gwpid" || fail "after the broker kill: not all acked: $(cat "$work/broker.out")"
+echo "broker SIGKILL: $(cat "$work/broker.out")"
+sum_hour=$(sed -n 's/.*sum_hour \([0-9.]*\).*/\1/p' "$work/broker.out")
+[ "$(psql_q "SELECT count(*) || ',' || to_char(sum(sum), 'FM999999990.000') FROM rollup_hour
+  WHERE gateway_id LIKE 'x%'")" = "2400,$sum_hour" ] || fail "after the broker kill: rows or sums differ"
+
 t0=$SECONDS
 stop_collector ca
 [ $((SECONDS - t0)) -le 5 ] || fail "SIGTERM took $((SECONDS - t0)) s"
@@ -176,4 +192,4 @@ res=$("$gw" --port "$port" --gateways 1 --prefix v3_ --hours 24 --channels 2 \
   --ack-timeout-ms 5000 --timeout-s 20) || fail "3.1.1: not all acked: $res"
 [ "$(psql_q "SELECT count(*) FROM rollup_hour WHERE gateway_id = 'v3_0'")" = 48 ] || fail "3.1.1 rows"
 stop_collector c3
-echo "collector_pg: schema, idempotence, refusals, sharing, SIGKILL and PostgreSQL stop: OK"
+echo "collector_pg: schema, idempotence, refusals, sharing, SIGKILL (collector, broker), PostgreSQL stop, 3.1.1: OK"
