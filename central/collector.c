@@ -106,6 +106,7 @@ struct collector {
         char *body;
     } * held;
     size_t n_held, cap_held;
+    int64_t ahead_ms; /* next creation of the coming months' partitions */
 };
 
 static struct log_ratelimit bad_rl = LOG_RATELIMIT_INIT(10, 60);
@@ -370,6 +371,16 @@ static void pg_failed(struct collector *c, const char *what, const char *err)
     atomic_store(&m.pg_up, 0);
 }
 
+/* The coming months' partitions, at each connection and once a day. */
+static void partitions_ahead(struct collector *c)
+{
+    char err[512];
+
+    c->ahead_ms = now_ms() + 24LL * 3600 * 1000;
+    if (db_create_ahead(c->db, (int64_t)time(NULL), err, sizeof(err)) < 0)
+        log_warn("postgresql: partitions ahead: %s; created with the data instead", err);
+}
+
 /* Connect to PostgreSQL and check the schema.  False: retry later. */
 static bool pg_connect(struct collector *c)
 {
@@ -397,6 +408,7 @@ static bool pg_connect(struct collector *c)
         pg_failed(c, "schema", err);
         return false;
     }
+    partitions_ahead(c);
     if (c->pg_down_logged)
         log_info("postgresql: connected again");
     else
@@ -798,6 +810,11 @@ static int init_db(const struct collector_conf *conf)
         db_close(db);
         return 1;
     }
+    if (db_create_ahead(db, (int64_t)time(NULL), err, sizeof(err)) < 0) {
+        fprintf(stderr, "foyer-collector: partitions: %s\n", err);
+        db_close(db);
+        return 1;
+    }
     db_close(db);
     if (from == to)
         printf("schema: version %d, up to date\n", to);
@@ -825,6 +842,8 @@ static void run(struct collector *c)
             (void)sd_notify(0, "WATCHDOG=1");
             last_watchdog = t;
         }
+        if (c->db && t >= c->ahead_ms && c->n_msgs == 0)
+            partitions_ahead(c);
         if (c->n_msgs > 0 &&
             (batch_full(c) || t - c->first_ms >= c->conf.batch_deadline_ms || !c->mqtt_connected))
             (void)flush(c);

@@ -165,6 +165,9 @@ int db_migrate(struct collector_db *db, int *ret_from, int *ret_to, char *err, s
 /* The schema's version in the database (0: none), or -EIO. */
 int db_schema_version(struct collector_db *db, char *err, size_t errlen);
 int db_schema_latest(void);
+/* Create the partitions of the month of NOW_S and of the next two, so that
+ * live data does not wait for them.  0 or -EIO (err says why). */
+int db_create_ahead(struct collector_db *db, int64_t now_s, char *err, size_t errlen);
 /* Write one batch in one transaction (partitions created as needed in it)
  * and commit.  0 once committed; after a rollback (err says why), -EINVAL
  * when a statement refused an item's data (SQLSTATE classes 22 and 23,

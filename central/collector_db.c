@@ -64,6 +64,11 @@
 enum part_table { PT_HOUR, PT_DAY, PT_MONTH, PT_EVENTS, PT_COUNT_ };
 static const char *const part_names[PT_COUNT_] = {"rollup_hour", "rollup_day", "rollup_month",
                                                   "events"};
+/* How long creating a partition may wait for the lock on its parent. */
+#define DB_PARTITION_LOCK_TIMEOUT "10s"
+/* Months of partitions created ahead (this one and the next two), so that
+ * live data never waits for a partition's creation. */
+#define DB_MONTHS_AHEAD 3
 /* The advisory lock key of partition creation and migrations ("foyr"). */
 #define DB_LOCK_KEY "1718581618"
 
@@ -538,7 +543,13 @@ static int ensure_partition(struct collector_db *db, int t, int month, struct ne
         if ((*parts)[i].table == t && (*parts)[i].month == month)
             return 0;
     if (!*locked) {
-        if (exec_ok(db, "SELECT pg_advisory_xact_lock(" DB_LOCK_KEY ")", "lock", err, errlen) < 0)
+        /* CREATE ... PARTITION OF locks the parent table exclusively: it
+         * waits for a long report reading it, and every insert then waits
+         * for it.  Give up after DB_PARTITION_LOCK_TIMEOUT (the batch is
+         * retried later) rather than stall the fleet. */
+        if (exec_ok(db, "SELECT pg_advisory_xact_lock(" DB_LOCK_KEY ")", "lock", err, errlen) < 0 ||
+            exec_ok(db, "SET LOCAL lock_timeout = '" DB_PARTITION_LOCK_TIMEOUT "'", "lock timeout",
+                    err, errlen) < 0)
             return -EIO;
         *locked = true;
     }
@@ -804,6 +815,31 @@ out_nomem:
     smap_free(&chn);
     snprintf(pp->err, pp->errlen, "out of memory");
     return -ENOMEM;
+}
+
+int db_create_ahead(struct collector_db *db, int64_t now_s, char *err, size_t errlen)
+{
+    struct new_part *parts = NULL;
+    size_t n_parts = 0;
+    bool locked = false;
+    int month = month_of(now_s), r = -EIO;
+
+    if (exec_ok(db, "BEGIN", "begin", err, errlen) < 0)
+        return -EIO;
+    for (int t = 0; t < PT_COUNT_; t++)
+        for (int k = 0; k < DB_MONTHS_AHEAD; k++)
+            if (ensure_partition(db, t, month + k, &parts, &n_parts, &locked, err, errlen) < 0) {
+                exec_quiet(db, "ROLLBACK");
+                goto out_free;
+            }
+    if (exec_ok(db, "COMMIT", "commit", err, errlen) < 0)
+        goto out_free;
+    for (size_t i = 0; i < n_parts; i++)
+        (void)add_known(db, parts[i].table, parts[i].month);
+    r = 0;
+out_free:
+    free(parts);
+    return r;
 }
 
 int db_write_batch(struct collector_db *db, const struct db_batch_item *items, size_t n,

@@ -28,6 +28,11 @@ out=$("$FOYER_BIN/central/foyer-collector" --init-db --config "$work/ca.conf")
 [ "$(psql_q "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
   WHERE c.relname IN ('rollup_hour', 'rollup_day', 'rollup_month', 'events')")" = 4 ] ||
   fail "rollups and events are not partitioned"
+# This month's and the next two months' partitions exist ahead of the data.
+[ "$(psql_q "SELECT count(*) FROM pg_class WHERE relname IN (SELECT t || '_p' ||
+  to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + k * interval '1 month', 'YYYYMM')
+  FROM unnest(ARRAY['rollup_hour', 'rollup_day', 'rollup_month', 'events']) t, generate_series(0, 2) k)")" = 12 ] ||
+  fail "partitions ahead: $(psql_q "SELECT relname FROM pg_class WHERE relname LIKE '%\_p2%'")"
 
 start_collector ca
 
