@@ -792,7 +792,7 @@ static void usage(FILE *f)
                "      --init-db       create or migrate the PostgreSQL schema, exit\n"
                "  -h, --help          this text\n"
                "      --version       print the version\n"
-               "See foyer-collector(8). Takes the gateways' items from the broker into PostgreSQL (docs/fleet.md).\n");
+               "Takes the gateways' items from the broker into PostgreSQL: foyer-collector(8).\n");
 }
 
 static int init_db(const struct collector_conf *conf)
