@@ -546,7 +546,16 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
             c->mqtt_version = 311;
             c->mqtt_retry_ms = 0;
         } else {
-            log_err("mqtt: connection refused: %s", mosquitto_reason_string(rc));
+            /* Logged once, retried with the growing backoff (a refused
+             * password stays refused until someone fixes it). */
+            if (!c->mqtt_down_logged)
+                log_err("mqtt: connection refused: %s; retrying in %lld s",
+                        mosquitto_reason_string(rc), (long long)(c->mqtt_backoff_ms / 1000));
+            c->mqtt_down_logged = true;
+            c->mqtt_retry_ms = now_ms() + c->mqtt_backoff_ms;
+            c->mqtt_backoff_ms = c->mqtt_backoff_ms * 2 > COLLECTOR_BACKOFF_MAX_MS
+                                     ? COLLECTOR_BACKOFF_MAX_MS
+                                     : c->mqtt_backoff_ms * 2;
         }
         (void)mosquitto_disconnect(mosq);
         return;

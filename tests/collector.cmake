@@ -13,3 +13,4 @@ add_test(NAME test_collector_item COMMAND test_collector_item)
 # A real PostgreSQL 15 cluster and a real mosquitto per test, on loopback.
 foyer_script_test(collector_pg)
 foyer_script_test(collector_config)
+foyer_script_test(collector_tls)
