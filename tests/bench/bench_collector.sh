@@ -5,6 +5,8 @@
 #   - the fleet: GATEWAYS gateways x a week of hourly rollups of 5 channels,
 #     flat out: items/s from the first publication to the last ack (acked
 #     only after commit), and the end-to-end lag (publication -> ack);
+#   - the same volume paced at 5 600 items/s (the issue's target): the lag
+#     of a steady flow;
 #   - a week of one building (100 channels) caught up, the issue's target;
 #   - baselines on the same cluster: the same number of rollup rows by COPY
 #     into a plain table (no upsert, no partition, no broker), and
@@ -39,7 +41,15 @@ printf 'fleet: %d gateways x 168 h x 5 channels: %s items in %s ms: %s items/s i
   "$gateways" "$(field items " $res")" "$(field elapsed_ms "$res")" "$(field rate_items_s "$res")" \
   "$(field lag_ms_avg "$res")" "$(field lag_ms_max "$res")" "$rows" "$cpu"
 
-bytes=$(psql_q "SELECT (sum(pg_total_relation_size(inhrelid)) / $rows)::int FROM pg_inherits
+# The same volume paced at the issue's target, 5 600 items/s: the lag a
+# steady flow sees (flat out, above, everything is queued at once).
+res=$("$bin/tests/foyer-fleet-gw" --port "$port" --gateways "$gateways" --prefix r --hours 168 \
+  --channels 5 --rate 5600 --ack-timeout-ms 30000 --timeout-s 300)
+printf 'paced at 5 600 items/s: %s items in %s ms (%s items/s); lag avg %s ms, max %s ms\n' \
+  "$(field items " $res")" "$(field elapsed_ms "$res")" "$(field rate_items_s "$res")" \
+  "$(field lag_ms_avg "$res")" "$(field lag_ms_max "$res")"
+
+bytes=$(psql_q "SELECT (sum(pg_total_relation_size(inhrelid)) / (SELECT count(*) FROM rollup_hour))::int FROM pg_inherits
   WHERE inhparent = 'rollup_hour'::regclass")
 printf 'storage: %s bytes per hourly rollup row (table, primary key, TOAST)\n' "$bytes"
 
