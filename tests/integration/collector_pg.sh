@@ -64,6 +64,17 @@ sum_day=$(sed -n 's/.*sum_day \([0-9.]*\).*/\1/p' <<< "$res")
   WHERE c.relname = 'rollup_hour'")" -ge 1 ] || fail "no partition of rollup_hour"
 [ "$(metric ca items_rejected_total)" = 4 ] || fail "items_rejected_total"
 
+# Revisions: the same periods sent again with greater seqs and other values
+# replace every row; the old items replayed after them change nothing.
+res=$("$gw" --port "$port" --gateways 2 --prefix g --hours 48 --channels 5 --seq-base 1000 \
+  --mult 2 --ack-timeout-ms 5000 --timeout-s 30) || fail "revision not acked: $res"
+sum2=$(sed -n 's/.*sum_hour \([0-9.]*\).*/\1/p' <<< "$res")
+"$gw" --port "$port" --gateways 2 --prefix g --hours 48 --channels 5 \
+  --ack-timeout-ms 5000 --timeout-s 30 > /dev/null || fail "replay not acked"
+[ "$(psql_q "SELECT count(*) || ',' || to_char(sum(sum), 'FM999999990.000') || ',' || min(seq)
+  FROM rollup_hour WHERE gateway_id LIKE 'g%'")" = "480,$sum2,1002" ] ||
+  fail "revision then replay: $(psql_q "SELECT count(*), sum(sum), min(seq) FROM rollup_hour WHERE gateway_id LIKE 'g%'")"
+
 # ---- hand-written items: ack after commit, redelivery, older seq, refusal --
 item() { # seq sum
   printf '{"seq":%s,"type":"rollup","gran":"hour","channel":"m1","building":"B","dwelling":null,"quantity":"heat","kind":"counter","unit":"kWh","start":"2026-03-29T02:00:00+02:00","start_s":1774742400,"sum":%s,"n":4,"min":null,"max":null}' "$1" "$2"
