@@ -22,6 +22,9 @@ FOYER_SRC=$PWD build/bench/tests/bench_alerts 1000 35 2>/dev/null
 echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber, publisher with a window in flight"
 bash tests/bench/bench_mqtt.sh build/bench 200000
 
+echo "== fleet collector: simulated gateways -> broker -> foyer-collector -> PostgreSQL, beside COPY and single-row INSERTs"
+bash tests/bench/bench_collector.sh build/bench 40
+
 echo "== modbus: 100 meters on one gateway, dead meter, foyerd CPU and memory, collectd"
 # collectd's modbus plugin is the comparison; bench-only, so installed here.
 if [ ! -e /usr/lib/collectd/modbus.so ]; then

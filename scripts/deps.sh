@@ -29,6 +29,10 @@ packages=(
   sqlite3 systemd procps python3 bsdextrautils tzdata
   # MQTT: the broker and clients; openssl makes the TLS test CAs (MQTT, push)
   mosquitto mosquitto-clients openssl
+  # the fleet collector (central/): libpq to build it; PostgreSQL 15 (its
+  # initdb, pg_ctl and psql) for its tests and bench, which start a cluster
+  # of their own
+  libpq-dev postgresql-15 postgresql-client-15
   # modbus tests: a third-party server (pymodbus imports serial and
   # serial_asyncio even for TCP; both only recommended), an RTU line over a
   # pty pair

@@ -61,7 +61,7 @@ run_build() {
 
 echo "== cppcheck (warnings, performance, portability)"
 cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
-  -Iinclude --suppress=missingIncludeSystem -D_GNU_SOURCE daemon drivers tests/sim
+  -Iinclude --suppress=missingIncludeSystem -D_GNU_SOURCE daemon drivers central tests/sim
 
 run_build test-gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -82,9 +82,16 @@ declare -A allowed=(
   [conf]="util"
   [util]=""
   [limits]=""
+  [central]="conf util"
 )
-for f in $(find daemon drivers include/foyer -name '*.[ch]' | sort); do
+# The collector (central/): its PostgreSQL SQL only in collector_db.c.
+for f in $(files_matching "$sql" central); do
+  [ "$f" = central/collector_db.c ] ||
+    report "$f" "holds SQL: the collector's SQL lives in central/collector_db.c"
+done
+for f in $(find daemon drivers central include/foyer -name '*.[ch]' | sort); do
   case $f in
+    central/*) room=central ;;
     daemon/*/*) room=${f#daemon/}; room=${room%%/*} ;;
     drivers/*) room=drivers ;;
     include/foyer/*) room=$(room_of_header "${f##*/}") ;;
