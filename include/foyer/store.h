@@ -20,7 +20,7 @@
 #include "foyer/device.h"
 #include "foyer/reading.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 
