@@ -29,6 +29,7 @@
 #include "foyer/log.h"
 #include "foyer/store.h"
 #include "foyer/timeutil.h"
+#include "foyer/uplink.h"
 /* summaries-and-push: begin */
 #include "foyer/coach.h"
 #include "foyer/push.h"
@@ -90,6 +91,35 @@ static void summaries_stop(void)
              (unsigned long long)ps.given_up, (unsigned long long)ps.expired);
 }
 /* ---- summaries-and-push: end -------------------------------------------- */
+
+/* ---- uplink: begin ------------------------------------------------------
+ * The uplink thread (daemon/uplink/) owns the uplink tables and the
+ * connection to the central broker.  It borrows the config: a reload stops
+ * it (about a second at most) and starts one on the new config. */
+static struct uplink *fleet_uplink;
+
+static void uplink_begin(const struct foyer_config *cfg)
+{
+    int err = 0;
+    fleet_uplink = uplink_start(cfg, &err);
+    if (!fleet_uplink && err < 0)
+        log_err("uplink disabled: %s", strerror(-err));
+}
+
+static void uplink_end(void)
+{
+    struct uplink_stats st;
+    if (!fleet_uplink)
+        return;
+    uplink_stop(fleet_uplink, &st);
+    fleet_uplink = NULL;
+    log_info("uplink: %llu items queued, %llu sent, %llu sent again, %llu acked, %llu rejected; "
+             "%lld waiting",
+             (unsigned long long)st.queued, (unsigned long long)st.sent,
+             (unsigned long long)st.resent, (unsigned long long)st.acked,
+             (unsigned long long)st.rejected, (long long)st.depth);
+}
+/* ---- uplink: end -------------------------------------------------------- */
 
 static bool sink_emit(void *ctx, const struct reading *r)
 {
@@ -274,8 +304,10 @@ static void reload(struct daemon *d, const char *path)
                                  : strerror(-rc));
         config_free(ncfg);
     } else {
+        uplink_end(); /* it borrows the old config */
         config_free(d->cfg);
         d->cfg = ncfg;
+        uplink_begin(d->cfg);
         summaries_reload(d->cfg); /* summaries-and-push */
         log_set_level_name(d->cfg->log_level);
         char summary[256];
@@ -456,6 +488,7 @@ int main(int argc, char **argv)
     if (start_drivers(&d) < 0)
         exit_code = 1;
     summaries_start(d.cfg); /* summaries-and-push */
+    uplink_begin(d.cfg);
 
     char summary[256];
     config_summary(d.cfg, summary, sizeof(summary));
@@ -490,6 +523,7 @@ int main(int argc, char **argv)
     sd_notify(0, "STOPPING=1\nSTATUS=Committing queued readings");
     stop_drivers(&d);
     summaries_stop(); /* summaries-and-push */
+    uplink_end();
     struct writer_stats ws;
     struct queue_stats qs;
     writer_stop(d.writer, &ws); /* drains the queue and commits */
