@@ -55,10 +55,11 @@ room_of_header() { # include/foyer/NAME.h -> room
   case $1 in
     config.h) echo conf ;;
     ingest.h) echo ingest ;;
-    store.h | store_outbox.h | store_people.h | store_private.h | counter.h) echo store ;;
+    store.h | store_outbox.h | store_people.h | store_uplink.h | store_private.h | counter.h) echo store ;;
     http_pages.h) echo http ;;
     coach.h) echo coach ;;
     push.h) echo push ;;
+    uplink.h) echo uplink ;;
     ctl.h) echo ctl ;;
     timeutil.h | log.h | units.h) echo util ;;
     limits.h) echo limits ;;
@@ -68,11 +69,12 @@ room_of_header() { # include/foyer/NAME.h -> room
   esac
 }
 declare -A allowed=(
-  [foyerd]="drivers driver ingest store coach push http conf util"
+  [foyerd]="drivers driver ingest store coach push http uplink conf util"
   [http]="coach store conf util"
   [ctl]="coach store conf util"
   [coach]="push store conf util"
   [push]="store conf util"
+  [uplink]="store conf util"
   [ingest]="store driver util"
   [drivers]="driver conf util"
   [store]="conf driver util"

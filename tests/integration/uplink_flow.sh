@@ -166,11 +166,12 @@ PY
 # ---- 1 and 2: history queued, the first message lost by the collector ----
 history 2026-10-01 3 > "$work/h1.csv"
 ctl import "$work/h1.csv" > /dev/null
+[ "$(dirty)" -gt 0 ] || fail "the import noted no changed rollup for the uplink"
 start_peer --skip 1
 start_uplinked
+wait_for 30 grep -q "not acked within 2 s: sent again" "$work/foyerd.log" ||
+  fail "the unacked first message was not sent again: $(grep 'uplink:' "$work/foyerd.log"); $(outbox) waiting, $(wc -l < "$work/peer.out") at the peer"
 wait_for 30 drained || fail "outbox not drained: $(outbox) items, $(dirty) dirty: $(tail "$work/foyerd.log")"
-grep -q "not acked within 2 s: sent again" "$work/foyerd.log" ||
-  fail "the unacked first message was not sent again: $(grep uplink "$work/foyerd.log")"
 check_peer "history" 0
 # Seq order: the peer's lines of one message are in seq order, and apart
 # from the message sent again, messages follow each other in seq order.
