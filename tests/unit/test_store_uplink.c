@@ -80,7 +80,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static int64_t look(struct uenv *e, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int64_t look(struct uenv *e, const char *fmt, ...)
 {
     char sql[512];
     va_list ap;
@@ -284,6 +284,41 @@ static void test_events_once_in_order(void **state)
     assert_int_equal(json_integer_value(json_object_get(o2, "time_s")), 1700000060);
     json_decref(o1);
     json_decref(o2);
+
+    /* Device health: the devices updated since the last look, at most
+     * every device_every_s (900 s by default; the first harvest was at now). */
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO devices(name, kind, state, since, last_success, polls, timeouts,"
+             " crc_errors, exceptions, bad_values, other_errors, response_ms, updated) VALUES"
+             " ('m1', 'meter', 'offline', 1700000000, 0, 10, 3, 1, 0, 0, 0, 12.5, %lld)",
+             (long long)(now + 100));
+    assert_int_equal(texec(&e->t, sql), SQLITE_OK);
+    h = harvest(e, now + 10);
+    assert_int_equal(h.devices, 0); /* not before device_every_s */
+    h = harvest(e, now + 900);
+    assert_int_equal(h.devices, 1);
+    o1 = item(e, "device:m1", &s1);
+    assert_non_null(o1);
+    assert_string_equal(json_string_value(json_object_get(o1, "state")), "offline");
+    assert_int_equal(json_integer_value(json_object_get(o1, "errors")), 4);
+    assert_int_equal(json_integer_value(json_object_get(o1, "timeouts")), 3);
+    assert_true(json_is_null(json_object_get(o1, "last_ok_s")));
+    json_decref(o1);
+    h = harvest(e, now + 1800);
+    assert_int_equal(h.devices, 0); /* not updated since the last look */
+    snprintf(sql, sizeof(sql),
+             "UPDATE devices SET state = 'ok', last_success = 1700000200, updated = %lld",
+             (long long)(now + 1900));
+    assert_int_equal(texec(&e->t, sql), SQLITE_OK);
+    h = harvest(e, now + 2700);
+    assert_int_equal(h.devices, 1);
+    assert_int_equal(h.replaced, 1); /* the older, unsent item of m1 */
+    o1 = item(e, "device:m1", &s2);
+    assert_true(s2 > s1);
+    assert_string_equal(json_string_value(json_object_get(o1, "state")), "ok");
+    assert_int_equal(json_integer_value(json_object_get(o1, "last_ok_s")), 1700000200);
+    json_decref(o1);
 }
 
 int main(void)
