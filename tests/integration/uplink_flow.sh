@@ -22,7 +22,7 @@ PY=/usr/bin/python3
 mqtt_setup uplink
 peer_pid=""
 cleanup() {
-  [ -n "$peer_pid" ] && kill -KILL "$peer_pid" 2>/dev/null
+  if [ -n "$peer_pid" ]; then kill -KILL "$peer_pid" 2>/dev/null || true; fi
   mqtt_cleanup
 }
 trap cleanup EXIT
