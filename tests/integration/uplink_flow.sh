@@ -88,7 +88,8 @@ PY
 
 start_peer() { # extra options
   : > "$work/peer.ready"
-  "$FOYER_BIN/tests/foyer-uplink-peer" --port "$port" --out "$work/peer.out" "$@" \
+  "$FOYER_BIN/tests/foyer-uplink-peer" --port "$port" --out "$work/peer.out" \
+    --msgs "$work/peer.msgs" "$@" \
     > "$work/peer.ready" 2>> "$work/peer.err" &
   peer_pid=$!
   wait_for 10 grep -q ready "$work/peer.ready" || fail "peer did not subscribe"
@@ -167,20 +168,28 @@ PY
 history 2026-10-01 3 > "$work/h1.csv"
 ctl import "$work/h1.csv" > /dev/null
 [ "$(dirty)" -gt 0 ] || fail "the import noted no changed rollup for the uplink"
+# An item the collector finds malformed: rejected, deleted, logged.
+sql "INSERT INTO uplink_outbox(type, key, body, created) VALUES ('rollup', 'bad', '{\"type\":\"rollup\"}', 0)"
 start_peer --skip 1
 start_uplinked
 wait_for 30 grep -q "not acked within 2 s: sent again" "$work/foyerd.log" ||
   fail "the unacked first message was not sent again: $(grep 'uplink:' "$work/foyerd.log"); $(outbox) waiting, $(wc -l < "$work/peer.out") at the peer"
 wait_for 30 drained || fail "outbox not drained: $(outbox) items, $(dirty) dirty: $(tail "$work/foyerd.log")"
 check_peer "history" 0
-# Seq order: the peer's lines of one message are in seq order, and apart
-# from the message sent again, messages follow each other in seq order.
-$PY - "$work/peer.out" <<'PY' || fail "items out of seq order"
+grep -q "the collector rejected items 1\.\.1" "$work/foyerd.log" ||
+  fail "the malformed item was not reported as rejected: $(grep 'uplink:' "$work/foyerd.log")"
+# Seq order: each message's items in seq order; the messages in seq order
+# but for the first one (the peer dropped it), sent again after the others.
+$PY - "$work/peer.msgs" <<'PY' || fail "items out of seq order: $(cat "$work/peer.msgs")"
 import sys
-seqs = [int(l.split("\t", 1)[0]) for l in open(sys.argv[1])]
-resent = min(seqs)  # the first message (lowest seqs) came last, after its timeout
-first = [s for s in seqs if s > 40 + resent - 1]
-assert first == sorted(first), "new items not in seq order"
+msgs = [tuple(map(int, l.split())) for l in open(sys.argv[1])]
+assert all(m[3] == 1 for m in msgs), "a message's items out of seq order"
+assert all(m[2] <= 40 for m in msgs), "more than batch_items in a message"
+lows = [m for m in msgs if m[0] == 1]
+assert len(lows) == 1 and msgs[-1] == lows[0], "the dropped first message not sent again last"
+rest = [m[0] for m in msgs[:-1]]
+assert rest == sorted(rest) and all(a[1] < b[0] for a, b in zip(msgs[:-1], msgs[1:-1])), \
+    "messages out of seq order"
 PY
 [ "$(sql "SELECT count(*) FROM rollup_hour r JOIN channels c ON c.id = r.channel WHERE c.name = 'e2'")" -gt 0 ] ||
   fail "no hourly figures of e2 at all: the consent check proves nothing"

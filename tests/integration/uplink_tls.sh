@@ -3,7 +3,8 @@
 # broker asking for a client certificate: with ca_file, cert_file and
 # key_file, foyerd verifies the central broker (IP SAN 127.0.0.1), is
 # accepted, and its items reach the collector peer (on a plain listener of
-# the same broker) and are acked; with another CA's file it refuses the
+# the same broker) and are acked, in MQTT 3.1.1 (protocol = 311; MQTT 5 is
+# what uplink_flow runs); with another CA's file it refuses the
 # broker, says so, keeps running, and its items stay in the outbox.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -45,7 +46,7 @@ CONF
 start_broker "$port"
 wait_for 10 port_open "$tls_port" || fail "TLS listener not up"
 
-write_conf() { # ca_file
+write_conf() { # ca_file [protocol]
   {
     foyer_base_conf
     cat <<CONF
@@ -61,6 +62,7 @@ ca_file = $1
 cert_file = $work/gw.crt
 key_file = $work/gw.key
 settle_s = 0
+protocol = ${2:-5}
 CONF
   } > "$work/foyer.conf"
 }
@@ -69,7 +71,7 @@ outbox() { sql "SELECT count(*) FROM uplink_outbox"; }
 printf 'channel,time,value\ne1,2026-10-01T00:00:00Z,10\ne1,2026-10-01T06:00:00Z,16\n' > h.csv
 write_conf "$work/wrongca.crt"
 "$FOYER_BIN/foyerctl" --config foyer.conf import h.csv > /dev/null
-"$FOYER_BIN/tests/foyer-uplink-peer" --port "$port" --out peer.out > peer.ready 2> peer.err &
+"$FOYER_BIN/tests/foyer-uplink-peer" --port "$port" --out peer.out --protocol 311 > peer.ready 2> peer.err &
 peer_pid=$!
 wait_for 10 grep -q ready peer.ready || fail "peer did not subscribe"
 
@@ -85,10 +87,10 @@ kill -0 "$foyerd_pid" || fail "foyerd died on a TLS refusal"
 stop_foyerd
 
 # The right CA and the client certificate: connected, sent, acked.
-write_conf "$work/ca.crt"
+write_conf "$work/ca.crt" 311
 "$FOYER_BIN/foyerd" --config foyer.conf 2>> foyerd.log &
 foyerd_pid=$!
-wait_for 15 grep -q "uplink: connected to 127.0.0.1:$tls_port" foyerd.log ||
+wait_for 15 grep -q "uplink: connected to 127.0.0.1:$tls_port as foyer-uplink-gw-tls (MQTT 3.1.1)" foyerd.log ||
   fail "no TLS connection: $(tail -5 foyerd.log)"
 wait_for 15 eval '[ "$(outbox)" = 0 ]' || fail "items not acked over TLS: $(outbox) waiting"
 grep -q $'rollup\trollup|e1|day|' peer.out || fail "no daily figure at the peer: $(cat peer.out)"

@@ -12,6 +12,9 @@
  * start_s, event id, device, alert id): a test dedups by it as the central
  * side does.
  *
+ *   --msgs FILE   also append one line per message written:
+ *                 "FIRST_SEQ LAST_SEQ ITEMS ORDERED" (ORDERED 1 when its seqs
+ *                 increase), for the tests' order checks
  *   --skip N      the first N items messages are neither written nor acked
  *                 (a collector that crashed before its commit)
  *   --protocol 311  MQTT 3.1.1 (default 5)
@@ -33,7 +36,7 @@
 #include <mqtt_protocol.h>
 
 static volatile sig_atomic_t stop;
-static FILE *out;
+static FILE *out, *msgs_out;
 static long skip;
 static long messages;
 
@@ -148,10 +151,17 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     json_t *acked = json_array(), *rejected = json_array();
     size_t i;
     json_t *it;
+    json_int_t first = -1, last = -1;
+    bool ordered = true;
     json_array_foreach(items, i, it)
     {
         char key[512];
         json_int_t seq = json_integer_value(json_object_get(it, "seq"));
+        if (first < 0)
+            first = seq;
+        else if (seq <= last)
+            ordered = false;
+        last = seq;
         if (!item_key(it, key, sizeof(key))) {
             add_seq(rejected, seq);
             continue;
@@ -161,6 +171,11 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
                 json_string_value(json_object_get(it, "type")), key, line);
         free(line);
         add_seq(acked, seq);
+    }
+    if (msgs_out) {
+        fprintf(msgs_out, "%lld %lld %zu %d\n", (long long)first, (long long)last,
+                json_array_size(items), ordered);
+        fflush(msgs_out);
     }
     /* The commit: on disk before the ack. */
     fflush(out);
@@ -196,11 +211,10 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, cons
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"skip", required_argument, NULL, 's'},
-                                         {"protocol", required_argument, NULL, 'P'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'},     {"out", required_argument, NULL, 'o'},
+        {"skip", required_argument, NULL, 's'},     {"msgs", required_argument, NULL, 'm'},
+        {"protocol", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0}};
     int port = 1883, protocol = MQTT_PROTOCOL_V5, opt;
     const char *path = NULL;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -213,6 +227,13 @@ int main(int argc, char **argv)
             break;
         case 's':
             skip = atol(optarg);
+            break;
+        case 'm':
+            msgs_out = fopen(optarg, "a");
+            if (!msgs_out) {
+                perror(optarg);
+                return 1;
+            }
             break;
         case 'P':
             protocol = atoi(optarg) == 311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5;
@@ -255,5 +276,7 @@ int main(int argc, char **argv)
     mosquitto_destroy(mosq);
     mosquitto_lib_cleanup();
     fclose(out);
+    if (msgs_out)
+        fclose(msgs_out);
     return 0;
 }
