@@ -59,7 +59,10 @@ struct uplink *uplink_start(const struct foyer_config *cfg, int *ret_err);
 /* The counters and the outbox's depth and oldest item (refreshed every
  * second by the thread).  For /metrics: foyer_uplink_outbox_items (depth),
  * foyer_uplink_outbox_oldest_age_seconds (now - oldest_s when oldest_s >
- * 0), and the counters.  Thread-safe.  Accepts NULL (all zero). */
+ * 0), and the counters.  Thread-safe.  Accepts NULL (all zero).  A thread
+ * that has no uplink handle but a store handle (an HTTP thread's read-only
+ * one, foyerctl) reads the depth and oldest item from the database with
+ * store_uplink_read_depth() (include/foyer/store_uplink.h). */
 void uplink_get_stats(struct uplink *u, struct uplink_stats *ret);
 
 /* Stop the thread: within about a second whatever the broker does (the
