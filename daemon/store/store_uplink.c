@@ -527,12 +527,18 @@ int store_uplink_harvest(struct store_uplink *u, const struct foyer_config *cfg,
          * before its channel's backfill would be queued twice. */
         if (backfill >= 0)
             rc = backfill_step(u, backfill, &h);
+        /* A day only once no settled hour of it waits (else it would be
+         * queued, then queued again by its next hour), a month likewise:
+         * while a catch-up has more hours than one call takes, the days
+         * wait for the next calls. */
         for (int g = GRAN_HOUR; rc == 0 && backfill < 0 && g <= GRAN_MONTH; g++) {
             int n = harvest_gran(u, cfg, (enum gran)g, now_s, &h);
             if (n < 0)
                 rc = n;
             else
                 taken += n;
+            if (n >= FOYER_UPLINK_HARVEST_MAX)
+                break;
         }
         if (rc == 0 && backfill < 0)
             rc = harvest_events(u, event_id, now_s, &h, &n_ev);
