@@ -20,6 +20,9 @@ FOYER_SRC=$PWD build/bench/tests/bench_api 300 730 5000
 echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber, publisher with a window in flight"
 bash tests/bench/bench_mqtt.sh build/bench 200000
 
+echo "== uplink: a week of a 500-channel building caught up: foyerd -> mosquitto -> a collector peer that fsyncs before its ack"
+bash tests/bench/bench_uplink.sh build/bench 500 7
+
 echo "== modbus: 100 meters on one gateway, dead meter, foyerd CPU and memory, collectd"
 # collectd's modbus plugin is the comparison; bench-only, so installed here.
 if [ ! -e /usr/lib/collectd/modbus.so ]; then
