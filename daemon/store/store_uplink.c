@@ -52,6 +52,7 @@ enum {
     UST_DELETE,
     UST_COUNT,
     UST_DEPTH,
+    UST_PURGE_HOURS,
     UST_COUNT_
 };
 
@@ -99,6 +100,9 @@ static const char *const uplink_sql[UST_COUNT_] = {
     [UST_DELETE] = "DELETE FROM uplink_outbox WHERE seq BETWEEN ?1 AND ?2",
     [UST_COUNT] = "SELECT count(*) FROM uplink_outbox WHERE seq BETWEEN ?1 AND ?2",
     [UST_DEPTH] = "SELECT count(*), coalesce(min(created), 0) FROM uplink_outbox",
+    [UST_PURGE_HOURS] = "DELETE FROM uplink_outbox WHERE type = 'rollup'"
+                        " AND json_extract(body, '$.gran') = 'hour'"
+                        " AND json_extract(body, '$.dwelling') = ?1",
 };
 
 struct store_uplink {
@@ -554,6 +558,32 @@ int store_uplink_harvest(struct store_uplink *u, const struct foyer_config *cfg,
         return rc;
     }
     *ret = h;
+    return 0;
+}
+
+int store_uplink_withhold_hours(struct store_uplink *u, const struct foyer_config *cfg,
+                                int64_t *ret_n)
+{
+    sqlite3_stmt *st = u->st[UST_PURGE_HOURS];
+    int64_t n = 0;
+    u->errmsg[0] = '\0';
+    int rc = run(u, u->st[UST_BEGIN]);
+    for (size_t i = 0; rc == 0 && i < cfg->n_dwellings; i++) {
+        if (cfg->dwellings[i].consent)
+            continue;
+        sqlite3_bind_text(st, 1, cfg->dwellings[i].id, -1, SQLITE_STATIC);
+        rc = run(u, st);
+        n += sqlite3_changes(u->db);
+    }
+    if (rc == 0)
+        rc = run(u, u->st[UST_COMMIT]);
+    if (rc < 0) {
+        (void)sqlite3_step(u->st[UST_ROLLBACK]);
+        sqlite3_reset(u->st[UST_ROLLBACK]);
+        return rc;
+    }
+    if (ret_n)
+        *ret_n = n;
     return 0;
 }
 

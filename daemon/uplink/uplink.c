@@ -757,6 +757,16 @@ struct uplink *uplink_start(const struct foyer_config *cfg, int *ret_err)
                 msg ? msg : strerror(-rc));
         goto out_free;
     }
+    int64_t withheld = 0;
+    rc = store_uplink_withhold_hours(u->db, cfg, &withheld);
+    if (rc < 0) {
+        log_err("uplink: %s: cannot withdraw the hourly items of dwellings without consent: %s",
+                cfg->database, store_uplink_errmsg(u->db));
+        goto out_free;
+    }
+    if (withheld > 0)
+        log_info("uplink: %lld hourly items of dwellings without consent withdrawn from the outbox",
+                 (long long)withheld);
     mosquitto_lib_init();
     rc = setup_client(u);
     if (rc < 0)

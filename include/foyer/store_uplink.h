@@ -95,6 +95,14 @@ struct store_uplink_harvest {
 int store_uplink_harvest(struct store_uplink *u, const struct foyer_config *cfg, int64_t now_s,
                          struct store_uplink_harvest *ret);
 
+/* Delete the hourly items still waiting of every dwelling of cfg without
+ * consent (its consent was withdrawn since they were queued: they must not
+ * leave now).  The uplink calls it at each start, so a reload that
+ * withdraws a consent takes effect on the outbox too.  *ret_n (when not
+ * NULL) gets how many. */
+int store_uplink_withhold_hours(struct store_uplink *u, const struct foyer_config *cfg,
+                                int64_t *ret_n);
+
 /* An alert as the protocol describes it (strings borrowed for the call;
  * NULL for the optional ones). */
 struct store_uplink_alert {

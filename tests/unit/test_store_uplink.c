@@ -213,6 +213,23 @@ static void test_periods_consent_and_revision(void **state)
     assert_double_equal(json_real_value(json_object_get(o, "sum")), 1.0 / 3 + 3, 1e-9);
     json_decref(o);
     assert_int_equal(look(e, "SELECT count(*) FROM uplink_outbox WHERE key = '%s'", key), 1);
+
+    /* d1's consent withdrawn (a reload): its hourly items still waiting
+     * never leave; its daily ones and the building's hours stay. */
+    int64_t before = look(e, "SELECT count(*) FROM uplink_outbox");
+    int64_t hours_d1 =
+        look(e, "SELECT count(*) FROM uplink_outbox WHERE key LIKE 'rollup:elec:hour:%%'");
+    assert_true(hours_d1 >= 3);
+    for (size_t i = 0; i < e->t.cfg->n_dwellings; i++)
+        e->t.cfg->dwellings[i].consent = false;
+    int64_t gone = 0;
+    assert_int_equal(store_uplink_withhold_hours(e->u, e->t.cfg, &gone), 0);
+    assert_int_equal(gone, hours_d1);
+    assert_int_equal(look(e, "SELECT count(*) FROM uplink_outbox"), before - hours_d1);
+    assert_int_equal(
+        look(e, "SELECT count(*) FROM uplink_outbox WHERE key LIKE 'rollup:elec:day:%%'"), 1);
+    assert_true(
+        look(e, "SELECT count(*) FROM uplink_outbox WHERE key LIKE 'rollup:outdoor:hour:%%'") >= 1);
 }
 
 static void test_seq_never_reused_and_alert(void **state)
