@@ -89,6 +89,7 @@ struct uplink {
 
     pthread_t thread, net;
     bool thread_started, loop_running;
+    bool lib_init; /* mosquitto_lib_init() called (reference-counted) */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;                /* under lock */
@@ -647,6 +648,8 @@ static void uplink_free(struct uplink *u)
         return;
     if (u->mosq)
         mosquitto_destroy(u->mosq);
+    if (u->lib_init)
+        mosquitto_lib_cleanup();
     mosquitto_property_free_all(&u->connect_props);
     store_uplink_close(u->db);
     free(u->batches);
@@ -768,6 +771,7 @@ struct uplink *uplink_start(const struct foyer_config *cfg, int *ret_err)
         log_info("uplink: %lld hourly items of dwellings without consent withdrawn from the outbox",
                  (long long)withheld);
     mosquitto_lib_init();
+    u->lib_init = true;
     rc = setup_client(u);
     if (rc < 0)
         goto out_free;
@@ -825,5 +829,4 @@ void uplink_stop(struct uplink *u, struct uplink_stats *ret_final)
     if (ret_final)
         uplink_get_stats(u, ret_final);
     uplink_free(u);
-    mosquitto_lib_cleanup();
 }
