@@ -5,8 +5,8 @@
  * handles (checks, migrations, channel registration and its guard against
  * re-labelled history), switches configs and keeps errors; the write path
  * is store_ingest.c, the counter rules store_counter.c (pure), reads for
- * other rooms store_read.c, the pusher's tables store_outbox.c.  What they
- * share is store_int.h.
+ * other rooms store_read.c, the pusher's tables store_outbox.c, the fleet
+ * uplink's tables store_uplink.c.  What they share is store_int.h.
  *
  * SCHEMA (version 6, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4

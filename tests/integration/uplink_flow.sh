@@ -13,7 +13,8 @@
 #   4. the broker down for a while, data arriving meanwhile, then back:
 #      caught up, nothing lost, duplicates only of items that were unacked;
 #   5. foyerd SIGKILLed mid-stream, restarted: nothing lost;
-#   6. foyerctl status says the outbox's depth and age.
+#   6. foyerctl status says the outbox's depth and age; a reload restarts
+#      the uplink.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh"
@@ -206,6 +207,13 @@ wait_for 15 eval '[ "$(awk -F"\t" -v k="$key" "\$3 == k { s = \$1 } END { print 
   fail "the revised hour was not sent again"
 wait_for 15 drained || fail "not drained after the late reading"
 check_peer "late reading" 0
+
+# A reload restarts the uplink on the new config; it connects again.
+n=$(grep -c "uplink: connected" "$work/foyerd.log")
+kill -HUP "$foyerd_pid"
+wait_for 15 eval '[ "$(grep -c "uplink: connected" "$work/foyerd.log")" -gt "$n" ]' ||
+  fail "no uplink after a reload: $(tail -5 "$work/foyerd.log")"
+grep -q "configuration reloaded" "$work/foyerd.log" || fail "reload not logged"
 
 # ---- 4: broker down, data meanwhile, broker back ---------------------------
 kill -KILL "$broker_pid"
