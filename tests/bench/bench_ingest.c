@@ -63,7 +63,7 @@ static long rss_kib(void)
 }
 
 static struct foyer_config *make_config_uplink(const char *dir, const char *db, int channels,
-                                              bool uplink)
+                                               bool uplink)
 {
     char path[256];
     snprintf(path, sizeof(path), "%s/bench.conf", dir);
