@@ -24,6 +24,8 @@ bash tests/bench/bench_mqtt.sh build/bench 200000
 
 echo "== fleet collector: simulated gateways -> broker -> foyer-collector -> PostgreSQL, beside COPY and single-row INSERTs"
 bash tests/bench/bench_collector.sh build/bench 40
+echo "== uplink: a week of a 500-channel building caught up: foyerd -> mosquitto -> a collector peer that fsyncs before its ack"
+bash tests/bench/bench_uplink.sh build/bench 500 7
 
 echo "== modbus: 100 meters on one gateway, dead meter, foyerd CPU and memory, collectd"
 # collectd's modbus plugin is the comparison; bench-only, so installed here.

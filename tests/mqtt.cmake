@@ -26,3 +26,10 @@ target_link_libraries(bench_mqtt_sub PkgConfig::MOSQUITTO)
 # that never answer (tests/integration/blackhole.py): both drivers and the
 # pusher, in one foyerd.
 foyer_script_test(driver_stop)
+
+# The fleet uplink (daemon/uplink/): a small collector peer that acks what it
+# has written to a file, and the tests against a real broker and foyerd.
+add_executable(foyer-uplink-peer sim/uplink_peer.c)
+target_link_libraries(foyer-uplink-peer PkgConfig::MOSQUITTO PkgConfig::JANSSON)
+foyer_script_test(uplink_flow)
+foyer_script_test(uplink_tls)

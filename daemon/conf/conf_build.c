@@ -146,6 +146,11 @@ static const char *const keys_mqtt[] = {"host",           "port",       "client_
                                         "password_file",  "tls",        "ca_file",   "cert_file",
                                         "key_file",       "tls_verify", "protocol",  "keepalive",
                                         "session_expiry", "qos",        NULL};
+static const char *const keys_uplink[] = {
+    "host",          "port",        "gateway_id", "client_id",      "username",
+    "password_file", "tls",         "ca_file",    "cert_file",      "key_file",
+    "tls_verify",    "protocol",    "keepalive",  "session_expiry", "ack_timeout_s",
+    "max_in_flight", "batch_items", "settle_s",   "device_every_s", NULL};
 static const char *const keys_http[] = {"listen",  "port",         "tls_cert",    "tls_key",
                                         "web_dir", "behind_proxy", "tokens_file", NULL};
 static const char *const keys_push[] = {"url",     "token_file", "ca_file",  "tls_verify",
@@ -188,6 +193,7 @@ const struct conf_sec_def conf_sec_defs[SEC_COUNT_] = {
     [SEC_METER] = {"meter", SEC_ID_REQUIRED, keys_meter, false},
     [SEC_SENSOR] = {"sensor", SEC_ID_REQUIRED, keys_sensor, false},
     [SEC_MQTT] = {"mqtt", SEC_ID_NONE, keys_mqtt, false},
+    [SEC_UPLINK] = {"uplink", SEC_ID_NONE, keys_uplink, false},
     [SEC_HTTP] = {"http", SEC_ID_NONE, keys_http, false},
     [SEC_PUSH] = {"push", SEC_ID_OPTIONAL, keys_push, false},
     [SEC_TARIFF] = {"tariff", SEC_ID_REQUIRED, keys_tariff, false},
@@ -566,6 +572,95 @@ static bool conf_http_loopback(const char *a)
            strncmp(a, "::ffff:127.", 11) == 0;
 }
 
+/* A gateway id is a topic level and part of every central key. */
+static bool uplink_id_valid(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > FOYER_UPLINK_GATEWAY_ID_MAX)
+        return false;
+    for (const char *c = v; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-'))
+            return false;
+    return true;
+}
+
+static void build_uplink(struct conf_build *b)
+{
+    struct conf_parser *p = b->p;
+    struct uplink_conf *u = &p->cfg->uplink;
+    const struct conf_sec *s;
+
+    u->port = 1883;
+    u->tls_verify = true;
+    u->protocol = 5;
+    u->keepalive_s = 60;
+    u->session_expiry_s = 604800;
+    u->ack_timeout_s = 60;
+    u->max_in_flight = 2000;
+    u->batch_items = 500;
+    u->settle_s = 900;
+    u->device_every_s = 900;
+    if (!b->g[SEC_UPLINK].n)
+        return;
+    s = b->g[SEC_UPLINK].v[0];
+    u->enabled = true;
+    u->pos = s->pos;
+    if (!conf_get(s, "host"))
+        conf_err(p, &s->pos, "uplink: host is required (the central broker)");
+    if (!conf_get(s, "gateway_id"))
+        conf_err(p, &s->pos, "uplink: gateway_id is required (this building's name at the center)");
+    (void)conf_get_str(p, s, "host", &u->host);
+    (void)conf_get_str(p, s, "gateway_id", &u->gateway_id);
+    if (u->gateway_id && !uplink_id_valid(u->gateway_id))
+        conf_bad_value(p, s, conf_get(s, "gateway_id"), "1 to 64 of A-Z a-z 0-9 _ -");
+    (void)conf_get_bool(p, s, "tls", &u->tls);
+    if (u->tls)
+        u->port = 8883;
+    (void)conf_get_int(p, s, "port", 1, 65535, &u->port);
+    (void)conf_get_str(p, s, "client_id", &u->client_id);
+    (void)conf_get_str(p, s, "username", &u->username);
+    (void)conf_get_path(p, s, "password_file", &u->password_file);
+    (void)conf_get_path(p, s, "ca_file", &u->ca_file);
+    (void)conf_get_path(p, s, "cert_file", &u->cert_file);
+    (void)conf_get_path(p, s, "key_file", &u->key_file);
+    (void)conf_get_bool(p, s, "tls_verify", &u->tls_verify);
+    if (conf_get(s, "protocol") && strcmp(conf_get(s, "protocol")->value, "5") != 0 &&
+        strcmp(conf_get(s, "protocol")->value, "311") != 0)
+        conf_bad_value(p, s, conf_get(s, "protocol"), "5 or 311");
+    else
+        (void)conf_get_int(p, s, "protocol", 5, 311, &u->protocol);
+    (void)conf_get_int(p, s, "keepalive", 5, 65535, &u->keepalive_s);
+    (void)conf_get_int(p, s, "session_expiry", 0, INT32_MAX, &u->session_expiry_s);
+    (void)conf_get_int(p, s, "ack_timeout_s", 1, 86400, &u->ack_timeout_s);
+    (void)conf_get_int(p, s, "max_in_flight", 1, FOYER_UPLINK_IN_FLIGHT_MAX, &u->max_in_flight);
+    (void)conf_get_int(p, s, "batch_items", 1, FOYER_UPLINK_BATCH_MAX, &u->batch_items);
+    (void)conf_get_int(p, s, "settle_s", 0, 86400, &u->settle_s);
+    (void)conf_get_int(p, s, "device_every_s", 1, 86400, &u->device_every_s);
+    if ((conf_get(s, "cert_file") != NULL) != (conf_get(s, "key_file") != NULL)) {
+        const struct conf_key *k =
+            conf_get(s, "cert_file") ? conf_get(s, "cert_file") : conf_get(s, "key_file");
+        conf_err(p, &k->pos, "uplink: cert_file and key_file go together");
+    }
+    if (u->client_id &&
+        (!conf_mqtt_string_valid(u->client_id) || strlen(u->client_id) > FOYER_MQTT_CLIENT_ID_MAX))
+        conf_bad_value(p, s, conf_get(s, "client_id"),
+                       "UTF-8 text without control characters, at most 128 bytes");
+    if (u->username && !conf_mqtt_string_valid(u->username))
+        conf_bad_value(p, s, conf_get(s, "username"), "UTF-8 text without control characters");
+    if (u->password_file && !u->username)
+        conf_err(p, &conf_get(s, "password_file")->pos, "uplink: password_file needs a username");
+    if (u->username && u->password_file)
+        conf_file_check(p, conf_get(s, "password_file"), u->password_file, "uplink");
+    if (u->tls) {
+        static const char *const tls_files[] = {"ca_file", "cert_file", "key_file"};
+        const char *const paths[] = {u->ca_file, u->cert_file, u->key_file};
+        for (size_t i = 0; i < N_ELEMS(tls_files); i++)
+            if (paths[i])
+                conf_file_check(p, conf_get(s, tls_files[i]), paths[i], "uplink");
+    }
+}
+
 static void build_http(struct conf_build *b)
 {
     struct conf_parser *p = b->p;
@@ -835,6 +930,7 @@ struct foyer_config *config_load(const char *path, struct conf_errors *errs)
     build_tenancies(&b);
     conf_build_devices(&b);
     build_mqtt(&b);
+    build_uplink(&b);
     build_http(&b);
     build_alerts(&b);
     build_push(&b);
@@ -919,6 +1015,14 @@ void config_free(struct foyer_config *cfg)
     free(cfg->mqtt.ca_file);
     free(cfg->mqtt.cert_file);
     free(cfg->mqtt.key_file);
+    free(cfg->uplink.host);
+    free(cfg->uplink.gateway_id);
+    free(cfg->uplink.client_id);
+    free(cfg->uplink.username);
+    free(cfg->uplink.password_file);
+    free(cfg->uplink.ca_file);
+    free(cfg->uplink.cert_file);
+    free(cfg->uplink.key_file);
     free(cfg->http.listen);
     free(cfg->http.tokens_file);
     free(cfg->http.tls_cert);

@@ -116,6 +116,29 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
     } else {
         fprintf(out, "\n; no [mqtt] section\n");
     }
+    if (cfg->uplink.enabled) {
+        const struct uplink_conf *u = &cfg->uplink;
+        fprintf(out, "\n[uplink]\n");
+        dump_str(out, "host", u->host);
+        fprintf(out, "port = %d\n", u->port);
+        dump_str(out, "gateway_id", u->gateway_id);
+        dump_str(out, "client_id", u->client_id);
+        dump_str(out, "username", u->username);
+        dump_str(out, "password_file", u->password_file);
+        fprintf(out, "tls = %s\n", u->tls ? "true" : "false");
+        dump_str(out, "ca_file", u->ca_file);
+        dump_str(out, "cert_file", u->cert_file);
+        dump_str(out, "key_file", u->key_file);
+        fprintf(out, "tls_verify = %s\n", u->tls_verify ? "true" : "false");
+        fprintf(out, "protocol = %d\n", u->protocol);
+        fprintf(out, "keepalive = %d\n", u->keepalive_s);
+        fprintf(out, "session_expiry = %d\n", u->session_expiry_s);
+        fprintf(out, "ack_timeout_s = %d\n", u->ack_timeout_s);
+        fprintf(out, "max_in_flight = %d\n", u->max_in_flight);
+        fprintf(out, "batch_items = %d\n", u->batch_items);
+        fprintf(out, "settle_s = %d\n", u->settle_s);
+        fprintf(out, "device_every_s = %d\n", u->device_every_s);
+    }
     if (cfg->http.enabled) {
         const struct http_conf *h = &cfg->http;
         fprintf(out, "\n[http]\n");

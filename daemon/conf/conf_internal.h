@@ -39,6 +39,7 @@ enum conf_sec_type {
     SEC_METER,
     SEC_SENSOR,
     SEC_MQTT,
+    SEC_UPLINK,
     SEC_HTTP,
     SEC_PUSH,
     SEC_TARIFF,

@@ -49,6 +49,7 @@
 #include "foyer/ctl.h"
 #include "foyer/log.h"
 #include "foyer/store.h"
+#include "foyer/store_uplink.h"
 #include "foyer/timeutil.h"
 #include "foyer/units.h"
 
@@ -368,13 +369,30 @@ static void print_devices(struct store *s, const struct foyer_config *cfg, bool 
     free(x.seen);
 }
 
+/* One line for the fleet uplink: the outbox's depth and oldest item. */
+static int print_uplink(struct store *s, const struct foyer_config *cfg, int64_t now)
+{
+    int64_t items = 0, oldest = 0;
+    int rc = store_uplink_read_depth(s, &items, &oldest);
+    if (rc < 0)
+        return rc;
+    char age[24] = "-";
+    if (items > 0)
+        format_age(now - oldest > 0 ? now - oldest : 0, age, sizeof(age));
+    printf("uplink %s to %s:%d: %lld %s waiting for the collector's ack, oldest %s\n",
+           cfg->uplink.gateway_id, cfg->uplink.host, cfg->uplink.port, (long long)items,
+           units_plural((size_t)items, "item", "items"), age);
+    return 0;
+}
+
 static const char ctl_status_usage[] =
     "Usage: foyerctl [--config FILE] status [--wide] [--json]\n"
     "\n"
     "Every channel: its last reading, the reading's age and a state (ok, stale,\n"
     "offline, held, never); then every meter and sensor: its driver's state,\n"
     "its last good poll or message, its polls and errors.  Values are shown at\n"
-    "their unit's precision.\n"
+    "their unit's precision.  With [uplink], a last line gives the uplink\n"
+    "outbox's depth and the age of its oldest item.\n"
     "\n"
     "Options:\n"
     "  -w, --wide   every column: quantity, time of the last reading, the\n"
@@ -480,6 +498,11 @@ static int cmd_status(const struct ctl_command *cmd, const struct foyer_config *
                cfg->n_channels, units_plural(cfg->n_channels, "channel", "channels"), counts[0],
                counts[1], counts[4], counts[2], counts[3]);
         print_devices(s, cfg, wide);
+        if (cfg->uplink.enabled && print_uplink(s, cfg, now) < 0) {
+            fprintf(stderr, "foyerctl: %s: %s\n", cfg->database, store_errmsg(s));
+            store_close(s);
+            return 1;
+        }
     }
     store_close(s);
     return 0;

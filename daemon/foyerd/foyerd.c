@@ -31,6 +31,7 @@
 #include "foyer/log.h"
 #include "foyer/store.h"
 #include "foyer/timeutil.h"
+#include "foyer/uplink.h"
 /* summaries-and-push: begin */
 #include "foyer/alerts.h"
 #include "foyer/coach.h"
@@ -133,6 +134,35 @@ static void summaries_stop(void)
              (unsigned long long)ps.redirects);
 }
 /* ---- summaries-and-push: end -------------------------------------------- */
+
+/* ---- uplink: begin ------------------------------------------------------
+ * The uplink thread (daemon/uplink/) owns the uplink tables and the
+ * connection to the central broker.  It borrows the config: a reload stops
+ * it (about a second at most) and starts one on the new config. */
+static struct uplink *fleet_uplink;
+
+static void uplink_begin(const struct foyer_config *cfg)
+{
+    int err = 0;
+    fleet_uplink = uplink_start(cfg, &err);
+    if (!fleet_uplink && err < 0)
+        log_err("uplink disabled: %s", strerror(-err));
+}
+
+static void uplink_end(void)
+{
+    struct uplink_stats st;
+    if (!fleet_uplink)
+        return;
+    uplink_stop(fleet_uplink, &st);
+    fleet_uplink = NULL;
+    log_info("uplink: %llu items queued, %llu sent, %llu sent again, %llu acked, %llu rejected; "
+             "%lld waiting",
+             (unsigned long long)st.queued, (unsigned long long)st.sent,
+             (unsigned long long)st.resent, (unsigned long long)st.acked,
+             (unsigned long long)st.rejected, (long long)st.depth);
+}
+/* ---- uplink: end -------------------------------------------------------- */
 
 static bool sink_emit(void *ctx, const struct reading *r)
 {
@@ -460,8 +490,10 @@ static void reload(struct daemon *d, const char *path)
                                  : strerror(-rc));
         config_free(ncfg);
     } else {
+        uplink_end(); /* it borrows the old config */
         config_free(d->cfg);
         d->cfg = ncfg;
+        uplink_begin(d->cfg);
         summaries_reload(d->cfg); /* summaries-and-push */
         alerts_reload(d->cfg);
         log_set_level_name(d->cfg->log_level);
@@ -647,6 +679,7 @@ int main(int argc, char **argv)
     summaries_start(d.cfg); /* summaries-and-push */
     http_start(&d);
     alerts_start(d.cfg);
+    uplink_begin(d.cfg);
 
     char summary[256];
     config_summary(d.cfg, summary, sizeof(summary));
@@ -685,6 +718,7 @@ int main(int argc, char **argv)
     summaries_stop(); /* summaries-and-push */
     alerts_engine_free(alerts_eng);
     alerts_eng = NULL;
+    uplink_end();
     struct writer_stats ws;
     struct queue_stats qs;
     writer_stop(d.writer, &ws); /* drains the queue and commits */

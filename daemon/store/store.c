@@ -5,13 +5,13 @@
  * handles (checks, migrations, channel registration and its guard against
  * re-labelled history), switches configs and keeps errors; the write path
  * is store_ingest.c, the counter rules store_counter.c (pure), reads for
- * other rooms store_read.c, the pusher's tables store_outbox.c.  What they
- * share is store_int.h.
+ * other rooms store_read.c, the pusher's tables store_outbox.c, the fleet
+ * uplink's tables store_uplink.c.  What they share is store_int.h.
  *
- * SCHEMA (version 7, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 8, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
- * version 7 alerts)
+ * version 7 alerts, version 8 the uplink tables)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -111,6 +111,34 @@
  *       the alert engine (foyerd's main thread) and by hand (foyerctl alerts
  *       ack|close), each on a connection of its own, through
  *       daemon/store/store_alerts.c (include/foyer/store_alerts.h).
+ *
+ *   uplink_dirty(gran, ts, channel) WITHOUT ROWID                 [version 8]
+ *       Rollup periods changed since the uplink last looked: gran 0 hour,
+ *       1 day, 2 month; ts the period's start.  store_ingest() adds the
+ *       (0, hour, channel) of every hourly row it changes, in its own
+ *       transaction (crash-consistent), only while [uplink] is configured;
+ *       the uplink thread turns a settled hour into its item and a dirty
+ *       day, a settled day into its item and a dirty month, and so on
+ *       (daemon/store/store_uplink.c).
+ *   uplink_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, type, key, body,
+ *                 created, sent)                                  [version 8]
+ *       Items waiting for the central collector's ack (docs: the fleet
+ *       protocol): seq is the item's sequence number, never reused
+ *       (AUTOINCREMENT); type rollup, event, device or alert; key the
+ *       natural key ("rollup:CHANNEL:GRAN:START", "event:ID",
+ *       "device:NAME", "alert:ID"): queuing an item drops the older one of
+ *       the same key, sent or not (the newer carries the whole figure);
+ *       body the item's JSON without its seq; sent the last time it was
+ *       published, 0 never.  Deleted when the collector acks or rejects.
+ *   uplink_state(id = 1, event_id, devices_ts, backfill)          [version 8]
+ *       The last events.id queued, when device health was last queued, and
+ *       how far the stored history was marked to send: -1 all of it, N >= 0
+ *       the channels with id > N are still to mark (set to 0 while no
+ *       [uplink] is configured, so that enabling it later sends history).
+ *       The three uplink tables are written through
+ *       daemon/store/store_uplink.c by the uplink thread, on its own
+ *       connection (include/foyer/store_uplink.h), except the dirty keys
+ *       store_ingest() adds.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -261,9 +289,28 @@ static const char *const schema_v7[] = {
     NULL,
 };
 
+/* Version 8: the fleet uplink (daemon/uplink/): the rollup keys the writer
+ * changed, the persistent outbox of items for the central collector, and
+ * the uplink's cursors, written by daemon/store/store_uplink.c (the
+ * uplink thread's own connection) and, for uplink_dirty, by store_ingest().
+ * IF NOT EXISTS, OR IGNORE: as versions 6 and 7, for databases set back by
+ * hand. */
+static const char *const schema_v8[] = {
+    "CREATE TABLE IF NOT EXISTS uplink_dirty(gran INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " channel INTEGER NOT NULL, PRIMARY KEY(gran, ts, channel)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS uplink_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,"
+    " key TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL,"
+    " sent INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS uplink_outbox_key ON uplink_outbox(key)",
+    "CREATE TABLE IF NOT EXISTS uplink_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " event_id INTEGER NOT NULL, devices_ts INTEGER NOT NULL, backfill INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO uplink_state(id, event_id, devices_ts, backfill) VALUES (1, 0, 0, 0)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                schema_v5, schema_v6, schema_v7};
+                                                schema_v5, schema_v6, schema_v7, schema_v8};
 
 int store_sqlite_errno(int rc)
 {
@@ -504,6 +551,14 @@ static int use_config(struct store *s, const struct foyer_config *cfg)
     int64_t *ids = calloc(n, sizeof(*ids));
     struct counter_state *state = calloc(n, sizeof(*state));
     int rc = ids && state ? sync_channels(s, cfg, ids) : -ENOMEM;
+    /* Changed rollups are noted for the uplink only while it is configured:
+     * without it, the history is sent whole once it is configured again
+     * (daemon/store/store_uplink.c, backfill). */
+    if (rc == 0 && !s->readonly && !cfg->uplink.enabled) {
+        rc = store_exec(s->db, "UPDATE uplink_state SET backfill = 0 WHERE backfill <> 0");
+        if (rc < 0)
+            store_note_error(s);
+    }
     if (rc < 0) {
         free(ids);
         free(state);

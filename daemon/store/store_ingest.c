@@ -58,6 +58,7 @@ enum {
     ST_EVENT_MORE,
     ST_INGEST_GEN,
     ST_INGEST_DONE,
+    ST_DIRTY,
     ST_COUNT_
 };
 
@@ -98,6 +99,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
      * writer gives one (NULL: foyerctl import leaves it). */
     [ST_INGEST_DONE] = "UPDATE ingest_state SET ingest_gen = ?1,"
                        " queue_seq = coalesce(?2, queue_seq) WHERE id = 1",
+    /* An hourly row changed, for the uplink (daemon/store/store_uplink.c):
+     * its day and month follow from it. */
+    [ST_DIRTY] = "INSERT OR IGNORE INTO uplink_dirty(gran, ts, channel) VALUES (0, ?2, ?1)",
 };
 
 /* The write path's own state, hanging from a write handle. */
@@ -328,13 +332,28 @@ static int acc_merge_period(struct acc *into, const struct acc_entry *src, size_
     return 0;
 }
 
-/* Write the batch's hourly changes, and their sums per local day and month. */
+/* Note an hourly row as changed for the uplink.  One key per (channel,
+ * hour) however many batches change it: a gauge's current hour costs a
+ * lookup per batch, not a row. */
+static int mark_dirty(sqlite3_stmt *st, const struct acc_entry *e)
+{
+    sqlite3_bind_int64(st, 1, (int64_t)(e->key >> 32));
+    sqlite3_bind_int64(st, 2, (int64_t)(e->key & 0xffffffffu) * 3600);
+    return store_step_done(st);
+}
+
+/* Write the batch's hourly changes, and their sums per local day and month;
+ * with [uplink], the changed hours are noted in the same transaction. */
 static int flush_rollups(struct store *s)
 {
     size_t n = acc_compact_sorted(&s->ing->hours);
+    bool uplink = s->cfg->uplink.enabled;
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
         rc = upsert(s->ing->st[ST_UP_HOUR], &s->ing->hours.e[i]);
+        if (rc == 0 && uplink)
+            rc = mark_dirty(s->ing->st[ST_DIRTY], &s->ing->hours.e[i]);
+    }
     if (rc == 0)
         rc = acc_merge_period(&s->ing->scratch, s->ing->hours.e, n, tu_day_start);
     if (rc == 0) {

@@ -226,6 +226,32 @@ struct mqtt_conf {
     struct conf_pos pos;
 };
 
+/* [uplink]: the central broker that foyerd publishes the building's figures
+ * to (daemon/uplink/, the fleet protocol). */
+struct uplink_conf {
+    bool enabled;     /* an [uplink] section exists */
+    char *host;       /* required */
+    int port;         /* default 1883, 8883 with TLS */
+    char *gateway_id; /* required, [A-Za-z0-9_-]{1,64}: the topic level and the key */
+    char *client_id;  /* default "foyer-uplink-<gateway_id>" */
+    char *username;
+    char *password_file;
+    bool tls;
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    bool tls_verify;      /* default true */
+    int protocol;         /* 5 or 311; default 5, falls back to 311 */
+    int keepalive_s;      /* default 60 */
+    int session_expiry_s; /* default 604800: acks sent while away still come */
+    int ack_timeout_s;    /* an item not acked within it is sent again; default 60 */
+    int max_in_flight;    /* items sent and not acked, at most; default 2000 */
+    int batch_items;      /* items per message, at most; default 500 */
+    int settle_s;         /* a period is sent this long after its end; default 900 */
+    int device_every_s;   /* device health is queued at most this often; default 900 */
+    struct conf_pos pos;
+};
+
 struct http_conf {
     bool enabled;
     char *listen;      /* default 127.0.0.1 */
@@ -340,6 +366,7 @@ struct foyer_config {
     struct tariff *tariffs;
     size_t n_tariffs;
     struct mqtt_conf mqtt;
+    struct uplink_conf uplink;
     struct http_conf http;
     struct alerts_conf alerts;
 

@@ -198,4 +198,26 @@
 /* An ambassador token's buildings. */
 #define FOYER_TOKEN_BUILDINGS_MAX 32
 
+/* Fleet uplink (daemon/uplink/, the fleet protocol).  A gateway id is a
+ * topic level and part of every central key: 64 characters name any
+ * building.  An items message is at most 256 KiB (the protocol's bound,
+ * what the collector reads in one piece) and 500 items (the protocol's);
+ * max_in_flight at most 100 000 unacked items (the uplink keeps one small
+ * record per message sent, never the items).  Beyond
+ * FOYER_UPLINK_OUTBOX_MAX items waiting, no new item is queued: the
+ * changed rollups stay as keys in uplink_dirty (one row per period, however
+ * often it changes) and events behind a cursor, so a gateway cut off for
+ * months keeps a bounded outbox and loses nothing.  Acks waiting for the
+ * uplink thread: beyond, an ack's ranges are dropped and counted, and the
+ * items are sent again after ack_timeout_s. */
+#define FOYER_UPLINK_GATEWAY_ID_MAX 64
+#define FOYER_UPLINK_MSG_MAX        (256 * 1024)
+#define FOYER_UPLINK_BATCH_MAX      500
+#define FOYER_UPLINK_IN_FLIGHT_MAX  100000
+#define FOYER_UPLINK_OUTBOX_MAX     200000
+#define FOYER_UPLINK_ACK_RANGES_MAX 4096
+/* Dirty keys, events or devices turned into items per transaction: a
+ * short transaction, so the writer never waits long for the lock. */
+#define FOYER_UPLINK_HARVEST_MAX 2000
+
 #endif

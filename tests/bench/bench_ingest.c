@@ -13,6 +13,8 @@
  *      writer commits up to that many at once when it is behind).
  *   3. import: the same kind of data from a CSV file through csv_import().
  *   4. bytes per raw reading on disk (dbstat), and resident memory.
+ *   1b. the same with [uplink] set: store_ingest() also notes each changed
+ *      hourly row for the fleet uplink (uplink_dirty); the cost beside 1.
  *   5. small batches (40 channels, one reading each) before and after one
  *      batch of 90-day spreads on the same channels: the rollup accumulator
  *      such a batch grows must not make every later batch slower.
@@ -20,6 +22,7 @@
  * Usage: bench_ingest [CHANNELS [CYCLES]]   (default 1000 x 300)
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +62,8 @@ static long rss_kib(void)
     return ru.ru_maxrss;
 }
 
-static struct foyer_config *make_config(const char *dir, const char *db, int channels)
+static struct foyer_config *make_config_uplink(const char *dir, const char *db, int channels,
+                                               bool uplink)
 {
     char path[256];
     snprintf(path, sizeof(path), "%s/bench.conf", dir);
@@ -69,6 +73,8 @@ static struct foyer_config *make_config(const char *dir, const char *db, int cha
     fprintf(f, "[foyer]\ndatabase = %s\ntimezone = Europe/Paris\n[building b1]\n", db);
     for (int c = 0; c < channels; c++)
         fprintf(f, "[channel c%04d]\nbuilding = b1\nquantity = electricity\n", c);
+    if (uplink)
+        fprintf(f, "[uplink]\nhost = 127.0.0.1\ngateway_id = bench\n");
     fclose(f);
     struct conf_errors errs = {0};
     struct foyer_config *cfg = config_load(path, &errs);
@@ -76,6 +82,11 @@ static struct foyer_config *make_config(const char *dir, const char *db, int cha
         fprintf(stderr, "%s\n", errs.msgs[i]);
     conf_errors_free(&errs);
     return cfg;
+}
+
+static struct foyer_config *make_config(const char *dir, const char *db, int channels)
+{
+    return make_config_uplink(dir, db, channels, false);
 }
 
 static double value_of(int c, int cycle)
@@ -296,6 +307,17 @@ int main(int argc, char **argv)
     printf("  foyer writer (queue -> batched commit -> rollups): %8.0f readings/s  "
            "(%.2f s wall, %.2f s CPU, %.2f us CPU per reading)\n",
            (double)n / tw, tw, cpu, cpu / (double)n * 1e6);
+    char updb[300];
+    snprintf(updb, sizeof(updb), "%s/uplink.db", dir);
+    struct foyer_config *cfgu = make_config_uplink(dir, updb, channels, true);
+    double cpuu;
+    double twu = bench_writer(cfgu, updb, channels, cycles, &cpuu);
+    printf("  foyer writer with [uplink] (changed hours noted):   %8.0f readings/s  "
+           "(%.2f s wall, %.2f s CPU, %.2f us CPU per reading); cost: %+.1f %% wall, "
+           "%+.1f %% CPU\n",
+           (double)n / twu, twu, cpuu, cpuu / (double)n * 1e6, (twu / tw - 1) * 100,
+           (cpuu / cpu - 1) * 100);
+    config_free(cfgu);
     double tb = bench_bare(bare, channels, cycles, cfg->batch_readings);
     printf("  bare SQLite baseline (one INSERT, same batches):   %8.0f readings/s  (%.2f s)\n",
            (double)n / tb, tb);

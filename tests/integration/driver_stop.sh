@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stop and reload whatever the peers do: the MQTT broker, the Modbus TCP
-# gateway and the push endpoint are listeners that never answer, first with
+# gateway, the push endpoint and the fleet uplink's central broker are
+# listeners that never answer, first with
 # a full accept queue (every connect stays pending), then accepting and
 # never writing a byte (a request waits for its answer).  With every driver
 # and the pusher waiting on them, SIGHUP must reload ("configuration
@@ -39,7 +40,7 @@ with open(sys.argv[1], "w") as f:
         f.write(f"a-elec,{t},{1000 + 0.5 * i:.1f}\n")
 PY
 
-write_conf() { # mqtt-port modbus-port push-port
+write_conf() { # mqtt-port modbus-port push-port uplink-port
   cat > "$work/foyer.conf" <<CONF
 [foyer]
 database = $work/foyer.db
@@ -85,6 +86,10 @@ interval = 2
 url = http://127.0.0.1:$3/summaries
 insecure = yes
 timeout = 60
+[uplink]
+host = 127.0.0.1
+port = $4
+gateway_id = drvstop
 CONF
 }
 
@@ -147,12 +152,12 @@ run_mode() { # full|silent
   rm -f "$work/ports" "$work/foyer.db"* "$work/bh.log"
   # Its output goes to files: a listener left behind must never hold the
   # test's output open (ctest would wait for it).
-  /usr/bin/python3 "$FOYER_SRC/tests/integration/blackhole.py" --mode "$mode" --count 3 \
+  /usr/bin/python3 "$FOYER_SRC/tests/integration/blackhole.py" --mode "$mode" --count 4 \
     --ports-file "$work/ports" --log "$work/bh.log" > "$work/bh.out" 2>&1 &
   bh_pid=$!
   wait_for 10 test -s "$work/ports" || fail "blackhole did not start"
   mapfile -t ports < "$work/ports"
-  write_conf "${ports[0]}" "${ports[1]}" "${ports[2]}"
+  write_conf "${ports[0]}" "${ports[1]}" "${ports[2]}" "${ports[3]}"
   "$FOYER_BIN/foyerctl" --config "$work/foyer.conf" import "$work/history.csv" > /dev/null
   "$FOYER_BIN/foyerd" --config "$work/foyer.conf" > /dev/null 2> "$work/foyerd.log" &
   pid=$!

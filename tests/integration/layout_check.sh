@@ -55,11 +55,12 @@ room_of_header() { # include/foyer/NAME.h -> room
   case $1 in
     config.h) echo conf ;;
     ingest.h) echo ingest ;;
-    store.h | store_outbox.h | store_people.h | store_auth.h | store_alerts.h | store_private.h | counter.h) echo store ;;
+    store.h | store_outbox.h | store_people.h | store_auth.h | store_alerts.h | store_uplink.h | store_private.h | counter.h) echo store ;;
     http.h | http_pages.h) echo http ;;
     alerts.h) echo alerts ;;
     coach.h) echo coach ;;
     push.h) echo push ;;
+    uplink.h) echo uplink ;;
     ctl.h) echo ctl ;;
     timeutil.h | log.h | units.h) echo util ;;
     limits.h) echo limits ;;
@@ -69,12 +70,13 @@ room_of_header() { # include/foyer/NAME.h -> room
   esac
 }
 declare -A allowed=(
-  [foyerd]="drivers driver ingest store coach push http alerts conf util"
+  [foyerd]="drivers driver ingest store coach push http alerts uplink conf util"
   [http]="store coach alerts driver conf util"
   [ctl]="coach alerts store conf util"
   [coach]="push store conf util"
   [alerts]="store conf util"
   [push]="store conf util"
+  [uplink]="store conf util"
   [ingest]="store driver util"
   [drivers]="driver conf util"
   [store]="conf driver util"

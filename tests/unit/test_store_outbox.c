@@ -341,6 +341,8 @@ static void test_migration_from_v3(void **state)
         sqlite3_exec(db,
                      "ALTER TABLE ingest_state DROP COLUMN ingest_gen;"
                      " DROP TABLE tip_answers; DROP TABLE reports;" /* version 5 */
+                     " DROP TABLE uplink_dirty; DROP TABLE uplink_outbox;"
+                     " DROP TABLE uplink_state;" /* version 8 */
                      " UPDATE ingest_state SET queue_seq = 77; PRAGMA user_version = 3",
                      NULL, NULL, NULL),
         SQLITE_OK);
