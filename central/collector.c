@@ -84,6 +84,7 @@ struct collector {
     struct mosquitto *mosq;
     struct collector_db *db;
     bool mqtt_connected, mqtt_connecting;
+    bool acks_to_release; /* connected again with acks held: the loop sends them */
     int mqtt_version; /* in use: 5 or 311 (after a broker refused 5) */
     int64_t mqtt_retry_ms, mqtt_backoff_ms, pg_retry_ms, pg_backoff_ms;
     bool pg_down_logged, mqtt_down_logged;
@@ -571,7 +572,10 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
         return;
     }
     c->mqtt_connected = true;
-    acks_release(c);
+    /* Not from inside libmosquitto's callback: publishing here takes its
+     * locks in the opposite order to a publish from the loop (a lock-order
+     * inversion ThreadSanitizer reports); the main loop releases them. */
+    c->acks_to_release = c->n_held > 0;
     c->mqtt_down_logged = false;
     c->mqtt_backoff_ms = COLLECTOR_BACKOFF_MIN_MS;
     atomic_store(&m.mqtt_up, 1);
@@ -850,6 +854,10 @@ static void run(struct collector *c)
         if (watchdog && t - last_watchdog >= (int64_t)(wd_usec / 4000)) {
             (void)sd_notify(0, "WATCHDOG=1");
             last_watchdog = t;
+        }
+        if (c->acks_to_release && c->mqtt_connected) {
+            c->acks_to_release = false;
+            acks_release(c);
         }
         if (c->db && t >= c->ahead_ms && c->n_msgs == 0)
             partitions_ahead(c);

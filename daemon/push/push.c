@@ -693,11 +693,29 @@ static void *push_main(void *arg)
     }
     for (size_t i = p->n_inflight; i > 0; i--)
         free_transfer(p, p->inflight[i - 1]);
+    /* What was handed over since the last round (the scheduler submitting
+     * just before the stop) is stored too: a summary computed is a summary
+     * kept, and the next start finds it stored, not to compute again. */
+    pthread_mutex_lock(&p->lock);
+    struct store_outbox_summary *got = p->sub_head;
+    p->sub_head = NULL;
+    p->n_sub = 0;
+    pthread_mutex_unlock(&p->lock);
+    struct store_outbox_summary *rev = NULL; /* got is newest first */
+    while (got) {
+        struct store_outbox_summary *nx = got->next;
+        got->next = rev;
+        rev = got;
+        got = nx;
+    }
+    struct store_outbox_summary **tail = &pending;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = rev;
     if (pending) {
-        /* The last store failed: one more try.  Summaries it cannot store,
-         * and those handed over after the last round (push_stop() frees
-         * them), are computed again by the scheduler at the next start:
-         * their period has no stored summary. */
+        /* One more try.  Summaries it cannot store (a full disk) are
+         * computed again by the scheduler at the next start: their period
+         * has no stored summary. */
         (void)store_submissions(p, pending, true);
         free_submissions(pending);
     }

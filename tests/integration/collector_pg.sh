@@ -148,7 +148,7 @@ stop_collector cb
 
 # ---- SIGKILL of the collector mid-stream, then restart -------------------------
 "$gw" --port "$port" --gateways 3 --prefix k --hours 240 --channels 5 --per-msg 100 \
-  --max-in-flight 600 --ack-timeout-ms 2000 --rate 1500 --timeout-s 40 > "$work/kill.out" &
+  --max-in-flight 600 --ack-timeout-ms 5000 --rate 1500 --timeout-s 90 > "$work/kill.out" &
 gwpid=$!
 wait_for 15 eval '[ "$(psql_q "SELECT count(*) FROM rollup_hour WHERE gateway_id LIKE '"'k%'"'")" -gt 500 ]' ||
   fail "no rows before the kill"
@@ -163,7 +163,7 @@ sum_hour=$(sed -n 's/.*sum_hour \([0-9.]*\).*/\1/p' "$work/kill.out")
 
 # ---- PostgreSQL stopped and restarted mid-stream ------------------------------
 "$gw" --port "$port" --gateways 3 --prefix p --hours 240 --channels 5 --per-msg 100 \
-  --max-in-flight 600 --ack-timeout-ms 2000 --rate 1500 --timeout-s 50 > "$work/pg.out" &
+  --max-in-flight 600 --ack-timeout-ms 5000 --rate 1500 --timeout-s 90 > "$work/pg.out" &
 gwpid=$!
 wait_for 15 eval '[ "$(psql_q "SELECT count(*) FROM rollup_hour WHERE gateway_id LIKE '"'p%'"'")" -gt 500 ]' ||
   fail "no rows before the PostgreSQL stop"
@@ -180,7 +180,7 @@ sum_hour=$(sed -n 's/.*sum_hour \([0-9.]*\).*/\1/p' "$work/pg.out")
 
 # ---- the broker SIGKILLed mid-stream (no persistence), then restarted ----------
 "$gw" --port "$port" --gateways 2 --prefix x --hours 240 --channels 5 --per-msg 100 \
-  --max-in-flight 600 --ack-timeout-ms 2000 --rate 1500 --timeout-s 50 > "$work/broker.out" &
+  --max-in-flight 600 --ack-timeout-ms 5000 --rate 1500 --timeout-s 90 > "$work/broker.out" &
 gwpid=$!
 wait_for 15 eval '[ "$(psql_q "SELECT count(*) FROM rollup_hour WHERE gateway_id LIKE '"'x%'"'")" -gt 300 ]' ||
   fail "no rows before the broker kill"
