@@ -282,10 +282,14 @@ static void http_start(struct daemon *d)
                  d->cfg->http.tls_cert ? " (TLS)" : "");
 }
 
+/* After http_server_stop() no request runs (it joins libmicrohttpd's
+ * threads): the only moment the pages' texts may be dropped, so that a
+ * reload or the next start reads the language files again. */
 static void http_stop(struct daemon *d)
 {
     http_server_stop(d->http);
     d->http = NULL;
+    http_pages_reset();
 }
 
 static int start_drivers(struct daemon *d)
