@@ -47,6 +47,16 @@ topic = tele/s0/SENSOR
 preset = tasmota
 dwelling = d1
 timestamp_field = Time
+[channel d1-temp]
+dwelling = d1
+quantity = temperature
+[channel c01-temp]
+dwelling = c01
+quantity = temperature
+[alerts]
+; the whole year, so that the test does not depend on the season it runs in
+heating_from = 01-01
+heating_to = 12-31
 [http]
 listen = 127.0.0.1
 port = $hport
@@ -73,7 +83,23 @@ DESTDIR=$work/inst cmake --install "$FOYER_BIN" > /dev/null
 [ -f "$work/inst$def/foyer.css" ] ||
   fail "default web_dir $def: no foyer.css installed there ($(find "$work/inst" -name foyer.css))"
 
+# Cold homes in both buildings (40 hours at 14 degC): one cold_home alert
+# each when foyerd judges the history at start.
+now=$(date +%s)
+hour0=$(((now - 600) / 3600 * 3600 - 45 * 3600))
+{
+  echo "channel,time,value"
+  for h in $(seq 0 39); do
+    ts=$(date -u -d "@$((hour0 + h * 3600 + 1800))" +%Y-%m-%dT%H:%M:%SZ)
+    echo "d1-temp,$ts,14"
+    echo "c01-temp,$ts,14"
+  done
+} > "$work/history.csv"
+ctl import "$work/history.csv" > "$work/import.log" 2>&1 || fail "import: $(cat "$work/import.log")"
+
 start_foyerd
+wait_for 20 grep -q "alerts: 2 opened" "$work/foyerd.log" ||
+  fail "no alerts opened: $(grep alerts "$work/foyerd.log")"
 wait_for 10 http_up || fail "http server not up: $(tail -5 "$work/foyerd.log")"
 T=$(ctl token create --role tenant --dwelling d1 --name tab-d1 2> /dev/null)
 A=$(ctl token create --role ambassador --buildings b1 --name amb-b1 2> /dev/null)
@@ -123,5 +149,100 @@ sed -i 's/^pair_title = .*/pair_title = Relier la tablette, texte relu/' "$work/
 kill -HUP "$foyerd_pid"
 reread() { curl -s "$base/pair" | grep -q 'texte relu'; }
 wait_for 10 reread || fail "the pages' texts not read again after SIGHUP"
+
+# ---- alerts in the API ----
+py() { /usr/bin/python3 -c "$@"; }
+api() { # token path [curl args]: the body; the status in $work/status
+  local tok=$1 path=$2
+  shift 2
+  curl -s -o "$work/body" -w '%{http_code}' -H "Authorization: Bearer $tok" "$@" "$base$path" \
+    > "$work/status" || true
+  cat "$work/body"
+}
+api "$E" /api/v1/alerts > "$work/team.json"
+[ "$(cat "$work/status")" = 200 ] || fail "team alerts: $(cat "$work/status") $(cat "$work/body")"
+py 'import json,sys; a=json.load(open(sys.argv[1]))["alerts"]
+assert sorted(x["building"] for x in a) == ["b1", "b2"], a
+assert all(x["kind"] == "cold_home" and x["state"] == "open" for x in a), a' "$work/team.json" ||
+  fail "team alerts: $(cat "$work/team.json")"
+id1=$(py 'import json,sys; print([x["id"] for x in json.load(open(sys.argv[1]))["alerts"] if x["building"]=="b1"][0])' "$work/team.json")
+id2=$(py 'import json,sys; print([x["id"] for x in json.load(open(sys.argv[1]))["alerts"] if x["building"]=="b2"][0])' "$work/team.json")
+api "$A" /api/v1/alerts > "$work/amb.json"
+py 'import json,sys; a=json.load(open(sys.argv[1]))["alerts"]
+assert [x["building"] for x in a] == ["b1"], a
+assert "16" in a[0]["text"] or a[0]["text"], a' "$work/amb.json" ||
+  fail "ambassador alerts: $(cat "$work/amb.json")"
+api "$A" "/api/v1/alerts?lang=en" > "$work/amb_en.json"
+py 'import json,sys
+fr = json.load(open(sys.argv[1]))["alerts"][0]["text"]
+en = json.load(open(sys.argv[2]))["alerts"][0]["text"]
+assert fr and en and fr != en, (fr, en)' "$work/amb.json" "$work/amb_en.json" ||
+  fail "alert texts by language: $(cat "$work/amb_en.json")"
+api "$A" "/api/v1/alerts?building=b2" > /dev/null
+[ "$(cat "$work/status")" = 403 ] || fail "ambassador alerts of b2: $(cat "$work/status")"
+api "$A" "/api/v1/alerts?building=zz" > /dev/null
+[ "$(cat "$work/status")" = 404 ] || fail "alerts of an unknown building: $(cat "$work/status")"
+api "$A" "/api/v1/alerts?state=bogus" > /dev/null
+[ "$(cat "$work/status")" = 400 ] || fail "alerts?state=bogus: $(cat "$work/status")"
+api "$T" /api/v1/alerts > /dev/null
+[ "$(cat "$work/status")" = 403 ] || fail "tenant alerts: $(cat "$work/status")"
+expect 401 "alerts without credentials" "$base/api/v1/alerts"
+
+ack() { # token id [body]
+  local tok=$1 id=$2
+  shift 2
+  api "$tok" "/api/v1/alerts/$id/ack" -X POST -H 'Content-Type: application/json' "$@"
+}
+ack "$A" "$id2" > /dev/null
+[ "$(cat "$work/status")" = 403 ] || fail "ambassador acks b2's alert: $(cat "$work/status")"
+ack "$T" "$id1" > /dev/null
+[ "$(cat "$work/status")" = 403 ] || fail "tenant acks: $(cat "$work/status")"
+ack "$A" 999999 > /dev/null
+[ "$(cat "$work/status")" = 404 ] || fail "ack of no alert: $(cat "$work/status")"
+ack "$A" abc > /dev/null
+[ "$(cat "$work/status")" = 400 ] || fail "ack of a bad id: $(cat "$work/status")"
+ack "$A" "$id1" -d '{"note": ' > /dev/null
+[ "$(cat "$work/status")" = 400 ] || fail "ack with bad JSON: $(cat "$work/status")"
+ack "$A" "$id1" -d '{"note": 3}' > /dev/null
+[ "$(cat "$work/status")" = 400 ] || fail "ack with a number as note: $(cat "$work/status")"
+ack "$A" "$id1" -d "{\"note\": \"$(head -c 1001 /dev/zero | tr '\0' n)\"}" > /dev/null
+[ "$(cat "$work/status")" = 400 ] || fail "ack with a note too long: $(cat "$work/status")"
+ack "$A" "$id1" -d '{"note": "radiateur purgé"}' > "$work/ack.json"
+[ "$(cat "$work/status")" = 200 ] || fail "ack: $(cat "$work/status") $(cat "$work/ack.json")"
+py 'import json,sys; a=json.load(open(sys.argv[1]))["alert"]
+assert a["state"] == "acknowledged" and a["acknowledged_by"] == "amb-b1", a
+assert a["note"] == "radiateur purgé" and a["acknowledged"], a' "$work/ack.json" ||
+  fail "ack answer: $(cat "$work/ack.json")"
+ctl alerts --json | py 'import json,sys; a={x["id"]: x for x in json.load(sys.stdin)}
+assert a['"$id1"']["state"] == "acknowledged", a' || fail "foyerctl alerts does not see the ack"
+ack "$E" "$id2" > "$work/ack2.json"
+[ "$(cat "$work/status")" = 200 ] || fail "team ack without a body: $(cat "$work/ack2.json")"
+ctl alerts close "$id2" > /dev/null 2>&1 || fail "foyerctl alerts close"
+ack "$E" "$id2" > /dev/null
+[ "$(cat "$work/status")" = 409 ] || fail "ack of a closed alert: $(cat "$work/status")"
+api "$E" "/api/v1/alerts?state=closed" > "$work/closed.json"
+py 'import json,sys; a=json.load(open(sys.argv[1]))["alerts"]
+assert [x["id"] for x in a] == ['"$id2"'], a' "$work/closed.json" || fail "closed: $(cat "$work/closed.json")"
+api "$E" "/api/v1/alerts?state=all" > "$work/all.json"
+py 'import json,sys; assert len(json.load(open(sys.argv[1]))["alerts"]) == 2' "$work/all.json" ||
+  fail "state=all: $(cat "$work/all.json")"
+
+# ---- the building status: alerts and open problem reports ----
+code -b "foyer_token=$T" -H "Origin: $base" -d "kind=damp&text=moisissure" "$base/tablet/report" > /dev/null
+api "$A" /api/v1/buildings/b1/status > "$work/status.json"
+py 'import json,sys; s=json.load(open(sys.argv[1]))
+assert [(a["id"], a["state"]) for a in s["alerts"]] == [('"$id1"', "acknowledged")], s["alerts"]
+r = [x for x in s["reports"] if x["kind"] == "damp"]
+assert len(r) == 1 and r[0]["dwelling"] == "d1" and r[0]["text"] == "moisissure", s["reports"]' \
+  "$work/status.json" || fail "status: $(cat "$work/status.json")"
+
+# ---- /metrics: the open alerts by kind, and promtool ----
+curl -s -b "foyer_token=$E" "$base/metrics" > "$work/metrics"
+grep -q '^foyer_alerts_open{kind="cold_home"} 1$' "$work/metrics" ||
+  fail "foyer_alerts_open: $(grep alerts "$work/metrics")"
+grep -q '^foyer_http_page_reports_opened_total 1$' "$work/metrics" ||
+  fail "reports not counted: $(grep page "$work/metrics")"
+promtool check metrics < "$work/metrics" > "$work/promtool.out" 2>&1 ||
+  fail "promtool: $(cat "$work/promtool.out")"
 
 echo "http_wire: OK"
