@@ -188,6 +188,38 @@ api "$T" /api/v1/alerts > /dev/null
 [ "$(cat "$work/status")" = 403 ] || fail "tenant alerts: $(cat "$work/status")"
 expect 401 "alerts without credentials" "$base/api/v1/alerts"
 
+# ---- alerts on the ambassador page, between silent devices and reports ----
+curl -s -b "foyer_token=$A" "$base/ambassador" > "$work/amb.html"
+curl -s -b "foyer_token=$A" "$base/ambassador?lang=en" > "$work/amb_en.html"
+py 'import json, sys, html
+page = open(sys.argv[1]).read()
+page_en = open(sys.argv[2]).read()
+fr = json.load(open(sys.argv[3]))["alerts"][0]
+en = json.load(open(sys.argv[4]))["alerts"][0]
+i = page.index("data-alert=\"%d\"" % fr["id"])
+assert page.index("Appareils qui ne transmettent plus") < i < page.index("Problèmes et demandes"), "order"
+assert html.escape(fr["text"]) in page, fr["text"]
+assert html.escape(en["text"]) in page_en and html.escape(en["text"]) not in page, en["text"]
+assert "action=\"/ambassador/alert\"" in page, "no acknowledge form"
+assert "data-alert=\"%d\"" % int(sys.argv[5]) not in page, "another building alert shown"' \
+  "$work/amb.html" "$work/amb_en.html" "$work/amb.json" "$work/amb_en.json" "$id2" ||
+  fail "ambassador page alerts: $(grep -A8 'class="alerts"' "$work/amb.html")"
+page_ack() { # curl args: status of an acknowledgement by the page's form
+  code -b "foyer_token=$A" --data-urlencode "id=$id1" --data-urlencode "note=vu sur place" "$@" \
+    "$base/ambassador/alert"
+}
+[ "$(page_ack -H "Origin: http://evil.example")" = 403 ] || fail "page ack with a foreign Origin"
+[ "$(code -b "foyer_token=$A" -H "Origin: $base" -d "id=$id2" "$base/ambassador/alert")" = 403 ] ||
+  fail "page ack of another building's alert"
+[ "$(page_ack -H "Origin: $base")" = 303 ] || fail "page ack refused"
+ctl alerts --json | py 'import json,sys; a={x["id"]: x for x in json.load(sys.stdin)}
+x = a['"$id1"']
+assert x["state"] == "acknowledged" and x["acknowledged_by"] == "amb-b1", x
+assert x["note"] == "vu sur place", x' || fail "page ack not stored: $(ctl alerts --json)"
+curl -s -b "foyer_token=$A" "$base/ambassador?acked=1" > "$work/amb2.html"
+grep -q 'Vu par amb-b1' "$work/amb2.html" || fail "the page does not say who saw it"
+grep -q 'data-state="acknowledged"' "$work/amb2.html" || fail "the page does not mark it seen"
+
 ack() { # token id [body]
   local tok=$1 id=$2
   shift 2
