@@ -6,7 +6,9 @@
  * the main thread with sigtimedwait(), so no code runs in a signal handler:
  *   SIGTERM, SIGINT  stop drivers, commit what is queued, exit 0
  *   SIGHUP           load the config again; a bad one is refused and the
- *                    running config kept
+ *                    running config kept.  The HTTP server is stopped first
+ *                    (no request runs: its threads are joined), its pages'
+ *                    texts dropped, and it starts again on the new config
  */
 #include <errno.h>
 #include <getopt.h>
