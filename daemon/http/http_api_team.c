@@ -979,3 +979,49 @@ int api_alert_ack(const struct http_request *req, struct http_response *resp)
     json_object_set_new(j, "alert", after.json);
     return api_send_json(resp, j);
 }
+
+/* ---- POST /api/v1/reports/{id}/close ------------------------------------- */
+
+int api_report_close(const struct http_request *req, struct http_response *resp)
+{
+    const char *ids = req->n_params > 0 ? req->params[0] : "";
+    char *end;
+    errno = 0;
+    long long id = strtoll(ids, &end, 10);
+    if (!*ids || *end || errno || id <= 0)
+        return http_error(resp, 400, "bad_path", "report id: a positive integer, not \"%.32s\"",
+                          ids);
+    char building[FOYER_ID_MAX + 1];
+    int rc = store_people_report_building(req->ro, id, building, sizeof(building));
+    if (rc == -ENOENT || rc == -ENAMETOOLONG)
+        return http_error(resp, 404, "not_found", "no report %lld", id);
+    if (rc < 0) {
+        log_err("http: report %lld: %s", id, store_errmsg(req->ro));
+        return http_error(resp, 503, "unavailable", "the reports cannot be read");
+    }
+    int32_t b = config_find_building(req->cfg, building);
+    if (b < 0 || !http_principal_has_building(req->who, b))
+        return http_error(resp, 403, "forbidden", "report %lld is not of this token's buildings",
+                          id);
+    char who[80];
+    if (req->who->name[0])
+        (void)snprintf(who, sizeof(who), "%s", req->who->name);
+    else
+        (void)snprintf(who, sizeof(who), "token-%lld", (long long)req->who->token_id);
+    rc = store_people_report_close(req->cfg->database, id, who, req->now_s);
+    if (rc == -ENOENT)
+        return http_error(resp, 409, "closed", "report %lld is closed", id);
+    if (rc < 0) {
+        log_err("http: report %lld: cannot close it: %s", id, strerror(-rc));
+        return http_error(resp, 503, "unavailable", "the report cannot be closed now");
+    }
+    log_info("http: report %lld closed by %s", id, who);
+    json_t *r = json_object();
+    json_object_set_new(r, "id", json_integer(id));
+    json_object_set_new(r, "building", json_string(building));
+    json_object_set_new(r, "closed", api_time(req->now_s));
+    json_object_set_new(r, "closed_by", json_string(who));
+    json_t *j = json_object();
+    json_object_set_new(j, "report", r);
+    return api_send_json(resp, j);
+}

@@ -32,8 +32,8 @@ TENANT, AMBASSADOR, TEAM = "tenant", "ambassador", "energy-team"
 # (method, path template, query template, roles allowed, answers allowed for
 # an allowed role).  {b} the ambassador's building, {d} the tenant's
 # dwelling, {p} a period with a stored summary, {day} a day with data, {ch}
-# a channel, {a} an alert id (one that may not exist: 404 then, 409 when
-# closed).
+# a channel, {a} an alert or report id (one that may not exist: 404 then,
+# 409 when closed).
 ROUTES = [
     ("GET", "/api/v1/me", "", {TENANT}, {200}),
     ("GET", "/api/v1/me/summary", "period={p}", {TENANT}, {200, 404}),
@@ -50,6 +50,7 @@ ROUTES = [
     ("GET", "/api/v1/alerts", "", {AMBASSADOR, TEAM}, {200}),
     ("GET", "/api/v1/alerts", "building={b}", {AMBASSADOR, TEAM}, {200}),
     ("POST", "/api/v1/alerts/{a}/ack", "", {AMBASSADOR, TEAM}, {200, 404, 409}),
+    ("POST", "/api/v1/reports/{a}/close", "", {AMBASSADOR, TEAM}, {200, 404, 409}),
 ]
 
 

@@ -268,11 +268,38 @@ r = [x for x in s["reports"] if x["kind"] == "damp"]
 assert len(r) == 1 and r[0]["dwelling"] == "d1" and r[0]["text"] == "moisissure", s["reports"]' \
   "$work/status.json" || fail "status: $(cat "$work/status.json")"
 
+# ---- closing a problem report through the API ----
+T2=$(ctl token create --role tenant --dwelling c01 --name tab-c01 2> /dev/null)
+code -b "foyer_token=$T2" -H "Origin: $base" -d "kind=leak" "$base/tablet/report" > /dev/null
+rid1=$(py 'import json,sys; print([r["id"] for r in json.load(open(sys.argv[1]))["reports"] if r["kind"]=="damp"][0])' "$work/status.json")
+api "$E" /api/v1/buildings/b2/status > "$work/status2.json"
+rid2=$(py 'import json,sys; print([r["id"] for r in json.load(open(sys.argv[1]))["reports"] if r["kind"]=="leak"][0])' "$work/status2.json")
+close_report() { api "$1" "/api/v1/reports/$2/close" -X POST; }
+close_report "$A" "$rid2" > /dev/null
+[ "$(cat "$work/status")" = 403 ] || fail "ambassador closes b2's report: $(cat "$work/status")"
+close_report "$T" "$rid1" > /dev/null
+[ "$(cat "$work/status")" = 403 ] || fail "tenant closes a report: $(cat "$work/status")"
+close_report "$A" 999999 > /dev/null
+[ "$(cat "$work/status")" = 404 ] || fail "close of no report: $(cat "$work/status")"
+close_report "$A" "$rid1" > "$work/close.json"
+[ "$(cat "$work/status")" = 200 ] || fail "close: $(cat "$work/status") $(cat "$work/close.json")"
+py 'import json,sys; r=json.load(open(sys.argv[1]))["report"]
+assert r["closed_by"] == "amb-b1" and r["building"] == "b1", r' "$work/close.json" ||
+  fail "close answer: $(cat "$work/close.json")"
+close_report "$A" "$rid1" > /dev/null
+[ "$(cat "$work/status")" = 409 ] || fail "closing twice: $(cat "$work/status")"
+api "$A" /api/v1/buildings/b1/status > "$work/status.json"
+py 'import json,sys; s=json.load(open(sys.argv[1]))
+assert not [r for r in s["reports"] if r["kind"] == "damp"], s["reports"]' "$work/status.json" ||
+  fail "a closed report still listed: $(cat "$work/status.json")"
+close_report "$E" "$rid2" > /dev/null
+[ "$(cat "$work/status")" = 200 ] || fail "team closes b2's report: $(cat "$work/status")"
+
 # ---- /metrics: the open alerts by kind, and promtool ----
 curl -s -b "foyer_token=$E" "$base/metrics" > "$work/metrics"
 grep -q '^foyer_alerts_open{kind="cold_home"} 1$' "$work/metrics" ||
   fail "foyer_alerts_open: $(grep alerts "$work/metrics")"
-grep -q '^foyer_http_page_reports_opened_total 1$' "$work/metrics" ||
+grep -q '^foyer_http_page_reports_opened_total 2$' "$work/metrics" ||
   fail "reports not counted: $(grep page "$work/metrics")"
 promtool check metrics < "$work/metrics" > "$work/promtool.out" 2>&1 ||
   fail "promtool: $(cat "$work/promtool.out")"

@@ -486,6 +486,7 @@ static void test_route_roles(void **state)
         {"/api/v1/export.csv", HTTP_ALLOW_ENERGY_TEAM, "GET"},
         {"/api/v1/alerts", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "GET"},
         {"/api/v1/alerts/{id}/ack", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "POST"},
+        {"/api/v1/reports/{id}/close", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "POST"},
     };
     size_t n = 0;
     for (const struct http_route *r = http_api_routes; r->method; r++, n++) {
