@@ -304,4 +304,6 @@ grep -q '^foyer_http_page_reports_opened_total 2$' "$work/metrics" ||
 promtool check metrics < "$work/metrics" > "$work/promtool.out" 2>&1 ||
   fail "promtool: $(cat "$work/promtool.out")"
 
+# A clean stop (under ASan: nothing leaked, the pages' texts freed).
+stop_foyerd
 echo "http_wire: OK"
