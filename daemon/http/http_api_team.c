@@ -165,7 +165,7 @@ static int reported_cmp(const void *a, const void *b)
 
 static const struct reported *reported_find(const struct reported_list *l, const char *name)
 {
-    struct reported key;
+    struct reported key = {0};
     (void)snprintf(key.name, sizeof(key.name), "%s", name);
     return l->n ? bsearch(&key, l->r, l->n, sizeof(*l->r), reported_cmp) : NULL;
 }
