@@ -110,6 +110,20 @@ out_free:
     return NULL;
 }
 
+int summary_engine_add_lang(struct summary_engine *e, const struct summary_lang *lang)
+{
+    const char *name = summary_lang_name(lang);
+    if (strcmp(name, summary_lang_name(e->lang)) == 0)
+        return -EEXIST;
+    for (size_t i = 0; i < e->n_other; i++)
+        if (strcmp(name, summary_lang_name(e->other[i])) == 0)
+            return -EEXIST;
+    if (e->n_other == FOYER_SUMMARY_TEXT_LANGS_MAX)
+        return -E2BIG;
+    e->other[e->n_other++] = lang;
+    return 0;
+}
+
 void summary_engine_free(struct summary_engine *e)
 {
     if (!e)

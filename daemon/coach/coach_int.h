@@ -38,10 +38,12 @@ double summary_vars_get(const struct summary_vars *v, const char *name);
 
 /* Choose up to SUMMARY_TIPS_MAX tips whose condition holds, best priority
  * first, leaving out a tip shown in prev_tips (the previous period's "tips"
- * array, or NULL) unless its measure got worse.  Returns a new JSON array
- * (caller decrefs), NULL on allocation failure. */
-json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_vars *v,
-                          const json_t *prev_tips);
+ * array, or NULL) unless its measure got worse.  Each tip's "text" is in
+ * l's language, and "texts" holds it in l's and in each of the n_other
+ * languages of other[] whose catalogue has the tip (the same figures).
+ * Returns a new JSON array (caller decrefs), NULL on allocation failure. */
+json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_lang *const *other,
+                          size_t n_other, const struct summary_vars *v, const json_t *prev_tips);
 
 /* Expand a template: "{name}" becomes the figure (number with the
  * language's decimal separator, 0 decimals from 100 up, else 1; "{name:2}"
@@ -85,6 +87,9 @@ struct summary_engine {
     const struct foyer_config *cfg;
     struct store *ro; /* read-only */
     const struct summary_lang *lang;
+    /* The other languages the tips are written in too (tips[].texts). */
+    const struct summary_lang *other[FOYER_SUMMARY_TEXT_LANGS_MAX];
+    size_t n_other;
     enum dju_method dju;
     /* Channels grouped by dwelling: by_dw[dw_first[d] .. dw_first[d+1]). */
     uint32_t *by_dw;

@@ -875,8 +875,17 @@ static const json_t *prev_tip(const json_t *prev_tips, const char *id)
     return NULL;
 }
 
-json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_vars *v,
-                          const json_t *prev_tips)
+/* Tip id of catalogue l, or NULL. */
+static const struct tip *tip_by_id(const struct summary_lang *l, const char *id)
+{
+    for (size_t i = 0; i < l->n_tips; i++)
+        if (strcmp(l->tips[i].id, id) == 0)
+            return &l->tips[i];
+    return NULL;
+}
+
+json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_lang *const *other,
+                          size_t n_other, const struct summary_vars *v, const json_t *prev_tips)
 {
     size_t order[FOYER_LANG_TIPS_MAX], n = 0;
     double measure[FOYER_LANG_TIPS_MAX];
@@ -918,6 +927,18 @@ json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_var
         if (isfinite(saving) && saving >= 1)
             summary_vars_set(tv, "saving_eur", round(saving));
         summary_lang_expand(l, t->text, tv, text, sizeof(text));
+        /* The same tip in the other languages, with the same figures (each
+         * written the language's way: 1,5 or 1.5). */
+        json_t *texts = json_object();
+        json_object_set_new(texts, l->name, json_string(text));
+        for (size_t j = 0; j < n_other; j++) {
+            const struct tip *ot = tip_by_id(other[j], t->id);
+            char otext[1024];
+            if (!ot)
+                continue;
+            summary_lang_expand(other[j], ot->text, tv, otext, sizeof(otext));
+            json_object_set_new(texts, other[j]->name, json_string(otext));
+        }
         free(tv);
         json_t *o = json_object();
         json_object_set_new(o, "id", json_string(t->id));
@@ -931,9 +952,35 @@ json_t *summary_tips_pick(const struct summary_lang *l, const struct summary_var
                                 ? json_real(round(measure[order[k]] * 1000) / 1000)
                                 : json_null());
         json_object_set_new(o, "text", json_string(text));
+        json_object_set_new(o, "texts", texts);
         json_array_append_new(arr, o);
     }
     return arr;
+}
+
+size_t summary_lang_load_others(const struct foyer_config *cfg, const char *lang,
+                                struct summary_lang *ret[FOYER_SUMMARY_TEXT_LANGS_MAX],
+                                struct conf_errors *errs)
+{
+    static const char *const langs[] = {"fr", "en"};
+    char dir[1024];
+    size_t n = 0;
+    summary_lang_dir(cfg, dir, sizeof(dir));
+    for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]) && n < FOYER_SUMMARY_TEXT_LANGS_MAX;
+         i++) {
+        if (strcmp(langs[i], lang) == 0)
+            continue;
+        size_t before = errs->n;
+        int rc = summary_lang_load(dir, langs[i], &ret[n], errs);
+        if (rc == 0) {
+            n++;
+        } else if (errs->n == before) {
+            struct conf_pos pos = {dir, 0};
+            (void)conf_errors_add(errs, &pos, "tips.%s.conf and summary.%s.conf: cannot load: %s",
+                                  langs[i], langs[i], strerror(-rc));
+        }
+    }
+    return n;
 }
 
 int summary_lang_check(const char *dir, struct conf_errors *errs)

@@ -44,6 +44,9 @@ struct summary_scheduler {
     const struct foyer_config *cfg;
     struct pusher *pusher;
     struct summary_lang *lang;
+    /* The tips' other languages (tips[].texts): French and English. */
+    struct summary_lang *other[FOYER_SUMMARY_TEXT_LANGS_MAX];
+    size_t n_other;
     int64_t week_start; /* start of the week current at the last tick */
     int64_t month_start;
     int64_t next_catchup_s; /* wall clock of the next look for missing ones */
@@ -67,6 +70,19 @@ static struct summary_lang *load_lang(const struct foyer_config *cfg)
     return l;
 }
 
+/* Replace s's other languages by cfg's; one that does not load is said
+ * and left out (its tips are then in the summary's language only). */
+static void load_others(struct summary_scheduler *s, const struct foyer_config *cfg)
+{
+    struct conf_errors errs = {0};
+    for (size_t i = 0; i < s->n_other; i++)
+        summary_lang_free(s->other[i]);
+    s->n_other = summary_lang_load_others(cfg, cfg->summary_language, s->other, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        log_warn("summaries: %s; the tips are written without that language", errs.msgs[i]);
+    conf_errors_free(&errs);
+}
+
 struct summary_scheduler *summary_scheduler_new(const struct foyer_config *cfg,
                                                 struct pusher *pusher)
 {
@@ -82,6 +98,7 @@ struct summary_scheduler *summary_scheduler_new(const struct foyer_config *cfg,
         free(s);
         return NULL;
     }
+    load_others(s, cfg);
     return s;
 }
 
@@ -90,6 +107,8 @@ void summary_scheduler_free(struct summary_scheduler *s)
     if (!s)
         return;
     summary_lang_free(s->lang);
+    for (size_t i = 0; i < s->n_other; i++)
+        summary_lang_free(s->other[i]);
     free(s);
 }
 
@@ -103,6 +122,7 @@ int summary_scheduler_set_config(struct summary_scheduler *s, const struct foyer
     }
     summary_lang_free(s->lang);
     s->lang = l;
+    load_others(s, cfg);
     return 0;
 }
 
@@ -179,6 +199,8 @@ static void run_period(struct summary_scheduler *s, const struct summary_period 
         return;
     }
     struct summary_engine *e = summary_engine_new(cfg, ro, s->lang, cfg->dju_method);
+    for (size_t i = 0; e && i < s->n_other; i++)
+        (void)summary_engine_add_lang(e, s->other[i]); /* -EEXIST: the same twice, harmless */
     size_t done = 0, failed = 0, empty = 0, revised = 0, same = 0, waiting = 0;
     int64_t now = tu_now_s();
     for (size_t d = 0; e && d < cfg->n_dwellings; d++) {

@@ -522,7 +522,7 @@ int summary_compute(struct summary_engine *e, uint32_t dwelling, const struct su
         summary_vars_set(c.vars, "heating_eur", heat * hp);
         summary_vars_set(c.vars, "heating_price", hp);
         json_t *prev = previous_tips(e, c.dw->id, p);
-        json_t *tips = summary_tips_pick(e->lang, c.vars, prev);
+        json_t *tips = summary_tips_pick(e->lang, e->other, e->n_other, c.vars, prev);
         json_decref(prev);
         if (!tips)
             rc = -ENOMEM;

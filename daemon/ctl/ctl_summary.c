@@ -115,6 +115,15 @@ static int ctl_summary(const struct ctl_command *cmd, const struct foyer_config 
     int exit_code = 1;
     struct summary_engine *e = summary_engine_new(cfg, s, l, dju);
     json_t *doc = NULL;
+    /* The tips in the other languages too, as foyerd stores them. */
+    struct summary_lang *other[FOYER_SUMMARY_TEXT_LANGS_MAX];
+    struct conf_errors oerrs = {0};
+    size_t n_other = summary_lang_load_others(cfg, lang, other, &oerrs);
+    for (size_t i = 0; i < oerrs.n; i++)
+        fprintf(stderr, "foyerctl summary: warning: %s\n", oerrs.msgs[i]);
+    conf_errors_free(&oerrs);
+    for (size_t i = 0; e && i < n_other; i++)
+        (void)summary_engine_add_lang(e, other[i]);
     if (!e) {
         fprintf(stderr, "foyerctl summary: %s: %s\n", cfg->database, store_errmsg(s));
         goto out;
@@ -145,6 +154,8 @@ static int ctl_summary(const struct ctl_command *cmd, const struct foyer_config 
 out:
     json_decref(doc);
     summary_engine_free(e);
+    for (size_t i = 0; i < n_other; i++)
+        summary_lang_free(other[i]);
     store_close(s);
     summary_lang_free(l);
     return exit_code;

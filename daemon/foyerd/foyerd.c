@@ -6,7 +6,9 @@
  * the main thread with sigtimedwait(), so no code runs in a signal handler:
  *   SIGTERM, SIGINT  stop drivers, commit what is queued, exit 0
  *   SIGHUP           load the config again; a bad one is refused and the
- *                    running config kept
+ *                    running config kept.  The HTTP server is stopped first
+ *                    (no request runs: its threads are joined), its pages'
+ *                    texts dropped, and it starts again on the new config
  */
 #include <errno.h>
 #include <getopt.h>
@@ -312,10 +314,14 @@ static void http_start(struct daemon *d)
                  d->cfg->http.tls_cert ? " (TLS)" : "");
 }
 
+/* After http_server_stop() no request runs (it joins libmicrohttpd's
+ * threads): the only moment the pages' texts may be dropped, so that a
+ * reload or the next start reads the language files again. */
 static void http_stop(struct daemon *d)
 {
     http_server_stop(d->http);
     d->http = NULL;
+    http_pages_reset();
 }
 
 static int start_drivers(struct daemon *d)

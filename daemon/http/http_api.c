@@ -542,5 +542,10 @@ const struct http_route http_api_routes[] = {
     {"GET", "/api/v1/rollups", TEAM, api_rollups, "/api/v1/rollups"},
     {"GET", "/api/v1/events", TEAM, api_events, "/api/v1/events"},
     {"GET", "/api/v1/export.csv", TEAM, api_export_csv, "/api/v1/export.csv"},
+    {"GET", "/api/v1/alerts", AMBASSADOR | TEAM, api_alerts, "/api/v1/alerts"},
+    {"POST", "/api/v1/alerts/{id}/ack", AMBASSADOR | TEAM, api_alert_ack,
+     "/api/v1/alerts/{id}/ack"},
+    {"POST", "/api/v1/reports/{id}/close", AMBASSADOR | TEAM, api_report_close,
+     "/api/v1/reports/{id}/close"},
     {NULL, NULL, 0, NULL, NULL},
 };

@@ -64,5 +64,8 @@ int api_rollups(const struct http_request *req, struct http_response *resp);
 int api_events(const struct http_request *req, struct http_response *resp);
 int api_dwelling_summary(const struct http_request *req, struct http_response *resp);
 int api_export_csv(const struct http_request *req, struct http_response *resp);
+int api_alerts(const struct http_request *req, struct http_response *resp);
+int api_alert_ack(const struct http_request *req, struct http_response *resp);
+int api_report_close(const struct http_request *req, struct http_response *resp);
 
 #endif /* FOYER_HTTP_API_INT_H */

@@ -7,9 +7,10 @@
  * An ambassador sees only the buildings of its token, and of them device
  * health and building totals: never a dwelling's consumption.  The
  * energy team sees everything but the load curves (hourly figures) of
- * dwellings without consent, refused here as by `foyerctl export`.  Open
- * problem reports and alerts join the building status when their rooms
- * exist (docs/api.md says where).
+ * dwellings without consent, refused here as by `foyerctl export`.  The
+ * building status also lists the building's alerts not closed and its
+ * open problem reports; the alerts have routes of their own (list,
+ * acknowledge), for ambassadors within their buildings.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,7 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foyer/alerts.h"
 #include "foyer/coach.h"
+#include "foyer/limits.h"
+#include "foyer/log.h"
+#include "foyer/store_people.h"
 #include "foyer/timeutil.h"
 #include "http_api_int.h"
 
@@ -71,6 +76,55 @@ int api_buildings(const struct http_request *req, struct http_response *resp)
 }
 
 /* ---- GET /api/v1/buildings/{id}/status ----------------------------------- */
+
+static int keep_report(void *ctx, const struct store_report *r)
+{
+    json_t *arr = ctx;
+    json_t *o = json_object();
+    if (!o)
+        return -ENOMEM;
+    json_object_set_new(o, "id", json_integer(r->id));
+    json_object_set_new(o, "dwelling", r->dwelling ? json_string(r->dwelling) : json_null());
+    json_object_set_new(o, "kind", json_string(r->kind));
+    json_object_set_new(o, "text", r->text && *r->text ? json_string(r->text) : json_null());
+    json_object_set_new(o, "opened", api_time(r->opened_s));
+    return json_array_append_new(arr, o) == 0 ? 0 : -ENOMEM;
+}
+
+static int alerts_array(const struct http_request *req, const struct store_alert_filter *f,
+                        int state, json_t **ret);
+
+/* ,"alerts":[...],"reports":[...] of config building b: its alerts not
+ * closed and its open problem reports, oldest first.  0 or -ENOMEM; a
+ * store that does not answer is logged and the lists said null. */
+static int status_alerts_reports(const struct http_request *req, uint32_t b, struct http_buf *out)
+{
+    const char *id = req->cfg->buildings[b].id;
+    struct store_alert_filter f = {.building = id};
+    json_t *alerts = NULL, *reports = json_array();
+    int rc = alerts_array(req, &f, -1, &alerts);
+    if (rc == -ENOMEM || !reports) {
+        json_decref(reports);
+        return -ENOMEM;
+    }
+    if (rc < 0)
+        log_err("http: building %s: alerts: %s", id, store_errmsg(req->ro));
+    rc = store_people_read_reports(req->ro, id, true, keep_report, reports);
+    if (rc == -ENOMEM) {
+        json_decref(alerts);
+        json_decref(reports);
+        return rc;
+    }
+    if (rc < 0) {
+        log_err("http: building %s: reports: %s", id, store_errmsg(req->ro));
+        json_decref(reports);
+        reports = NULL;
+    }
+    http_buf_str(out, ",\"alerts\":");
+    api_buf_json(out, alerts ? alerts : json_null());
+    http_buf_str(out, ",\"reports\":");
+    return api_buf_json(out, reports ? reports : json_null());
+}
 
 /* A device's health as its driver last reported it. */
 struct reported {
@@ -392,6 +446,9 @@ int api_building_status(const struct http_request *req, struct http_response *re
     api_buf_json(out, jc);
     http_buf_str(out, ",\"totals\":");
     api_buf_json(out, jt);
+    rc = status_alerts_reports(req, b, out);
+    if (rc < 0)
+        return rc;
     /* Appends after a failed one do nothing and fail again: one check. */
     return http_buf_str(out, "}") < 0 ? -ENOMEM : 0;
 }
@@ -731,4 +788,240 @@ int api_export_csv(const struct http_request *req, struct http_response *resp)
     resp->content_type = "text/csv; charset=utf-8";
     int64_t rows = store_export_csv(req->ro, cfg, &o, export_write, &resp->body, NULL);
     return rows < 0 ? (int)rows : 0;
+}
+
+/* ---- alerts (issue 14): GET /api/v1/alerts, POST /api/v1/alerts/{id}/ack - */
+
+static const char *const alert_states[] = {"open", "acknowledged", "closed"};
+
+/* Whether the caller may see an alert of building (its ID, NULL for one
+ * about no building, a bus or the broker: the energy team's). */
+static bool alert_visible(const struct http_request *req, const char *building)
+{
+    if (req->who->role == HTTP_ROLE_ENERGY_TEAM)
+        return true;
+    int32_t b = building ? config_find_building(req->cfg, building) : -1;
+    return b >= 0 && http_principal_has_building(req->who, b);
+}
+
+struct alert_list {
+    const struct http_request *req;
+    int state; /* -1: any the filter gives */
+    json_t *arr;
+};
+
+static int keep_alert(void *ctx, const struct store_alert *al)
+{
+    struct alert_list *l = ctx;
+    if (!alert_visible(l->req, al->building) || (l->state >= 0 && (int)al->state != l->state))
+        return 0;
+    json_t *o = alerts_json(al, al->state, l->req->lang);
+    return o && json_array_append_new(l->arr, o) == 0 ? 0 : -ENOMEM;
+}
+
+/* The caller's alerts of filter f (state: one of them, or -1) as a JSON
+ * array into *ret.  0 or -errno. */
+static int alerts_array(const struct http_request *req, const struct store_alert_filter *f,
+                        int state, json_t **ret)
+{
+    struct alert_list l = {.req = req, .state = state, .arr = json_array()};
+    if (!l.arr)
+        return -ENOMEM;
+    int rc = store_read_alerts(req->ro, f, keep_alert, &l);
+    if (rc < 0) {
+        json_decref(l.arr);
+        return rc;
+    }
+    *ret = l.arr;
+    return 0;
+}
+
+int api_alerts(const struct http_request *req, struct http_response *resp)
+{
+    const char *building = http_arg(req, "building");
+    const char *state = http_arg(req, "state");
+    struct store_alert_filter f = {0};
+    int st = -1, rc;
+    if (building) {
+        int32_t b = config_find_building(req->cfg, building);
+        if (b < 0)
+            return http_error(resp, 404, "not_found", "building: no building \"%.64s\"", building);
+        if (!http_principal_has_building(req->who, b))
+            return http_error(resp, 403, "forbidden", "building: %s is not one of this token's",
+                              building);
+        f.building = building;
+    }
+    if (state && strcmp(state, "all") == 0) {
+        f.all = true;
+    } else if (state) {
+        for (int s = 0; s < 3 && st < 0; s++)
+            if (strcmp(state, alert_states[s]) == 0)
+                st = s;
+        if (st < 0)
+            return http_error(resp, 400, "bad_query",
+                              "state: open, acknowledged, closed or all, not \"%.32s\"", state);
+        f.all = st == STORE_ALERT_CLOSED;
+    }
+    json_t *arr;
+    rc = alerts_array(req, &f, st, &arr);
+    if (rc < 0) {
+        log_err("http: alerts: %s", store_errmsg(req->ro));
+        return http_error(resp, 503, "unavailable", "the alerts cannot be read");
+    }
+    json_t *j = json_object();
+    json_object_set_new(j, "alerts", arr);
+    return api_send_json(resp, j);
+}
+
+/* The one alert of id: its building and state. */
+struct alert_find {
+    int64_t id;
+    bool found;
+    char building[FOYER_ID_MAX + 1];
+    bool has_building;
+    enum store_alert_state state;
+    json_t *json; /* when wanted (lang set) */
+    const char *lang;
+};
+
+static int find_alert(void *ctx, const struct store_alert *al)
+{
+    struct alert_find *a = ctx;
+    if (al->id != a->id)
+        return 0;
+    a->found = true;
+    a->has_building = al->building != NULL;
+    (void)snprintf(a->building, sizeof(a->building), "%s", al->building ? al->building : "");
+    a->state = al->state;
+    if (a->lang && !(a->json = alerts_json(al, al->state, a->lang)))
+        return -ENOMEM;
+    return 1;
+}
+
+int api_alert_ack(const struct http_request *req, struct http_response *resp)
+{
+    const char *ids = req->n_params > 0 ? req->params[0] : "";
+    char *end;
+    errno = 0;
+    long long id = strtoll(ids, &end, 10);
+    if (!*ids || *end || errno || id <= 0)
+        return http_error(resp, 400, "bad_path", "alert id: a positive integer, not \"%.32s\"",
+                          ids);
+    /* The body: nothing, or {"note": "..."}. */
+    const char *note = NULL;
+    json_t *body = NULL;
+    if (req->body && req->body_len) {
+        json_error_t jerr;
+        body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *n = body ? json_object_get(body, "note") : NULL;
+        if (!body || !json_is_object(body) || (n && !json_is_string(n) && !json_is_null(n))) {
+            json_decref(body);
+            return http_error(resp, 400, "bad_json",
+                              "the body must be empty or JSON {\"note\": \"...\"}%s%s",
+                              body ? "" : ": ", body ? "" : jerr.text);
+        }
+        note = n && json_is_string(n) ? json_string_value(n) : NULL;
+    }
+    struct store_alert_filter f = {.all = true};
+    struct alert_find a = {.id = id};
+    int rc = store_read_alerts(req->ro, &f, find_alert, &a);
+    if (rc < 0) {
+        json_decref(body);
+        log_err("http: alert %lld: %s", id, store_errmsg(req->ro));
+        return http_error(resp, 503, "unavailable", "the alerts cannot be read");
+    }
+    if (!a.found || !alert_visible(req, a.has_building ? a.building : NULL)) {
+        json_decref(body);
+        return a.found ? http_error(resp, 403, "forbidden",
+                                    "alert %lld is not of this token's buildings", id)
+                       : http_error(resp, 404, "not_found", "no alert %lld", id);
+    }
+    if (a.state == STORE_ALERT_CLOSED) {
+        json_decref(body);
+        return http_error(resp, 409, "closed", "alert %lld is closed", id);
+    }
+
+    /* Who: the token's name (the access log says the same). */
+    char who[80];
+    if (req->who->name[0])
+        (void)snprintf(who, sizeof(who), "%s", req->who->name);
+    else
+        (void)snprintf(who, sizeof(who), "token-%lld", (long long)req->who->token_id);
+    struct store_alerts *w = NULL;
+    const char *msg = NULL;
+    rc = store_alerts_open(req->cfg->database, &w, &msg);
+    if (rc == 0) {
+        rc = store_alerts_ack(w, id, who, note, req->now_s);
+        if (rc < 0 && rc != -EMSGSIZE && rc != -EALREADY && rc != -ENOENT)
+            log_err("http: alert %lld: cannot acknowledge: %s", id, store_alerts_errmsg(w));
+        store_alerts_close(w);
+    } else {
+        log_err("http: alert %lld: cannot open the database: %s", id, msg ? msg : strerror(-rc));
+    }
+    json_decref(body);
+    if (rc == -EMSGSIZE)
+        return http_error(resp, 400, "bad_json", "note: at most %d bytes", FOYER_ALERT_NOTE_MAX);
+    if (rc == -EALREADY)
+        return http_error(resp, 409, "closed", "alert %lld is closed", id);
+    if (rc == -ENOENT)
+        return http_error(resp, 404, "not_found", "no alert %lld", id);
+    if (rc < 0)
+        return http_error(resp, 503, "unavailable", "the alert cannot be acknowledged now");
+    log_info("http: alert %lld acknowledged by %s", id, who);
+
+    struct alert_find after = {.id = id, .lang = req->lang};
+    rc = store_read_alerts(req->ro, &f, find_alert, &after);
+    if (rc < 0 || !after.json) {
+        json_decref(after.json);
+        return rc == -ENOMEM ? rc : http_error(resp, 503, "unavailable", "re-reading alert failed");
+    }
+    json_t *j = json_object();
+    json_object_set_new(j, "alert", after.json);
+    return api_send_json(resp, j);
+}
+
+/* ---- POST /api/v1/reports/{id}/close ------------------------------------- */
+
+int api_report_close(const struct http_request *req, struct http_response *resp)
+{
+    const char *ids = req->n_params > 0 ? req->params[0] : "";
+    char *end;
+    errno = 0;
+    long long id = strtoll(ids, &end, 10);
+    if (!*ids || *end || errno || id <= 0)
+        return http_error(resp, 400, "bad_path", "report id: a positive integer, not \"%.32s\"",
+                          ids);
+    char building[FOYER_ID_MAX + 1];
+    int rc = store_people_report_building(req->ro, id, building, sizeof(building));
+    if (rc == -ENOENT || rc == -ENAMETOOLONG)
+        return http_error(resp, 404, "not_found", "no report %lld", id);
+    if (rc < 0) {
+        log_err("http: report %lld: %s", id, store_errmsg(req->ro));
+        return http_error(resp, 503, "unavailable", "the reports cannot be read");
+    }
+    int32_t b = config_find_building(req->cfg, building);
+    if (b < 0 || !http_principal_has_building(req->who, b))
+        return http_error(resp, 403, "forbidden", "report %lld is not of this token's buildings",
+                          id);
+    char who[80];
+    if (req->who->name[0])
+        (void)snprintf(who, sizeof(who), "%s", req->who->name);
+    else
+        (void)snprintf(who, sizeof(who), "token-%lld", (long long)req->who->token_id);
+    rc = store_people_report_close(req->cfg->database, id, who, req->now_s);
+    if (rc == -ENOENT)
+        return http_error(resp, 409, "closed", "report %lld is closed", id);
+    if (rc < 0) {
+        log_err("http: report %lld: cannot close it: %s", id, strerror(-rc));
+        return http_error(resp, 503, "unavailable", "the report cannot be closed now");
+    }
+    log_info("http: report %lld closed by %s", id, who);
+    json_t *r = json_object();
+    json_object_set_new(r, "id", json_integer(id));
+    json_object_set_new(r, "building", json_string(building));
+    json_object_set_new(r, "closed", api_time(req->now_s));
+    json_object_set_new(r, "closed_by", json_string(who));
+    json_t *j = json_object();
+    json_object_set_new(j, "report", r);
+    return api_send_json(resp, j);
 }

@@ -3,8 +3,9 @@
  *
  * Both read the daemon's snapshot (include/foyer/http.h: foyerd fills it
  * from what the queue, the writer, the drivers' health reports and the
- * pusher count) and the server's own request counts; neither touches the
- * database.
+ * pusher count) and the server's own request counts; /metrics also
+ * reads, on the thread's read-only handle, the outbox depth and the open
+ * alerts by kind, and the pages' counters (http_page_stats_get()).
  *
  * /healthz answers 503 when the writer loop stopped turning
  * (FOYER_HTTP_HEALTH_STALL_MS), when commits are failing (the last attempt
@@ -22,8 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foyer/alerts.h"
 #include "foyer/limits.h"
 #include "http_srv.h"
+
+/* Weak, as the server's references to the route tables: a build without
+ * the pages (test_http_server) has no page counters to show. */
+extern void http_page_stats_get(struct http_page_stats *ret) __attribute__((weak));
 
 /* The writer loop turns at least every 200 ms; no turn for this long
  * means it is stuck (in I/O, or dead). */
@@ -242,6 +248,31 @@ int http_metrics_metrics(const struct http_request *req, struct http_response *r
              "Outbox items still to deliver (pending in the database).");
         (void)http_buf_printf(b, "foyer_push_outbox_depth %" PRId64 "\n", pending);
     }
+
+    /* Alerts not closed, as the database holds them (the engine runs in
+     * the main thread): left out, like the outbox, when it does not
+     * answer. */
+    int64_t open[ALERT_KIND_COUNT_];
+    if (alerts_open_by_kind(req->ro, open) == 0) {
+        head(b, "foyer_alerts_open", "gauge", "Alerts open or acknowledged (not closed), by kind.");
+        for (int k = 0; k < ALERT_KIND_COUNT_; k++)
+            (void)http_buf_printf(b, "foyer_alerts_open{kind=\"%s\"} %" PRId64 "\n",
+                                  alert_kind_name((enum alert_kind)k), open[k]);
+    }
+
+    struct http_page_stats ps = {0};
+    if (http_page_stats_get)
+        http_page_stats_get(&ps);
+    one(b, "foyer_http_page_bad_forms_total", "counter",
+        "Form posts of the pages refused for a bad or missing field.", ps.bad_forms);
+    one(b, "foyer_http_page_cross_site_total", "counter",
+        "Form posts of the pages refused: Origin or Referer of another host.", ps.cross_site);
+    one(b, "foyer_http_page_tip_answers_total", "counter", "Tip answers stored from the tablets.",
+        ps.tip_answers);
+    one(b, "foyer_http_page_reports_opened_total", "counter",
+        "Problem reports filed from the tablets.", ps.reports_opened);
+    one(b, "foyer_http_page_reports_closed_total", "counter",
+        "Problem reports closed from the ambassador page.", ps.reports_closed);
 
     head(b, "foyer_http_requests_total", "counter", "HTTP requests answered, by route and status.");
     http_server_each_count(req, count_line, b);

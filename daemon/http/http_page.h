@@ -105,6 +105,13 @@
     X(amb_kind_sensor)                                                                             \
     X(amb_common)                                                                                  \
     X(amb_dwelling)                                                                                \
+    X(amb_alerts_title)                                                                            \
+    X(amb_alerts_none)                                                                             \
+    X(amb_alert_line)                                                                              \
+    X(amb_alert_acked)                                                                             \
+    X(amb_alert_note)                                                                              \
+    X(amb_alert_ack)                                                                               \
+    X(amb_acked)                                                                                   \
     X(amb_reports_title)                                                                           \
     X(amb_kind_more)                                                                               \
     X(amb_reports_none)                                                                            \
@@ -223,5 +230,6 @@ int page_tablet_tip(const struct http_request *req, struct http_response *resp);
 int page_tablet_report(const struct http_request *req, struct http_response *resp);
 int page_ambassador(const struct http_request *req, struct http_response *resp);
 int page_ambassador_report(const struct http_request *req, struct http_response *resp);
+int page_ambassador_alert(const struct http_request *req, struct http_response *resp);
 
 #endif /* FOYER_HTTP_PAGE_H */

@@ -4,7 +4,10 @@
  *
  * For each building of the token (the energy team: every one): the devices
  * that stopped sending first (offline meters, stale sensors, devices never
- * heard of: since when, which dwelling and device), then the open problem
+ * heard of: since when, which dwelling and device), then the building's
+ * alerts not closed (issue 14: the sentence in the reader's language, since
+ * when, who saw it, and a "seen" button with an optional note: POST
+ * /ambassador/alert), then the open problem
  * reports of the households (each with a "fixed" button), then the
  * building's totals today and since Monday, per energy and water.  Never a
  * dwelling's own consumption: an ambassador visits people, the figures of
@@ -19,11 +22,15 @@
 
 #include "foyer/limits.h"
 #include "foyer/log.h"
+#include "foyer/store_alerts.h"
 #include "foyer/store_people.h"
 #include "foyer/timeutil.h"
 #include "http_page.h"
 
 #define PAGE_AMBASSADOR_REFRESH_S 300
+
+#define AMB_STR_(x) #x
+#define AMB_STR(x)  AMB_STR_(x)
 
 /* The devices' health as the drivers last reported it, sorted by name
  * (health_sort()) for health_of(): a building's page looks up each of its
@@ -277,6 +284,86 @@ static int report_row(void *ctx, const struct store_report *r)
     return 0;
 }
 
+struct alerts_ctx {
+    struct page *pg;
+    int n;
+};
+
+static int alert_row(void *ctx, const struct store_alert *al)
+{
+    struct alerts_ctx *ac = ctx;
+    struct page *pg = ac->pg;
+    bool en = strcmp(pg->req->lang, "en") == 0;
+    const char *text = en && al->text_en ? al->text_en : al->text_fr;
+    if (ac->n++ == 0)
+        (void)http_buf_str(pg->b, "<ul class=\"alerts\">\n");
+    (void)http_buf_printf(pg->b, "<li class=\"alert-item\" data-alert=\"%lld\" data-kind=\"",
+                          (long long)al->id);
+    (void)http_buf_html(pg->b, al->kind);
+    (void)http_buf_printf(pg->b, "\" data-state=\"%s\">\n",
+                          al->state == STORE_ALERT_ACKNOWLEDGED ? "acknowledged" : "open");
+    (void)page_picto(pg->b, "alert");
+    (void)http_buf_str(pg->b, "<strong>");
+    (void)http_buf_html(pg->b, text ? text : al->kind);
+    (void)http_buf_str(pg->b, "</strong>\n<span class=\"since\">");
+    char date[96];
+    (void)page_date(pg, al->opened_s, true, date, sizeof(date));
+    struct page_var vd[] = {{"date", date}};
+    (void)page_say(pg, PK_amb_alert_line, vd, 1);
+    (void)http_buf_str(pg->b, "</span>\n");
+    if (al->state == STORE_ALERT_ACKNOWLEDGED) {
+        (void)page_date(pg, al->acked_s, true, date, sizeof(date));
+        struct page_var va[] = {{"who", al->ack_by ? al->ack_by : "?"}, {"date", date}};
+        (void)http_buf_str(pg->b, "<span class=\"acked\">");
+        (void)page_say(pg, PK_amb_alert_acked, va, 2);
+        (void)http_buf_str(pg->b, "</span>\n");
+        if (al->ack_note && *al->ack_note) {
+            (void)http_buf_str(pg->b, "<q>");
+            (void)http_buf_html(pg->b, al->ack_note);
+            (void)http_buf_str(pg->b, "</q>\n");
+        }
+    } else {
+        (void)http_buf_printf(pg->b,
+                              "<form method=\"post\" action=\"/ambassador/alert\">"
+                              "<input type=\"hidden\" name=\"id\" value=\"%lld\">"
+                              "<label for=\"note-%lld\">",
+                              (long long)al->id, (long long)al->id);
+        (void)page_say(pg, PK_amb_alert_note, NULL, 0);
+        (void)http_buf_printf(pg->b,
+                              "</label><input id=\"note-%lld\" name=\"note\" maxlength=\"%d\">"
+                              "<button type=\"submit\">",
+                              (long long)al->id, FOYER_ALERT_NOTE_MAX);
+        (void)page_say(pg, PK_amb_alert_ack, NULL, 0);
+        (void)http_buf_str(pg->b, "</button></form>\n");
+    }
+    (void)http_buf_str(pg->b, "</li>\n");
+    return 0;
+}
+
+/* The building's alerts not closed, oldest first. */
+static int alerts_part(struct page *pg, const struct building *bd)
+{
+    struct alerts_ctx ac = {.pg = pg};
+    struct store_alert_filter f = {.building = bd->id};
+    (void)http_buf_str(pg->b, "<h3>");
+    (void)page_say(pg, PK_amb_alerts_title, NULL, 0);
+    (void)http_buf_str(pg->b, "</h3>\n");
+    int err = store_read_alerts(pg->req->ro, &f, alert_row, &ac);
+    if (err < 0) {
+        log_err("ambassador: building=%s: cannot read alerts: %s", bd->id,
+                store_errmsg(pg->req->ro));
+        return err;
+    }
+    if (ac.n > 0) {
+        (void)http_buf_str(pg->b, "</ul>\n");
+    } else {
+        (void)http_buf_str(pg->b, "<p class=\"ok\">");
+        (void)page_say(pg, PK_amb_alerts_none, NULL, 0);
+        (void)http_buf_str(pg->b, "</p>\n");
+    }
+    return 0;
+}
+
 static int building_section(struct page *pg, const struct healths *hs, int32_t b)
 {
     const struct building *bd = &pg->req->cfg->buildings[b];
@@ -285,12 +372,15 @@ static int building_section(struct page *pg, const struct healths *hs, int32_t b
     (void)page_say(pg, PK_amb_building, v, 1);
     (void)http_buf_str(pg->b, "</h2>\n");
     devices_part(pg, hs, b);
+    int err = alerts_part(pg, bd);
+    if (err < 0)
+        return err;
 
     struct reports_ctx rc = {.pg = pg};
     (void)http_buf_str(pg->b, "<h3>");
     (void)page_say(pg, PK_amb_reports_title, NULL, 0);
     (void)http_buf_str(pg->b, "</h3>\n");
-    int err = store_people_read_reports(pg->req->ro, bd->id, true, report_row, &rc);
+    err = store_people_read_reports(pg->req->ro, bd->id, true, report_row, &rc);
     if (err < 0) {
         log_err("ambassador: building=%s: cannot read reports: %s", bd->id,
                 store_errmsg(pg->req->ro));
@@ -327,6 +417,12 @@ int page_ambassador(const struct http_request *req, struct http_response *resp)
     if (closed && strcmp(closed, "1") == 0) {
         (void)http_buf_str(pg.b, "<p class=\"thanks\" role=\"status\">");
         (void)page_say(&pg, PK_amb_closed, NULL, 0);
+        (void)http_buf_str(pg.b, "</p>\n");
+    }
+    const char *acked = http_arg(req, "acked");
+    if (acked && strcmp(acked, "1") == 0) {
+        (void)http_buf_str(pg.b, "<p class=\"thanks\" role=\"status\">");
+        (void)page_say(&pg, PK_amb_acked, NULL, 0);
         (void)http_buf_str(pg.b, "</p>\n");
     }
     for (size_t b = 0; rc == 0 && b < req->cfg->n_buildings; b++)
@@ -376,5 +472,80 @@ int page_ambassador_report(const struct http_request *req, struct http_response 
     }
     atomic_fetch_add(&page_stat_reports_closed, 1);
     page_redirect(resp, "/ambassador?closed=1");
+    return 0;
+}
+
+/* The building of alert id (its ID into buf, "" for none) and its state. */
+struct alert_of {
+    int64_t id;
+    bool found;
+    enum store_alert_state state;
+    char building[FOYER_ID_MAX + 1];
+};
+
+static int alert_of_row(void *ctx, const struct store_alert *al)
+{
+    struct alert_of *a = ctx;
+    if (al->id != a->id)
+        return 0;
+    a->found = true;
+    a->state = al->state;
+    (void)snprintf(a->building, sizeof(a->building), "%s", al->building ? al->building : "");
+    return 1;
+}
+
+int page_ambassador_alert(const struct http_request *req, struct http_response *resp)
+{
+    if (!page_same_origin(req))
+        return page_error(req, resp, 403, PK_error_not_yours, "/ambassador",
+                          "Origin or Referer names another host (a cross-site post)");
+    const char *id_text = http_arg(req, "id");
+    const char *note = http_arg(req, "note");
+    char *end = NULL;
+    errno = 0;
+    long long id = id_text && *id_text >= '1' && *id_text <= '9' ? strtoll(id_text, &end, 10) : 0;
+    if (id <= 0 || errno || !end || *end)
+        return page_error(req, resp, 400, PK_error_bad_form, "/ambassador",
+                          "field id: missing, or not an alert number");
+    struct store_alert_filter f = {.all = true};
+    struct alert_of a = {.id = id};
+    int rc = store_read_alerts(req->ro, &f, alert_of_row, &a);
+    if (rc < 0) {
+        log_err("ambassador: alert=%lld: cannot read it: %s", id, store_errmsg(req->ro));
+        return rc;
+    }
+    if (!a.found)
+        return page_error(req, resp, 400, PK_error_bad_form, "/ambassador",
+                          "field id: no such alert");
+    int32_t b = config_find_building(req->cfg, a.building);
+    if (req->who->role != HTTP_ROLE_ENERGY_TEAM &&
+        (b < 0 || !http_principal_has_building(req->who, b)))
+        return page_error(req, resp, 403, PK_error_not_yours, "/ambassador",
+                          "the alert is of a building the token does not hold");
+    if (a.state == STORE_ALERT_CLOSED) {
+        /* Closed meanwhile (by itself, or by the team): nothing to see. */
+        page_redirect(resp, "/ambassador?acked=1");
+        return 0;
+    }
+    struct store_alerts *w = NULL;
+    const char *msg = NULL;
+    rc = store_alerts_open(req->cfg->database, &w, &msg);
+    if (rc < 0) {
+        log_err("ambassador: alert=%lld: cannot open the database: %s", id,
+                msg ? msg : strerror(-rc));
+        return rc;
+    }
+    rc = store_alerts_ack(w, id, req->who->name[0] ? req->who->name : "ambassador",
+                          note && *note ? note : NULL, req->now_s);
+    if (rc < 0 && rc != -EMSGSIZE && rc != -EALREADY)
+        log_err("ambassador: alert=%lld: cannot acknowledge it: %s", id, store_alerts_errmsg(w));
+    store_alerts_close(w);
+    if (rc == -EMSGSIZE)
+        return page_error(req, resp, 400, PK_error_bad_form, "/ambassador",
+                          "field note: longer than " AMB_STR(FOYER_ALERT_NOTE_MAX) " bytes");
+    if (rc < 0 && rc != -EALREADY)
+        return rc;
+    log_info("ambassador: alert %lld acknowledged by %s", id, req->who->name);
+    page_redirect(resp, "/ambassador?acked=1");
     return 0;
 }

@@ -334,6 +334,15 @@ static void tips_section(struct page *pg, const json_t *doc, const struct answer
     {
         const char *id = json_string_value(json_object_get(t, "id"));
         const char *text = json_string_value(json_object_get(t, "text"));
+        /* The tip in the page's language when the summary has it
+         * (tips[].texts, docs/summary.md), else in the summary's. */
+        const char *mine =
+            json_string_value(json_object_get(json_object_get(t, "texts"), pg->t->code));
+        const char *text_lang = doc_lang;
+        if (mine) {
+            text = mine;
+            text_lang = pg->t->code;
+        }
         if (i >= SUMMARY_TIPS_MAX || !id || !text || !conf_id_valid(id))
             continue;
         const char *answer = an->tip[i][0] ? an->answer[i] : "";
@@ -347,10 +356,11 @@ static void tips_section(struct page *pg, const json_t *doc, const struct answer
         }
         (void)http_buf_printf(pg->b, "<article class=\"tip\" id=\"tip-%s\" data-tip=\"%s\">\n", id,
                               id);
-        /* The tip's words are the summary's language (French when pushed):
-         * say so, for screen readers, when the page is in another. */
-        if (doc_lang && conf_id_valid(doc_lang) && strcmp(doc_lang, pg->t->code) != 0)
-            (void)http_buf_printf(pg->b, "<p class=\"tip-text\" lang=\"%s\">", doc_lang);
+        /* Words in another language than the page's (a summary made
+         * before tips[].texts, or without the page's catalogue): say so,
+         * for screen readers. */
+        if (text_lang && conf_id_valid(text_lang) && strcmp(text_lang, pg->t->code) != 0)
+            (void)http_buf_printf(pg->b, "<p class=\"tip-text\" lang=\"%s\">", text_lang);
         else
             (void)http_buf_str(pg->b, "<p class=\"tip-text\">");
         (void)http_buf_html(pg->b, text);

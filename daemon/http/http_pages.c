@@ -393,5 +393,7 @@ const struct http_route http_page_routes[] = {
      "/ambassador"},
     {"POST", "/ambassador/report", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM,
      page_ambassador_report, "/ambassador/report"},
+    {"POST", "/ambassador/alert", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM,
+     page_ambassador_alert, "/ambassador/alert"},
     {NULL, NULL, 0, NULL, NULL},
 };

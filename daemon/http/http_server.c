@@ -18,7 +18,10 @@
  *   Routes: the server's own (/healthz, /metrics, the pairing exchange),
  *   then http_api_routes[] and http_page_routes[] (http_api.c,
  *   http_pages.c).  A path that matches a route of another method gets 405
- *   with Allow; a route's roles decide 401 (no or bad credentials) or 403.
+ *   with Allow; a route's roles decide 401 (no or bad credentials) or 403,
+ *   except a page opened without a live session (GET /tablet, /ambassador):
+ *   303 to /pair, where a browser can do something about it.  Handlers get
+ *   the Host, Origin and Referer headers for the pages' cross-site check.
  *   /metrics is open to loopback clients too, unless behind_proxy (a proxy
  *   on the gateway makes every client look local).
  *
@@ -511,6 +514,18 @@ static int static_file(struct http_server *srv, const char *path, struct http_re
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* Whether route is a page (http_page_routes[]) read with GET: what a
+ * browser opens, as opposed to the API's JSON and the pages' form posts. */
+static bool is_page_get(const struct http_route *route, const char *method)
+{
+    if (!http_page_routes || strcmp(method, "GET") != 0)
+        return false;
+    for (const struct http_route *r = http_page_routes; r->method; r++)
+        if (r == route)
+            return true;
+    return false;
+}
+
 static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *conn,
                                 struct conn_req *cr, const char *url, const char *method)
 {
@@ -579,6 +594,10 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
     req->who = &who;
     req->cfg = srv->cfg;
     req->server = srv;
+    /* For the pages' cross-site check of form posts (page_same_origin()). */
+    req->host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    req->origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    req->referer = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER);
 
     if (!route) {
         if (path_known) {
@@ -619,6 +638,14 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
     bool allowed =
         (route->roles & (1u << who.role)) != 0 ||
         (route == METRICS_ROUTE && loopback && !bad_token && !srv->cfg->http.behind_proxy);
+    if (!allowed && who.role == HTTP_ROLE_NONE && is_page_get(route, match_method)) {
+        /* A browser without a (live) session cookie: to the pairing form,
+         * not a JSON 401 a tablet would show as text. */
+        resp.status = 303;
+        resp.content_type = "text/html; charset=utf-8";
+        (void)snprintf(resp.location, sizeof(resp.location), "/pair");
+        return send_response(srv, conn, &resp, route->name, NULL);
+    }
     if (!allowed && who.role == HTTP_ROLE_NONE)
         return send_error(srv, conn, route->name, 401, "unauthorized", why);
     if (!allowed)

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "foyer/config.h"
+#include "foyer/limits.h"
 #include "foyer/store.h"
 
 /* Version of the JSON document (docs/summary.md).  Part of the
@@ -119,6 +120,21 @@ struct summary_engine;
 struct summary_engine *summary_engine_new(const struct foyer_config *cfg, struct store *ro,
                                           const struct summary_lang *lang, enum dju_method dju);
 void summary_engine_free(struct summary_engine *e);
+/* Write each tip in lang too (tips[].texts, docs/summary.md), lang being
+ * borrowed for the engine's life: the tablet page shows the tips in its
+ * reader's language whatever the summary's.  0, -EEXIST (the engine's
+ * language, or one added already), -E2BIG (FOYER_SUMMARY_TEXT_LANGS_MAX
+ * added already). */
+int summary_engine_add_lang(struct summary_engine *e, const struct summary_lang *lang);
+/* The languages the tips are written in besides the summary's own: those
+ * of "fr" and "en" that are not lang (the summary's), loaded from the
+ * catalogues beside the config into ret[] (at most
+ * FOYER_SUMMARY_TEXT_LANGS_MAX; the caller frees each with
+ * summary_lang_free()).  A catalogue that does not load is left out, why
+ * appended to errs for the caller to say.  Returns how many were loaded. */
+size_t summary_lang_load_others(const struct foyer_config *cfg, const char *lang,
+                                struct summary_lang *ret[FOYER_SUMMARY_TEXT_LANGS_MAX],
+                                struct conf_errors *errs);
 
 /* Compute the summary of a dwelling (config index) for a period.  now_s is
  * the "generated" time.  *ret is the JSON document (caller frees with

@@ -15,7 +15,7 @@ Usage:
                 --building ID (one of the ambassador's) --other-building ID
                 --dwelling ID (the tenant's) --other-dwelling ID [--other-dwelling ID ...]
                 --tenancy-start YYYY-MM-DD --period P (a period with a stored summary)
-                --day YYYY-MM-DD (a day with data) --channel ID
+                --day YYYY-MM-DD (a day with data) --channel ID [--alert ID]
 
 Exits 0 when every answer is the expected one, 1 listing the others.
 Loopback only: the lead's test starts foyerd on 127.0.0.1.
@@ -32,7 +32,8 @@ TENANT, AMBASSADOR, TEAM = "tenant", "ambassador", "energy-team"
 # (method, path template, query template, roles allowed, answers allowed for
 # an allowed role).  {b} the ambassador's building, {d} the tenant's
 # dwelling, {p} a period with a stored summary, {day} a day with data, {ch}
-# a channel.
+# a channel, {a} an alert or report id (one that may not exist: 404 then,
+# 409 when closed).
 ROUTES = [
     ("GET", "/api/v1/me", "", {TENANT}, {200}),
     ("GET", "/api/v1/me/summary", "period={p}", {TENANT}, {200, 404}),
@@ -46,6 +47,10 @@ ROUTES = [
     ("GET", "/api/v1/rollups", "channel={ch}&granularity=day&from={day}&to={day}", {TEAM}, {200}),
     ("GET", "/api/v1/events", "since={day}", {TEAM}, {200}),
     ("GET", "/api/v1/export.csv", "granularity=day&from={day}&to={day}", {TEAM}, {200}),
+    ("GET", "/api/v1/alerts", "", {AMBASSADOR, TEAM}, {200}),
+    ("GET", "/api/v1/alerts", "building={b}", {AMBASSADOR, TEAM}, {200}),
+    ("POST", "/api/v1/alerts/{a}/ack", "", {AMBASSADOR, TEAM}, {200, 404, 409}),
+    ("POST", "/api/v1/reports/{a}/close", "", {AMBASSADOR, TEAM}, {200, 404, 409}),
 ]
 
 
@@ -96,9 +101,11 @@ def main():
     ap.add_argument("--period", required=True)
     ap.add_argument("--day", required=True)
     ap.add_argument("--channel", required=True)
+    ap.add_argument("--alert", default="1")
     a = ap.parse_args()
     tokens = {TENANT: a.tenant, AMBASSADOR: a.ambassador, TEAM: a.team}
-    subst = {"b": a.building, "d": a.dwelling, "p": a.period, "day": a.day, "ch": a.channel}
+    subst = {"b": a.building, "d": a.dwelling, "p": a.period, "day": a.day, "ch": a.channel,
+             "a": a.alert}
     c = Check()
 
     for method, path, query, roles, ok in ROUTES:
@@ -109,13 +116,17 @@ def main():
             st, ct, body = request(a.base, method, url, token)
             c.status("%s %s as %s" % (method, url, role), st, ok if role in roles else {403}, ct,
                      body)
-        st, ct, body = request(a.base, "POST", url, a.team)
-        c.status("POST %s (wrong method)" % url, st, {405}, ct, body)
+        wrong = "GET" if method == "POST" else "POST"
+        st, ct, body = request(a.base, wrong, url, a.team)
+        c.status("%s %s (wrong method)" % (wrong, url), st, {405}, ct, body)
 
     # The ambassador: nothing of another building.
     st, ct, body = request(a.base, "GET", "/api/v1/buildings/%s/status" % a.other_building,
                            a.ambassador)
     c.status("ambassador on building %s" % a.other_building, st, {403}, ct, body)
+    st, ct, body = request(a.base, "GET", "/api/v1/alerts?building=%s" % a.other_building,
+                           a.ambassador)
+    c.status("ambassador on the alerts of building %s" % a.other_building, st, {403}, ct, body)
     st, ct, body = request(a.base, "GET", "/api/v1/buildings", a.ambassador)
     if st == 200:
         ids = [b["id"] for b in json.loads(body)["buildings"]]

@@ -11,7 +11,8 @@
  * CSV export byte for byte against `foyerctl export`.
  *
  * The server is written in parallel: the few http_int.h helpers the
- * handlers call come from tests/unit/http_harness.c (a test harness: http_arg(); the buffers are the real http_buf.c).
+ * handlers call come from tests/unit/http_harness.c (a test harness: http_arg(); the buffers are
+ * the real http_buf.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -470,18 +471,22 @@ static void test_route_roles(void **state)
     static const struct {
         const char *pattern;
         unsigned roles;
+        const char *method;
     } want[] = {
-        {"/api/v1/me", HTTP_ALLOW_TENANT},
-        {"/api/v1/me/summary", HTTP_ALLOW_TENANT},
-        {"/api/v1/me/history", HTTP_ALLOW_TENANT},
-        {"/api/v1/buildings", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM},
-        {"/api/v1/buildings/{id}/status", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM},
-        {"/api/v1/dwellings", HTTP_ALLOW_ENERGY_TEAM},
-        {"/api/v1/dwellings/{id}/summary", HTTP_ALLOW_ENERGY_TEAM},
-        {"/api/v1/channels", HTTP_ALLOW_ENERGY_TEAM},
-        {"/api/v1/rollups", HTTP_ALLOW_ENERGY_TEAM},
-        {"/api/v1/events", HTTP_ALLOW_ENERGY_TEAM},
-        {"/api/v1/export.csv", HTTP_ALLOW_ENERGY_TEAM},
+        {"/api/v1/me", HTTP_ALLOW_TENANT, "GET"},
+        {"/api/v1/me/summary", HTTP_ALLOW_TENANT, "GET"},
+        {"/api/v1/me/history", HTTP_ALLOW_TENANT, "GET"},
+        {"/api/v1/buildings", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/buildings/{id}/status", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/dwellings", HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/dwellings/{id}/summary", HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/channels", HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/rollups", HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/events", HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/export.csv", HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/alerts", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "GET"},
+        {"/api/v1/alerts/{id}/ack", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "POST"},
+        {"/api/v1/reports/{id}/close", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "POST"},
     };
     size_t n = 0;
     for (const struct http_route *r = http_api_routes; r->method; r++, n++) {
@@ -492,7 +497,7 @@ static void test_route_roles(void **state)
             fail_msg("route %s %s is not in the test's table", r->method, r->pattern);
         if (r->roles != want[i].roles || (r->roles & HTTP_ALLOW_PUBLIC))
             fail_msg("route %s: roles 0x%x, expected 0x%x", r->pattern, r->roles, want[i].roles);
-        assert_string_equal(r->method, "GET");
+        assert_string_equal(r->method, want[i].method);
         assert_non_null(r->name);
     }
     assert_int_equal(n, sizeof(want) / sizeof(want[0]));

@@ -674,6 +674,78 @@ static void test_praise_first(void **state)
     json_decref(doc);
 }
 
+/* A summary whose tips carry both languages (tips[].texts, computed by an
+ * engine given the English catalogue too): the English page shows the
+ * English words, unmarked; the French page the French ones. */
+static void test_tip_languages(void **state)
+{
+    (void)state;
+    struct http_principal who = tenant(tiso("2025-01-01"));
+    struct summary_lang *fr = NULL, *en = NULL;
+    struct conf_errors errs = {0};
+    struct summary_period p;
+    json_t *doc = NULL;
+    assert_int_equal(summary_lang_load(getenv("FOYER_LANG_DIR"), "fr", &fr, &errs), 0);
+    assert_int_equal(summary_lang_load(getenv("FOYER_LANG_DIR"), "en", &en, &errs), 0);
+    assert_int_equal(summary_period_parse("2026-W10", &p), 0);
+    struct summary_engine *e = summary_engine_new(fx->t.cfg, fx->ro, fr, DJU_METEO_FRANCE);
+    assert_non_null(e);
+    assert_int_equal(summary_engine_add_lang(e, en), 0);
+    assert_int_equal(summary_compute(e, 0, &p, fx->now_s, &doc), 0);
+    assert_int_equal(store_doc(&fx->t, doc, fx->now_s), 0);
+    const json_t *tips = json_object_get(doc, "tips");
+    assert_true(json_array_size(tips) > 0);
+
+    struct call c;
+    call(&c, page_tablet, "GET", &who, "en", NULL, "lang", "en", END);
+    assert_int_equal(c.resp.status, 200);
+    size_t i, shown = 0;
+    const json_t *tip;
+    char want[1200];
+    json_array_foreach(tips, i, tip)
+    {
+        const json_t *texts = json_object_get(tip, "texts");
+        /* A tip answered "not possible here" (test_tip_hidden) is not shown. */
+        snprintf(want, sizeof(want), "data-tip=\"%s\"",
+                 json_string_value(json_object_get(tip, "id")));
+        if (!strstr(c.html, want))
+            continue;
+        shown++;
+        struct http_buf b = {0};
+        assert_int_equal(http_buf_html(&b, json_string_value(json_object_get(texts, "en"))), 0);
+        snprintf(want, sizeof(want), "<p class=\"tip-text\">%s</p>", b.data);
+        assert_has(c.html, want);
+        http_buf_free(&b);
+        assert_int_equal(http_buf_html(&b, json_string_value(json_object_get(texts, "fr"))), 0);
+        assert_lacks(c.html, b.data);
+        http_buf_free(&b);
+    }
+    assert_true(shown > 0);
+    assert_lacks(c.html, "<p class=\"tip-text\" lang=\"fr\">");
+    call_free(&c);
+
+    call(&c, page_tablet, "GET", &who, "fr", NULL, END);
+    json_array_foreach(tips, i, tip)
+    {
+        struct http_buf b = {0};
+        snprintf(want, sizeof(want), "data-tip=\"%s\"",
+                 json_string_value(json_object_get(tip, "id")));
+        if (!strstr(c.html, want))
+            continue;
+        assert_int_equal(http_buf_html(&b, json_string_value(json_object_get(
+                                               json_object_get(tip, "texts"), "fr"))),
+                         0);
+        assert_has(c.html, b.data);
+        http_buf_free(&b);
+    }
+    call_free(&c);
+    assert_int_equal(store_doc(&fx->t, fx->doc, fx->now_s), 0);
+    json_decref(doc);
+    summary_engine_free(e);
+    summary_lang_free(fr);
+    summary_lang_free(en);
+}
+
 static void test_numbers(void **state)
 {
     (void)state;
@@ -702,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_tenancy_clipping),
         cmocka_unit_test(test_texts_both_languages),
         cmocka_unit_test(test_praise_first),
+        cmocka_unit_test(test_tip_languages),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_pair_page),
         /* clang-format on */

@@ -14,6 +14,7 @@
  * with a meter that never sent a reading and one silent from 2026-03-20.
  * Tariffs: electricity 0.20 €/kWh + 31 €/month, hot water 5 €/m³.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -546,6 +547,61 @@ static void test_catalogues_agree(void **state)
     summary_lang_free(en);
 }
 
+/* Each tip in both languages (tips[].texts): the French summary's tips
+ * carry the English words an English summary would show, with the same
+ * figures; the engine's own language, or one added twice, is refused. */
+static void test_tip_texts(void **state)
+{
+    struct fix *f = *state;
+    struct summary_lang *en = NULL;
+    struct conf_errors errs = {0};
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/config", getenv("FOYER_SRC") ? getenv("FOYER_SRC") : "..");
+    assert_int_equal(summary_lang_load(dir, "en", &en, &errs), 0);
+    struct summary_engine *both = summary_engine_new(f->t.cfg, f->ro, f->fr, DJU_METEO_FRANCE);
+    struct summary_engine *english = summary_engine_new(f->t.cfg, f->ro, en, DJU_METEO_FRANCE);
+    assert_non_null(both);
+    assert_non_null(english);
+    assert_int_equal(summary_engine_add_lang(both, f->fr), -EEXIST);
+    assert_int_equal(summary_engine_add_lang(both, en), 0);
+    assert_int_equal(summary_engine_add_lang(both, en), -EEXIST);
+
+    struct summary_period p;
+    json_t *doc_both = NULL, *doc_en = NULL, *doc_fr = NULL;
+    int64_t now = tiso("2026-04-10T12:00:00+02:00");
+    assert_int_equal(summary_period_parse("2026-W10", &p), 0);
+    int32_t d = config_find_dwelling(f->t.cfg, "d1");
+    assert_int_equal(summary_compute(both, (uint32_t)d, &p, now, &doc_both), 0);
+    assert_int_equal(summary_compute(english, (uint32_t)d, &p, now, &doc_en), 0);
+    doc_fr = compute(f, "d1", "2026-W10");
+    json_t *tb = json_object_get(doc_both, "tips"), *te = json_object_get(doc_en, "tips");
+    json_t *tf = json_object_get(doc_fr, "tips");
+    assert_int_equal(json_array_size(tb), 3);
+    assert_int_equal(json_array_size(te), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *texts = json_object_get(json_array_get(tb, i), "texts");
+        const char *fr = json_string_value(json_object_get(texts, "fr"));
+        const char *en_text = json_string_value(json_object_get(texts, "en"));
+        assert_non_null(fr);
+        assert_non_null(en_text);
+        assert_string_equal(fr, json_string_value(json_object_get(json_array_get(tb, i), "text")));
+        assert_string_equal(fr, json_string_value(json_object_get(json_array_get(tf, i), "text")));
+        assert_string_equal(en_text,
+                            json_string_value(json_object_get(json_array_get(te, i), "text")));
+        assert_string_not_equal(fr, en_text);
+    }
+    /* Without another language, texts holds the summary's own. */
+    json_t *only = json_object_get(json_array_get(tf, 0), "texts");
+    assert_int_equal(json_object_size(only), 1);
+    assert_non_null(json_object_get(only, "fr"));
+    json_decref(doc_both);
+    json_decref(doc_en);
+    json_decref(doc_fr);
+    summary_engine_free(both);
+    summary_engine_free(english);
+    summary_lang_free(en);
+}
+
 /* A broken catalogue is reported as FILE:LINE. */
 static void test_catalogue_errors(void **state)
 {
@@ -587,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_scheduler_waits_for_data),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_catalogues_agree),
+        cmocka_unit_test(test_tip_texts),
         cmocka_unit_test(test_catalogue_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -65,7 +65,7 @@ static int load(struct tenv *t, const char *tips, struct summary_lang **ret,
 static void picked(const struct summary_lang *l, const struct summary_vars *v, char *buf,
                    size_t len)
 {
-    json_t *arr = summary_tips_pick(l, v, NULL);
+    json_t *arr = summary_tips_pick(l, NULL, 0, v, NULL);
     size_t i;
     json_t *o;
     assert_non_null(arr);
