@@ -10,7 +10,8 @@
 # over DevTools: it pairs the tablet, checks that the figures and tips of
 # /tablet (French, then English by its switch) equal /api/v1/me/summary,
 # answers a tip "not possible here" (gone after), files a report, pairs a
-# second device as the ambassador and finds the report on /ambassador, runs
+# second device as the ambassador, finds the report on /ambassador and
+# closes it there (gone after), runs
 # the accessibility check (lang, labels, contrast, touch targets) and saves
 # screenshots (portrait 800x1280, landscape 1280x800, phone 390x844) into
 # $FOYER_BIN/artefacts/browser_live.  foyerd is healthy after, and stops

@@ -9,13 +9,15 @@ Live mode, against a running foyerd:
         --ambassador-code AMBASSADOR_PAIRING_CODE --artefacts DIR
   1. pairs the tablet (GET /pair, types the code, submits: the server sets
      the foyer_token cookie and sends the browser to /tablet);
-  2. reads the figures of /tablet from the DOM (<data value> of each card)
-     and compares them with /api/v1/me/summary?period=THE_PAGE'S (fetched
-     by the page itself, with its cookie);
+  2. reads the figures and tips of /tablet from the DOM (<data value> of
+     each card) and compares them with /api/v1/me/summary?period=THE_PAGE'S
+     (fetched by the page itself, with its cookie), in French (asked for as
+     a French tablet does) and in English (the page's switch);
   3. answers the first tip "not possible here" and checks that it is gone;
   4. files a problem report (kind leak, a short text);
-  5. pairs again with the ambassador code and checks that the report is on
-     /ambassador;
+  5. pairs another device (no cookie of the tablet's) with the ambassador
+     code, checks that the report is on /ambassador, closes it there and
+     checks that it is gone;
   6. saves screenshots: tablet portrait (800x1280) and landscape
      (1280x800), ambassador on a phone (390x844) and landscape;
   7. runs an accessibility check in each page: <html lang> set, every form
@@ -435,8 +437,24 @@ def run_live(args):
             ok("/ambassador", "the report filed on the tablet is listed")
         else:
             fail("/ambassador", f"the report {text!r} is not listed ({items})")
+            return
         check_a11y(b, "/ambassador")
         shots(b, args.artefacts, "ambassador", phone=True)
+        # The ambassador closes it (its button, by touch): the item leaves the page.
+        b.submit(
+            "Array.from(document.querySelectorAll('.report-item'))"
+            f".find((li) => (li.querySelector('q') || {{}}).textContent === {json.dumps(text)})"
+            ".querySelector('form button').click()"
+        )
+        items = b.js(
+            "Array.from(document.querySelectorAll('.report-item q')).map((q) => q.textContent)"
+        )
+        if b.js("location.pathname") != "/ambassador":
+            fail("/ambassador/report", f"closed, then at {b.js('location.href')}")
+        elif text in items:
+            fail("/ambassador/report", "the report closed is still listed")
+        else:
+            ok("/ambassador/report", "the report closed by the ambassador is no longer listed")
     finally:
         b.close()
 
