@@ -43,3 +43,6 @@ build/bench/tests/bench_modbus build/bench
 
 echo "== http: wrk against foyerd's server (static file baseline, /healthz, /metrics with a token, a bad token) while ingesting"
 bash tests/bench/bench_http.sh build/bench 5
+
+echo "== http api: wrk against /api/v1/me/summary and /api/v1/buildings/{id}/status (300 dwellings x 2 years hourly) while ingesting, beside a static file and /healthz"
+bash tests/bench/bench_http_api.sh build/bench 10

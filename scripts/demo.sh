@@ -4,11 +4,15 @@
 # what an operator sees, through foyerctl only (never raw SQL): status,
 # exports, summaries and events.  The six households (tests/sim/households.h:
 # average, heavy, frugal, a night leak, a cold flat, a damp flat) live the
-# same way in the history and in the live simulators.
+# same way in the history and in the live simulators.  foyerd also serves
+# the tenants' tablet page, the ambassador page, /healthz and /metrics on a
+# free loopback port; the demo ends by printing their URLs with a pairing
+# code for each page.
 #
 # Usage: scripts/demo.sh [--once]
-#   --once   stop foyerd and exit after showing (for scripted use);
-#            otherwise foyerd keeps running until Ctrl-C.
+#   --once   check that the pages answer (/healthz 200, a tablet paired with
+#            a code shows last week), stop foyerd and exit (for scripted use);
+#            otherwise foyerd keeps serving until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -74,6 +78,14 @@ echo "== start the simulated Modbus gateway on 127.0.0.1:$(cat "$run/modbus-sim.
 } >> "$run/demo-ports.conf"
 # ---- modbus: end
 
+# ---- http: the pages and the API on a free loopback port (plain HTTP is
+# accepted on loopback only); the pages' files come from the source tree.
+http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf '[http]\nlisten = 127.0.0.1\nport = %s\nweb_dir = %s/web\n' "$http_port" "$root" \
+  >> "$run/demo-ports.conf"
+base="http://127.0.0.1:$http_port"
+# ---- http: end
+
 echo "== check the demo config"
 "$bin/foyerd" --check-config --config "$conf"
 
@@ -84,6 +96,21 @@ mqtt_pubs+=($!)
 mqtt_pubs+=($!)
 # ---- mqtt: end
 
+echo "== generate 120 days of readings (every 15 min) and import them"
+# --skip-live: the live meters' and the plug's channels get no history (their
+# indexes are the simulators' own), so every generated row is imported.
+# Imported before foyerd starts (foyerctl import creates the database): at
+# start foyerd computes the last closed week's and month's summaries, which
+# the tablet page shows; history imported later would wait for the hourly
+# catch-up.
+"$bin/tests/foyer-gen-history" --config "$conf" --days 120 --step 900 --anomalies --skip-live \
+  --params "$run/households.csv" --output "$run/history.csv"
+"$bin/foyerctl" --config "$conf" import "$run/history.csv"
+echo
+echo "== the simulated households (demo-run/households.csv, tests/sim/households.h)"
+column -t -s, "$run/households.csv"
+
+echo
 echo "== start foyerd (log: demo-run/foyerd.log)"
 "$bin/foyerd" --config "$conf" 2>"$run/foyerd.log" &
 pid=$!
@@ -96,22 +123,13 @@ stop() {
   fi
 }
 trap 'stop; mqtt_stop; modbus_stop' EXIT
-# foyerd creates the database when it starts: wait for it (at most 10 s).
+# Wait for its HTTP server (at most 10 s).
 for _ in $(seq 100); do
-  [ -f "$run/foyer.db" ] && break
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ] && break
   kill -0 "$pid" 2>/dev/null || { cat "$run/foyerd.log"; exit 1; }
   sleep 0.1
 done
 
-echo "== generate 120 days of readings (every 15 min) and import them"
-# --skip-live: the live meters' and the plug's channels get no history (their
-# indexes are the simulators' own), so every generated row is imported.
-"$bin/tests/foyer-gen-history" --config "$conf" --days 120 --step 900 --anomalies --skip-live \
-  --params "$run/households.csv" --output "$run/history.csv"
-"$bin/foyerctl" --config "$conf" import "$run/history.csv"
-echo
-echo "== the simulated households (demo-run/households.csv, tests/sim/households.h)"
-column -t -s, "$run/households.csv"
 
 ctl() { "$bin/foyerctl" --config "$conf" "$@"; }
 # Every live channel (meters m-*, sensors s0-s5, the plug) has a reading of
@@ -186,10 +204,50 @@ echo "   the meter replaced, counting again from 0)"
 ctl events --since "$since"
 
 echo
+echo "== the pages: a tablet paired with a one-time code shows b01's last week"
+# What a tablet does (POST /pair with the code, then /tablet with the
+# cookie it got), with a code of its own: the codes printed below stay
+# unused for the reader.
+check=$(ctl token create --role tenant --dwelling b01 --pairing --name demo-check 2>/dev/null)
+jar=$run/check-cookies.txt
+curl -s -o /dev/null -c "$jar" -d "code=$check" "$base/pair"
+tablet_week=$(curl -s -b "$jar" -H 'Accept-Language: fr' "$base/tablet" |
+  sed -n 's/.*<section class="cards" data-period="\([^"]*\)".*/\1/p')
+rm -f "$jar"
+healthz=$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")
+metrics=$(curl -s "$base/metrics" | grep -c '^foyer_' || true)
+echo "   /healthz: HTTP $healthz; /metrics: $metrics samples; /tablet shows the week ${tablet_week:-(none)}"
+if [ "$healthz" != 200 ] || [ -z "$tablet_week" ] || [ "$metrics" = 0 ]; then
+  echo "demo: the pages do not answer as they should (no week on the tablet?); see $run/foyerd.log" >&2
+  exit 1
+fi
+
+echo
 echo "Database: $run/foyer.db    Config: $conf    Log: $run/foyerd.log"
 echo "Try: $bin/foyerctl --config $conf export --granularity hour --dwelling a01 --from $from"
 if [ "$once" = 1 ]; then
   exit 0
 fi
+
+# The reader's codes: each is valid 15 minutes, for one pairing (make
+# another with the same command).
+tcode=$(ctl token create --role tenant --dwelling b01 --pairing --name demo-tablet-b01 2>/dev/null)
+acode=$(ctl token create --role ambassador --buildings tilleuls --pairing --name demo-ambassador 2>/dev/null)
+cat <<URLS
+
+== foyerd serves the pages on $base (until Ctrl-C)
+  Tenant tablet of b01, the cold flat (Bât B, RDC):
+      open $base/pair and type the code $tcode
+      (the tablet then keeps its token and shows $base/tablet)
+  Ambassador of the Résidence des Tilleuls (on a phone too):
+      open $base/pair and type the code $acode
+      (then $base/ambassador; the reports filed on the tablet appear there)
+  Each code works once, within 15 minutes; another one:
+      $bin/foyerctl --config $conf token create --role tenant --dwelling b01 --pairing
+  Health:  $base/healthz
+  Metrics: $base/metrics   (Prometheus text; loopback needs no token)
+  In a private window or another browser for the second code: a paired
+  browser keeps its cookie.
+URLS
 echo "foyerd is running (pid $pid). Press Ctrl-C to stop it."
 wait "$pid"

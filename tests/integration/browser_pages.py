@@ -9,13 +9,15 @@ Live mode, against a running foyerd:
         --ambassador-code AMBASSADOR_PAIRING_CODE --artefacts DIR
   1. pairs the tablet (GET /pair, types the code, submits: the server sets
      the foyer_token cookie and sends the browser to /tablet);
-  2. reads the figures of /tablet from the DOM (<data value> of each card)
-     and compares them with /api/v1/me/summary?period=THE_PAGE'S (fetched
-     by the page itself, with its cookie);
+  2. reads the figures and tips of /tablet from the DOM (<data value> of
+     each card) and compares them with /api/v1/me/summary?period=THE_PAGE'S
+     (fetched by the page itself, with its cookie), in French (asked for as
+     a French tablet does) and in English (the page's switch);
   3. answers the first tip "not possible here" and checks that it is gone;
   4. files a problem report (kind leak, a short text);
-  5. pairs again with the ambassador code and checks that the report is on
-     /ambassador;
+  5. pairs another device (no cookie of the tablet's) with the ambassador
+     code, checks that the report is on /ambassador, closes it there and
+     checks that it is gone;
   6. saves screenshots: tablet portrait (800x1280) and landscape
      (1280x800), ambassador on a phone (390x844) and landscape;
   7. runs an accessibility check in each page: <html lang> set, every form
@@ -158,6 +160,20 @@ class Browser:
         self.events.clear()
         self.js(expression)
         self.wait_event("Page.loadEventFired")
+
+    def french(self):
+        """Ask for French first, as a tablet set up in France does (headless
+        chromium's own Accept-Language is en-US)."""
+        ua = self.call("Browser.getVersion")["userAgent"]
+        self.call(
+            "Emulation.setUserAgentOverride",
+            {"userAgent": ua, "acceptLanguage": "fr-FR,fr"},
+            session=True,
+        )
+
+    def forget(self):
+        """Another device: no cookie (token, language) from the last one."""
+        self.call("Network.clearBrowserCookies", session=True)
 
     def screenshot(self, path, width, height, mobile):
         self.call(
@@ -320,6 +336,7 @@ def shots(b, artefacts, name, phone=False):
 
 
 def pair(b, base, code):
+    b.forget()
     b.goto(f"{base}/pair")
     b.submit(
         "(() => { const i = document.getElementById('code'); i.value = "
@@ -329,27 +346,56 @@ def pair(b, base, code):
     return b.js("location.pathname")
 
 
+def check_tablet(b, page, lang):
+    """The tablet page as it is now: its language, its figures and tips
+    against the summary JSON the API gives the same token (the page's own
+    cookie), accessibility.  Returns the page's figures (None: none shown)."""
+    got = b.js("document.documentElement.lang")
+    if got != lang:
+        fail(page, f"html lang is {got!r}, expected {lang!r}")
+    else:
+        ok(page, f"html lang={lang}")
+    fig = b.js(FIGURES_JS)
+    if not fig["period"]:
+        fail(page, "no period shown (no summary for the dwelling?)")
+        return None
+    summary = b.js(
+        f"fetch('/api/v1/me/summary?period={urllib.parse.quote(fig['period'])}')"
+        ".then((r) => r.json())",
+        await_promise=True,
+    )
+    if "error" in summary:
+        fail(page, f"/api/v1/me/summary?period={fig['period']}: {summary}")
+        return None
+    check_figures(b, page, summary)
+    want = [t["id"] for t in summary.get("tips", [])]
+    if fig["tips"] != want:
+        fail(page, f"tips shown {fig['tips']}, the summary's {want}")
+    else:
+        ok(page, f"tips shown = the summary's: {want}")
+    check_a11y(b, page)
+    return fig
+
+
 def run_live(args):
     base = args.base.rstrip("/")
     b = Browser()
     try:
+        b.french()
         where = pair(b, base, args.code)
         if where != "/tablet":
             fail("/pair", f"the tenant code led to {where}, not /tablet")
             return
         ok("/pair", "paired, now on /tablet")
-        fig = b.js(FIGURES_JS)
-        if not fig["period"]:
-            fail("/tablet", "no period shown (no summary for the dwelling?)")
+        fig = check_tablet(b, "/tablet", "fr")
+        if not fig:
             return
-        summary = b.js(
-            f"fetch('/api/v1/me/summary?period={urllib.parse.quote(fig['period'])}')"
-            ".then((r) => r.json())",
-            await_promise=True,
-        )
-        check_figures(b, "/tablet", summary)
-        check_a11y(b, "/tablet")
         shots(b, args.artefacts, "tablet")
+        # The language switch, by touch: the page in English, the same figures.
+        b.submit("document.querySelector('header a.lang').click()")
+        if check_tablet(b, "/tablet?lang=en", "en"):
+            shots(b, args.artefacts, "tablet-en")
+        b.goto(f"{base}/tablet?lang=fr")
 
         if fig["tips"]:
             tip = fig["tips"][0]
@@ -391,8 +437,24 @@ def run_live(args):
             ok("/ambassador", "the report filed on the tablet is listed")
         else:
             fail("/ambassador", f"the report {text!r} is not listed ({items})")
+            return
         check_a11y(b, "/ambassador")
         shots(b, args.artefacts, "ambassador", phone=True)
+        # The ambassador closes it (its button, by touch): the item leaves the page.
+        b.submit(
+            "Array.from(document.querySelectorAll('.report-item'))"
+            f".find((li) => (li.querySelector('q') || {{}}).textContent === {json.dumps(text)})"
+            ".querySelector('form button').click()"
+        )
+        items = b.js(
+            "Array.from(document.querySelectorAll('.report-item q')).map((q) => q.textContent)"
+        )
+        if b.js("location.pathname") != "/ambassador":
+            fail("/ambassador/report", f"closed, then at {b.js('location.href')}")
+        elif text in items:
+            fail("/ambassador/report", "the report closed is still listed")
+        else:
+            ok("/ambassador/report", "the report closed by the ambassador is no longer listed")
     finally:
         b.close()
 
