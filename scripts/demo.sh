@@ -246,8 +246,8 @@ cat <<URLS
       $bin/foyerctl --config $conf token create --role tenant --dwelling b01 --pairing
   Health:  $base/healthz
   Metrics: $base/metrics   (Prometheus text; loopback needs no token)
-  In a private window or another browser for the second code: a paired
-  browser keeps its cookie.
+  One browser for both: open $base/pair again and type the other code (the
+  new session replaces the old one).
 URLS
 echo "foyerd is running (pid $pid). Press Ctrl-C to stop it."
 wait "$pid"

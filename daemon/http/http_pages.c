@@ -302,10 +302,19 @@ static bool url_host(const char *url, char *buf, size_t len)
 
 bool page_same_origin(const struct http_request *req)
 {
-    const char *from = req->origin && *req->origin ? req->origin : req->referer;
+    /* "Origin: null" is what a browser sends from an opaque origin (a
+     * sandboxed frame, a page served with Referrer-Policy no-referrer): it
+     * proves nothing, so the Referer decides, and without one it is
+     * refused. */
+    bool null_origin = req->origin && strcmp(req->origin, "null") == 0;
+    const char *from = req->origin && *req->origin && !null_origin ? req->origin : req->referer;
     char host[256];
-    if (!from || !*from)
-        return true; /* neither sent: the SameSite=Strict cookie is the guard */
+    if (!from || !*from) {
+        if (!null_origin)
+            return true; /* neither sent: the SameSite=Strict cookie is the guard */
+        atomic_fetch_add(&stat_cross_site, 1);
+        return false;
+    }
     bool same = req->host && url_host(from, host, sizeof(host)) && strcasecmp(host, req->host) == 0;
     if (!same)
         atomic_fetch_add(&stat_cross_site, 1);
@@ -385,7 +394,9 @@ static int page_pair(const struct http_request *req, struct http_response *resp)
 }
 
 const struct http_route http_page_routes[] = {
-    {"GET", "/pair", HTTP_ALLOW_PUBLIC, page_pair, "/pair"},
+    {"GET", "/pair",
+     HTTP_ALLOW_PUBLIC | HTTP_ALLOW_TENANT | HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM,
+     page_pair, "/pair"}, /* a paired tablet may be paired again */
     {"GET", "/tablet", HTTP_ALLOW_TENANT, page_tablet, "/tablet"},
     {"POST", "/tablet/tip", HTTP_ALLOW_TENANT, page_tablet_tip, "/tablet/tip"},
     {"POST", "/tablet/report", HTTP_ALLOW_TENANT, page_tablet_report, "/tablet/report"},

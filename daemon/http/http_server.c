@@ -407,7 +407,7 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
     (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
     (void)MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     (void)MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    (void)MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    (void)MHD_add_response_header(r, "Referrer-Policy", "same-origin");
     if (resp->location[0])
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
     if (resp->set_cookie[0])

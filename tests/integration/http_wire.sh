@@ -137,10 +137,20 @@ tip() { # curl-args...: status of a tip answer posted with the tenant's cookie
 [ "$(tip -H "Referer: http://evil.example/page")" = 403 ] || fail "a foreign Referer accepted"
 [ "$(tip -H "Origin: http://127.0.0.1:$hport")" = 303 ] || fail "a same-origin post refused"
 [ "$(tip -H "Referer: $base/tablet")" = 303 ] || fail "a same-origin Referer refused"
+# A paired tablet may be paired again: the form answers with a live cookie.
+[ "$(code -b "foyer_token=$T" "$base/pair")" = 200 ] || fail "GET /pair with a live cookie refused"
+# "Origin: null" (an opaque origin: a sandboxed frame) proves nothing: the
+# Referer decides, and without one the post is refused.
+[ "$(tip -H "Origin: null")" = 403 ] || fail "Origin: null without a Referer accepted"
+[ "$(tip -H "Origin: null" -H "Referer: $base/tablet")" = 303 ] ||
+  fail "Origin: null with a same-origin Referer refused"
+# Same-origin pages send their Referer (and a real Origin) with form posts.
+curl -s -D - -o /dev/null "$base/pair" | grep -qi '^Referrer-Policy: same-origin' ||
+  fail "the pages are not served with Referrer-Policy: same-origin"
 curl -s -b "foyer_token=$E" "$base/metrics" > "$work/metrics"
-grep -q '^foyer_http_page_cross_site_total 3$' "$work/metrics" ||
+grep -q '^foyer_http_page_cross_site_total 4$' "$work/metrics" ||
   fail "cross-site posts not counted: $(grep page "$work/metrics")"
-grep -q '^foyer_http_page_tip_answers_total 2$' "$work/metrics" ||
+grep -q '^foyer_http_page_tip_answers_total 3$' "$work/metrics" ||
   fail "tip answers not counted: $(grep page "$work/metrics")"
 
 # ---- SIGHUP reads the pages' texts again ----
