@@ -112,6 +112,13 @@ struct http_server {
     size_t n_ro, cap_ro;
     struct http_count counts[HTTP_COUNTS_MAX]; /* requests by route and status */
     size_t n_counts;
+    /* Failed authentications (a token that does not hold, a wrong pairing
+     * code) per client address over the current window, under lock. */
+    struct auth_fails {
+        char client[64];
+        int64_t window_s; /* start of its window */
+        int n;
+    } fails[FOYER_HTTP_AUTH_CLIENTS_MAX]; /* (429s: in counts, status 429) */
 };
 
 /* One request's state across libmicrohttpd's calls (its con_cls), freed
@@ -379,6 +386,64 @@ static bool route_match(const char *pattern, const char *path, char *path_copy, 
     return true;
 }
 
+/* ---- failed authentications ------------------------------------------------
+ * A client that keeps sending dead tokens or wrong pairing codes (guessing
+ * them) is answered 429 for the rest of the window, before any code is
+ * tried: a pairing code of 8 characters in a 31-letter alphabet cannot be
+ * guessed at FOYER_HTTP_AUTH_FAILS_MAX tries a minute (and dies after
+ * FOYER_PAIR_TRIES_MAX wrong ones anyway).  Valid tokens are never
+ * throttled: behind a proxy every client shares one address. */
+
+/* The slot of client (its own, a free or expired one, else the oldest). */
+static struct auth_fails *fails_slot(struct http_server *srv, const char *client, int64_t now_s)
+{
+    struct auth_fails *best = &srv->fails[0];
+    for (size_t i = 0; i < FOYER_HTTP_AUTH_CLIENTS_MAX; i++) {
+        struct auth_fails *f = &srv->fails[i];
+        if (strcmp(f->client, client) == 0)
+            return f;
+        if (f->client[0] == '\0' || now_s - f->window_s >= FOYER_HTTP_AUTH_WINDOW_S ||
+            f->window_s < best->window_s)
+            best = f;
+    }
+    (void)snprintf(best->client, sizeof(best->client), "%s", client);
+    best->window_s = now_s;
+    best->n = 0;
+    return best;
+}
+
+/* Count a failed authentication of client. */
+static void auth_failed(struct http_server *srv, const char *client, int64_t now_s)
+{
+    pthread_mutex_lock(&srv->lock);
+    struct auth_fails *f = fails_slot(srv, client, now_s);
+    if (now_s - f->window_s >= FOYER_HTTP_AUTH_WINDOW_S) {
+        f->window_s = now_s;
+        f->n = 0;
+    }
+    f->n++;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Whether client has failed too often in its window: 0, or the seconds
+ * until the window ends (for Retry-After). */
+static int auth_throttled(struct http_server *srv, const char *client, int64_t now_s)
+{
+    int wait_s = 0;
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; i < FOYER_HTTP_AUTH_CLIENTS_MAX; i++) {
+        const struct auth_fails *f = &srv->fails[i];
+        if (strcmp(f->client, client) != 0)
+            continue;
+        int64_t left = f->window_s + FOYER_HTTP_AUTH_WINDOW_S - now_s;
+        if (f->n >= FOYER_HTTP_AUTH_FAILS_MAX && left > 0)
+            wait_s = (int)left;
+        break;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return wait_s;
+}
+
 /* ---- responses ----------------------------------------------------------- */
 
 static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connection *conn,
@@ -400,7 +465,7 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
     resp->body = (struct http_buf){0}; /* libmicrohttpd frees it now */
     (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                   resp->content_type ? resp->content_type : "application/json");
-    if (resp->max_age_s > 0)
+    if (resp->max_age_s > 0) /* (negative: a 429's Retry-After, below) */
         (void)snprintf(cache, sizeof(cache), "max-age=%d", resp->max_age_s);
     else
         (void)snprintf(cache, sizeof(cache), "no-store");
@@ -417,6 +482,11 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
     if (resp->status == 401)
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                       "Bearer realm=\"foyer\"");
+    if (resp->status == 429 && resp->max_age_s < 0) {
+        char after[24];
+        (void)snprintf(after, sizeof(after), "%d", -resp->max_age_s);
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, after);
+    }
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     count_request(srv, route, resp->status);
@@ -622,6 +692,16 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
     const char *token = request_token(conn);
     const char *why = "no credentials: send Authorization: Bearer TOKEN";
     struct store *ro = NULL;
+    bool pairing = route->handler == http_auth_pair_api || route->handler == http_auth_pair_form;
+    int throttle_s = token || pairing ? auth_throttled(srv, client, req->now_s) : 0;
+    if (throttle_s > 0 && pairing) {
+        struct http_response e = {.status = 429};
+        (void)http_error(&e, 429, "too_many_failures",
+                         "too many wrong codes or tokens from %s: retry in %d s", client,
+                         throttle_s);
+        e.max_age_s = -throttle_s; /* the Retry-After (send_response()) */
+        return send_response(srv, conn, &e, route->name, NULL);
+    }
     if (token) {
         const char *msg = NULL;
         ro = thread_store(srv, &msg);
@@ -635,6 +715,16 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
     /* Credentials that do not hold are refused wherever some are needed,
      * loopback or not: a caller must learn that its token is dead. */
     bool bad_token = token && who.role == HTTP_ROLE_NONE;
+    if (bad_token && throttle_s > 0) {
+        struct http_response e = {.status = 429};
+        (void)http_error(&e, 429, "too_many_failures",
+                         "too many wrong codes or tokens from %s: retry in %d s", client,
+                         throttle_s);
+        e.max_age_s = -throttle_s; /* the Retry-After (send_response()) */
+        return send_response(srv, conn, &e, route->name, NULL);
+    }
+    if (bad_token)
+        auth_failed(srv, client, req->now_s);
     bool allowed =
         (route->roles & (1u << who.role)) != 0 ||
         (route == METRICS_ROUTE && loopback && !bad_token && !srv->cfg->http.behind_proxy);
@@ -660,6 +750,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
     }
     req->ro = ro;
     int rc = route->handler(req, &resp);
+    if (rc == 0 && pairing && (resp.status == 401 || strcmp(resp.location, "/pair?error=1") == 0))
+        auth_failed(srv, client, req->now_s);
     if (rc < 0) {
         http_buf_free(&resp.body);
         log_err("http: %s %s from %s: %s", method, url, client, strerror(-rc));

@@ -196,6 +196,14 @@
  * gateway's meters and sensors; a wildcard sensor's devices beyond are
  * left out of /metrics (and still stored by the writer). */
 #define FOYER_HTTP_DEVICES_MAX 4096
+/* Failed authentications (a dead token, a wrong pairing code) one client
+ * address may make in a window before it is answered 429 until the window
+ * ends: a tablet with a stale cookie fails once per refresh; a program
+ * guessing codes gets 20 a minute.  Addresses tracked at once: the
+ * oldest is forgotten beyond. */
+#define FOYER_HTTP_AUTH_FAILS_MAX   20
+#define FOYER_HTTP_AUTH_WINDOW_S    60
+#define FOYER_HTTP_AUTH_CLIENTS_MAX 256
 /* A token's name (foyerctl token create --name). */
 #define FOYER_TOKEN_NAME_MAX 63
 /* An ambassador token's buildings. */

@@ -279,6 +279,21 @@ wait "$locker"
 publish
 wait_for 30 http_up || fail "healthz not 200 again: $(curl -s "$base/healthz")"
 
+# ---- guessing: dead tokens and wrong codes from one address are answered
+# 429 (with Retry-After) once they pass the limit; a valid token is not ----
+n=0
+while [ "$(code -H "Authorization: Bearer guess$n" "$base/api/v1/me")" != 429 ]; do
+  n=$((n + 1))
+  [ "$n" -le 25 ] || fail "25 dead tokens in a row never answered 429"
+done
+[ "$n" -ge 1 ] || fail "the first dead token answered 429"
+curl -s -D - -o /dev/null -H "Authorization: Bearer guess" "$base/api/v1/me" |
+  grep -qi '^Retry-After: [0-9]' || fail "a 429 without Retry-After"
+expect 429 "a pairing code tried while throttled" -X POST -H 'Content-Type: application/json' \
+  --data '{"code": "ABCDEFGH"}' "$base/api/v1/pair"
+expect 200 "a valid token while its address is throttled" -H "Authorization: Bearer $E" \
+  "$base/metrics"
+
 # ---- stop ----
 t0=$SECONDS
 stop_foyerd
