@@ -21,7 +21,7 @@ _foyerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="status events import export summary alerts token"
+    local commands="status events import export summary alerts token tenancy"
     local config=${FOYER_CONFIG:-/etc/foyer/foyer.conf} cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -49,7 +49,7 @@ _foyerctl() {
         [ "$cmd" = token ] && { COMPREPLY=($(compgen -W "tenant ambassador energy-team" -- "$cur")); return; } ;;
     --buildings)
         COMPREPLY=($(compgen -W "$(_foyerctl_ids building "$config")" -- "$cur")); return ;;
-    -s | --since | -t | --to | -p | --period | --name | --expires)
+    -s | --since | -t | --to | -p | --period | --name | --expires | -D | --date | --ref)
         return ;;
     esac
     [ "$cmd" = export ] && case $prev in -f | --from) return ;; esac
@@ -74,6 +74,13 @@ _foyerctl() {
         *" list "*) opts="--json --help" ;;
         *" revoke "*) opts="--help" ;;
         *) opts="create list revoke --help" ;;
+        esac ;;
+    tenancy)
+        case " ${words[*]:i+1:cword-i-1} " in
+        *" start "*) opts="--dwelling --date --ref --help" ;;
+        *" end "*) opts="--dwelling --date --help" ;;
+        *" list "*) opts="--dwelling --json --help" ;;
+        *) opts="start end list --help" ;;
         esac ;;
     esac
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "foyer/coach.h"
+#include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 #include "http_api_int.h"
 
@@ -411,6 +412,11 @@ static json_t *ymd_json(int32_t ymd)
 int api_dwellings(const struct http_request *req, struct http_response *resp)
 {
     const struct foyer_config *cfg = req->cfg;
+    struct tenancy *tv = NULL; /* the run's tenancies (foyerctl tenancy) */
+    size_t n_tv = 0;
+    int rc = store_tenancy_read(req->ro, cfg, &tv, &n_tv);
+    if (rc < 0)
+        return rc;
     json_t *arr = json_array();
     for (size_t i = 0; i < cfg->n_dwellings; i++) {
         const struct dwelling *dw = &cfg->dwellings[i];
@@ -422,8 +428,8 @@ int api_dwellings(const struct http_request *req, struct http_response *resp)
         json_object_set_new(o, "heating", json_string(heating_name(dw->heating)));
         json_object_set_new(o, "consent", json_boolean(dw->consent));
         json_t *ten = json_array();
-        for (size_t k = 0; k < cfg->n_tenancies; k++) {
-            const struct tenancy *t = &cfg->tenancies[k];
+        for (size_t k = 0; k < n_tv; k++) {
+            const struct tenancy *t = &tv[k];
             if (t->dwelling != i)
                 continue;
             json_t *jt = json_object();
@@ -435,6 +441,7 @@ int api_dwellings(const struct http_request *req, struct http_response *resp)
         json_object_set_new(o, "tenancies", ten);
         json_array_append_new(arr, o);
     }
+    free(tv);
     json_t *j = json_object();
     json_object_set_new(j, "dwellings", arr);
     return api_send_json(resp, j);

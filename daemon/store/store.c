@@ -8,10 +8,10 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c.  What they
  * share is store_int.h.
  *
- * SCHEMA (version 7, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 8, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
- * version 7 alerts)
+ * version 7 alerts, version 8 tenancies)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -112,6 +112,22 @@
  *       ack|close), each on a connection of its own, through
  *       daemon/store/store_alerts.c (include/foyer/store_alerts.h).
  *
+ *   tenancies(id TEXT PRIMARY KEY, dwelling TEXT, start_ymd, end_ymd, ref,
+ *             consent, created, created_by, ended, ended_by)  [version 8]
+ *       Who lives in a dwelling (config ID) from when to when: start_ymd
+ *       the first local day, end_ymd the last (YYYYMMDD integers, as the
+ *       config writes them), 0 while it runs.  ref: the landlord's lease
+ *       reference; consent: the household's default load-curve consent
+ *       (the config dwelling's flag when it was added).  created_by is
+ *       "config" for a row seeded from a [tenancy] section (when a write
+ *       handle opens: sections missing from the table that overlap none of
+ *       its dwelling's rows; such a row follows its section's start and
+ *       end until foyerctl tenancy end sets ended), else the local user
+ *       of foyerctl tenancy start; ended and ended_by: foyerctl tenancy
+ *       end.  Written through
+ *       daemon/store/store_tenancy.c; rows of one dwelling never overlap.
+ *       A tenant token's tenancy is one of these IDs.
+ *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
  *   stored history (store_check_channels()); a changed channel with no data
@@ -159,6 +175,7 @@
 
 #include "foyer/counter.h"
 #include "foyer/limits.h"
+#include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 
 /* The message of a failed store_open*(), for its caller (see store.h). */
@@ -261,9 +278,20 @@ static const char *const schema_v7[] = {
     NULL,
 };
 
+/* Version 8: tenancies at run time (daemon/store/store_tenancy.c), seeded
+ * from the config's [tenancy] sections. */
+static const char *const schema_v8[] = {
+    "CREATE TABLE IF NOT EXISTS tenancies(id TEXT PRIMARY KEY, dwelling TEXT NOT NULL,"
+    " start_ymd INTEGER NOT NULL, end_ymd INTEGER NOT NULL DEFAULT 0, ref TEXT,"
+    " consent INTEGER NOT NULL, created INTEGER NOT NULL, created_by TEXT NOT NULL,"
+    " ended INTEGER, ended_by TEXT)",
+    "CREATE INDEX IF NOT EXISTS tenancies_dwelling ON tenancies(dwelling, start_ymd)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                schema_v5, schema_v6, schema_v7};
+                                                schema_v5, schema_v6, schema_v7, schema_v8};
 
 int store_sqlite_errno(int rc)
 {
@@ -707,7 +735,11 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
         goto out_close;
     }
     if (!readonly) {
-        rc = store_ingest_open(s);
+        /* Readers merge the config's sections themselves (store_tenancy.h):
+         * the seed makes them rows foyerctl tenancy can change. */
+        rc = store_tenancy_seed(s, cfg);
+        if (rc == 0)
+            rc = store_ingest_open(s);
         if (rc < 0) {
             snprintf(open_msg, sizeof(open_msg), "%s", s->errmsg[0] ? s->errmsg : strerror(-rc));
             goto out_close;
