@@ -21,7 +21,7 @@ _foyerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="status events import export summary alerts token tenancy"
+    local commands="status events import export summary alerts token tenancy consent"
     local config=${FOYER_CONFIG:-/etc/foyer/foyer.conf} cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -45,6 +45,8 @@ _foyerctl() {
         [ "$cmd" = summary ] && { COMPREPLY=($(compgen -W "text json" -- "$cur")); return; } ;;
     -j | --dju)
         COMPREPLY=($(compgen -W "meteo-france costic" -- "$cur")); return ;;
+    -p | --purpose)
+        [ "$cmd" = consent ] && { COMPREPLY=($(compgen -W "load_curve sharing" -- "$cur")); return; } ;;
     -r | --role)
         [ "$cmd" = token ] && { COMPREPLY=($(compgen -W "tenant ambassador energy-team" -- "$cur")); return; } ;;
     --buildings)
@@ -81,6 +83,12 @@ _foyerctl() {
         *" end "*) opts="--dwelling --date --help" ;;
         *" list "*) opts="--dwelling --json --help" ;;
         *) opts="start end list --help" ;;
+        esac ;;
+    consent)
+        case " ${words[*]:i+1:cword-i-1} " in
+        *" set "* | *" withdraw "*) opts="--dwelling --purpose --help" ;;
+        *" list "*) opts="--dwelling --json --help" ;;
+        *) opts="set withdraw list --help" ;;
         esac ;;
     esac
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

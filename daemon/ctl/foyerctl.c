@@ -62,8 +62,9 @@ static const struct ctl_command ctl_status_command, ctl_import_command, ctl_expo
 
 /* Every command, in the order `foyerctl --help` lists them. */
 static const struct ctl_command *const ctl_commands[] = {
-    &ctl_status_command,  &ctl_events_command, &ctl_import_command, &ctl_export_command,
-    &ctl_summary_command, &ctl_alerts_command, &ctl_token_command,  &ctl_tenancy_command,
+    &ctl_status_command, &ctl_events_command,  &ctl_import_command,
+    &ctl_export_command, &ctl_summary_command, &ctl_alerts_command,
+    &ctl_token_command,  &ctl_tenancy_command, &ctl_consent_command,
 };
 #define CTL_N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 

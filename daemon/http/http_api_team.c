@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "foyer/coach.h"
+#include "foyer/store_consent.h"
 #include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 #include "http_api_int.h"
@@ -409,6 +410,16 @@ static json_t *ymd_json(int32_t ymd)
     return json_string(buf);
 }
 
+/* The household's load-curve consent now (store_consent.h, foyerctl
+ * consent): a withdrawal holds at the next request; a failed read refuses. */
+static bool load_curve_ok(const struct http_request *req, int32_t d)
+{
+    struct store_consent c;
+    return store_consent_get(req->ro, req->cfg, (uint32_t)d, STORE_PURPOSE_LOAD_CURVE, tu_now_s(),
+                             &c) == 0 &&
+           c.given;
+}
+
 int api_dwellings(const struct http_request *req, struct http_response *resp)
 {
     const struct foyer_config *cfg = req->cfg;
@@ -426,7 +437,7 @@ int api_dwellings(const struct http_request *req, struct http_response *resp)
         json_object_set_new(o, "building", json_string(cfg->buildings[dw->building].id));
         json_object_set_new(o, "surface_m2", json_real(dw->surface_m2));
         json_object_set_new(o, "heating", json_string(heating_name(dw->heating)));
-        json_object_set_new(o, "consent", json_boolean(dw->consent));
+        json_object_set_new(o, "consent", json_boolean(load_curve_ok(req, (int32_t)i)));
         json_t *ten = json_array();
         for (size_t k = 0; k < n_tv; k++) {
             const struct tenancy *t = &tv[k];
@@ -535,7 +546,7 @@ int api_rollups(const struct http_request *req, struct http_response *resp)
                       API_GRAN_BIT(API_HOUR) | API_GRAN_BIT(API_DAY) | API_GRAN_BIT(API_MONTH), &g);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    if (g == API_HOUR && c->dwelling >= 0 && !cfg->dwellings[c->dwelling].consent)
+    if (g == API_HOUR && c->dwelling >= 0 && !load_curve_ok(req, c->dwelling))
         return refuse_load_curve(resp, &cfg->dwellings[c->dwelling]);
     int64_t from_s, to_s;
     rc = api_arg_range(req, resp, g, &from_s, &to_s);
@@ -705,7 +716,7 @@ int api_export_csv(const struct http_request *req, struct http_response *resp)
             rc = http_error(resp, 404, "not_found", "dwelling: no dwelling \"%.64s\"", dwelling);
             return rc < 0 ? rc : 0;
         }
-        if (g == API_HOUR && !cfg->dwellings[d].consent)
+        if (g == API_HOUR && !load_curve_ok(req, d))
             return refuse_load_curve(resp, &cfg->dwellings[d]);
         o.dwelling = cfg->dwellings[d].id;
     }
@@ -722,7 +733,7 @@ int api_export_csv(const struct http_request *req, struct http_response *resp)
         const struct channel *c = &cfg->channels[i];
         if (o.dwelling && (c->dwelling < 0 || strcmp(cfg->dwellings[c->dwelling].id, o.dwelling)))
             continue;
-        if (g == API_HOUR && c->dwelling >= 0 && !cfg->dwellings[c->dwelling].consent)
+        if (g == API_HOUR && c->dwelling >= 0 && !load_curve_ok(req, c->dwelling))
             continue;
         channels++;
     }

@@ -11,7 +11,7 @@
  * SCHEMA (version 8, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
- * version 7 alerts, version 8 tenancies)
+ * version 7 alerts, version 8 tenancies and consents)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -127,6 +127,15 @@
  *       end.  Written through
  *       daemon/store/store_tenancy.c; rows of one dwelling never overlap.
  *       A tenant token's tenancy is one of these IDs.
+ *   consents(id INTEGER PRIMARY KEY, dwelling TEXT, tenancy TEXT,
+ *            purpose TEXT, given INTEGER, ts, by TEXT)       [version 8]
+ *       A household's consent to a purpose ("load_curve": hourly figures
+ *       kept and shown; "sharing": shown to an adviser), given (1) or
+ *       withdrawn (0) at ts by `by` (the local user of foyerctl consent).
+ *       Appended only; the newest row of (dwelling, tenancy, purpose)
+ *       counts, tenancy NULL for a dwelling without tenancies; none: the
+ *       tenancy's consent column (load_curve) or no (sharing).  Written
+ *       and read through daemon/store/store_consent.c.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -279,13 +288,18 @@ static const char *const schema_v7[] = {
 };
 
 /* Version 8: tenancies at run time (daemon/store/store_tenancy.c), seeded
- * from the config's [tenancy] sections. */
+ * from the config's [tenancy] sections, and consent per purpose
+ * (daemon/store/store_consent.c). */
 static const char *const schema_v8[] = {
     "CREATE TABLE IF NOT EXISTS tenancies(id TEXT PRIMARY KEY, dwelling TEXT NOT NULL,"
     " start_ymd INTEGER NOT NULL, end_ymd INTEGER NOT NULL DEFAULT 0, ref TEXT,"
     " consent INTEGER NOT NULL, created INTEGER NOT NULL, created_by TEXT NOT NULL,"
     " ended INTEGER, ended_by TEXT)",
     "CREATE INDEX IF NOT EXISTS tenancies_dwelling ON tenancies(dwelling, start_ymd)",
+    "CREATE TABLE IF NOT EXISTS consents(id INTEGER PRIMARY KEY, dwelling TEXT NOT NULL,"
+    " tenancy TEXT, purpose TEXT NOT NULL, given INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " by TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS consents_key ON consents(dwelling, tenancy, purpose, id)",
     NULL,
 };
 

@@ -36,6 +36,8 @@
 
 static _Thread_local char tenancy_msg[512];
 
+static int open_rw(const char *path, sqlite3 **ret);
+
 struct tlist {
     struct store_tenancy *v;
     size_t n, cap;
@@ -232,12 +234,19 @@ int store_tenancy_list(struct store *s, const struct foyer_config *cfg,
 int store_tenancy_read(struct store *s, const struct foyer_config *cfg, struct tenancy **ret,
                        size_t *ret_n)
 {
-    struct tlist l = {0};
-    int rc = merge(s->db, cfg, &l);
-    if (rc < 0) {
+    int rc = store_tenancy_read_db(s->db, cfg, ret, ret_n);
+    if (rc < 0)
         (void)snprintf(s->errmsg, sizeof(s->errmsg), "tenancies: %s", tenancy_msg);
+    return rc;
+}
+
+int store_tenancy_read_db(sqlite3 *db, const struct foyer_config *cfg, struct tenancy **ret,
+                          size_t *ret_n)
+{
+    struct tlist l = {0};
+    int rc = merge(db, cfg, &l);
+    if (rc < 0)
         return rc;
-    }
     struct tenancy *v = l.n ? calloc(l.n, sizeof(*v)) : NULL;
     if (l.n && !v) {
         free(l.v);
@@ -280,6 +289,14 @@ const struct tenancy *store_tenancy_current(const struct tenancy *v, size_t n, u
 }
 
 /* ---- changes by foyerctl tenancy, on a connection of their own ---------- */
+
+int store_open_call(const char *path, sqlite3 **ret, const char **ret_err_msg)
+{
+    int rc = open_rw(path, ret);
+    if (rc < 0)
+        *ret_err_msg = tenancy_msg;
+    return rc;
+}
 
 static int open_rw(const char *path, sqlite3 **ret)
 {

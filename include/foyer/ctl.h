@@ -58,6 +58,9 @@ extern const struct ctl_command ctl_token_command;
 /* foyerctl tenancy (daemon/ctl/ctl_tenancy.c). */
 extern const struct ctl_command ctl_tenancy_command;
 
+/* foyerctl consent (daemon/ctl/ctl_consent.c). */
+extern const struct ctl_command ctl_consent_command;
+
 /* ---- CSV import (daemon/ctl/ctl_import.c) --------------------------------
  * (The export, shared with the HTTP API, is the store's: store_export_csv().)
  * Import: header "channel,time,value", ISO 8601 time with offset or Z, one
