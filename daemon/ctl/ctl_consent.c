@@ -11,11 +11,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -50,17 +48,6 @@ static const char ctl_consent_usage_text[] =
     "  -h, --help         this help\n";
 
 static const struct ctl_command *const cmd_self = &ctl_consent_command;
-
-static const char *who_am_i(char *buf, size_t len)
-{
-    struct passwd pw, *res = NULL;
-    char tmp[1024];
-    if (getpwuid_r(geteuid(), &pw, tmp, sizeof(tmp), &res) == 0 && res)
-        (void)snprintf(buf, len, "%s", res->pw_name);
-    else
-        (void)snprintf(buf, len, "uid %u", (unsigned)geteuid());
-    return buf;
-}
 
 static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
 {
@@ -184,7 +171,7 @@ static int cmd_change(const struct foyer_config *cfg, int argc, char **argv, boo
     }
     char who[256], tenancy[FOYER_ID_MAX + 1];
     const char *msg = NULL;
-    who_am_i(who, sizeof(who));
+    ctl_who_am_i(who, sizeof(who));
     int rc = store_consent_record(cfg->database, cfg, dwelling, p, given, who, tu_now_s(), tenancy,
                                   &msg);
     if (rc < 0) {

@@ -12,11 +12,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -56,18 +54,6 @@ static const char ctl_tenancy_usage_text[] =
     "  -h, --help         this help\n";
 
 static const struct ctl_command *const cmd_self = &ctl_tenancy_command;
-
-/* The user running foyerctl, for "who changed it". */
-static const char *who_am_i(char *buf, size_t len)
-{
-    struct passwd pw, *res = NULL;
-    char tmp[1024];
-    if (getpwuid_r(geteuid(), &pw, tmp, sizeof(tmp), &res) == 0 && res)
-        (void)snprintf(buf, len, "%s", res->pw_name);
-    else
-        (void)snprintf(buf, len, "uid %u", (unsigned)geteuid());
-    return buf;
-}
 
 /* "2026-11-30" as 20261130; 0 or -EINVAL (not a calendar day). */
 static int parse_ymd(const char *s, int32_t *ret)
@@ -219,7 +205,7 @@ static int cmd_change(const struct foyer_config *cfg, int argc, char **argv, boo
     }
     char who[256], id[FOYER_ID_MAX + 1], day[16];
     const char *msg = NULL;
-    who_am_i(who, sizeof(who));
+    ctl_who_am_i(who, sizeof(who));
     int rc =
         start
             ? store_tenancy_start(cfg->database, cfg, dwelling, ymd, ref, who, tu_now_s(), id, &msg)

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "foyer/coach.h"
+#include "foyer/store_access.h"
 #include "foyer/store_consent.h"
 #include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
@@ -410,6 +411,39 @@ static json_t *ymd_json(int32_t ymd)
     return json_string(buf);
 }
 
+/* A query argument for the access log's "what" ("-" when absent). */
+static const char *arg_text(const struct http_request *req, const char *name)
+{
+    const char *v = http_arg(req, name);
+    return v ? v : "-";
+}
+
+/* Record in the access log (store_access.h) that the caller reads dwelling
+ * (a config ID, "*" every one) through route with args (no figure), before
+ * reading it: 0, API_ANSWERED after a 500 answer (not logged: nothing is
+ * read), or -errno. */
+static int log_access(const struct http_request *req, struct http_response *resp,
+                      const char *dwelling, const char *what)
+{
+    const struct http_principal *p = req->who;
+    struct store_access a = {
+        .ts_s = tu_now_s(),
+        .who = p->name,
+        .role = p->role == HTTP_ROLE_ENERGY_TEAM ? "energy-team" : "ambassador",
+        .what = what,
+        .dwelling = dwelling,
+        .origin = req->client ? req->client : "-",
+    };
+    const char *msg = NULL;
+    int rc = store_access_append(req->cfg->database, &a, &msg);
+    if (rc < 0) {
+        rc = http_error(resp, 500, "access_log",
+                        "the read cannot be written in the access log: nothing is read");
+        return rc < 0 ? rc : API_ANSWERED;
+    }
+    return 0;
+}
+
 /* The household's load-curve consent now (store_consent.h, foyerctl
  * consent): a withdrawal holds at the next request; a failed read refuses. */
 static bool load_curve_ok(const struct http_request *req, int32_t d)
@@ -552,6 +586,15 @@ int api_rollups(const struct http_request *req, struct http_response *resp)
     rc = api_arg_range(req, resp, g, &from_s, &to_s);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
+    if (c->dwelling >= 0) {
+        char what[256];
+        (void)snprintf(what, sizeof(what),
+                       "GET /api/v1/rollups channel=%s granularity=%s from=%s to=%s", c->id,
+                       arg_text(req, "granularity"), arg_text(req, "from"), arg_text(req, "to"));
+        rc = log_access(req, resp, cfg->dwellings[c->dwelling].id, what);
+        if (rc != 0)
+            return rc > 0 ? 0 : rc;
+    }
     enum store_gran sg = g == API_HOUR ? STORE_HOUR : g == API_DAY ? STORE_DAY : STORE_MONTH;
     struct rollup_ctx x = {.c = c, .arr = json_array()};
     if (!x.arr)
@@ -685,6 +728,12 @@ int api_dwelling_summary(const struct http_request *req, struct http_response *r
         int rc = http_error(resp, 404, "not_found", "dwelling: no dwelling \"%.64s\"", id);
         return rc < 0 ? rc : 0;
     }
+    char what[160];
+    (void)snprintf(what, sizeof(what), "GET /api/v1/dwellings/%s/summary period=%.40s", id,
+                   arg_text(req, "period"));
+    int rc = log_access(req, resp, id, what);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
     return api_send_summary(req, resp, (uint32_t)d, INT64_MIN, INT64_MAX);
 }
 
@@ -745,6 +794,12 @@ int api_export_csv(const struct http_request *req, struct http_response *resp)
                         FOYER_API_EXPORT_ROWS_MAX);
         return rc < 0 ? rc : 0;
     }
+    char what[256];
+    (void)snprintf(what, sizeof(what), "GET /api/v1/export.csv granularity=%s from=%s to=%s",
+                   arg_text(req, "granularity"), arg_text(req, "from"), arg_text(req, "to"));
+    rc = log_access(req, resp, o.dwelling ? o.dwelling : "*", what);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
     resp->status = 200;
     resp->content_type = "text/csv; charset=utf-8";
     int64_t rows = store_export_csv(req->ro, cfg, &o, export_write, &resp->body, NULL);

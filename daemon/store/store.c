@@ -11,7 +11,7 @@
  * SCHEMA (version 8, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
- * version 7 alerts, version 8 tenancies and consents)
+ * version 7 alerts, version 8 tenancies, consents and access_log)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -136,6 +136,14 @@
  *       counts, tenancy NULL for a dwelling without tenancies; none: the
  *       tenancy's consent column (load_curve) or no (sharing).  Written
  *       and read through daemon/store/store_consent.c.
+ *   access_log(id INTEGER PRIMARY KEY, ts, who, role, what, dwelling,
+ *              origin)                                       [version 8]
+ *       Every read of a dwelling's data by anyone but its household: the
+ *       token's name and role or the local user ("local"), the route or
+ *       command with its parameters, the dwelling, the peer's address or
+ *       "foyerctl".  Never a figure.  Rows older than
+ *       FOYER_ACCESS_LOG_DAYS are deleted as rows are appended, through
+ *       daemon/store/store_access.c.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -300,6 +308,10 @@ static const char *const schema_v8[] = {
     " tenancy TEXT, purpose TEXT NOT NULL, given INTEGER NOT NULL, ts INTEGER NOT NULL,"
     " by TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS consents_key ON consents(dwelling, tenancy, purpose, id)",
+    "CREATE TABLE IF NOT EXISTS access_log(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    " who TEXT NOT NULL, role TEXT NOT NULL, what TEXT NOT NULL, dwelling TEXT NOT NULL,"
+    " origin TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS access_log_ts ON access_log(ts)",
     NULL,
 };
 

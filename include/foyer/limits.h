@@ -153,6 +153,10 @@
  * lease number or file name, not a description; longer is refused. */
 #define FOYER_TENANCY_REF_MAX 64
 
+/* Days the access log (reads of a dwelling's data by anyone but its
+ * household) is kept: the CNIL recommends 6 months to a year. */
+#define FOYER_ACCESS_LOG_DAYS 365
+
 /* ---- HTTP server (daemon/http/) ----------------------------------------
  * libmicrohttpd's defaults are unsafe for a gateway facing a building's
  * network: no connection timeout, no per-IP limit.  These bound what one

@@ -6,6 +6,8 @@
 # deletes d1's hourly figures past raw_retention_days_no_consent while its
 # daily and monthly figures and the building's totals stay to the Wh; the
 # record keeps who and when; set again gives the API back what is left.
+# Every read of d1's data by the team or foyerctl export is in the access
+# log, with no figure.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh" # free_port
@@ -95,7 +97,7 @@ ctl export --granularity day --from "$from" --to "$to" > "$work/day.before.csv"
 ctl export --granularity month > "$work/month.before.csv"
 
 start_foyerd
-E=$(ctl token create --role energy-team 2> /dev/null)
+E=$(ctl token create --role energy-team --name team-anna 2> /dev/null)
 q="granularity=hour&from=$from&to=$to"
 [ "$(code -H "Authorization: Bearer $E" "$base/api/v1/rollups?channel=d1-elec&$q")" = 200 ] ||
   fail "d1 hourly before the withdrawal"
@@ -144,6 +146,36 @@ ctl consent list | grep -Eq "^d2 +- +load_curve +no +- +\(default\)" || fail "li
 ctl consent set --dwelling d1 --purpose load_curve > /dev/null || fail "set"
 [ "$(code -H "Authorization: Bearer $E" "$base/api/v1/rollups?channel=d1-elec&$q")" = 200 ] ||
   fail "d1 hourly after consent given again"
+
+# The access log: every read of d1's data by the team and by foyerctl
+# export, who, what, from where; refused reads are not reads; no figure.
+ctl access-log --dwelling d1 --json > "$work/access.json"
+ctl access-log --json > "$work/access-all.json"
+py '
+import json, sys, csv
+log = json.load(open(sys.argv[1]))
+team = [a for a in log if a["role"] == "energy-team"]
+# Read: hourly before the withdrawal, daily after, hourly after consent again.
+assert len([a for a in team if a["what"].startswith("GET /api/v1/rollups channel=d1-elec")]) == 3, team
+assert all(a["who"] == "team-anna" and a["origin"] == "127.0.0.1" and a["dwelling"] == "d1" for a in team), team
+local = [a for a in log if a["role"] == "local"]
+assert any(a["what"].startswith("foyerctl export granularity=hour") and a["dwelling"] == "d1" and a["origin"] == "foyerctl" for a in local), local
+assert any(a["dwelling"] == "*" for a in local), local  # the exports of every dwelling
+assert not any(a["dwelling"] == "d2" for a in log), log
+allrows = json.load(open(sys.argv[2]))
+assert any(a["dwelling"] == "d2" for a in allrows) is False, allrows  # d2: only refused reads
+text = json.dumps(allrows)
+figures = set()
+for f in sys.argv[3:]:
+    for r in csv.DictReader(open(f)):
+        figures.add(r["value"])
+leaked = [v for v in figures if v and ("=" + v in text or " " + v + " " in text or "\"" + v + "\"" in text)]
+assert not leaked, leaked
+' "$work/access.json" "$work/access-all.json" "$work/day.after.csv" "$work/month.after.csv" ||
+  fail "access log: $(cat "$work/access-all.json")"
+ctl access-log --dwelling d1 | grep -q "team-anna .*energy-team .*d1 .*127.0.0.1 .*GET /api/v1/rollups" ||
+  fail "access-log text: $(ctl access-log --dwelling d1)"
+[ "$(ctl access-log --since "$(date -d tomorrow +%Y-%m-%d)" --json)" = "[]" ] || fail "--since tomorrow"
 stop_foyerd
 
 # Refusals.
