@@ -41,6 +41,9 @@ consent = true
 [channel d2-elec]
 dwelling = d2
 quantity = electricity
+[channel d2-water]
+dwelling = d2
+quantity = cold_water
 [tenancy t1]
 dwelling = d1
 start = 2020-01-01
@@ -52,6 +55,17 @@ CONF
 
 today=$(date +%Y-%m-%d)
 yesterday=$(date -d yesterday +%Y-%m-%d)
+# Water used in d2 every hour of the last two days (10 L an hour): a day
+# no tenancy of d2 covers is vacant_use once d2 has tenancies.
+now=$(date +%s)
+h0=$(((now - 3600) / 3600 * 3600 - 48 * 3600))
+{
+  echo "channel,time,value"
+  for i in $(seq 0 48); do
+    echo "d2-water,$(date -u -d "@$((h0 + i * 3600))" +%Y-%m-%dT%H:%M:%SZ),$((100 + i * 10))"
+  done
+} > "$work/water.csv"
+ctl import "$work/water.csv" > "$work/import.log" 2>&1 || fail "import: $(cat "$work/import.log")"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 expect() { # want what curl-args...
   local want=$1 what=$2 got
@@ -72,6 +86,8 @@ stop_foyerd() {
 }
 
 start_foyerd
+wait_for 20 grep -Eq "alerts: (hours up to|[0-9]+ opened)" "$work/foyerd.log" || fail "no alerts run: $(cat "$work/foyerd.log")"
+grep -q "vacant_use" "$work/foyerd.log" && fail "vacant_use for d2, which has no tenancy at all"
 # The config's section, seeded at foyerd's start.
 ctl tenancy list --json > "$work/l0.json"
 py '
@@ -136,9 +152,13 @@ month=$(date -d "$(date +%Y-%m-01) -1 day" +%Y-%m)
 rc=0; ctl summary --dwelling d2 --period "$month" > /dev/null 2> "$work/err" || rc=$?
 grep -q "dwelling d2 has no tenancy during $month" "$work/err" || fail "summary d2 $month (exit $rc): $(cat "$work/err")"
 
-# A restart (the config still says t1 runs): the database decides.
+# A restart (the config still says t1 runs): the database decides.  The
+# alerts too: d2 now has a tenancy from today, so its water yesterday is
+# vacant_use.
 stop_foyerd
 start_foyerd
+wait_for 20 grep -q "opened: vacant_use d2-water" "$work/foyerd.log" ||
+  fail "no vacant_use for d2 after its tenancy started: $(grep alert "$work/foyerd.log")"
 expect 401 "the first tenant after a restart" -H "Authorization: Bearer $T1" "$base/api/v1/me"
 expect 200 "the new tenant after a restart" -H "Authorization: Bearer $T2" "$base/api/v1/me"
 ctl tenancy list --json > "$work/l1.json"
