@@ -32,8 +32,9 @@ int store_access_append(const char *db_path, const struct store_access *a,
                         const char **ret_err_msg);
 
 /* Call fn for each row, oldest first, of dwelling (NULL every one; the
- * reads of every dwelling, "*", included) at or after since_s; strings borrowed for the call.  Stops at fn's first
- * nonzero return, which it returns. */
+ * reads of every dwelling, "*", included) at or after since_s; strings
+ * borrowed for the call.  Stops at fn's first nonzero return, which it
+ * returns. */
 int store_access_list(struct store *s, const char *dwelling, int64_t since_s,
                       int (*fn)(void *ctx, const struct store_access *a), void *ctx);
 
