@@ -21,7 +21,7 @@ _foyerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="status events import export summary alerts token"
+    local commands="status events import export summary alerts token tenancy consent access-log"
     local config=${FOYER_CONFIG:-/etc/foyer/foyer.conf} cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -45,11 +45,13 @@ _foyerctl() {
         [ "$cmd" = summary ] && { COMPREPLY=($(compgen -W "text json" -- "$cur")); return; } ;;
     -j | --dju)
         COMPREPLY=($(compgen -W "meteo-france costic" -- "$cur")); return ;;
+    -p | --purpose)
+        [ "$cmd" = consent ] && { COMPREPLY=($(compgen -W "load_curve sharing" -- "$cur")); return; } ;;
     -r | --role)
         [ "$cmd" = token ] && { COMPREPLY=($(compgen -W "tenant ambassador energy-team" -- "$cur")); return; } ;;
     --buildings)
         COMPREPLY=($(compgen -W "$(_foyerctl_ids building "$config")" -- "$cur")); return ;;
-    -s | --since | -t | --to | -p | --period | --name | --expires)
+    -s | --since | -t | --to | -p | --period | --name | --expires | -D | --date | --ref)
         return ;;
     esac
     [ "$cmd" = export ] && case $prev in -f | --from) return ;; esac
@@ -74,6 +76,20 @@ _foyerctl() {
         *" list "*) opts="--json --help" ;;
         *" revoke "*) opts="--help" ;;
         *) opts="create list revoke --help" ;;
+        esac ;;
+    tenancy)
+        case " ${words[*]:i+1:cword-i-1} " in
+        *" start "*) opts="--dwelling --date --ref --help" ;;
+        *" end "*) opts="--dwelling --date --help" ;;
+        *" list "*) opts="--dwelling --json --help" ;;
+        *) opts="start end list --help" ;;
+        esac ;;
+    access-log) opts="--dwelling --since --json --help" ;;
+    consent)
+        case " ${words[*]:i+1:cword-i-1} " in
+        *" set "* | *" withdraw "*) opts="--dwelling --purpose --help" ;;
+        *" list "*) opts="--dwelling --json --help" ;;
+        *) opts="set withdraw list --help" ;;
         esac ;;
     esac
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -103,6 +103,10 @@ struct alerts_scope {
     int64_t now_s;    /* wall clock, for device states */
     alerts_sink sink;
     void *ctx;
+    /* Set by alerts_rules_run() (store_tenancy_read()): the run's
+     * tenancies, for vacant_use. */
+    const struct tenancy *ten;
+    size_t n_ten;
 };
 
 /* Run every rule over [from_s, end_s).  0 or the first -errno (a failed

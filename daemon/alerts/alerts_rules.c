@@ -50,6 +50,7 @@
 #include "alerts_int.h"
 #include "foyer/counter.h"
 #include "foyer/limits.h"
+#include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 
 #define HOUR_S       3600
@@ -393,21 +394,21 @@ static int rule_abnormal(const struct alerts_scope *sc, uint32_t ch, double *scr
 
 /* Whether dwelling dw has tenancies, and whether one covers local day
  * day_s. */
-static bool has_tenancies(const struct foyer_config *cfg, int32_t dw)
+static bool has_tenancies(const struct alerts_scope *sc, int32_t dw)
 {
-    for (size_t i = 0; i < cfg->n_tenancies; i++)
-        if ((int32_t)cfg->tenancies[i].dwelling == dw && cfg->tenancies[i].start_ymd)
+    for (size_t i = 0; i < sc->n_ten; i++)
+        if ((int32_t)sc->ten[i].dwelling == dw && sc->ten[i].start_ymd)
             return true;
     return false;
 }
 
-static bool tenanted(const struct foyer_config *cfg, int32_t dw, int64_t day_s)
+static bool tenanted(const struct alerts_scope *sc, int32_t dw, int64_t day_s)
 {
     struct tm tm;
     local_tm(day_s, &tm);
     int32_t ymd = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
-    for (size_t i = 0; i < cfg->n_tenancies; i++) {
-        const struct tenancy *t = &cfg->tenancies[i];
+    for (size_t i = 0; i < sc->n_ten; i++) {
+        const struct tenancy *t = &sc->ten[i];
         if ((int32_t)t->dwelling == dw && t->start_ymd && t->start_ymd <= ymd &&
             (!t->end_ymd || ymd <= t->end_ymd))
             return true;
@@ -425,7 +426,7 @@ static int rule_vacant(const struct alerts_scope *sc, uint32_t ch)
     int rc = store_read_rollups(sc->ro, STORE_DAY, ch, sc->from_s, sc->end_s, 0, put_day, &d);
     for (size_t i = 0; rc == 0 && i < d.n; i++) {
         int64_t next = tu_next_day(d.ts[i]);
-        if (next > sc->end_s || !(d.sum[i] > thr) || tenanted(sc->cfg, c->dwelling, d.ts[i]))
+        if (next > sc->end_s || !(d.sum[i] > thr) || tenanted(sc, c->dwelling, d.ts[i]))
             continue;
         struct alerts_run r;
         run_init(&r, sc, ALERT_VACANT_USE, ch, AT_VACANT_USE, SEV_WARNING);
@@ -637,11 +638,16 @@ static int rule_devices(const struct alerts_scope *sc)
 
 /* ---- all rules ------------------------------------------------------------------ */
 
-int alerts_rules_run(const struct alerts_scope *sc)
+int alerts_rules_run(const struct alerts_scope *scope)
 {
-    const struct foyer_config *cfg = sc->cfg;
+    const struct foyer_config *cfg = scope->cfg;
+    /* vacant_use asks the run's tenancies (foyerctl tenancy), once a run. */
+    struct alerts_scope s = *scope;
+    const struct alerts_scope *sc = &s;
+    struct tenancy *ten = NULL;
     double *scratch = malloc((ALERTS_SEASON_DAYS + 2) * sizeof(*scratch));
-    int rc = scratch ? 0 : -ENOMEM;
+    int rc = scratch ? store_tenancy_read(s.ro, cfg, &ten, &s.n_ten) : -ENOMEM;
+    s.ten = ten;
 
     for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
         const struct channel *c = &cfg->channels[i];
@@ -661,13 +667,14 @@ int alerts_rules_run(const struct alerts_scope *sc)
         if (rc == 0 && c->kind == KIND_COUNTER && !c->submeter &&
             (water || heat || c->quantity == Q_ELECTRICITY))
             rc = rule_abnormal(sc, ch, scratch);
-        if (rc == 0 && (water || heat) && has_tenancies(cfg, c->dwelling))
+        if (rc == 0 && (water || heat) && has_tenancies(sc, c->dwelling))
             rc = rule_vacant(sc, ch);
     }
     if (rc == 0)
         rc = store_read_events(sc->ro, sc->from_s, put_event, (void *)sc); /* read only */
     if (rc == 0)
         rc = rule_devices(sc);
+    free(ten);
     free(scratch);
     return rc;
 }

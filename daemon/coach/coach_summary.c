@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 
 /* Night hours (local) of the base load: [1 h, 5 h). */
@@ -68,15 +69,16 @@ enum quantity summary_heating_quantity(enum heating h)
 }
 
 /* The household's tenancy meeting [a, b) (the latest starting), clipping
- * [a, b).  -ENOENT when the dwelling has tenancies and none meets it. */
-static int clip_tenancy(const struct foyer_config *cfg, uint32_t d, int64_t *a, int64_t *b,
+ * [a, b).  -ENOENT when the dwelling has tenancies and none meets it.
+ * Tenancies are the run's (store_tenancy_read(): foyerctl tenancy). */
+static int clip_tenancy(const struct tenancy *v, size_t n, uint32_t d, int64_t *a, int64_t *b,
                         int64_t *ret_tenancy_start)
 {
     const struct tenancy *best = NULL;
     bool any = false;
     int64_t best_s = 0, best_e = 0;
-    for (size_t i = 0; i < cfg->n_tenancies; i++) {
-        const struct tenancy *t = &cfg->tenancies[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct tenancy *t = &v[i];
         if (t->dwelling != d)
             continue;
         any = true;
@@ -455,7 +457,12 @@ int summary_compute(struct summary_engine *e, uint32_t dwelling, const struct su
                             .p = p,
                             .a = p->start_s,
                             .b = p->end_s};
-    int rc = clip_tenancy(cfg, dwelling, &c.a, &c.b, &c.tenancy_start);
+    struct tenancy *ten = NULL;
+    size_t n_ten = 0;
+    int rc = store_tenancy_read(e->ro, cfg, &ten, &n_ten);
+    if (rc == 0)
+        rc = clip_tenancy(ten, n_ten, dwelling, &c.a, &c.b, &c.tenancy_start);
+    free(ten);
     if (rc < 0)
         return rc;
     c.clipped = c.a != p->start_s || c.b != p->end_s;

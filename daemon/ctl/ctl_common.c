@@ -7,6 +7,7 @@
 #include "foyer/ctl.h"
 
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,4 +71,15 @@ int ctl_getopt_error(const struct ctl_command *cmd, int c, char **argv)
     if (c == ':')
         return ctl_usage_error(cmd, "option \"%s\" needs a value", name);
     return ctl_usage_error(cmd, "unknown option \"%s\"", name);
+}
+
+const char *ctl_who_am_i(char *buf, size_t len)
+{
+    struct passwd pw, *res = NULL;
+    char tmp[1024];
+    if (getpwuid_r(geteuid(), &pw, tmp, sizeof(tmp), &res) == 0 && res)
+        (void)snprintf(buf, len, "%s", res->pw_name);
+    else
+        (void)snprintf(buf, len, "uid %u", (unsigned)geteuid());
+    return buf;
 }

@@ -20,6 +20,7 @@
 #include "foyer/ctl.h"
 #include "foyer/limits.h"
 #include "foyer/store_auth.h"
+#include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 
 /* The one help text (include/foyer/ctl.h); the figures are checked against
@@ -147,17 +148,31 @@ static int token_create(const struct foyer_config *cfg, int argc, char **argv)
             fprintf(stderr, "foyerctl token create: unknown dwelling \"%s\"\n", dwelling);
             return 2;
         }
-        const struct tenancy *ten = store_auth_current_tenancy(cfg, (uint32_t)d, now_s);
+        /* The run's tenancies (foyerctl tenancy), not only the config's. */
+        struct store *ro = ctl_open_readonly(cfg, "token create");
+        struct tenancy *tv = NULL;
+        size_t n_tv = 0;
+        if (!ro)
+            return 1;
+        if (store_tenancy_read(ro, cfg, &tv, &n_tv) < 0) {
+            fprintf(stderr, "foyerctl token create: %s: %s\n", cfg->database, store_errmsg(ro));
+            store_close(ro);
+            return 1;
+        }
+        store_close(ro);
+        const struct tenancy *ten = store_tenancy_current(tv, n_tv, (uint32_t)d, now_s);
         if (!ten) {
             fprintf(stderr,
                     "foyerctl token create: dwelling \"%s\" has no current tenancy: a "
-                    "tenant token is bound to one (add a [tenancy] section for the household "
-                    "living there now)\n",
-                    dwelling);
+                    "tenant token is bound to one (foyerctl tenancy start --dwelling %s "
+                    "--date YYYY-MM-DD for the household living there now)\n",
+                    dwelling, dwelling);
+            free(tv);
             return 1;
         }
         (void)snprintf(t.dwelling, sizeof(t.dwelling), "%s", dwelling);
         (void)snprintf(t.tenancy, sizeof(t.tenancy), "%s", ten->id);
+        free(tv);
         place = dwelling;
     }
     if (buildings) {
@@ -235,8 +250,8 @@ static int token_create(const struct foyer_config *cfg, int argc, char **argv)
 }
 
 /* A token's state at now_s, for list. */
-static const char *token_state(const struct foyer_config *cfg, const struct store_token *t,
-                               int64_t now_s)
+static const char *token_state(const struct foyer_config *cfg, const struct tenancy *tv,
+                               size_t n_tv, const struct store_token *t, int64_t now_s)
 {
     if (t->revoked_s)
         return "revoked";
@@ -247,12 +262,11 @@ static const char *token_state(const struct foyer_config *cfg, const struct stor
                                                                                    : "pairing";
     if (t->role[0] == 't') {
         int32_t d = config_find_dwelling(cfg, t->dwelling);
-        for (size_t i = 0; d >= 0 && i < cfg->n_tenancies; i++) {
+        for (size_t i = 0; d >= 0 && i < n_tv; i++) {
             int64_t from_s, to_s;
-            if (cfg->tenancies[i].dwelling != (uint32_t)d ||
-                strcmp(cfg->tenancies[i].id, t->tenancy) != 0)
+            if (tv[i].dwelling != (uint32_t)d || strcmp(tv[i].id, t->tenancy) != 0)
                 continue;
-            store_auth_tenancy_span(&cfg->tenancies[i], &from_s, &to_s);
+            store_auth_tenancy_span(&tv[i], &from_s, &to_s);
             return now_s < to_s ? "active" : "tenancy-ended";
         }
         return "tenancy-gone";
@@ -264,13 +278,15 @@ struct list_ctx {
     const struct foyer_config *cfg;
     json_t *arr;
     int64_t now_s;
+    struct tenancy *tv; /* the run's tenancies */
+    size_t n_tv;
 };
 
 static int list_one(void *ctx, const struct store_token *t)
 {
     struct list_ctx *x = ctx;
     char created[40], expires[40] = "-";
-    const char *state = token_state(x->cfg, t, x->now_s);
+    const char *state = token_state(x->cfg, x->tv, x->n_tv, t, x->now_s);
     char scope[600];
     if (t->dwelling[0])
         (void)snprintf(scope, sizeof(scope), "%s/%s", t->dwelling, t->tenancy);
@@ -332,7 +348,10 @@ static int token_list(const struct foyer_config *cfg, int argc, char **argv)
     if (!json)
         printf("%-5s %-32s %-12s %-14s %-25s %-25s %s\n", "ID", "NAME", "ROLE", "STATE", "CREATED",
                "EXPIRES", "DWELLING/TENANCY OR BUILDINGS");
-    int rc = store_auth_list(s, list_one, &x);
+    int rc = store_tenancy_read(s, cfg, &x.tv, &x.n_tv);
+    if (rc == 0)
+        rc = store_auth_list(s, list_one, &x);
+    free(x.tv);
     if (rc < 0) {
         fprintf(stderr, "foyerctl token list: %s: %s\n", cfg->database, store_errmsg(s));
         json_decref(x.arr);

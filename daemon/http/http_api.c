@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "foyer/coach.h"
+#include "foyer/store_consent.h"
 #include "foyer/timeutil.h"
 #include "http_api_int.h"
 
@@ -220,7 +221,11 @@ static int api_me(const struct http_request *req, struct http_response *resp)
     json_object_set_new(jd, "label", dw->label ? json_string(dw->label) : json_null());
     json_object_set_new(jd, "surface_m2", json_real(dw->surface_m2));
     json_object_set_new(jd, "heating", json_string(heating_name(dw->heating)));
-    json_object_set_new(jd, "consent", json_boolean(dw->consent));
+    struct store_consent lc; /* the household's, now (foyerctl consent) */
+    bool consent = store_consent_get(req->ro, cfg, (uint32_t)d, STORE_PURPOSE_LOAD_CURVE,
+                                     tu_now_s(), &lc) == 0 &&
+                   lc.given;
+    json_object_set_new(jd, "consent", json_boolean(consent));
     json_object_set_new(j, "dwelling", jd);
     json_t *jb = json_object();
     json_object_set_new(jb, "id", json_string(b->id));
@@ -250,7 +255,7 @@ static int api_me(const struct http_request *req, struct http_response *resp)
     }
     json_object_set_new(j, "channels", jc);
     json_t *jg = json_array();
-    if (dw->consent)
+    if (consent)
         json_array_append_new(jg, json_string("hour"));
     for (int g = API_DAY; g <= API_MONTH; g++)
         json_array_append_new(jg, json_string(gran_names[g]));
@@ -436,7 +441,10 @@ static int api_me_history(const struct http_request *req, struct http_response *
                       &g);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    if (g == API_HOUR && !dw->consent) {
+    struct store_consent lc; /* the household's, now (foyerctl consent) */
+    if (g == API_HOUR &&
+        !(store_consent_get(req->ro, cfg, d, STORE_PURPOSE_LOAD_CURVE, tu_now_s(), &lc) == 0 &&
+          lc.given)) {
         rc = http_error(resp, 403, "forbidden",
                         "granularity: hour needs the household's consent to load curves "
                         "(RGPD), which dwelling %s has not given; day, week and month are "

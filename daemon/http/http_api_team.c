@@ -23,6 +23,9 @@
 #include "foyer/limits.h"
 #include "foyer/log.h"
 #include "foyer/store_people.h"
+#include "foyer/store_access.h"
+#include "foyer/store_consent.h"
+#include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 #include "http_api_int.h"
 
@@ -465,9 +468,57 @@ static json_t *ymd_json(int32_t ymd)
     return json_string(buf);
 }
 
+/* A query argument for the access log's "what" ("-" when absent). */
+static const char *arg_text(const struct http_request *req, const char *name)
+{
+    const char *v = http_arg(req, name);
+    return v ? v : "-";
+}
+
+/* Record in the access log (store_access.h) that the caller reads dwelling
+ * (a config ID, "*" every one) through route with args (no figure), before
+ * reading it: 0, API_ANSWERED after a 500 answer (not logged: nothing is
+ * read), or -errno. */
+static int log_access(const struct http_request *req, struct http_response *resp,
+                      const char *dwelling, const char *what)
+{
+    const struct http_principal *p = req->who;
+    struct store_access a = {
+        .ts_s = tu_now_s(),
+        .who = p->name,
+        .role = p->role == HTTP_ROLE_ENERGY_TEAM ? "energy-team" : "ambassador",
+        .what = what,
+        .dwelling = dwelling,
+        .origin = req->client ? req->client : "-",
+    };
+    const char *msg = NULL;
+    int rc = store_access_append(req->cfg->database, &a, &msg);
+    if (rc < 0) {
+        rc = http_error(resp, 500, "access_log",
+                        "the read cannot be written in the access log: nothing is read");
+        return rc < 0 ? rc : API_ANSWERED;
+    }
+    return 0;
+}
+
+/* The household's load-curve consent now (store_consent.h, foyerctl
+ * consent): a withdrawal holds at the next request; a failed read refuses. */
+static bool load_curve_ok(const struct http_request *req, int32_t d)
+{
+    struct store_consent c;
+    return store_consent_get(req->ro, req->cfg, (uint32_t)d, STORE_PURPOSE_LOAD_CURVE, tu_now_s(),
+                             &c) == 0 &&
+           c.given;
+}
+
 int api_dwellings(const struct http_request *req, struct http_response *resp)
 {
     const struct foyer_config *cfg = req->cfg;
+    struct tenancy *tv = NULL; /* the run's tenancies (foyerctl tenancy) */
+    size_t n_tv = 0;
+    int rc = store_tenancy_read(req->ro, cfg, &tv, &n_tv);
+    if (rc < 0)
+        return rc;
     json_t *arr = json_array();
     for (size_t i = 0; i < cfg->n_dwellings; i++) {
         const struct dwelling *dw = &cfg->dwellings[i];
@@ -477,10 +528,10 @@ int api_dwellings(const struct http_request *req, struct http_response *resp)
         json_object_set_new(o, "building", json_string(cfg->buildings[dw->building].id));
         json_object_set_new(o, "surface_m2", json_real(dw->surface_m2));
         json_object_set_new(o, "heating", json_string(heating_name(dw->heating)));
-        json_object_set_new(o, "consent", json_boolean(dw->consent));
+        json_object_set_new(o, "consent", json_boolean(load_curve_ok(req, (int32_t)i)));
         json_t *ten = json_array();
-        for (size_t k = 0; k < cfg->n_tenancies; k++) {
-            const struct tenancy *t = &cfg->tenancies[k];
+        for (size_t k = 0; k < n_tv; k++) {
+            const struct tenancy *t = &tv[k];
             if (t->dwelling != i)
                 continue;
             json_t *jt = json_object();
@@ -492,6 +543,7 @@ int api_dwellings(const struct http_request *req, struct http_response *resp)
         json_object_set_new(o, "tenancies", ten);
         json_array_append_new(arr, o);
     }
+    free(tv);
     json_t *j = json_object();
     json_object_set_new(j, "dwellings", arr);
     return api_send_json(resp, j);
@@ -585,12 +637,21 @@ int api_rollups(const struct http_request *req, struct http_response *resp)
                       API_GRAN_BIT(API_HOUR) | API_GRAN_BIT(API_DAY) | API_GRAN_BIT(API_MONTH), &g);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    if (g == API_HOUR && c->dwelling >= 0 && !cfg->dwellings[c->dwelling].consent)
+    if (g == API_HOUR && c->dwelling >= 0 && !load_curve_ok(req, c->dwelling))
         return refuse_load_curve(resp, &cfg->dwellings[c->dwelling]);
     int64_t from_s, to_s;
     rc = api_arg_range(req, resp, g, &from_s, &to_s);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
+    if (c->dwelling >= 0) {
+        char what[256];
+        (void)snprintf(what, sizeof(what),
+                       "GET /api/v1/rollups channel=%s granularity=%s from=%s to=%s", c->id,
+                       arg_text(req, "granularity"), arg_text(req, "from"), arg_text(req, "to"));
+        rc = log_access(req, resp, cfg->dwellings[c->dwelling].id, what);
+        if (rc != 0)
+            return rc > 0 ? 0 : rc;
+    }
     enum store_gran sg = g == API_HOUR ? STORE_HOUR : g == API_DAY ? STORE_DAY : STORE_MONTH;
     struct rollup_ctx x = {.c = c, .arr = json_array()};
     if (!x.arr)
@@ -724,6 +785,12 @@ int api_dwelling_summary(const struct http_request *req, struct http_response *r
         int rc = http_error(resp, 404, "not_found", "dwelling: no dwelling \"%.64s\"", id);
         return rc < 0 ? rc : 0;
     }
+    char what[160];
+    (void)snprintf(what, sizeof(what), "GET /api/v1/dwellings/%s/summary period=%.40s", id,
+                   arg_text(req, "period"));
+    int rc = log_access(req, resp, id, what);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
     return api_send_summary(req, resp, (uint32_t)d, INT64_MIN, INT64_MAX);
 }
 
@@ -755,7 +822,7 @@ int api_export_csv(const struct http_request *req, struct http_response *resp)
             rc = http_error(resp, 404, "not_found", "dwelling: no dwelling \"%.64s\"", dwelling);
             return rc < 0 ? rc : 0;
         }
-        if (g == API_HOUR && !cfg->dwellings[d].consent)
+        if (g == API_HOUR && !load_curve_ok(req, d))
             return refuse_load_curve(resp, &cfg->dwellings[d]);
         o.dwelling = cfg->dwellings[d].id;
     }
@@ -772,7 +839,7 @@ int api_export_csv(const struct http_request *req, struct http_response *resp)
         const struct channel *c = &cfg->channels[i];
         if (o.dwelling && (c->dwelling < 0 || strcmp(cfg->dwellings[c->dwelling].id, o.dwelling)))
             continue;
-        if (g == API_HOUR && c->dwelling >= 0 && !cfg->dwellings[c->dwelling].consent)
+        if (g == API_HOUR && c->dwelling >= 0 && !load_curve_ok(req, c->dwelling))
             continue;
         channels++;
     }
@@ -784,6 +851,12 @@ int api_export_csv(const struct http_request *req, struct http_response *resp)
                         FOYER_API_EXPORT_ROWS_MAX);
         return rc < 0 ? rc : 0;
     }
+    char what[256];
+    (void)snprintf(what, sizeof(what), "GET /api/v1/export.csv granularity=%s from=%s to=%s",
+                   arg_text(req, "granularity"), arg_text(req, "from"), arg_text(req, "to"));
+    rc = log_access(req, resp, o.dwelling ? o.dwelling : "*", what);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
     resp->status = 200;
     resp->content_type = "text/csv; charset=utf-8";
     int64_t rows = store_export_csv(req->ro, cfg, &o, export_write, &resp->body, NULL);

@@ -13,12 +13,14 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "foyer/limits.h"
 #include "foyer/store_auth.h"
+#include "foyer/store_tenancy.h"
 #include "http_srv.h"
 
 const char *http_auth_role_name(enum http_role role)
@@ -37,8 +39,8 @@ const char *http_auth_role_name(enum http_role role)
 }
 
 /* The principal of row t at now_s: 0, or -EACCES with *why. */
-static int judge(const struct foyer_config *cfg, const struct store_token *t, int64_t now_s,
-                 struct http_principal *p, const char **why)
+static int judge(struct store *ro, const struct foyer_config *cfg, const struct store_token *t,
+                 int64_t now_s, struct http_principal *p, const char **why)
 {
     *p = (struct http_principal){.role = HTTP_ROLE_NONE, .token_id = t->id, .dwelling = -1};
     (void)snprintf(p->name, sizeof(p->name), "%s", t->name);
@@ -59,17 +61,25 @@ static int judge(const struct foyer_config *cfg, const struct store_token *t, in
         return 0;
     }
     if (strcmp(t->role, "tenant") == 0) {
+        /* The run's tenancies (foyerctl tenancy), read at each request: a
+         * tenancy ended at run time ends its token at once. */
         int32_t d = config_find_dwelling(cfg, t->dwelling);
+        struct tenancy *v = NULL;
+        size_t n = 0;
+        int rc = d >= 0 ? store_tenancy_read(ro, cfg, &v, &n) : 0;
+        if (rc < 0)
+            return rc;
         const struct tenancy *ten = NULL;
-        for (size_t i = 0; d >= 0 && i < cfg->n_tenancies; i++)
-            if (cfg->tenancies[i].dwelling == (uint32_t)d &&
-                strcmp(cfg->tenancies[i].id, t->tenancy) == 0)
-                ten = &cfg->tenancies[i];
+        for (size_t i = 0; i < n; i++)
+            if (v[i].dwelling == (uint32_t)d && strcmp(v[i].id, t->tenancy) == 0)
+                ten = &v[i];
+        if (ten)
+            store_auth_tenancy_span(ten, &p->tenancy_from_s, &p->tenancy_to_s);
+        free(v);
         if (!ten) {
-            *why = "this token's dwelling or tenancy is no longer in the configuration";
+            *why = "this token's dwelling or tenancy is no longer known";
             return -EACCES;
         }
-        store_auth_tenancy_span(ten, &p->tenancy_from_s, &p->tenancy_to_s);
         if (now_s >= p->tenancy_to_s) {
             *why = "the tenancy this token was made for has ended";
             return -EACCES;
@@ -127,7 +137,7 @@ int http_auth_principal(struct store *ro, const struct foyer_config *cfg, const 
     }
     if (rc < 0)
         return rc;
-    rc = judge(cfg, &t, now_s, &p, ret_why);
+    rc = judge(ro, cfg, &t, now_s, &p, ret_why);
     if (rc < 0)
         return rc;
     *ret = p;

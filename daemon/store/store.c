@@ -8,10 +8,11 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c, the fleet
  * uplink's tables store_uplink.c.  What they share is store_int.h.
  *
- * SCHEMA (version 8, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 9, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
- * version 7 alerts, version 8 the uplink tables)
+ * version 7 alerts, version 8 the uplink tables, version 9 tenancies, consents
+ * and access_log)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -139,6 +140,38 @@
  *       daemon/store/store_uplink.c by the uplink thread, on its own
  *       connection (include/foyer/store_uplink.h), except the dirty keys
  *       store_ingest() adds.
+ *   tenancies(id TEXT PRIMARY KEY, dwelling TEXT, start_ymd, end_ymd, ref,
+ *             consent, created, created_by, ended, ended_by)  [version 9]
+ *       Who lives in a dwelling (config ID) from when to when: start_ymd
+ *       the first local day, end_ymd the last (YYYYMMDD integers, as the
+ *       config writes them), 0 while it runs.  ref: the landlord's lease
+ *       reference; consent: the household's default load-curve consent
+ *       (the config dwelling's flag when it was added).  created_by is
+ *       "config" for a row seeded from a [tenancy] section (when a write
+ *       handle opens: sections missing from the table that overlap none of
+ *       its dwelling's rows; such a row follows its section's start and
+ *       end until foyerctl tenancy end sets ended), else the local user
+ *       of foyerctl tenancy start; ended and ended_by: foyerctl tenancy
+ *       end.  Written through
+ *       daemon/store/store_tenancy.c; rows of one dwelling never overlap.
+ *       A tenant token's tenancy is one of these IDs.
+ *   consents(id INTEGER PRIMARY KEY, dwelling TEXT, tenancy TEXT,
+ *            purpose TEXT, given INTEGER, ts, by TEXT)       [version 9]
+ *       A household's consent to a purpose ("load_curve": hourly figures
+ *       kept and shown; "sharing": shown to an adviser), given (1) or
+ *       withdrawn (0) at ts by `by` (the local user of foyerctl consent).
+ *       Appended only; the newest row of (dwelling, tenancy, purpose)
+ *       counts, tenancy NULL for a dwelling without tenancies; none: the
+ *       tenancy's consent column (load_curve) or no (sharing).  Written
+ *       and read through daemon/store/store_consent.c.
+ *   access_log(id INTEGER PRIMARY KEY, ts, who, role, what, dwelling,
+ *              origin)                                       [version 9]
+ *       Every read of a dwelling's data by anyone but its household: the
+ *       token's name and role or the local user ("local"), the route or
+ *       command with its parameters, the dwelling, the peer's address or
+ *       "foyerctl".  Never a figure.  Rows older than
+ *       FOYER_ACCESS_LOG_DAYS are deleted as rows are appended, through
+ *       daemon/store/store_access.c.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -187,6 +220,7 @@
 
 #include "foyer/counter.h"
 #include "foyer/limits.h"
+#include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 
 /* The message of a failed store_open*(), for its caller (see store.h). */
@@ -308,9 +342,30 @@ static const char *const schema_v8[] = {
     NULL,
 };
 
+/* Version 9: tenancies at run time (daemon/store/store_tenancy.c), seeded
+ * from the config's [tenancy] sections, and consent per purpose
+ * (daemon/store/store_consent.c). */
+static const char *const schema_v9[] = {
+    "CREATE TABLE IF NOT EXISTS tenancies(id TEXT PRIMARY KEY, dwelling TEXT NOT NULL,"
+    " start_ymd INTEGER NOT NULL, end_ymd INTEGER NOT NULL DEFAULT 0, ref TEXT,"
+    " consent INTEGER NOT NULL, created INTEGER NOT NULL, created_by TEXT NOT NULL,"
+    " ended INTEGER, ended_by TEXT)",
+    "CREATE INDEX IF NOT EXISTS tenancies_dwelling ON tenancies(dwelling, start_ymd)",
+    "CREATE TABLE IF NOT EXISTS consents(id INTEGER PRIMARY KEY, dwelling TEXT NOT NULL,"
+    " tenancy TEXT, purpose TEXT NOT NULL, given INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " by TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS consents_key ON consents(dwelling, tenancy, purpose, id)",
+    "CREATE TABLE IF NOT EXISTS access_log(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    " who TEXT NOT NULL, role TEXT NOT NULL, what TEXT NOT NULL, dwelling TEXT NOT NULL,"
+    " origin TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS access_log_ts ON access_log(ts)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                schema_v5, schema_v6, schema_v7, schema_v8};
+                                                schema_v5, schema_v6, schema_v7, schema_v8,
+                                                schema_v9};
 
 int store_sqlite_errno(int rc)
 {
@@ -762,7 +817,11 @@ static int open_common(const char *path, const struct foyer_config *cfg, bool re
         goto out_close;
     }
     if (!readonly) {
-        rc = store_ingest_open(s);
+        /* Readers merge the config's sections themselves (store_tenancy.h):
+         * the seed makes them rows foyerctl tenancy can change. */
+        rc = store_tenancy_seed(s, cfg);
+        if (rc == 0)
+            rc = store_ingest_open(s);
         if (rc < 0) {
             snprintf(open_msg, sizeof(open_msg), "%s", s->errmsg[0] ? s->errmsg : strerror(-rc));
             goto out_close;

@@ -501,19 +501,3 @@ void store_auth_tenancy_span(const struct tenancy *t, int64_t *ret_from_s, int64
     else
         *ret_to_s = INT64_MAX;
 }
-
-const struct tenancy *store_auth_current_tenancy(const struct foyer_config *cfg, uint32_t d,
-                                                 int64_t now_s)
-{
-    const struct tenancy *best = NULL;
-    for (size_t i = 0; i < cfg->n_tenancies; i++) {
-        const struct tenancy *t = &cfg->tenancies[i];
-        int64_t from_s, to_s;
-        if (t->dwelling != d)
-            continue;
-        store_auth_tenancy_span(t, &from_s, &to_s);
-        if (from_s <= now_s && now_s < to_s && (!best || t->start_ymd > best->start_ymd))
-            best = t;
-    }
-    return best;
-}

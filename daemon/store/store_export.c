@@ -12,9 +12,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "foyer/store.h"
+#include "foyer/store_consent.h"
 #include "foyer/timeutil.h"
 #include "foyer/units.h"
 
@@ -103,25 +105,33 @@ int64_t store_export_csv(struct store *s, const struct foyer_config *cfg,
     static const char header[] = "channel,dwelling,quantity,period_start,value,unit\n";
     struct export_ctx x = {.write = write, .wctx = ctx};
     uint64_t skipped = 0;
-
-    int rc = write(ctx, header, sizeof(header) - 1);
-    if (rc < 0)
+    /* Each household's load-curve consent now (foyerctl consent). */
+    bool *consent = calloc(cfg->n_dwellings + 1, sizeof(*consent));
+    int rc = consent ? store_consent_load_curve(s, cfg, tu_now_s(), consent) : -ENOMEM;
+    if (rc == 0)
+        rc = write(ctx, header, sizeof(header) - 1);
+    if (rc < 0) {
+        free(consent);
         return rc;
+    }
     for (size_t i = 0; i < cfg->n_channels; i++) {
         const struct channel *c = &cfg->channels[i];
         int64_t id = store_channel_id(s, (uint32_t)i);
         if (!channel_selected(cfg, c, o) || id < 0)
             continue;
-        if (o->gran == STORE_HOUR && c->dwelling >= 0 && !cfg->dwellings[c->dwelling].consent) {
+        if (o->gran == STORE_HOUR && c->dwelling >= 0 && !consent[c->dwelling]) {
             skipped++; /* no load curve without consent (RGPD) */
             continue;
         }
         x.c = c;
         x.dwelling = c->dwelling >= 0 ? cfg->dwellings[c->dwelling].id : "";
         rc = store_read_rollups(s, o->gran, (uint32_t)i, o->from_s, o->to_s, 0, export_row, &x);
-        if (rc < 0)
+        if (rc < 0) {
+            free(consent);
             return rc;
+        }
     }
+    free(consent);
     if (ret_skipped_channels)
         *ret_skipped_channels = skipped;
     return x.rows;

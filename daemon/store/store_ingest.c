@@ -16,6 +16,7 @@
 #include "foyer/counter.h"
 #include "foyer/limits.h"
 #include "foyer/store.h"
+#include "foyer/store_consent.h"
 #include "foyer/timeutil.h"
 
 /* In-memory accumulation of one batch's rollup changes: a hash of (channel,
@@ -834,14 +835,19 @@ int64_t store_retention(struct store *s, int64_t now_s)
     const struct foyer_config *cfg = s->cfg;
     sqlite3_stmt *del_raw = NULL, *del_hour = NULL;
     int64_t deleted = 0;
-    int rc;
+    /* Each household's load-curve consent now (store_consent.h): a
+     * withdrawal deletes the hourly figures past the raw window at the
+     * next run (hourly). */
+    bool *consent = calloc(cfg->n_dwellings + 1, sizeof(*consent));
+    int rc = consent ? store_consent_load_curve(s, cfg, now_s, consent) : -ENOMEM;
 
-    rc = store_sqlite_errno(sqlite3_prepare_v2(
-        s->db,
-        "DELETE FROM readings WHERE channel = ?1 AND ts < ?2 AND status NOT IN (2, 3)"
-        " AND ts <> (SELECT coalesce(max(ts), 0) FROM readings WHERE channel = ?1"
-        " AND status IN (0, 1))",
-        -1, &del_raw, NULL));
+    if (rc == 0)
+        rc = store_sqlite_errno(sqlite3_prepare_v2(
+            s->db,
+            "DELETE FROM readings WHERE channel = ?1 AND ts < ?2 AND status NOT IN (2, 3)"
+            " AND ts <> (SELECT coalesce(max(ts), 0) FROM readings WHERE channel = ?1"
+            " AND status IN (0, 1))",
+            -1, &del_raw, NULL));
     if (rc == 0)
         rc = store_sqlite_errno(sqlite3_prepare_v2(
             s->db, "DELETE FROM rollup_hour WHERE channel = ?1 AND ts < ?2", -1, &del_hour, NULL));
@@ -849,7 +855,7 @@ int64_t store_retention(struct store *s, int64_t now_s)
         rc = store_exec(s->db, "BEGIN IMMEDIATE");
     for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
         const struct channel *c = &cfg->channels[i];
-        bool personal = c->dwelling >= 0 && !cfg->dwellings[c->dwelling].consent;
+        bool personal = c->dwelling >= 0 && !consent[c->dwelling];
         int days = personal ? cfg->raw_retention_days_no_consent : cfg->raw_retention_days;
         int64_t cutoff = now_s - (int64_t)days * 86400;
         if (s->chan_id[i] < 0)
@@ -872,5 +878,6 @@ int64_t store_retention(struct store *s, int64_t now_s)
         store_abort_txn(s);
     sqlite3_finalize(del_raw);
     sqlite3_finalize(del_hour);
+    free(consent);
     return rc < 0 ? rc : deleted;
 }

@@ -64,4 +64,14 @@ void store_note_error(struct store *s);
 struct store_read **store_read_slot(struct store *s);
 void store_read_free(struct store_read *r);
 
+/* The run's tenancies on a connection (store_tenancy_read() without a
+ * handle), for the store's own writers (store_consent.c). */
+int store_tenancy_read_db(sqlite3 *db, const struct foyer_config *cfg, struct tenancy **ret,
+                          size_t *ret_n);
+
+/* A write connection for one call on a database of this schema, busy
+ * timeout set (store_tenancy.c); *ret_err_msg says why on failure
+ * (thread-local, until the next call). */
+int store_open_call(const char *path, sqlite3 **ret, const char **ret_err_msg);
+
 #endif

@@ -43,6 +43,10 @@ int ctl_getopt_error(const struct ctl_command *cmd, int c, char **argv);
  * command ("status"), and return NULL.  Caller closes with store_close(). */
 struct store *ctl_open_readonly(const struct foyer_config *cfg, const char *cmd);
 
+/* The user running foyerctl (its login name, else "uid N"), for who
+ * changed or read something.  Returns buf. */
+const char *ctl_who_am_i(char *buf, size_t len);
+
 /* foyerctl events (daemon/ctl/ctl_events.c) */
 extern const struct ctl_command ctl_events_command;
 
@@ -54,6 +58,15 @@ extern const struct ctl_command ctl_alerts_command;
 
 /* foyerctl token create|list|revoke (daemon/ctl/ctl_token.c) */
 extern const struct ctl_command ctl_token_command;
+
+/* foyerctl tenancy (daemon/ctl/ctl_tenancy.c). */
+extern const struct ctl_command ctl_tenancy_command;
+
+/* foyerctl consent (daemon/ctl/ctl_consent.c). */
+extern const struct ctl_command ctl_consent_command;
+
+/* foyerctl access-log (daemon/ctl/ctl_access.c). */
+extern const struct ctl_command ctl_access_command;
 
 /* ---- CSV import (daemon/ctl/ctl_import.c) --------------------------------
  * (The export, shared with the HTTP API, is the store's: store_export_csv().)

@@ -20,7 +20,7 @@
  * the alerts table never grows by a pasted document. */
 #define FOYER_ALERT_WHO_MAX  128
 #define FOYER_ALERT_NOTE_MAX 1000
-#define FOYER_ALERT_TEXT_MAX     1024
+#define FOYER_ALERT_TEXT_MAX 1024
 
 /* Longest config line, including an inline comment: long enough for any
  * path or URL we expect, short enough that a binary file fed as config is
@@ -151,6 +151,14 @@
  * ambassador ("the radiator of the bedroom stays cold"), not a letter; the
  * form stops typing there, and longer is refused with a 400 page. */
 #define FOYER_REPORT_TEXT_MAX 280
+
+/* A tenancy's reference (`foyerctl tenancy start --ref`): the landlord's
+ * lease number or file name, not a description; longer is refused. */
+#define FOYER_TENANCY_REF_MAX 64
+
+/* Days the access log (reads of a dwelling's data by anyone but its
+ * household) is kept: the CNIL recommends 6 months to a year. */
+#define FOYER_ACCESS_LOG_DAYS 365
 
 /* ---- HTTP server (daemon/http/) ----------------------------------------
  * libmicrohttpd's defaults are unsafe for a gateway facing a building's

@@ -99,11 +99,6 @@ int store_auth_lookup(struct store *s, const uint8_t *hash, struct store_token *
  * local midnight after its last.  The time zone must be set. */
 void store_auth_tenancy_span(const struct tenancy *t, int64_t *ret_from_s, int64_t *ret_to_s);
 
-/* The tenancy of config dwelling d current at now_s (the latest starting
- * when they overlap), or NULL. */
-const struct tenancy *store_auth_current_tenancy(const struct foyer_config *cfg, uint32_t d,
-                                                 int64_t now_s);
-
 /* Every token, by id, to fn (row borrowed for the call).  0, fn's non-zero
  * value, or -errno.  Any handle. */
 int store_auth_list(struct store *s, int (*fn)(void *ctx, const struct store_token *t), void *ctx);
