@@ -204,6 +204,12 @@ echo "   the meter replaced, counting again from 0)"
 ctl events --since "$since"
 
 echo
+echo "== alerts for the ambassador (foyerctl alerts): the leaking cistern, the cold and"
+echo "   the damp flats, the replaced meter; acknowledged on the ambassador page or with"
+echo "   foyerctl alerts ack ID"
+ctl alerts --lang en
+
+echo
 echo "== the pages: a tablet paired with a one-time code shows b01's last week"
 # What a tablet does (POST /pair with the code, then /tablet with the
 # cookie it got), with a code of its own: the codes printed below stay
