@@ -204,9 +204,8 @@ echo "   the meter replaced, counting again from 0)"
 ctl events --since "$since"
 
 echo
-echo "== alerts for the ambassador (foyerctl alerts): the leaking cistern, the cold and"
-echo "   the damp flats, the replaced meter; acknowledged on the ambassador page or with"
-echo "   foyerctl alerts ack ID"
+echo "== alerts for the ambassador (foyerctl alerts): a12's leaking cistern; each is"
+echo "   acknowledged on the ambassador page or with foyerctl alerts ack ID"
 ctl alerts --lang en
 
 echo
