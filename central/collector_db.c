@@ -18,7 +18,8 @@
  *                                               period_start (UTC)
  *   events(gateway_id, event_id, event_time PK, kind, channel_id, device,
  *          detail, value, seq, stored_at)      partitioned by month of event_time
- *   alerts(gateway_id, alert_id PK, kind, severity, building_id, dwelling_id,
+ *   alerts(gateway_id, alert_id PK, kind, severity, building_id (null: no
+ *          one building), dwelling_id,
  *          channel_id, state, opened_at, acknowledged_at, closed_at,
  *          text_fr, text_en, seq, stored_at)
  *   device_health(gateway_id, device PK, state, since, polls, errors,
@@ -169,6 +170,9 @@ static const char *const migrations[] = {
     "CREATE VIEW open_alerts AS SELECT gateway_id, alert_id, building_id, dwelling_id,"
     " channel_id, kind, severity, state, opened_at, acknowledged_at, text_fr, text_en,"
     " now() - opened_at AS open_for FROM alerts WHERE state <> 'closed';",
+    /* 2: an alert may concern no one building (a device serving several,
+     * the gateway itself): the gateway sends "building": null. */
+    "ALTER TABLE alerts ALTER COLUMN building_id DROP NOT NULL;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -139,6 +139,12 @@
  *       daemon/store/store_uplink.c by the uplink thread, on its own
  *       connection (include/foyer/store_uplink.h), except the dirty keys
  *       store_ingest() adds.
+ *   uplink_alerts(id INTEGER PRIMARY KEY, state)                  [version 9]
+ *       The state of each alert (alerts.id, alerts.state) the uplink last
+ *       queued: an alert whose state differs (or has no row) changed since
+ *       and is queued again.  Written by the uplink thread as the other
+ *       uplink tables; the alert engine and foyerctl alerts know nothing
+ *       of it.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -298,8 +304,8 @@ static const char *const schema_v7[] = {
 static const char *const schema_v8[] = {
     "CREATE TABLE IF NOT EXISTS uplink_dirty(gran INTEGER NOT NULL, ts INTEGER NOT NULL,"
     " channel INTEGER NOT NULL, PRIMARY KEY(gran, ts, channel)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS uplink_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,"
-    " key TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS uplink_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " type TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL,"
     " sent INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS uplink_outbox_key ON uplink_outbox(key)",
     "CREATE TABLE IF NOT EXISTS uplink_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -308,9 +314,18 @@ static const char *const schema_v8[] = {
     NULL,
 };
 
+/* Version 9: what the uplink last queued of each alert, so that every
+ * state change of the alerts table (the engine's, foyerctl alerts') reaches
+ * the outbox without the alert engine knowing of the uplink. */
+static const char *const schema_v9[] = {
+    "CREATE TABLE IF NOT EXISTS uplink_alerts(id INTEGER PRIMARY KEY, state INTEGER NOT NULL)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                schema_v5, schema_v6, schema_v7, schema_v8};
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3,
+                                                schema_v4, schema_v5, schema_v6,
+                                                schema_v7, schema_v8, schema_v9};
 
 int store_sqlite_errno(int rc)
 {

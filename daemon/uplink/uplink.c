@@ -605,7 +605,7 @@ static void *uplink_main(void *arg)
                 db_retry_ms = now_ms + UL_DB_RETRY_MS;
                 harvest_more = false;
             } else {
-                atomic_fetch_add(&u->queued, h.rollups + h.events + h.devices);
+                atomic_fetch_add(&u->queued, h.rollups + h.events + h.devices + h.alerts);
                 atomic_fetch_add(&u->withheld, h.withheld);
                 harvest_more = h.more > 0;
                 if (h.more < 0 && !full)

@@ -10,13 +10,15 @@
 #   2. a gateway cut off from the broker while a week of history is
 #      imported catches up by itself once the broker is back;
 #   3. a second collector sharing the subscription: the same result;
-#   4. an alert raised by a gateway's alert engine reaches open_alerts.
+#   4. an alert opened by a gateway's alert engine reaches open_alerts; its
+#      acknowledgement and closing by hand (foyerctl alerts) follow it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 
 PY=/usr/bin/python3
+export FOYER_LANG_DIR="$FOYER_SRC/config"
 mqtt_setup fleet
 declare -A gw_pids=()
 cleanup() {
@@ -60,6 +62,13 @@ quantity = electricity
 [channel t0]
 building = $g-b1
 quantity = outdoor_temperature
+[channel tin]
+dwelling = $g-d1
+quantity = temperature
+[alerts]
+; the whole year, so that the test does not depend on the season it runs in
+heating_from = 01-01
+heating_to = 12-31
 [uplink]
 host = 127.0.0.1
 port = $port
@@ -207,6 +216,37 @@ stop_collector c2
 
 [ "$(psql_q "SELECT count(*) FROM gateway_quality WHERE items_rejected = 0")" = 3 ] ||
   fail "items rejected: $(psql_q "SELECT gateway_id, items_rejected FROM gateway_quality")"
+
+# ---- 4: an alert of ga's engine, then acknowledged and closed by hand ------
+# The last 45 closed hours of ga-d1 at 14 degC: cold_home (as alerts_cli).
+now=$(date +%s)
+hour0=$(((now - 600) / 3600 * 3600 - 45 * 3600))
+{
+  echo "channel,time,value"
+  for h in $(seq 0 44); do
+    echo "tin,$(date -u -d "@$((hour0 + h * 3600 + 1800))" +%Y-%m-%dT%H:%M:%SZ),14"
+  done
+} > "$work/cold.csv"
+ctl ga import "$work/cold.csv" > /dev/null
+stop_gw ga
+start_gw ga
+wait_for 20 grep -q "alerts: 1 opened" "$work/ga.log" || fail "no alert opened: $(tail "$work/ga.log")"
+id=$(gsql ga "SELECT id FROM alerts WHERE kind = 'cold_home'")
+central_alert() {
+  psql_q "SELECT kind || ',' || building_id || ',' || dwelling_id || ',' || channel_id || ',' ||
+    state FROM alerts WHERE gateway_id = 'ga' AND alert_id = $id"
+}
+wait_for 20 eval '[ "$(psql_q "SELECT count(*) FROM open_alerts WHERE gateway_id = '"'ga'"'
+  AND alert_id = $id AND kind = '"'cold_home'"'")" = 1 ]' ||
+  fail "the alert did not reach open_alerts: $(central_alert)"
+[ "$(central_alert)" = "cold_home,ga-b1,ga-d1,tin,open" ] || fail "central alert: $(central_alert)"
+ctl ga alerts ack "$id" > /dev/null
+wait_for 20 eval '[ "$(central_alert)" = "cold_home,ga-b1,ga-d1,tin,acknowledged" ]' ||
+  fail "the acknowledgement did not follow: $(central_alert)"
+ctl ga alerts close "$id" > /dev/null
+wait_for 20 eval '[ "$(central_alert)" = "cold_home,ga-b1,ga-d1,tin,closed" ]' ||
+  fail "the closing did not follow: $(central_alert)"
+[ "$(psql_q "SELECT count(*) FROM open_alerts")" = 0 ] || fail "a closed alert is still open centrally"
 for g in $gateways; do stop_gw "$g"; done
 stop_collector c1
 echo "fleet_e2e: ok"
