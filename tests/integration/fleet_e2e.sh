@@ -87,7 +87,8 @@ ctl() { # gateway args...
 gsql() { sqlite3 "$work/$1.db" "$2"; }
 
 # History of gateway $1 from day $2 for $3 days: counters every 15 min
-# with a per-gateway slope, a gauge every hour.
+# with a per-gateway slope (gb's e1 meter replaced on 2026-09-10: an
+# event), a gauge every hour.  Across the end of summer time (2026-10-25).
 history() { # gateway first-day days
   $PY - "$@" <<'PY'
 import sys, datetime, zlib
@@ -95,12 +96,17 @@ g, d0, days = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t0 = datetime.datetime.fromisoformat(d0 + "T00:00:00+00:00")
 base = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 slope = 0.1 + (zlib.crc32(g.encode()) % 7) / 37
+reset = datetime.datetime(2026, 9, 10, 12, tzinfo=datetime.timezone.utc)
+k_reset = int((reset - base).total_seconds()) // 900
 print("channel,time,value")
 for q in range(0, days * 96):
     t = t0 + datetime.timedelta(minutes=15 * q)
     ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
     k = int((t - base).total_seconds()) // 900
-    print(f"e1,{ts},{100 + k * slope:.3f}")
+    e1 = 100 + k * slope
+    if g == "gb" and t >= reset:
+        e1 -= 100 + k_reset * slope - 0.5  # the meter replaced: a reset event
+    print(f"e1,{ts},{e1:.3f}")
     print(f"e2,{ts},{200 + k * slope * 1.5 + (k % 5) * 0.01:.3f}")
     if q % 4 == 0:
         print(f"t0,{ts},{(k % 96) / 8:.1f}")
@@ -112,7 +118,7 @@ start_gw() { # gateway
   before=$(grep -c "uplink: connected" "$work/$g.log" 2>/dev/null || true)
   "$FOYER_BIN/foyerd" --config "$work/$g.conf" 2>> "$work/$g.log" &
   gw_pids[$g]=$!
-  wait_for 15 eval '[ "$(grep -c "uplink: connected" "$work/$g.log")" -gt "${before:-0}" ]' ||
+  wait_for 15 eval '[ "$(grep -c "uplink: connected" "$work/$g.log" 2>/dev/null)" -gt "${before:-0}" ]' ||
     fail "gateway $g did not connect its uplink: $(tail -20 "$work/$g.log")"
 }
 kill_gw() { # gateway: SIGKILL
@@ -136,20 +142,24 @@ all_drained() {
 }
 central_rows() { psql_q "SELECT (SELECT count(*) FROM rollup_hour) + (SELECT count(*) FROM rollup_day)"; }
 
-# Every rollup of every gateway that may leave it against the central
+# Every settled rollup of every gateway that may leave it (a period not
+# over yet, such as this month, is sent once it is) against the central
 # tables: the same keys, the same sums to the Wh, the same counts; no extra
 # central row, no hourly row of e2 (its dwelling has no consent).
 check_central() { # label
-  local g
+  local g now today month
+  now=$(date +%s)
+  today=$(TZ=Europe/Paris date -d "$(TZ=Europe/Paris date +%F)" +%s)
+  month=$(TZ=Europe/Paris date -d "$(TZ=Europe/Paris date +%Y-%m-01)" +%s)
   : > "$work/gw.rollups"
   for g in $gateways; do
     sqlite3 -separator '|' "$work/$g.db" "
       SELECT '$g', c.name, 'hour', r.ts, printf('%.3f', r.sum), r.n FROM rollup_hour r
-        JOIN channels c ON c.id = r.channel WHERE c.name <> 'e2'
+        JOIN channels c ON c.id = r.channel WHERE c.name <> 'e2' AND r.ts + 3600 <= $now
       UNION ALL SELECT '$g', c.name, 'day', r.ts, printf('%.3f', r.sum), r.n FROM rollup_day r
-        JOIN channels c ON c.id = r.channel
+        JOIN channels c ON c.id = r.channel WHERE r.ts < $today
       UNION ALL SELECT '$g', c.name, 'month', r.ts, printf('%.3f', r.sum), r.n FROM rollup_month r
-        JOIN channels c ON c.id = r.channel" >> "$work/gw.rollups"
+        JOIN channels c ON c.id = r.channel WHERE r.ts < $month" >> "$work/gw.rollups"
   done
   psql_q "SELECT gateway_id, channel_id, g, extract(epoch FROM period_start)::bigint,
       to_char(sum, 'FM9999999990.000'), n
@@ -161,12 +171,22 @@ check_central() { # label
     diff "$work/gw.sorted" "$work/central.sorted" | head -20 >&2
     fail "$1: central rollups differ from the gateways' ($(wc -l < "$work/gw.sorted") at the gateways, $(wc -l < "$work/central.sorted") central)"
   fi
-  echo "$1: $(wc -l < "$work/gw.sorted") rollups equal at the gateways and in PostgreSQL"
+  : > "$work/gw.events"
+  for g in $gateways; do
+    sqlite3 -separator '|' "$work/$g.db" "SELECT '$g', e.id, e.ts, e.kind, coalesce(c.name, '')
+      FROM events e LEFT JOIN channels c ON c.id = e.channel" >> "$work/gw.events"
+  done
+  psql_q "SELECT gateway_id, event_id, extract(epoch FROM event_time)::bigint, kind,
+    coalesce(channel_id, '') FROM events" | sort > "$work/central.events"
+  sort -o "$work/gw.events" "$work/gw.events"
+  cmp -s "$work/gw.events" "$work/central.events" ||
+    fail "$1: central events differ: $(diff "$work/gw.events" "$work/central.events" | head)"
+  echo "$1: $(wc -l < "$work/gw.sorted") rollups, $(wc -l < "$work/gw.events") events equal at the gateways and in PostgreSQL"
 }
 
 # ---- 1: history flowing; collector, broker and a gateway SIGKILLed --------
 for g in $gateways; do
-  history "$g" 2026-07-01 80 > "$work/$g.h1.csv"
+  history "$g" 2026-08-10 80 > "$work/$g.h1.csv"
   ctl "$g" import "$work/$g.h1.csv" > /dev/null
   start_gw "$g"
 done
@@ -192,7 +212,7 @@ check_central "SIGKILLs"
 
 # ---- 2: gc cut off from the broker while a week is imported ----------------
 stop_broker
-history gc 2026-09-22 7 > "$work/gc.h2.csv"
+history gc 2026-10-29 7 > "$work/gc.h2.csv"
 ctl gc import "$work/gc.h2.csv" > /dev/null
 wait_for 20 eval '[ "$(gsql gc "SELECT count(*) FROM uplink_dirty WHERE gran < 2")" = 0 ]' ||
   fail "the week was not queued while cut off"
@@ -206,7 +226,7 @@ collector_conf c2
 start_collector c2
 before2=$(metric c2 items_committed_total)
 for g in $gateways; do
-  history "$g" 2026-09-29 5 > "$work/$g.h3.csv"
+  history "$g" 2026-11-05 5 > "$work/$g.h3.csv"
   ctl "$g" import "$work/$g.h3.csv" > /dev/null
 done
 wait_for 60 all_drained || fail "not drained with two collectors"
