@@ -8,7 +8,8 @@
 #      missing, none extra (hourly figures of a dwelling without consent
 #      never reach the centre);
 #   2. a gateway cut off from the broker while a week of history is
-#      imported catches up by itself once the broker is back;
+#      imported catches up by itself once the broker is back; its /metrics
+#      say the outbox's depth and age meanwhile, the items acked after;
 #   3. a second collector sharing the subscription: the same result;
 #   4. an alert opened by a gateway's alert engine reaches open_alerts; its
 #      acknowledgement and closing by hand (foyerctl alerts) follow it.
@@ -35,6 +36,7 @@ start_collector c1
 
 gateways="ga gb gc"
 for g in $gateways; do
+  free_port > "$work/$g.hport"
   cat > "$work/$g.conf" <<CONF
 [foyer]
 database = $work/$g.db
@@ -77,6 +79,10 @@ ack_timeout_s = 3
 batch_items = 50
 max_in_flight = 200
 settle_s = 0
+[http]
+listen = 127.0.0.1
+port = $(cat "$work/$g.hport")
+web_dir = $FOYER_SRC/web
 CONF
 done
 ctl() { # gateway args...
@@ -85,6 +91,16 @@ ctl() { # gateway args...
   "$FOYER_BIN/foyerctl" --config "$work/$g.conf" "$@"
 }
 gsql() { sqlite3 "$work/$1.db" "$2"; }
+# Gateway $1's /metrics in $work/$1.metrics (promtool-checked); a figure.
+gw_scrape() { # gateway
+  curl -sf "http://127.0.0.1:$(cat "$work/$1.hport")/metrics" > "$work/$1.metrics" ||
+    fail "$1: no /metrics"
+  promtool check metrics < "$work/$1.metrics" > "$work/promtool.out" 2>&1 ||
+    fail "$1: promtool: $(cat "$work/promtool.out")"
+}
+gw_metric() { # gateway line-prefix
+  awk -v k="$2" 'index($0, k " ") == 1 { print $2 }' "$work/$1.metrics"
+}
 
 # History of gateway $1 from day $2 for $3 days: counters every 15 min
 # with a per-gateway slope (gb's e1 meter replaced on 2026-09-10: an
@@ -216,9 +232,23 @@ history gc 2026-10-29 7 > "$work/gc.h2.csv"
 ctl gc import "$work/gc.h2.csv" > /dev/null
 wait_for 20 eval '[ "$(gsql gc "SELECT count(*) FROM uplink_dirty WHERE gran < 2")" = 0 ]' ||
   fail "the week was not queued while cut off"
-[ "$(gsql gc "SELECT count(*) FROM uplink_outbox")" -gt 300 ] || fail "nothing waiting for the broker"
+waiting=$(gsql gc "SELECT count(*) FROM uplink_outbox")
+[ "$waiting" -gt 300 ] || fail "nothing waiting for the broker"
+# /metrics says what waits, and since when (the import made it just now).
+gw_scrape gc
+[ "$(gw_metric gc foyer_uplink_outbox_depth)" = "$waiting" ] ||
+  fail "foyer_uplink_outbox_depth: $(grep uplink "$work/gc.metrics")"
+age=$(gw_metric gc foyer_uplink_outbox_oldest_age_seconds)
+[ -n "$age" ] && [ "$age" -ge 0 ] && [ "$age" -lt 60 ] || fail "oldest age: $age"
+[ "$(gw_metric gc foyer_uplink_connected)" = 0 ] || fail "connected without a broker"
+acked0=$(gw_metric gc 'foyer_uplink_items_total{outcome="acked"}')
 start_broker "$port"
 wait_for 60 all_drained || fail "the week was not caught up: $(gsql gc "SELECT count(*) FROM uplink_outbox") waiting"
+gw_scrape gc
+[ "$(gw_metric gc foyer_uplink_outbox_depth)" = 0 ] || fail "depth after the catch-up"
+[ "$(gw_metric gc foyer_uplink_outbox_oldest_age_seconds)" = 0 ] || fail "age after the catch-up"
+[ "$(gw_metric gc 'foyer_uplink_items_total{outcome="acked"}')" -ge $((acked0 + waiting)) ] ||
+  fail "acked: $(grep uplink_items "$work/gc.metrics")"
 check_central "a week cut off"
 
 # ---- 3: two collectors sharing the subscription ---------------------------
