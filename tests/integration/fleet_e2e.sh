@@ -10,7 +10,8 @@
 #   2. a gateway cut off from the broker while a week of history is
 #      imported catches up by itself once the broker is back; its /metrics
 #      say the outbox's depth and age meanwhile, the items acked after;
-#   3. a second collector sharing the subscription: the same result;
+#   3. a second collector sharing the subscription: the same result; device
+#      health (ga's Zigbee sensor) as the gateway's devices table says;
 #   4. an alert opened by a gateway's alert engine reaches open_alerts; its
 #      acknowledgement and closing by hand (foyerctl alerts) follow it.
 set -euo pipefail
@@ -79,12 +80,26 @@ ack_timeout_s = 3
 batch_items = 50
 max_in_flight = 200
 settle_s = 0
+device_every_s = 1
 [http]
 listen = 127.0.0.1
 port = $(cat "$work/$g.hport")
 web_dir = $FOYER_SRC/web
 CONF
 done
+# ga also has a Zigbee sensor on the same broker: device health and its
+# events leave too.
+cat >> "$work/ga.conf" <<CONF
+[mqtt]
+port = $port
+client_id = foyerd-ga-sensors
+[sensor z2m]
+topic = zigbee2mqtt/+
+preset = zigbee2mqtt
+building = ga-b1
+timestamp_field = time
+device.s0 = ga-d1
+CONF
 ctl() { # gateway args...
   local g=$1
   shift
@@ -150,7 +165,10 @@ stop_gw() { # gateway: SIGTERM, must exit 0
   [ "$rc" = 0 ] || fail "gateway $1 exited $rc: $(tail -20 "$work/$1.log")"
 }
 drained() { # gateway: everything settled queued, sent and acked
-  [ "$(gsql "$1" "SELECT (SELECT count(*) FROM uplink_outbox) + (SELECT count(*) FROM uplink_dirty WHERE gran < 2)")" = 0 ]
+  local today
+  today=$(TZ=Europe/Paris date -d "$(TZ=Europe/Paris date +%F)" +%s)
+  [ "$(gsql "$1" "SELECT (SELECT count(*) FROM uplink_outbox) + (SELECT count(*) FROM uplink_dirty
+    WHERE (gran = 0 AND ts + 3600 <= $(date +%s)) OR (gran = 1 AND ts < $today))")" = 0 ]
 }
 all_drained() {
   local g
@@ -259,8 +277,17 @@ for g in $gateways; do
   history "$g" 2026-11-05 5 > "$work/$g.h3.csv"
   ctl "$g" import "$work/$g.h3.csv" > /dev/null
 done
+"$FOYER_BIN/tests/foyer-mqtt-pub" -p "$port" -n 1 -c 30 -q 1 -i pub-e2e > "$work/pub.out" ||
+  fail "sensor publisher: $(cat "$work/pub.out")"
 wait_for 60 all_drained || fail "not drained with two collectors"
 check_central "two collectors"
+# ga's device health as its devices table says, once the last figures left.
+devices_equal() {
+  [ "$(gsql ga "SELECT name || ',' || state || ',' || polls FROM devices ORDER BY name")" = \
+    "$(psql_q "SELECT device || ',' || state || ',' || polls FROM device_health
+      WHERE gateway_id = 'ga' ORDER BY device")" ] && [ -n "$(gsql ga "SELECT 1 FROM devices")" ]
+}
+wait_for 20 devices_equal || fail "device health: gateway $(gsql ga "SELECT name, state, polls FROM devices"), central $(psql_q "SELECT * FROM device_health")"
 [ "$(metric c2 items_committed_total)" -gt "$before2" ] || fail "the second collector took no share"
 stop_collector c2
 
