@@ -55,6 +55,8 @@ enum {
     UST_PURGE_HOURS,
     UST_ALERTS,
     UST_ALERT_MARK,
+    UST_SEQ_RAISE,
+    UST_SEQ_FIRST,
     UST_COUNT_
 };
 
@@ -112,6 +114,13 @@ static const char *const uplink_sql[UST_COUNT_] = {
                    " LEFT JOIN uplink_alerts q ON q.id = a.id"
                    " WHERE q.state IS NULL OR q.state <> a.state ORDER BY a.id LIMIT ?1",
     [UST_ALERT_MARK] = "INSERT OR REPLACE INTO uplink_alerts(id, state) VALUES (?1, ?2)",
+    /* AUTOINCREMENT's counter (SQLite documents that it may be written):
+     * raised, never lowered; its row exists once an item was ever queued. */
+    [UST_SEQ_RAISE] =
+        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'uplink_outbox' AND seq < ?1",
+    [UST_SEQ_FIRST] =
+        "INSERT INTO sqlite_sequence(name, seq) SELECT 'uplink_outbox', ?1"
+        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'uplink_outbox')",
 };
 
 struct store_uplink {
@@ -789,6 +798,30 @@ static int depth_of(sqlite3 *db, sqlite3_stmt *st, int64_t *ret_items, int64_t *
     }
     (void)db;
     return rc;
+}
+
+int store_uplink_seq_floor(struct store_uplink *u, int64_t floor, bool *ret_raised)
+{
+    u->errmsg[0] = '\0';
+    int rc = run(u, u->st[UST_BEGIN]);
+    if (rc < 0)
+        return rc;
+    int changed = 0;
+    for (int i = UST_SEQ_RAISE; rc == 0 && i <= UST_SEQ_FIRST; i++) {
+        sqlite3_bind_int64(u->st[i], 1, floor);
+        rc = run(u, u->st[i]);
+        changed += sqlite3_changes(u->db);
+    }
+    if (rc == 0)
+        rc = run(u, u->st[UST_COMMIT]);
+    if (rc < 0) {
+        (void)sqlite3_step(u->st[UST_ROLLBACK]);
+        sqlite3_reset(u->st[UST_ROLLBACK]);
+        return rc;
+    }
+    if (ret_raised)
+        *ret_raised = changed > 0;
+    return 0;
 }
 
 int store_uplink_depth(struct store_uplink *u, int64_t *ret_items, int64_t *ret_oldest_s)

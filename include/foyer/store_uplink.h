@@ -47,6 +47,7 @@
 #ifndef FOYER_STORE_UPLINK_H
 #define FOYER_STORE_UPLINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,6 +142,14 @@ int store_uplink_delete(struct store_uplink *u, int64_t from_seq, int64_t to_seq
 
 /* How many items from_seq..to_seq are still waiting. */
 int store_uplink_count(struct store_uplink *u, int64_t from_seq, int64_t to_seq, int64_t *ret_n);
+
+/* Make the next seq greater than floor (when it is not already): the
+ * uplink calls it at each start with the wall clock in microseconds, so
+ * that a database restored from a backup, or a new one under the same
+ * gateway_id, never hands out a seq the collector has already seen (it
+ * keeps the row of the greater seq: a reused one would be acked and
+ * ignored).  *ret_raised (when not NULL) says whether it moved. */
+int store_uplink_seq_floor(struct store_uplink *u, int64_t floor, bool *ret_raised);
 
 /* The outbox's depth (items waiting) and the creation time of its oldest
  * item (0 when empty). */

@@ -10,6 +10,8 @@
 #   2. a gateway cut off from the broker while a week of history is
 #      imported catches up by itself once the broker is back; its /metrics
 #      say the outbox's depth and age meanwhile, the items acked after;
+#   2b. a gateway's database restored from a backup, then revised: the
+#      centre takes the revision (no seq reused);
 #   3. a second collector sharing the subscription: the same result; device
 #      health (ga's Zigbee sensor) as the gateway's devices table says;
 #   4. an alert opened by a gateway's alert engine reaches open_alerts; its
@@ -268,6 +270,31 @@ gw_scrape gc
 [ "$(gw_metric gc 'foyer_uplink_items_total{outcome="acked"}')" -ge $((acked0 + waiting)) ] ||
   fail "acked: $(grep uplink_items "$work/gc.metrics")"
 check_central "a week cut off"
+
+# ---- 2b: gc's database restored from a backup ------------------------------
+# A late reading revises an hour of gc (sent, stored centrally); then the
+# database is restored from a backup taken before, and another late reading
+# revises the same hour.  Its items must replace the central rows: seqs
+# handed out after the backup must not come again (the collector keeps the
+# greater seq, and would ack and ignore a reused one).
+late_reading() { # value: gc's outdoor temperature at 2026-09-15T09:30Z
+  printf 'channel,time,value\nt0,2026-09-15T09:30:00Z,%s\n' "$1"
+}
+stop_gw gc
+sqlite3 "$work/gc.db" ".backup '$work/gc.backup'"
+start_gw gc
+late_reading 5.5 > "$work/late1.csv"
+ctl gc import "$work/late1.csv" > /dev/null
+wait_for 30 all_drained || fail "the first late reading was not sent"
+check_central "late reading"
+stop_gw gc
+cp "$work/gc.backup" "$work/gc.db"
+rm -f "$work/gc.db-wal" "$work/gc.db-shm"
+late_reading 9.5 > "$work/late2.csv"
+ctl gc import "$work/late2.csv" > /dev/null
+start_gw gc
+wait_for 30 all_drained || fail "the second late reading was not sent"
+check_central "restored backup"
 
 # ---- 3: two collectors sharing the subscription ---------------------------
 collector_conf c2
