@@ -304,7 +304,7 @@ for g in $gateways; do
   history "$g" 2026-11-05 5 > "$work/$g.h3.csv"
   ctl "$g" import "$work/$g.h3.csv" > /dev/null
 done
-"$FOYER_BIN/tests/foyer-mqtt-pub" -p "$port" -n 1 -c 30 -q 1 -i pub-e2e > "$work/pub.out" ||
+"$FOYER_BIN/tests/foyer-mqtt-pub" -p "$port" -n 1 -c 30 -r 200 -q 1 -i pub-e2e > "$work/pub.out" ||
   fail "sensor publisher: $(cat "$work/pub.out")"
 wait_for 60 all_drained || fail "not drained with two collectors"
 check_central "two collectors"
