@@ -8,7 +8,8 @@
  *    ones are sent, a building's hours are sent;
  *  - a period revised by late data is queued again with a higher seq and
  *    the older unsent item of its key is dropped;
- *  - seqs are never reused, even once the outbox was emptied;
+ *  - seqs are never reused, even once the outbox was emptied; the floor
+ *    the uplink sets at each start raises them, never lowers them;
  *  - events are queued once, in id order; the alert hook's fields;
  *  - every change of an alert's state in the alerts table is queued once
  *    (the engine's, foyerctl's), a mere last_seen is not;
@@ -397,6 +398,34 @@ static void test_alert_states_once(void **state)
     assert_int_equal(harvest(e, now).alerts, 0);
 }
 
+/* The seq floor: raised on an empty outbox never used, never lowered. */
+static void test_seq_floor(void **state)
+{
+    struct uenv *e = *state;
+    struct store_uplink_alert a = {.id = 1,
+                                   .kind = "k",
+                                   .severity = "info",
+                                   .building = "b1",
+                                   .state = "open",
+                                   .opened_s = 1700000000,
+                                   .text_fr = "F",
+                                   .text_en = "E"};
+    int64_t seq = 0;
+    bool raised = false;
+    assert_int_equal(store_uplink_seq_floor(e->u, 5000, &raised), 0);
+    assert_true(raised);
+    assert_int_equal(store_uplink_add_alert(e->u, &a, 1700000000, &seq), 0);
+    assert_int_equal(seq, 5001);
+    assert_int_equal(store_uplink_seq_floor(e->u, 100, &raised), 0);
+    assert_false(raised);
+    assert_int_equal(store_uplink_add_alert(e->u, &a, 1700000000, &seq), 0);
+    assert_int_equal(seq, 5002);
+    assert_int_equal(store_uplink_seq_floor(e->u, 9000, &raised), 0);
+    assert_true(raised);
+    assert_int_equal(store_uplink_add_alert(e->u, &a, 1700000000, &seq), 0);
+    assert_int_equal(seq, 9001);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seq_never_reused_and_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_once_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_states_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_floor, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
