@@ -759,7 +759,8 @@ static int send_places(struct pipe *pp, const struct db_batch_item *items, size_
         struct smap_ent *e;
         bool is_new;
 
-        if (it->type != FLEET_ROLLUP && it->type != FLEET_ALERT)
+        /* An alert of no one building (building null) names none. */
+        if ((it->type != FLEET_ROLLUP && it->type != FLEET_ALERT) || !it->building)
             continue;
         if (!(e = smap_get(&bld, gw, it->building, &is_new)))
             goto out_nomem;

@@ -320,6 +320,11 @@ stop_collector c2
 
 [ "$(psql_q "SELECT count(*) FROM gateway_quality WHERE items_rejected = 0")" = 3 ] ||
   fail "items rejected: $(psql_q "SELECT gateway_id, items_rejected FROM gateway_quality")"
+# Every channel has figures up to the same day: none is silent (e2's hours
+# never leave its gateway: its days alone must not make it look silent).
+[ "$(psql_q "SELECT string_agg(gateway_id || ':' || channels_silent, ' ' ORDER BY gateway_id)
+  FROM gateway_quality")" = "ga:0 gb:0 gc:0" ] ||
+  fail "silent channels: $(psql_q "SELECT gateway_id, channel_id, last_start FROM channels ORDER BY 1, 2")"
 
 # ---- 4: an alert of ga's engine, then acknowledged and closed by hand ------
 # The last 45 closed hours of ga-d1 at 14 degC: cold_home (as alerts_cli).
