@@ -122,10 +122,11 @@ gw_metric() { # gateway line-prefix
 # History of gateway $1 from day $2 for $3 days: counters every 15 min
 # with a per-gateway slope (gb's e1 meter replaced on 2026-09-10: an
 # event), a gauge every hour.  Across the end of summer time (2026-10-25).
-history() { # gateway first-day days
+history() { # gateway first-day days [until-epoch]
   $PY - "$@" <<'PY'
 import sys, datetime, zlib
 g, d0, days = sys.argv[1], sys.argv[2], int(sys.argv[3])
+end = datetime.datetime.fromtimestamp(int(sys.argv[4]), datetime.timezone.utc) if len(sys.argv) > 4 else None
 t0 = datetime.datetime.fromisoformat(d0 + "T00:00:00+00:00")
 base = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 slope = 0.1 + (zlib.crc32(g.encode()) % 7) / 37
@@ -134,6 +135,8 @@ k_reset = int((reset - base).total_seconds()) // 900
 print("channel,time,value")
 for q in range(0, days * 96):
     t = t0 + datetime.timedelta(minutes=15 * q)
+    if end and t > end:
+        break
     ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
     k = int((t - base).total_seconds()) // 900
     e1 = 100 + k * slope
@@ -356,6 +359,15 @@ ctl ga alerts close "$id" > /dev/null
 wait_for 20 eval '[ "$(central_alert)" = "cold_home,ga-b1,ga-d1,tin,closed" ]' ||
   fail "the closing did not follow: $(central_alert)"
 [ "$(psql_q "SELECT count(*) FROM open_alerts")" = 0 ] || fail "a closed alert is still open centrally"
+
+# ---- 5: live figures: gb's last two days up to the last hour ---------------
+# Its consented e1 and its building's t0 send hours up to the last one, e2
+# (no consent) days up to yesterday: still, no channel of gb is silent.
+history gb "$(date -u -d '2 days ago' +%F)" 3 $(($(date +%s) / 3600 * 3600 - 3600)) > "$work/gb.live.csv"
+ctl gb import "$work/gb.live.csv" > /dev/null
+wait_for 30 all_drained || fail "live figures not drained"
+[ "$(psql_q "SELECT channels_silent FROM gateway_quality WHERE gateway_id = 'gb'")" = 0 ] ||
+  fail "live: silent channels of gb: $(psql_q "SELECT channel_id, last_start FROM channels WHERE gateway_id = 'gb' ORDER BY 1")"
 for g in $gateways; do stop_gw "$g"; done
 stop_collector c1
 echo "fleet_e2e: ok"
