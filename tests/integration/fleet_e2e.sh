@@ -89,6 +89,8 @@ port = $(cat "$work/$g.hport")
 web_dir = $FOYER_SRC/web
 CONF
 done
+# gc speaks MQTT 3.1.1 to the broker (the collectors MQTT 5).
+sed -i '/^\[uplink\]/a protocol = 311' "$work/gc.conf"
 # ga also has a Zigbee sensor on the same broker: device health and its
 # events leave too.
 cat >> "$work/ga.conf" <<CONF
@@ -248,6 +250,7 @@ kill_gw gb
 start_gw gb
 wait_for 60 all_drained || fail "not drained: $(for g in $gateways; do gsql "$g" "SELECT count(*) FROM uplink_outbox"; done | tr '\n' ' ')"
 check_central "SIGKILLs"
+grep -q "uplink: connected .*(MQTT 3.1.1)" "$work/gc.log" || fail "gc did not use MQTT 3.1.1"
 
 # ---- 2: gc cut off from the broker while a week is imported ----------------
 stop_broker
