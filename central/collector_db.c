@@ -10,7 +10,7 @@
  *   buildings(gateway_id, building_id PK, first_seen)
  *   dwellings(gateway_id, dwelling_id PK, building_id, first_seen)
  *   channels(gateway_id, channel_id PK, building_id, dwelling_id, quantity,
- *            kind, unit, seq, last_start)       as learned from the rollups
+ *            kind, unit, seq, last_start, last_end) as learned from the rollups
  *   rollup_hour, rollup_day, rollup_month(gateway_id, channel_id,
  *            period_start PK, start_local, local_day, building_id,
  *            dwelling_id, quantity, kind, unit, sum, n, min, max, seq,
@@ -18,7 +18,8 @@
  *                                               period_start (UTC)
  *   events(gateway_id, event_id, event_time PK, kind, channel_id, device,
  *          detail, value, seq, stored_at)      partitioned by month of event_time
- *   alerts(gateway_id, alert_id PK, kind, severity, building_id, dwelling_id,
+ *   alerts(gateway_id, alert_id PK, kind, severity, building_id (null: no
+ *          one building), dwelling_id,
  *          channel_id, state, opened_at, acknowledged_at, closed_at,
  *          text_fr, text_en, seq, stored_at)
  *   device_health(gateway_id, device PK, state, since, polls, errors,
@@ -169,6 +170,29 @@ static const char *const migrations[] = {
     "CREATE VIEW open_alerts AS SELECT gateway_id, alert_id, building_id, dwelling_id,"
     " channel_id, kind, severity, state, opened_at, acknowledged_at, text_fr, text_en,"
     " now() - opened_at AS open_for FROM alerts WHERE state <> 'closed';",
+    /* 2: an alert may concern no one building (a device serving several,
+     * the gateway itself): the gateway sends "building": null. */
+    "ALTER TABLE alerts ALTER COLUMN building_id DROP NOT NULL;",
+    /* 3: a channel's latest figure is judged by its period's end, not its
+     * start: a dwelling without consent sends days only (its hours never
+     * leave its gateway), whose latest start is a day and more behind the
+     * hours of the others; by starts it looked silent most of every day. */
+    "ALTER TABLE channels ADD COLUMN last_end timestamptz;"
+    "UPDATE channels SET last_end = last_start;"
+    "CREATE OR REPLACE VIEW gateway_quality AS SELECT g.gateway_id, g.last_seen AS last_item_at,"
+    " g.max_seq, g.items_received, g.items_rejected,"
+    " (SELECT max(c.last_start) FROM channels c WHERE c.gateway_id = g.gateway_id)"
+    " AS latest_period,"
+    " (SELECT count(*) FROM channels c WHERE c.gateway_id = g.gateway_id) AS channels,"
+    " (SELECT count(*) FROM channels c WHERE c.gateway_id = g.gateway_id AND c.last_end <"
+    " (SELECT max(c2.last_end) FROM channels c2 WHERE c2.gateway_id = g.gateway_id)"
+    " - interval '1 day') AS channels_silent,"
+    " (SELECT coalesce(sum(x.missing), 0) FROM (SELECT h.channel_id,"
+    " extract(epoch FROM max(h.period_start) - min(h.period_start)) / 3600 + 1 - count(*)"
+    " AS missing FROM rollup_hour h WHERE h.gateway_id = g.gateway_id AND h.period_start >="
+    " (SELECT max(c3.last_start) FROM channels c3 WHERE c3.gateway_id = g.gateway_id)"
+    " - interval '7 days' GROUP BY h.channel_id) x)::bigint AS hour_gaps_7d"
+    " FROM gateways g;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -226,7 +250,8 @@ static const struct {
     /* A channel's attributes follow its newest item; last_start only grows. */
     {"up_channel",
      "INSERT INTO channels AS c (gateway_id, channel_id, building_id, dwelling_id, quantity, kind,"
-     " unit, seq, last_start) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9::bigint))"
+     " unit, seq, last_start, last_end) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+     " to_timestamp($9::bigint), to_timestamp($10::bigint))"
      " ON CONFLICT (gateway_id, channel_id) DO UPDATE SET"
      " building_id = CASE WHEN c.seq < excluded.seq THEN excluded.building_id"
      " ELSE c.building_id END,"
@@ -236,7 +261,9 @@ static const struct {
      " kind = CASE WHEN c.seq < excluded.seq THEN excluded.kind ELSE c.kind END,"
      " unit = CASE WHEN c.seq < excluded.seq THEN excluded.unit ELSE c.unit END,"
      " seq = greatest(c.seq, excluded.seq), last_start = greatest(c.last_start,"
-     " excluded.last_start) WHERE c.seq < excluded.seq OR c.last_start < excluded.last_start"},
+     " excluded.last_start), last_end = greatest(c.last_end, excluded.last_end)"
+     " WHERE c.seq < excluded.seq OR c.last_start < excluded.last_start"
+     " OR c.last_end IS NULL OR c.last_end < excluded.last_end"},
     {"up_building",
      "INSERT INTO buildings (gateway_id, building_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"},
     {"up_dwelling", "INSERT INTO dwellings (gateway_id, dwelling_id, building_id)"
@@ -417,10 +444,17 @@ out_rollback:
 
 /* A small string map of one batch: dedupes buildings, dwellings and
  * channels (one statement each per batch, not per item). */
+/* The length of a period of each granularity, for a channel's latest end
+ * (channels.last_end, for the silent channels of gateway_quality): a day
+ * of 24 hours (23 or 25 at a DST change: an hour off, against the view's
+ * day of tolerance), a month of 28 days (never the latest: days are sent). */
+static const int64_t gran_min_s[FLEET_GRAN_COUNT_] = {3600, 86400, 28 * 86400};
+
 struct smap_ent {
     char *key; /* NULL: free slot */
     size_t idx;
     int64_t max_start_s;
+    int64_t max_end_s; /* the latest period end: an hour's, a day's, a month's */
 };
 struct smap {
     struct smap_ent *e;
@@ -755,7 +789,8 @@ static int send_places(struct pipe *pp, const struct db_batch_item *items, size_
         struct smap_ent *e;
         bool is_new;
 
-        if (it->type != FLEET_ROLLUP && it->type != FLEET_ALERT)
+        /* An alert of no one building (building null) names none. */
+        if ((it->type != FLEET_ROLLUP && it->type != FLEET_ALERT) || !it->building)
             continue;
         if (!(e = smap_get(&bld, gw, it->building, &is_new)))
             goto out_nomem;
@@ -785,6 +820,8 @@ static int send_places(struct pipe *pp, const struct db_batch_item *items, size_
             e->idx = i;
         if (is_new || e->max_start_s < it->start_s)
             e->max_start_s = it->start_s;
+        if (is_new || e->max_end_s < it->start_s + gran_min_s[it->gran])
+            e->max_end_s = it->start_s + gran_min_s[it->gran];
     }
     for (size_t i = 0; i < chn.cap && r == 0; i++) {
         const struct smap_ent *e = &chn.e[i];
@@ -803,6 +840,7 @@ static int send_places(struct pipe *pp, const struct db_batch_item *items, size_
         p_str(&p, it->unit);
         p_int(&p, (int64_t)it->seq);
         p_int(&p, e->max_start_s);
+        p_int(&p, e->max_end_s);
         r = pipe_send(pp, "up_channel", &p);
     }
     smap_free(&bld);

@@ -295,7 +295,9 @@ static bool decode_alert(struct dec *d, struct fleet_item *it)
     return get_int(d, "id", false, 0, &it->id) &&
            get_str(d, "kind", false, FLEET_ID_MAX, &it->kind) &&
            get_str(d, "severity", false, FLEET_ID_MAX, &it->severity) &&
-           get_str(d, "building", false, FLEET_ID_MAX, &it->building) &&
+           /* null: an alert of no one building (a bus serving several, a
+            * gateway's own trouble), as the gateway's alerts table has. */
+           get_str(d, "building", true, FLEET_ID_MAX, &it->building) &&
            get_str(d, "dwelling", true, FLEET_ID_MAX, &it->dwelling) &&
            get_str(d, "channel", true, FLEET_ID_MAX, &it->channel) &&
            get_str(d, "state", false, 16, &it->state) && one_of(d, "state", it->state, states) &&

@@ -14,3 +14,7 @@ add_test(NAME test_collector_item COMMAND test_collector_item)
 foyer_script_test(collector_pg)
 foyer_script_test(collector_config)
 foyer_script_test(collector_tls)
+
+# The fleet end to end: three real foyerd gateways, a real broker, the
+# collector and PostgreSQL, with SIGKILLs (issue 16).
+foyer_script_test(fleet_e2e)

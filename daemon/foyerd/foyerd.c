@@ -292,6 +292,18 @@ static void http_snapshot(void *ctx, struct http_snapshot *ret)
         }
     }
     pthread_mutex_unlock(&d->health_lock);
+    /* Started before the server, stopped after it (reload, stop). */
+    ret->uplink_enabled = d->cfg->uplink.enabled;
+    if (fleet_uplink) {
+        struct uplink_stats us;
+        uplink_get_stats(fleet_uplink, &us);
+        ret->uplink_connected = us.connected;
+        ret->uplink_queued = us.queued;
+        ret->uplink_sent = us.sent;
+        ret->uplink_resent = us.resent;
+        ret->uplink_acked = us.acked;
+        ret->uplink_rejected = us.rejected;
+    }
 }
 
 /* Start the HTTP server when the config has [http]; a server that cannot
@@ -683,9 +695,9 @@ int main(int argc, char **argv)
     if (start_drivers(&d) < 0)
         exit_code = 1;
     summaries_start(d.cfg); /* summaries-and-push */
+    uplink_begin(d.cfg);    /* before the server, whose snapshot reads it */
     http_start(&d);
     alerts_start(d.cfg);
-    uplink_begin(d.cfg);
 
     char summary[256];
     config_summary(d.cfg, summary, sizeof(summary));

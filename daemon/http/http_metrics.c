@@ -25,6 +25,8 @@
 
 #include "foyer/alerts.h"
 #include "foyer/limits.h"
+#include "foyer/store_uplink.h"
+#include "foyer/timeutil.h"
 #include "http_srv.h"
 
 /* Weak, as the server's references to the route tables: a build without
@@ -273,6 +275,33 @@ int http_metrics_metrics(const struct http_request *req, struct http_response *r
         "Problem reports filed from the tablets.", ps.reports_opened);
     one(b, "foyer_http_page_reports_closed_total", "counter",
         "Problem reports closed from the ambassador page.", ps.reports_closed);
+
+    /* The fleet uplink: its outbox as the database holds it (as the push
+     * outbox's), its thread's counters since it started. */
+    int64_t up_items, up_oldest_s;
+    if (s.uplink_enabled && store_uplink_read_depth(req->ro, &up_items, &up_oldest_s) == 0) {
+        head(b, "foyer_uplink_outbox_depth", "gauge",
+             "Uplink items waiting for the central collector's ack (in the database).");
+        (void)http_buf_printf(b, "foyer_uplink_outbox_depth %" PRId64 "\n", up_items);
+        int64_t age_s = up_oldest_s > 0 ? tu_now_s() - up_oldest_s : 0;
+        head(b, "foyer_uplink_outbox_oldest_age_seconds", "gauge",
+             "Age of the oldest uplink item waiting, 0 when none waits.");
+        (void)http_buf_printf(b, "foyer_uplink_outbox_oldest_age_seconds %" PRId64 "\n",
+                              age_s > 0 ? age_s : 0);
+    }
+    if (s.uplink_enabled) {
+        head(b, "foyer_uplink_items_total", "counter",
+             "Uplink items since the uplink started, by outcome (acked: after the collector's "
+             "commit).");
+        static const char *const uout[] = {"queued", "sent", "resent", "acked", "rejected"};
+        const uint64_t uv[] = {s.uplink_queued, s.uplink_sent, s.uplink_resent, s.uplink_acked,
+                               s.uplink_rejected};
+        for (size_t i = 0; i < sizeof(uv) / sizeof(uv[0]); i++)
+            (void)http_buf_printf(b, "foyer_uplink_items_total{outcome=\"%s\"} %" PRIu64 "\n",
+                                  uout[i], uv[i]);
+        head(b, "foyer_uplink_connected", "gauge", "1 while connected to the central broker.");
+        (void)http_buf_printf(b, "foyer_uplink_connected %d\n", s.uplink_connected ? 1 : 0);
+    }
 
     head(b, "foyer_http_requests_total", "counter", "HTTP requests answered, by route and status.");
     http_server_each_count(req, count_line, b);

@@ -8,11 +8,11 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c, the fleet
  * uplink's tables store_uplink.c.  What they share is store_int.h.
  *
- * SCHEMA (version 9, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 10, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
  * version 7 alerts, version 8 the uplink tables, version 9 tenancies, consents
- * and access_log)
+ * and access_log, version 10 uplink_alerts)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -172,6 +172,12 @@
  *       "foyerctl".  Never a figure.  Rows older than
  *       FOYER_ACCESS_LOG_DAYS are deleted as rows are appended, through
  *       daemon/store/store_access.c.
+ *   uplink_alerts(id INTEGER PRIMARY KEY, state)                  [version 10]
+ *       The state of each alert (alerts.id, alerts.state) the uplink last
+ *       queued: an alert whose state differs (or has no row) changed since
+ *       and is queued again.  Written by the uplink thread as the other
+ *       uplink tables; the alert engine and foyerctl alerts know nothing
+ *       of it.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -332,8 +338,8 @@ static const char *const schema_v7[] = {
 static const char *const schema_v8[] = {
     "CREATE TABLE IF NOT EXISTS uplink_dirty(gran INTEGER NOT NULL, ts INTEGER NOT NULL,"
     " channel INTEGER NOT NULL, PRIMARY KEY(gran, ts, channel)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS uplink_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,"
-    " key TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS uplink_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " type TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL,"
     " sent INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS uplink_outbox_key ON uplink_outbox(key)",
     "CREATE TABLE IF NOT EXISTS uplink_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -362,10 +368,18 @@ static const char *const schema_v9[] = {
     NULL,
 };
 
+/* Version 10: what the uplink last queued of each alert, so that every
+ * state change of the alerts table (the engine's, foyerctl alerts') reaches
+ * the outbox without the alert engine knowing of the uplink. */
+static const char *const schema_v10[] = {
+    "CREATE TABLE IF NOT EXISTS uplink_alerts(id INTEGER PRIMARY KEY, state INTEGER NOT NULL)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
                                                 schema_v5, schema_v6, schema_v7, schema_v8,
-                                                schema_v9};
+                                                schema_v9, schema_v10};
 
 int store_sqlite_errno(int rc)
 {

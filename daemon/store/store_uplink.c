@@ -1,11 +1,11 @@
 /*
  * store_uplink.c - the uplink tables (uplink_dirty, uplink_outbox,
- * uplink_state), written by the uplink thread on a connection of its own:
+ * uplink_state, uplink_alerts), written by the uplink thread on a connection of its own:
  * include/foyer/store_uplink.h says what is queued and why this thread owns
  * them, daemon/store/store.c describes the tables.
  *
- * In: the dirty rollup keys store_ingest() notes, the events and devices
- * tables, alerts handed over.  Out: items in seq order for the uplink to
+ * In: the dirty rollup keys store_ingest() notes, the events, devices and
+ * alerts tables.  Out: items in seq order for the uplink to
  * publish; deletions when the collector acks.  Every statement is prepared
  * once at open and reset after use, so no read transaction stays open
  * between calls.  Item bodies are built with jansson, the JSON the
@@ -53,6 +53,10 @@ enum {
     UST_COUNT,
     UST_DEPTH,
     UST_PURGE_HOURS,
+    UST_ALERTS,
+    UST_ALERT_MARK,
+    UST_SEQ_RAISE,
+    UST_SEQ_FIRST,
     UST_COUNT_
 };
 
@@ -103,6 +107,20 @@ static const char *const uplink_sql[UST_COUNT_] = {
     [UST_PURGE_HOURS] = "DELETE FROM uplink_outbox WHERE type = 'rollup'"
                         " AND json_extract(body, '$.gran') = 'hour'"
                         " AND json_extract(body, '$.dwelling') = ?1",
+    /* Alerts whose state is not the one last queued (or never queued):
+     * opened, acknowledged or closed since, by the engine or by hand. */
+    [UST_ALERTS] = "SELECT a.id, a.kind, a.severity, a.building, a.dwelling, a.channel, a.state,"
+                   " a.opened, a.acked, a.closed, a.text_fr, a.text_en FROM alerts a"
+                   " LEFT JOIN uplink_alerts q ON q.id = a.id"
+                   " WHERE q.state IS NULL OR q.state <> a.state ORDER BY a.id LIMIT ?1",
+    [UST_ALERT_MARK] = "INSERT OR REPLACE INTO uplink_alerts(id, state) VALUES (?1, ?2)",
+    /* AUTOINCREMENT's counter (SQLite documents that it may be written):
+     * raised, never lowered; its row exists once an item was ever queued. */
+    [UST_SEQ_RAISE] =
+        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'uplink_outbox' AND seq < ?1",
+    [UST_SEQ_FIRST] =
+        "INSERT INTO sqlite_sequence(name, seq) SELECT 'uplink_outbox', ?1"
+        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'uplink_outbox')",
 };
 
 struct store_uplink {
@@ -497,6 +515,99 @@ static int backfill_step(struct store_uplink *u, int64_t after, struct store_upl
     return rc;
 }
 
+/* The protocol's alert item of a (NULL when out of memory). */
+static json_t *alert_item(const struct store_uplink_alert *a)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "type", json_string("alert"));
+        json_object_set_new(o, "id", json_integer(a->id));
+        json_object_set_new(o, "kind", json_string(a->kind ? a->kind : ""));
+        json_object_set_new(o, "severity", json_string(a->severity ? a->severity : ""));
+        json_object_set_new(o, "building", a->building ? json_string(a->building) : json_null());
+        json_object_set_new(o, "dwelling", a->dwelling ? json_string(a->dwelling) : json_null());
+        json_object_set_new(o, "channel", a->channel ? json_string(a->channel) : json_null());
+        json_object_set_new(o, "state", json_string(a->state ? a->state : "open"));
+        json_object_set_new(o, "opened_s", json_integer(a->opened_s));
+        json_object_set_new(o, "acknowledged_s",
+                            a->acknowledged_s ? json_integer(a->acknowledged_s) : json_null());
+        json_object_set_new(o, "closed_s", a->closed_s ? json_integer(a->closed_s) : json_null());
+        json_object_set_new(o, "text_fr", json_string(a->text_fr ? a->text_fr : ""));
+        json_object_set_new(o, "text_en", json_string(a->text_en ? a->text_en : ""));
+    }
+    return o;
+}
+
+static int64_t int_or_zero(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, col);
+}
+
+static const char *text_col(sqlite3_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(st, col);
+}
+
+/* Queue the alerts whose state changed since they were last queued (at
+ * most FOYER_UPLINK_HARVEST_MAX), and remember the state queued.
+ * *ret_n gets how many. */
+static int harvest_alerts(struct store_uplink *u, int64_t now_s, struct store_uplink_harvest *h,
+                          int *ret_n)
+{
+    static const char *const state_name[] = {"open", "acknowledged", "closed"};
+    sqlite3_stmt *sel = u->st[UST_ALERTS];
+    struct changed {
+        int64_t id, state;
+        json_t *o;
+    } *ch = calloc(FOYER_UPLINK_HARVEST_MAX, sizeof(*ch));
+    size_t n = 0;
+    int src, rc;
+
+    if (!ch)
+        return -ENOMEM;
+    sqlite3_bind_int64(sel, 1, FOYER_UPLINK_HARVEST_MAX);
+    while ((src = sqlite3_step(sel)) == SQLITE_ROW) {
+        int64_t state = sqlite3_column_int64(sel, 6);
+        struct store_uplink_alert a = {
+            .id = sqlite3_column_int64(sel, 0),
+            .kind = text_col(sel, 1),
+            .severity = text_col(sel, 2),
+            .building = text_col(sel, 3),
+            .dwelling = text_col(sel, 4),
+            .channel = text_col(sel, 5),
+            .state = state >= 0 && state <= 2 ? state_name[state] : "open",
+            .opened_s = sqlite3_column_int64(sel, 7),
+            .acknowledged_s = int_or_zero(sel, 8),
+            .closed_s = int_or_zero(sel, 9),
+            .text_fr = text_col(sel, 10),
+            .text_en = text_col(sel, 11),
+        };
+        ch[n++] = (struct changed){a.id, state, alert_item(&a)};
+    }
+    rc = src == SQLITE_DONE ? 0 : fail(u, src);
+    sqlite3_reset(sel);
+    for (size_t i = 0; i < n; i++) {
+        char key[40];
+        (void)snprintf(key, sizeof(key), "alert:%lld", (long long)ch[i].id);
+        if (rc == 0) {
+            rc = enqueue(u, "alert", key, ch[i].o, now_s, h);
+            h->alerts += rc == 0;
+        } else {
+            json_decref(ch[i].o);
+        }
+        if (rc == 0) {
+            sqlite3_stmt *mark = u->st[UST_ALERT_MARK];
+            sqlite3_bind_int64(mark, 1, ch[i].id);
+            sqlite3_bind_int64(mark, 2, ch[i].state);
+            rc = run(u, mark);
+        }
+    }
+    free(ch);
+    if (rc == 0)
+        *ret_n = (int)n;
+    return rc;
+}
+
 int store_uplink_harvest(struct store_uplink *u, const struct foyer_config *cfg, int64_t now_s,
                          struct store_uplink_harvest *ret)
 {
@@ -526,7 +637,7 @@ int store_uplink_harvest(struct store_uplink *u, const struct foyer_config *cfg,
         /* Full: everything waits where it is (dirty keys, the cursor). */
         h.more = -1;
     } else if (rc == 0) {
-        int n_ev = 0, taken = 0;
+        int n_ev = 0, n_al = 0, taken = 0;
         /* The history is marked whole before any key is taken: a key taken
          * before its channel's backfill would be queued twice. */
         if (backfill >= 0)
@@ -548,7 +659,10 @@ int store_uplink_harvest(struct store_uplink *u, const struct foyer_config *cfg,
             rc = harvest_events(u, event_id, now_s, &h, &n_ev);
         if (rc == 0 && backfill < 0 && now_s - devices_ts >= cfg->uplink.device_every_s)
             rc = harvest_devices(u, devices_ts, now_s, &h);
-        h.more = backfill >= 0 || taken >= FOYER_UPLINK_HARVEST_MAX || n_ev >= 128;
+        if (rc == 0 && backfill < 0)
+            rc = harvest_alerts(u, now_s, &h, &n_al);
+        h.more = backfill >= 0 || taken >= FOYER_UPLINK_HARVEST_MAX || n_ev >= 128 ||
+                 n_al >= FOYER_UPLINK_HARVEST_MAX;
     }
     if (rc == 0)
         rc = run(u, u->st[UST_COMMIT]);
@@ -591,23 +705,7 @@ int store_uplink_add_alert(struct store_uplink *u, const struct store_uplink_ale
                            int64_t now_s, int64_t *ret_seq)
 {
     char key[40];
-    json_t *o = json_object();
-    if (o) {
-        json_object_set_new(o, "type", json_string("alert"));
-        json_object_set_new(o, "id", json_integer(a->id));
-        json_object_set_new(o, "kind", json_string(a->kind ? a->kind : ""));
-        json_object_set_new(o, "severity", json_string(a->severity ? a->severity : ""));
-        json_object_set_new(o, "building", a->building ? json_string(a->building) : json_null());
-        json_object_set_new(o, "dwelling", a->dwelling ? json_string(a->dwelling) : json_null());
-        json_object_set_new(o, "channel", a->channel ? json_string(a->channel) : json_null());
-        json_object_set_new(o, "state", json_string(a->state ? a->state : "open"));
-        json_object_set_new(o, "opened_s", json_integer(a->opened_s));
-        json_object_set_new(o, "acknowledged_s",
-                            a->acknowledged_s ? json_integer(a->acknowledged_s) : json_null());
-        json_object_set_new(o, "closed_s", a->closed_s ? json_integer(a->closed_s) : json_null());
-        json_object_set_new(o, "text_fr", json_string(a->text_fr ? a->text_fr : ""));
-        json_object_set_new(o, "text_en", json_string(a->text_en ? a->text_en : ""));
-    }
+    json_t *o = alert_item(a);
     (void)snprintf(key, sizeof(key), "alert:%lld", (long long)a->id);
     u->errmsg[0] = '\0';
     int rc = run(u, u->st[UST_BEGIN]);
@@ -700,6 +798,30 @@ static int depth_of(sqlite3 *db, sqlite3_stmt *st, int64_t *ret_items, int64_t *
     }
     (void)db;
     return rc;
+}
+
+int store_uplink_seq_floor(struct store_uplink *u, int64_t floor, bool *ret_raised)
+{
+    u->errmsg[0] = '\0';
+    int rc = run(u, u->st[UST_BEGIN]);
+    if (rc < 0)
+        return rc;
+    int changed = 0;
+    for (int i = UST_SEQ_RAISE; rc == 0 && i <= UST_SEQ_FIRST; i++) {
+        sqlite3_bind_int64(u->st[i], 1, floor);
+        rc = run(u, u->st[i]);
+        changed += sqlite3_changes(u->db);
+    }
+    if (rc == 0)
+        rc = run(u, u->st[UST_COMMIT]);
+    if (rc < 0) {
+        (void)sqlite3_step(u->st[UST_ROLLBACK]);
+        sqlite3_reset(u->st[UST_ROLLBACK]);
+        return rc;
+    }
+    if (ret_raised)
+        *ret_raised = changed > 0;
+    return 0;
 }
 
 int store_uplink_depth(struct store_uplink *u, int64_t *ret_items, int64_t *ret_oldest_s)

@@ -60,6 +60,8 @@
 #define UL_NET_WAIT_MS        200
 #define UL_STOP_GRACE_MS      500
 #define UL_ERR_NO_CONNACK     (-1000)
+/* The seq floor at each start: the wall clock in microseconds. */
+#define UL_SEQ_PER_S 1000000LL
 /* A database error is retried after this long, not in a tight loop. */
 #define UL_DB_RETRY_MS 2000
 
@@ -605,7 +607,7 @@ static void *uplink_main(void *arg)
                 db_retry_ms = now_ms + UL_DB_RETRY_MS;
                 harvest_more = false;
             } else {
-                atomic_fetch_add(&u->queued, h.rollups + h.events + h.devices);
+                atomic_fetch_add(&u->queued, h.rollups + h.events + h.devices + h.alerts);
                 atomic_fetch_add(&u->withheld, h.withheld);
                 harvest_more = h.more > 0;
                 if (h.more < 0 && !full)
@@ -770,6 +772,15 @@ struct uplink *uplink_start(const struct foyer_config *cfg, int *ret_err)
     if (withheld > 0)
         log_info("uplink: %lld hourly items of dwellings without consent withdrawn from the outbox",
                  (long long)withheld);
+    /* Seqs above the clock in microseconds (store_uplink_seq_floor() says
+     * why): at most a million items a second keep them ahead of any seq
+     * handed out before a restore. */
+    rc = store_uplink_seq_floor(u->db, tu_now_s() * UL_SEQ_PER_S, NULL);
+    if (rc < 0) {
+        log_err("uplink: %s: cannot set the next sequence number: %s", cfg->database,
+                store_uplink_errmsg(u->db));
+        goto out_free;
+    }
     mosquitto_lib_init();
     u->lib_init = true;
     rc = setup_client(u);

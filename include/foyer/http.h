@@ -58,6 +58,10 @@ struct http_snapshot {
     /* MQTT: connections to the broker made (the first, and each reconnect,
      * over reloads too) */
     uint64_t mqtt_connections;
+    /* fleet uplink: configured ([uplink]); its thread's counters since it
+     * started (uplink_get_stats(); zeros when it does not run) */
+    bool uplink_enabled, uplink_connected;
+    uint64_t uplink_queued, uplink_sent, uplink_resent, uplink_acked, uplink_rejected;
 };
 
 /* Fill *ret (zeroed by the caller); called on a server thread, any time:

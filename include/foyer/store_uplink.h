@@ -27,21 +27,17 @@
  *   - events: every events row, in id order, past a cursor;
  *   - device health: the devices updated since the last look, at most
  *     every device_every_s;
- *   - alerts: store_uplink_add_alert() (HOOK below).
+ *   - alerts: every alert whose state (open, acknowledged, closed) is not
+ *     the one last queued, remembered in uplink_alerts: what the alert
+ *     engine opens or closes and what foyerctl alerts acknowledges or
+ *     closes, without either knowing of the uplink (key "alert:ID": a
+ *     later state replaces an earlier one still waiting);
  *   Queuing an item deletes the item of the same key still in the outbox,
  *   sent or not: the newer item carries the whole figure, and the
  *   collector's apply rule (greater seq wins) makes the older one useless.
  *   Beyond FOYER_UPLINK_OUTBOX_MAX items waiting, nothing is queued: the
  *   keys wait in uplink_dirty (one per period) and the events behind their
  *   cursor, so the outbox stays bounded and nothing is lost.
- *
- * HOOK FOR ALERTS
- *   The alerts table is being written on another branch.  Until it lands,
- *   store_uplink_add_alert() queues one alert item with the protocol's
- *   fields.  Once it exists, the harvest should read it like events: rows
- *   changed past a cursor in uplink_state (a new column), each queued with
- *   store_uplink_add_alert()'s encoding, key "alert:ID" (a later state
- *   replaces an earlier unsent one).
  *
  * One handle, one thread: not thread-safe.  Functions return 0 or -errno
  * (-EBUSY locked, -ENOSPC disk full, -ENOMEM, -EIO) and
@@ -51,6 +47,7 @@
 #ifndef FOYER_STORE_UPLINK_H
 #define FOYER_STORE_UPLINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +77,7 @@ struct store_uplink_harvest {
     uint64_t withheld; /* hourly figures of dwellings without consent, not queued */
     uint64_t events;   /* event items queued */
     uint64_t devices;  /* device items queued */
+    uint64_t alerts;   /* alert items queued (a state changed) */
     uint64_t replaced; /* older items of the same key dropped from the outbox */
     uint64_t backfill; /* channels whose stored history was marked to send */
     int more;          /* 1: more is waiting (call again soon); 0 none; -1 the outbox is full */
@@ -121,7 +119,8 @@ struct store_uplink_alert {
 };
 
 /* Queue an alert item (key "alert:ID", replacing an earlier one still
- * waiting), in a transaction of its own.  *ret_seq (when not NULL) gets its
+ * waiting), in a transaction of its own, whatever uplink_alerts says (the
+ * harvest queues the alerts table's changes by itself).  *ret_seq (when not NULL) gets its
  * seq. */
 int store_uplink_add_alert(struct store_uplink *u, const struct store_uplink_alert *a,
                            int64_t now_s, int64_t *ret_seq);
@@ -143,6 +142,14 @@ int store_uplink_delete(struct store_uplink *u, int64_t from_seq, int64_t to_seq
 
 /* How many items from_seq..to_seq are still waiting. */
 int store_uplink_count(struct store_uplink *u, int64_t from_seq, int64_t to_seq, int64_t *ret_n);
+
+/* Make the next seq greater than floor (when it is not already): the
+ * uplink calls it at each start with the wall clock in microseconds, so
+ * that a database restored from a backup, or a new one under the same
+ * gateway_id, never hands out a seq the collector has already seen (it
+ * keeps the row of the greater seq: a reused one would be acked and
+ * ignored).  *ret_raised (when not NULL) says whether it moved. */
+int store_uplink_seq_floor(struct store_uplink *u, int64_t floor, bool *ret_raised);
 
 /* The outbox's depth (items waiting) and the creation time of its oldest
  * item (0 when empty). */

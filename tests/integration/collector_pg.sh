@@ -121,6 +121,12 @@ ack=$(send_and_ack '{"v":1,"gateway":"hw","items":['"$(item 20 5000)"','"$(item 
 [ "$(row)" = "9,21" ] || fail "the item beside one refused by PostgreSQL: $(row)"
 psql_q "ALTER TABLE rollup_hour DROP CONSTRAINT test_refused"
 grep -q "gateway=hw seq=20: refused by PostgreSQL" "$work/ca.log" || fail "refusal not logged"
+# An alert of no one building (a silent bus serving several): stored, open.
+ack=$(send_and_ack '{"v":1,"gateway":"hw","items":[{"seq":30,"type":"alert","id":4,"kind":"device_silent","severity":"warning","building":null,"dwelling":null,"channel":null,"state":"open","opened_s":1774742400,"acknowledged_s":null,"closed_s":null,"text_fr":"Bus muet","text_en":"Bus silent"}]}')
+[ "$ack" = '{"v":1,"gateway":"hw","acked":[[30,30]],"rejected":[]}' ] || fail "building-less alert: $ack"
+[ "$(psql_q "SELECT kind || ',' || coalesce(building_id, 'null') FROM open_alerts
+  WHERE gateway_id = 'hw' AND alert_id = 4")" = "device_silent,null" ] ||
+  fail "building-less alert not in open_alerts: $(psql_q "SELECT * FROM alerts WHERE gateway_id = 'hw'")"
 # A malformed envelope (not JSON, another gateway's name): counted, dropped.
 before=$(metric ca messages_malformed_total)
 mosquitto_pub -p "$port" -h 127.0.0.1 -q 1 -t foyer/v1/hw/items -m '{"v":1,'

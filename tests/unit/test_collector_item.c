@@ -142,6 +142,16 @@ static void test_other_types(void **state)
                                 &it, &seq, err),
                      0);
     assert_true(it.ack_s == -1 && it.closed_s == 9);
+    /* An alert of no one building (a bus serving several): the gateway's
+     * alerts table allows it, so the protocol does. */
+    assert_int_equal(decode_one("{\"seq\":6,\"type\":\"alert\",\"id\":7,\"kind\":\"device_silent\","
+                                "\"severity\":\"warning\",\"building\":null,\"dwelling\":null,"
+                                "\"channel\":null,\"state\":\"open\",\"opened_s\":5,"
+                                "\"acknowledged_s\":null,\"closed_s\":null,\"text_fr\":\"F\","
+                                "\"text_en\":\"E\"}",
+                                &it, &seq, err),
+                     0);
+    assert_null(it.building);
     assert_int_equal(decode_one("{\"seq\":3,\"type\":\"alert\",\"id\":3,\"kind\":\"k\","
                                 "\"severity\":\"warning\",\"building\":\"b\",\"state\":\"gone\","
                                 "\"opened_s\":5,\"text_fr\":\"F\",\"text_en\":\"E\"}",

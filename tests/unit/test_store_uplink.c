@@ -8,8 +8,11 @@
  *    ones are sent, a building's hours are sent;
  *  - a period revised by late data is queued again with a higher seq and
  *    the older unsent item of its key is dropped;
- *  - seqs are never reused, even once the outbox was emptied;
+ *  - seqs are never reused, even once the outbox was emptied; the floor
+ *    the uplink sets at each start raises them, never lowers them;
  *  - events are queued once, in id order; the alert hook's fields;
+ *  - every change of an alert's state in the alerts table is queued once
+ *    (the engine's, foyerctl's), a mere last_seen is not;
  *  - the depth for foyerctl status.
  * The database is looked into on a connection of the test's own.
  */
@@ -106,6 +109,7 @@ static struct store_uplink_harvest harvest(struct uenv *e, int64_t now_s)
         sum.withheld += h.withheld;
         sum.events += h.events;
         sum.devices += h.devices;
+        sum.alerts += h.alerts;
         sum.replaced += h.replaced;
     } while (h.more > 0);
     return sum;
@@ -338,6 +342,90 @@ static void test_events_once_in_order(void **state)
     json_decref(o1);
 }
 
+static void test_alert_states_once(void **state)
+{
+    struct uenv *e = *state;
+    int64_t now = tu_now_s(), s1 = 0, s2 = 0, s3 = 0;
+    harvest(e, now);
+    /* Opened by the engine; a bus's alert has no building. */
+    assert_int_equal(texec(&e->t, "INSERT INTO alerts(id, kind, subject, severity, building,"
+                                  " dwelling, channel, state, opened, last_seen, text_fr, text_en)"
+                                  " VALUES (5, 'cold_home', 'd1', 'warning', 'b1', 'd1', 'temp1',"
+                                  " 0, 1700000000, 1700003600, 'Froid', 'Cold'),"
+                                  " (6, 'device_silent', 'bus0', 'warning', NULL, NULL, NULL,"
+                                  " 0, 1700000000, 1700000000, 'Muet', 'Silent')"),
+                     SQLITE_OK);
+    struct store_uplink_harvest h = harvest(e, now);
+    assert_int_equal(h.alerts, 2);
+    json_t *o = item(e, "alert:5", &s1);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "state")), "open");
+    assert_string_equal(json_string_value(json_object_get(o, "kind")), "cold_home");
+    assert_string_equal(json_string_value(json_object_get(o, "channel")), "temp1");
+    assert_int_equal(json_integer_value(json_object_get(o, "opened_s")), 1700000000);
+    assert_true(json_is_null(json_object_get(o, "acknowledged_s")));
+    assert_string_equal(json_string_value(json_object_get(o, "text_en")), "Cold");
+    json_decref(o);
+    o = item(e, "alert:6", &s2);
+    assert_true(json_is_null(json_object_get(o, "building")));
+    json_decref(o);
+    /* Nothing changed; then only its last hour moved: nothing to send. */
+    assert_int_equal(harvest(e, now).alerts, 0);
+    assert_int_equal(texec(&e->t, "UPDATE alerts SET last_seen = 1700007200 WHERE id = 5"),
+                     SQLITE_OK);
+    assert_int_equal(harvest(e, now).alerts, 0);
+    /* Acknowledged by hand, then closed: each state sent once. */
+    assert_int_equal(
+        texec(&e->t, "UPDATE alerts SET state = 1, acked = 1700010000, ack_by = 'x' WHERE id = 5"),
+        SQLITE_OK);
+    h = harvest(e, now);
+    assert_int_equal(h.alerts, 1);
+    assert_int_equal(h.replaced, 1); /* the open state, still waiting */
+    o = item(e, "alert:5", &s3);
+    assert_true(s3 > s1);
+    assert_string_equal(json_string_value(json_object_get(o, "state")), "acknowledged");
+    assert_int_equal(json_integer_value(json_object_get(o, "acknowledged_s")), 1700010000);
+    json_decref(o);
+    assert_int_equal(harvest(e, now).alerts, 0);
+    assert_int_equal(texec(&e->t, "UPDATE alerts SET state = 2, closed = 1700020000 WHERE id = 5"),
+                     SQLITE_OK);
+    assert_int_equal(harvest(e, now).alerts, 1);
+    o = item(e, "alert:5", &s1);
+    assert_true(s1 > s3);
+    assert_string_equal(json_string_value(json_object_get(o, "state")), "closed");
+    assert_int_equal(json_integer_value(json_object_get(o, "closed_s")), 1700020000);
+    json_decref(o);
+    assert_int_equal(harvest(e, now).alerts, 0);
+}
+
+/* The seq floor: raised on an empty outbox never used, never lowered. */
+static void test_seq_floor(void **state)
+{
+    struct uenv *e = *state;
+    struct store_uplink_alert a = {.id = 1,
+                                   .kind = "k",
+                                   .severity = "info",
+                                   .building = "b1",
+                                   .state = "open",
+                                   .opened_s = 1700000000,
+                                   .text_fr = "F",
+                                   .text_en = "E"};
+    int64_t seq = 0;
+    bool raised = false;
+    assert_int_equal(store_uplink_seq_floor(e->u, 5000, &raised), 0);
+    assert_true(raised);
+    assert_int_equal(store_uplink_add_alert(e->u, &a, 1700000000, &seq), 0);
+    assert_int_equal(seq, 5001);
+    assert_int_equal(store_uplink_seq_floor(e->u, 100, &raised), 0);
+    assert_false(raised);
+    assert_int_equal(store_uplink_add_alert(e->u, &a, 1700000000, &seq), 0);
+    assert_int_equal(seq, 5002);
+    assert_int_equal(store_uplink_seq_floor(e->u, 9000, &raised), 0);
+    assert_true(raised);
+    assert_int_equal(store_uplink_add_alert(e->u, &a, 1700000000, &seq), 0);
+    assert_int_equal(seq, 9001);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +433,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_periods_consent_and_revision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_never_reused_and_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_once_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_states_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_floor, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
