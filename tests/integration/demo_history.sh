@@ -18,6 +18,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/conf"
 sed 's|^database = .*|database = '"$work"'/foyer.db|' "$FOYER_SRC/config/demo.conf" > "$work/conf/demo.conf"
 ctl() { "$FOYER_BIN/foyerctl" --config "$work/conf/demo.conf" "$@"; }
+export FOYER_LANG_DIR="$FOYER_SRC/config" # the summaries' words
 
 "$FOYER_BIN/tests/foyer-gen-history" --config "$work/conf/demo.conf" --days 120 --step 900 \
   --end 2026-11-30T00:00:00Z --anomalies --skip-live --params "$work/params.csv" \
@@ -81,6 +82,37 @@ dry = night(f"{work}/a01.csv", "a01-cold-water")
 # (a few hours hold the spread of its meter's two days without readings)
 p95 = sorted(dry)[int(len(dry) * 0.95)]
 assert p95 < 1, ("a01 draws water at night", p95)
+PY
+# The demo's summaries make no weather claim its data does not support:
+# the generator's households keep the same habits all along (households.h),
+# so a weather-corrected heating change, when the energy signature speaks
+# at all, is "same", and so is the building's; never praise or a warning.
+for d in a01 a02 a11 a12 b01 b11; do
+  for p in 2026-09 2026-10 2026-W44 2026-W45 2026-W46 2026-W47 2026-W48; do
+    ctl summary --dwelling "$d" --period "$p" --format json > "$work/sum-$d-$p.json" 2>/dev/null ||
+      fail "foyerctl summary $d $p: $(ctl summary --dwelling "$d" --period "$p" --format json 2>&1 | tail -1)"
+    # What the household reads: no heating praise or warning "for this
+    # cold" (nor the old per-degree-day "for the same cold: well done").
+    ctl summary --dwelling "$d" --period "$p" --lang en > "$work/sum-$d-$p.txt" 2>/dev/null
+    grep -E '(less|more) than (usual|before),? for (this|the same) cold' "$work/sum-$d-$p.txt" &&
+      fail "$d $p: a weather-corrected claim the generated habits do not support"
+  done
+done
+/usr/bin/python3 - "$work" <<'PY' || fail "a summary claims a weather-corrected change the generated habits do not have"
+import glob, json, sys
+n = spoke = 0
+for f in sorted(glob.glob(sys.argv[1] + "/sum-*.json")):
+    s = json.load(open(f))
+    n += 1
+    h = s.get("heating") or {}
+    wc = h.get("weather_corrected")
+    if wc is not None:
+        spoke += 1
+        assert wc["verdict"] == "same", (f, wc)
+    b = s.get("building_total") or {}
+    assert b.get("verdict") in (None, "same"), (f, b)
+assert n == 42, n
+print(f"demo_history: {n} summaries, {spoke} with a weather-corrected heating figure, all 'same'")
 PY
 # The demo shows what an operator sees: foyerctl, never SQL of its own (its
 # times would be SQLite's, not foyerctl's), and the history it imports is
