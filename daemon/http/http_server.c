@@ -62,6 +62,9 @@
  * server's own routes and static files. */
 extern const struct http_route http_api_routes[] __attribute__((weak));
 extern const struct http_route http_page_routes[] __attribute__((weak));
+/* The building status answers kept (http_api_team.c), forgotten at stop:
+ * a reload's config may reuse the old one's address. */
+extern void api_status_cache_clear(void) __attribute__((weak));
 
 /* The server's own routes. */
 static const struct http_route server_routes[] = {
@@ -166,6 +169,15 @@ void http_server_snapshot(const struct http_request *req, struct http_snapshot *
 {
     struct http_server *srv = req->server;
     memset(ret, 0, sizeof(*ret));
+    if (srv->snapshot)
+        srv->snapshot(srv->snapshot_ctx, ret);
+}
+
+void http_server_health_snapshot(const struct http_request *req, struct http_snapshot *ret)
+{
+    struct http_server *srv = req->server;
+    memset(ret, 0, sizeof(*ret));
+    ret->skip_devices = true;
     if (srv->snapshot)
         srv->snapshot(srv->snapshot_ctx, ret);
 }
@@ -891,4 +903,6 @@ void http_server_stop(struct http_server *srv)
         return;
     MHD_stop_daemon(srv->mhd);
     server_free(srv);
+    if (api_status_cache_clear)
+        api_status_cache_clear();
 }
