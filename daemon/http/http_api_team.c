@@ -454,7 +454,8 @@ static int status_build(const struct http_request *req, uint32_t b, struct http_
 
 /* Status answers kept FOYER_HTTP_STATUS_CACHE_S seconds, by building and
  * role (an ambassador's totals may be withheld, the energy team's not).
- * Keyed by the config too: a reload starts over. */
+ * Keyed by the config too: a reload starts over.  status_gen counts the
+ * clears: an answer begun before one is not kept. */
 struct status_cached {
     const struct foyer_config *cfg;
     uint32_t building;
@@ -467,10 +468,12 @@ struct status_cached {
 
 static pthread_mutex_t status_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct status_cached status_cache[FOYER_HTTP_STATUS_CACHE_MAX];
+static uint64_t status_gen;
 
 void api_status_cache_clear(void)
 {
     pthread_mutex_lock(&status_cache_lock);
+    status_gen++;
     for (size_t i = 0; i < FOYER_HTTP_STATUS_CACHE_MAX; i++) {
         free(status_cache[i].body);
         status_cache[i] = (struct status_cached){0};
@@ -516,6 +519,7 @@ int api_building_status(const struct http_request *req, struct http_response *re
         return 0;
     }
     bool mine = c != NULL; /* this thread makes the next answer */
+    uint64_t gen = status_gen;
     if (c)
         c->refreshing = true;
     pthread_mutex_unlock(&status_cache_lock);
@@ -531,7 +535,7 @@ int api_building_status(const struct http_request *req, struct http_response *re
     c = mine ? status_slot(req->cfg, b, team) : NULL;
     if (c) {
         c->refreshing = false;
-        if (copy && (!c->body || c->made_s <= req->now_s)) {
+        if (copy && gen == status_gen && (!c->body || c->made_s <= req->now_s)) {
             free(c->body);
             c->body = copy;
             c->len = resp->body.len;

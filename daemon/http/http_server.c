@@ -62,8 +62,10 @@
  * server's own routes and static files. */
 extern const struct http_route http_api_routes[] __attribute__((weak));
 extern const struct http_route http_page_routes[] __attribute__((weak));
-/* The building status answers kept (http_api_team.c), forgotten at stop:
- * a reload's config may reuse the old one's address. */
+/* The building status answers kept (http_api_team.c), forgotten at stop
+ * (a reload's config may reuse the old one's address) and after every
+ * request that may write (a report filed or closed, an alert
+ * acknowledged: its author sees it at once). */
 extern void api_status_cache_clear(void) __attribute__((weak));
 
 /* The server's own routes. */
@@ -672,6 +674,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
     }
     req->ro = ro;
     int rc = route->handler(req, &resp);
+    if (api_status_cache_clear && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        api_status_cache_clear();
     if (rc < 0) {
         http_buf_free(&resp.body);
         log_err("http: %s %s from %s: %s", method, url, client, strerror(-rc));
