@@ -37,6 +37,11 @@
  * and other writers (foyerctl token create, the HTTP side's reports) get
  * the lock, whose holder they wait for 5 s at most. */
 #define WRITER_RETENTION_STEP_MS 50
+/* ... and one step per this long at most: a turn can be short (device
+ * health posted, readings arriving), and steps back to back would hold
+ * the lock nearly all the time; SQLite's busy wait polls every 100 ms and
+ * would keep missing the gaps.  The lock is then free 4/5 of the time. */
+#define WRITER_RETENTION_PAUSE_MS 250
 
 struct writer {
     pthread_t thread;
@@ -289,7 +294,7 @@ static void *writer_main(void *arg)
     int64_t next_retention = tu_mono_ms();
     /* A retention run under way: its clock, next channel and rows so far. */
     bool retaining = false;
-    int64_t retain_now_s = 0, retained = 0;
+    int64_t retain_now_s = 0, retained = 0, next_step_ms = 0;
     size_t retain_cursor = 0;
 
     for (;;) {
@@ -349,9 +354,12 @@ static void *writer_main(void *arg)
             retain_cursor = 0;
             retained = 0;
         }
-        if (retaining && run_retention(w, retain_now_s, &retain_cursor, &retained)) {
-            retaining = false;
-            next_retention = tu_mono_ms() + WRITER_RETENTION_EVERY_MS;
+        if (retaining && tu_mono_ms() >= next_step_ms) {
+            next_step_ms = tu_mono_ms() + WRITER_RETENTION_PAUSE_MS;
+            if (run_retention(w, retain_now_s, &retain_cursor, &retained)) {
+                retaining = false;
+                next_retention = tu_mono_ms() + WRITER_RETENTION_EVERY_MS;
+            }
         }
     }
     return NULL;
