@@ -17,6 +17,7 @@ foyer_script_test(mqtt_sigkill)
 foyer_script_test(mqtt_future)
 foyer_script_test(mqtt_tls)
 foyer_script_test(mqtt_password)
+foyer_script_test(mqtt_cleanup)
 
 # Benchmark: broker -> foyerd -> SQLite against a bare subscriber; run by scripts/bench.sh.
 add_executable(bench_mqtt_sub bench/bench_mqtt_sub.c)

@@ -58,12 +58,17 @@ struct daemon {
     struct http_server *http; /* NULL without [http] */
     /* For /metrics: readings handed to the queue and refused, by driver
      * (a channel of a meter is Modbus's, of a sensor MQTT's), and the
-     * latest health each device reported (guarded by health_lock). */
+     * latest health each device reported (guarded by health_lock), each
+     * with its bus looked up once, when the device first reports under a
+     * config (health_gen against cfg_gen, counted up at each reload): a
+     * /metrics snapshot is then one copy. */
     atomic_uint_fast64_t emitted[2], refused[2];
     uint64_t mqtt_connections_before; /* of the MQTT driver instances closed (reloads) */
     pthread_mutex_t health_lock;
-    struct device_health *health;
+    struct http_snapshot_device *health;
+    unsigned *health_gen; /* the cfg_gen each bus was looked up under */
     size_t n_health, cap_health;
+    unsigned cfg_gen; /* 1 at start, + 1 at each reload */
 };
 
 /* 0 Modbus, 1 MQTT: the driver of a config channel. */
@@ -203,26 +208,44 @@ static void sink_health(void *ctx, const struct device_health *h)
     writer_post_health(d->writer, h);
     pthread_mutex_lock(&d->health_lock);
     size_t i = 0;
-    while (i < d->n_health && strcmp(d->health[i].device, h->device) != 0)
+    while (i < d->n_health && strcmp(d->health[i].h.device, h->device) != 0)
         i++;
     if (i == d->n_health && d->n_health < FOYER_HTTP_DEVICES_MAX) {
         if (d->n_health == d->cap_health) {
             size_t cap = d->cap_health ? d->cap_health * 2 : 16;
-            struct device_health *v = realloc(d->health, cap * sizeof(*v));
-            if (v) {
+            struct http_snapshot_device *v = realloc(d->health, cap * sizeof(*v));
+            if (v)
                 d->health = v;
+            unsigned *g = v ? realloc(d->health_gen, cap * sizeof(*g)) : NULL;
+            if (g) {
+                d->health_gen = g;
                 d->cap_health = cap;
             }
         }
-        if (d->n_health < d->cap_health)
+        if (d->n_health < d->cap_health) {
+            d->health_gen[i] = 0;
             d->n_health++;
+        }
     }
-    if (i < d->n_health)
-        d->health[i] = *h; /* kind and state are static strings */
+    if (i < d->n_health) {
+        d->health[i].h = *h; /* kind and state are static strings */
+        /* The drivers run only under one config at a time: d->cfg is stable here. */
+        if (d->health_gen[i] != d->cfg_gen) {
+            d->health[i].bus[0] = '\0';
+            for (size_t k = 0; k < d->cfg->n_meters; k++)
+                if (strcmp(d->cfg->meters[k].id, h->device) == 0) {
+                    (void)snprintf(d->health[i].bus, sizeof(d->health[i].bus), "%s",
+                                   d->cfg->buses[d->cfg->meters[k].bus].id);
+                    break;
+                }
+            d->health_gen[i] = d->cfg_gen;
+        }
+    }
     pthread_mutex_unlock(&d->health_lock);
 }
 
-/* The HTTP server's snapshot (include/foyer/http.h): any server thread. */
+/* The HTTP server's snapshot (include/foyer/http.h): any server thread.
+ * The device list only when asked (/metrics, not /healthz), one copy. */
 static void http_snapshot(void *ctx, struct http_snapshot *ret)
 {
     static const int64_t bounds_ms[WRITER_COMMIT_BUCKETS] = WRITER_COMMIT_BOUNDS_MS;
@@ -276,20 +299,14 @@ static void http_snapshot(void *ctx, struct http_snapshot *ret)
     for (size_t i = 0; driver_table[i]; i++)
         if (driver_table[i] == &drv_mqtt_ops)
             ret->mqtt_connections += drv_mqtt_connections(d->drv[i]);
+    if (ret->skip_devices)
+        return;
     pthread_mutex_lock(&d->health_lock);
-    ret->devices = d->n_health ? calloc(d->n_health, sizeof(*ret->devices)) : NULL;
+    size_t n = d->n_health;
+    ret->devices = n ? malloc(n * sizeof(*ret->devices)) : NULL;
     if (ret->devices) {
-        ret->n_devices = d->n_health;
-        for (size_t i = 0; i < d->n_health; i++) {
-            ret->devices[i].h = d->health[i];
-            int32_t m = -1;
-            for (size_t k = 0; k < d->cfg->n_meters && m < 0; k++)
-                if (strcmp(d->cfg->meters[k].id, d->health[i].device) == 0)
-                    m = (int32_t)k;
-            if (m >= 0)
-                (void)snprintf(ret->devices[i].bus, sizeof(ret->devices[i].bus), "%s",
-                               d->cfg->buses[d->cfg->meters[m].bus].id);
-        }
+        memcpy(ret->devices, d->health, n * sizeof(*ret->devices));
+        ret->n_devices = n;
     }
     pthread_mutex_unlock(&d->health_lock);
     /* Started before the server, stopped after it (reload, stop). */
@@ -511,6 +528,7 @@ static void reload(struct daemon *d, const char *path)
         uplink_end(); /* it borrows the old config */
         config_free(d->cfg);
         d->cfg = ncfg;
+        d->cfg_gen++;
         uplink_begin(d->cfg);
         summaries_reload(d->cfg); /* summaries-and-push */
         alerts_reload(d->cfg);
@@ -597,6 +615,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&d.health_lock, NULL);
     struct conf_errors errs = {0};
     d.cfg = config_load(path, &errs);
+    d.cfg_gen = 1;
     if (!d.cfg) {
         for (size_t i = 0; i < errs.n; i++)
             log_err("%s", errs.msgs[i]);
@@ -745,6 +764,7 @@ int main(int argc, char **argv)
     queue_free(d.q);
     config_free(d.cfg);
     free(d.health);
+    free(d.health_gen);
     pthread_mutex_destroy(&d.health_lock);
     return exit_code;
 }

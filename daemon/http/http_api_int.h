@@ -58,6 +58,8 @@ int api_send_summary(const struct http_request *req, struct http_response *resp,
 /* The routes of http_api_team.c. */
 int api_buildings(const struct http_request *req, struct http_response *resp);
 int api_building_status(const struct http_request *req, struct http_response *resp);
+/* Forget the kept building status answers (the server stops). */
+void api_status_cache_clear(void);
 int api_dwellings(const struct http_request *req, struct http_response *resp);
 int api_channels(const struct http_request *req, struct http_response *resp);
 int api_rollups(const struct http_request *req, struct http_response *resp);

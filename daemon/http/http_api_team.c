@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,13 +283,11 @@ static int add_total(void *ctx, const struct store_rollup *row)
     return 0;
 }
 
-int api_building_status(const struct http_request *req, struct http_response *resp)
+/* The answer of building b into resp->body. */
+static int status_build(const struct http_request *req, uint32_t b, struct http_response *resp)
 {
     const struct foyer_config *cfg = req->cfg;
-    uint32_t b;
-    int rc = path_building(req, resp, &b);
-    if (rc != 0)
-        return rc > 0 ? 0 : rc;
+    int rc = 0;
 
     struct reported_list rep = {0};
     struct dev_row *rows = calloc(cfg->n_meters + cfg->n_sensors + 1, sizeof(*rows));
@@ -454,6 +453,102 @@ int api_building_status(const struct http_request *req, struct http_response *re
         return rc;
     /* Appends after a failed one do nothing and fail again: one check. */
     return http_buf_str(out, "}") < 0 ? -ENOMEM : 0;
+}
+
+/* Status answers kept FOYER_HTTP_STATUS_CACHE_S seconds, by building and
+ * role (an ambassador's totals may be withheld, the energy team's not).
+ * Keyed by the config too: a reload starts over.  status_gen counts the
+ * clears: an answer begun before one is not kept. */
+struct status_cached {
+    const struct foyer_config *cfg;
+    uint32_t building;
+    bool team;
+    int64_t made_s;  /* req->now_s of the answer */
+    bool refreshing; /* a thread is making the next answer */
+    char *body;
+    size_t len;
+};
+
+static pthread_mutex_t status_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct status_cached status_cache[FOYER_HTTP_STATUS_CACHE_MAX];
+static uint64_t status_gen;
+
+void api_status_cache_clear(void)
+{
+    pthread_mutex_lock(&status_cache_lock);
+    status_gen++;
+    for (size_t i = 0; i < FOYER_HTTP_STATUS_CACHE_MAX; i++) {
+        free(status_cache[i].body);
+        status_cache[i] = (struct status_cached){0};
+    }
+    pthread_mutex_unlock(&status_cache_lock);
+}
+
+/* Slot of (cfg, b, team), or NULL past the cache's size. */
+static struct status_cached *status_slot(const struct foyer_config *cfg, uint32_t b, bool team)
+{
+    size_t i = (size_t)b * 2 + team;
+    if (i >= FOYER_HTTP_STATUS_CACHE_MAX)
+        return NULL;
+    struct status_cached *c = &status_cache[i];
+    if (c->cfg != cfg || c->building != b || c->team != team) {
+        free(c->body);
+        *c = (struct status_cached){.cfg = cfg, .building = b, .team = team};
+    }
+    return c;
+}
+
+int api_building_status(const struct http_request *req, struct http_response *resp)
+{
+    uint32_t b;
+    int rc = path_building(req, resp, &b);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    bool team = req->who->role == HTTP_ROLE_ENERGY_TEAM;
+
+    /* Fresh, or being made again by another thread (then one second
+     * older at most): the kept answer. */
+    pthread_mutex_lock(&status_cache_lock);
+    struct status_cached *c = status_slot(req->cfg, b, team);
+    bool fresh = c && c->body && req->now_s >= c->made_s &&
+                 req->now_s - c->made_s < FOYER_HTTP_STATUS_CACHE_S;
+    if (c && c->body && (fresh || c->refreshing)) {
+        rc = http_buf_add(&resp->body, c->body, c->len);
+        pthread_mutex_unlock(&status_cache_lock);
+        if (rc < 0)
+            return -ENOMEM;
+        resp->status = 200;
+        resp->content_type = "application/json";
+        return 0;
+    }
+    bool mine = c != NULL; /* this thread makes the next answer */
+    uint64_t gen = status_gen;
+    if (c)
+        c->refreshing = true;
+    pthread_mutex_unlock(&status_cache_lock);
+
+    /* Made outside the lock: meanwhile the others serve the old answer,
+     * or make their own when there is none yet. */
+    rc = status_build(req, b, resp);
+    bool keep = rc == 0 && resp->status == 200 && !resp->body.failed && resp->body.data;
+    char *copy = keep ? malloc(resp->body.len) : NULL;
+    if (copy)
+        memcpy(copy, resp->body.data, resp->body.len);
+    pthread_mutex_lock(&status_cache_lock);
+    c = mine ? status_slot(req->cfg, b, team) : NULL;
+    if (c) {
+        c->refreshing = false;
+        if (copy && gen == status_gen && (!c->body || c->made_s <= req->now_s)) {
+            free(c->body);
+            c->body = copy;
+            c->len = resp->body.len;
+            c->made_s = req->now_s;
+            copy = NULL;
+        }
+    }
+    pthread_mutex_unlock(&status_cache_lock);
+    free(copy);
+    return rc;
 }
 
 /* ---- GET /api/v1/dwellings, /api/v1/channels ----------------------------- */

@@ -44,8 +44,8 @@ int http_metrics_healthz(const struct http_request *req, struct http_response *r
     struct http_snapshot s;
     const char *why = NULL;
 
-    http_server_snapshot(req, &s);
-    free(s.devices);
+    http_server_health_snapshot(req, &s);
+    free(s.devices); /* NULL, unless a callback ignores skip_devices */
     if (!s.writer_alive || s.writer_heartbeat_age_ms > HTTP_HEALTH_STALL_MS)
         why = "the writer has stopped turning";
     else if (s.commit_failing)

@@ -62,6 +62,11 @@
  * server's own routes and static files. */
 extern const struct http_route http_api_routes[] __attribute__((weak));
 extern const struct http_route http_page_routes[] __attribute__((weak));
+/* The building status answers kept (http_api_team.c), forgotten at stop
+ * (a reload's config may reuse the old one's address) and after every
+ * request that may write (a report filed or closed, an alert
+ * acknowledged: its author sees it at once). */
+extern void api_status_cache_clear(void) __attribute__((weak));
 
 /* The server's own routes. */
 static const struct http_route server_routes[] = {
@@ -173,6 +178,15 @@ void http_server_snapshot(const struct http_request *req, struct http_snapshot *
 {
     struct http_server *srv = req->server;
     memset(ret, 0, sizeof(*ret));
+    if (srv->snapshot)
+        srv->snapshot(srv->snapshot_ctx, ret);
+}
+
+void http_server_health_snapshot(const struct http_request *req, struct http_snapshot *ret)
+{
+    struct http_server *srv = req->server;
+    memset(ret, 0, sizeof(*ret));
+    ret->skip_devices = true;
     if (srv->snapshot)
         srv->snapshot(srv->snapshot_ctx, ret);
 }
@@ -752,6 +766,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
     int rc = route->handler(req, &resp);
     if (rc == 0 && pairing && (resp.status == 401 || strcmp(resp.location, "/pair?error=1") == 0))
         auth_failed(srv, client, req->now_s);
+    if (api_status_cache_clear && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        api_status_cache_clear();
     if (rc < 0) {
         http_buf_free(&resp.body);
         log_err("http: %s %s from %s: %s", method, url, client, strerror(-rc));
@@ -983,4 +999,6 @@ void http_server_stop(struct http_server *srv)
         return;
     MHD_stop_daemon(srv->mhd);
     server_free(srv);
+    if (api_status_cache_clear)
+        api_status_cache_clear();
 }

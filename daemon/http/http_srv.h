@@ -39,6 +39,8 @@ int http_metrics_metrics(const struct http_request *req, struct http_response *r
 /* The daemon's snapshot (req->server's callback); caller frees
  * ret->devices with free(). */
 void http_server_snapshot(const struct http_request *req, struct http_snapshot *ret);
+/* The same without the device list: what /healthz needs, on every probe. */
+void http_server_health_snapshot(const struct http_request *req, struct http_snapshot *ret);
 
 /* Requests answered so far, by route name and status, to fn. */
 void http_server_each_count(const struct http_request *req,

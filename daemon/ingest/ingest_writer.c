@@ -32,6 +32,16 @@
 #define WRITER_RETRY_MIN_MS       500
 #define WRITER_RETRY_MAX_MS       30000
 #define WRITER_RETENTION_EVERY_MS (3600 * 1000)
+/* A retention run goes a few channels per writer turn, this long at most
+ * (one transaction per channel): between turns the batches are committed
+ * and other writers (foyerctl token create, the HTTP side's reports) get
+ * the lock, whose holder they wait for 5 s at most. */
+#define WRITER_RETENTION_STEP_MS 50
+/* ... and one step per this long at most: a turn can be short (device
+ * health posted, readings arriving), and steps back to back would hold
+ * the lock nearly all the time; SQLite's busy wait polls every 100 ms and
+ * would keep missing the gaps.  The lock is then free 4/5 of the time. */
+#define WRITER_RETENTION_PAUSE_MS 250
 
 struct writer {
     pthread_t thread;
@@ -151,20 +161,26 @@ static bool commit_batch(struct writer *w, size_t n, uint64_t seq)
     }
 }
 
-static void run_retention(struct writer *w)
+/* One step of the retention run; true when the run is over (done or
+ * failed).  *cursor and *total carry the run from turn to turn. */
+static bool run_retention(struct writer *w, int64_t now_s, size_t *cursor, int64_t *total)
 {
-    int64_t n = store_retention(w->store, tu_now_s());
+    int64_t n = store_retention_step(w->store, now_s, cursor, WRITER_RETENTION_STEP_MS);
     if (n < 0) {
         log_warn("retention failed: %s (%s), retrying in an hour", strerror((int)-n),
                  store_errmsg(w->store));
-        return;
+        return true;
     }
-    if (n > 0)
-        log_info("retention: deleted %lld raw readings and hourly figures past their window",
-                 (long long)n);
+    *total += n;
     pthread_mutex_lock(&w->lock);
     w->stats.retention_deleted += n;
     pthread_mutex_unlock(&w->lock);
+    if (*cursor < w->cfg->n_channels)
+        return false;
+    if (*total > 0)
+        log_info("retention: deleted %lld raw readings and hourly figures past their window",
+                 (long long)*total);
+    return true;
 }
 
 /* Apply a config switch asked by writer_set_config(), once the queue is
@@ -276,6 +292,10 @@ static void *writer_main(void *arg)
 {
     struct writer *w = arg;
     int64_t next_retention = tu_mono_ms();
+    /* A retention run under way: its clock, next channel and rows so far. */
+    bool retaining = false;
+    int64_t retain_now_s = 0, retained = 0, next_step_ms = 0;
+    size_t retain_cursor = 0;
 
     for (;;) {
         atomic_store(&w->heartbeat_ms, tu_mono_ms());
@@ -328,9 +348,18 @@ static void *writer_main(void *arg)
         }
         flush_devices(w, false);
         maybe_switch_config(w);
-        if (tu_mono_ms() >= next_retention) {
-            run_retention(w);
-            next_retention = tu_mono_ms() + WRITER_RETENTION_EVERY_MS;
+        if (!retaining && tu_mono_ms() >= next_retention) {
+            retaining = true;
+            retain_now_s = tu_now_s();
+            retain_cursor = 0;
+            retained = 0;
+        }
+        if (retaining && tu_mono_ms() >= next_step_ms) {
+            next_step_ms = tu_mono_ms() + WRITER_RETENTION_PAUSE_MS;
+            if (run_retention(w, retain_now_s, &retain_cursor, &retained)) {
+                retaining = false;
+                next_retention = tu_mono_ms() + WRITER_RETENTION_EVERY_MS;
+            }
         }
     }
     return NULL;

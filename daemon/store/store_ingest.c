@@ -832,9 +832,23 @@ int store_put_devices(struct store *s, const struct device_event *ev, size_t n_e
 
 int64_t store_retention(struct store *s, int64_t now_s)
 {
+    size_t cursor = 0;
+    int64_t deleted = 0;
+    while (cursor < s->cfg->n_channels) {
+        int64_t n = store_retention_step(s, now_s, &cursor, INT64_MAX);
+        if (n < 0)
+            return n;
+        deleted += n;
+    }
+    return deleted;
+}
+
+int64_t store_retention_step(struct store *s, int64_t now_s, size_t *cursor, int64_t budget_ms)
+{
     const struct foyer_config *cfg = s->cfg;
     sqlite3_stmt *del_raw = NULL, *del_hour = NULL;
     int64_t deleted = 0;
+    int64_t t0 = tu_mono_ms();
     /* Each household's load-curve consent now (store_consent.h): a
      * withdrawal deletes the hourly figures past the raw window at the
      * next run (hourly). */
@@ -851,15 +865,19 @@ int64_t store_retention(struct store *s, int64_t now_s)
     if (rc == 0)
         rc = store_sqlite_errno(sqlite3_prepare_v2(
             s->db, "DELETE FROM rollup_hour WHERE channel = ?1 AND ts < ?2", -1, &del_hour, NULL));
-    if (rc == 0)
-        rc = store_exec(s->db, "BEGIN IMMEDIATE");
-    for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
+    size_t i = *cursor;
+    for (; rc == 0 && i < cfg->n_channels; i++) {
         const struct channel *c = &cfg->channels[i];
         bool personal = c->dwelling >= 0 && !consent[c->dwelling];
         int days = personal ? cfg->raw_retention_days_no_consent : cfg->raw_retention_days;
         int64_t cutoff = now_s - (int64_t)days * 86400;
         if (s->chan_id[i] < 0)
             continue;
+        if (i > *cursor && tu_mono_ms() - t0 >= budget_ms)
+            break;
+        rc = store_exec(s->db, "BEGIN IMMEDIATE");
+        if (rc < 0)
+            break;
         sqlite3_bind_int64(del_raw, 1, s->chan_id[i]);
         sqlite3_bind_int64(del_raw, 2, cutoff);
         rc = store_step_done(del_raw);
@@ -871,11 +889,14 @@ int64_t store_retention(struct store *s, int64_t now_s)
             rc = store_step_done(del_hour);
             deleted += sqlite3_changes(s->db);
         }
+        if (rc == 0)
+            rc = store_exec(s->db, "COMMIT");
+        if (rc < 0) {
+            store_abort_txn(s);
+            break;
+        }
     }
-    if (rc == 0)
-        rc = store_exec(s->db, "COMMIT");
-    if (rc < 0)
-        store_abort_txn(s);
+    *cursor = i;
     sqlite3_finalize(del_raw);
     sqlite3_finalize(del_hour);
     free(consent);

@@ -55,6 +55,9 @@ struct http_snapshot {
         char bus[FOYER_ID_MAX + 1];
     } * devices;
     size_t n_devices;
+    /* in, set by the server before the call: the caller needs no device
+     * list (/healthz); devices stays NULL */
+    bool skip_devices;
     /* MQTT: connections to the broker made (the first, and each reconnect,
      * over reloads too) */
     uint64_t mqtt_connections;

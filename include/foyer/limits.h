@@ -212,6 +212,16 @@
 #define FOYER_HTTP_AUTH_FAILS_MAX   20
 #define FOYER_HTTP_AUTH_WINDOW_S    60
 #define FOYER_HTTP_AUTH_CLIENTS_MAX 256
+/* A building's status answer (GET /api/v1/buildings/{id}/status) is kept
+ * this long and served again to every ambassador asking meanwhile: for 300
+ * dwellings it reads some 1 500 rows (2-3 ms), and its data (device
+ * states, daily totals) is seconds to minutes old anyway.  Forgotten after
+ * that time and at any non-GET request (docs/api.md says so). */
+#define FOYER_HTTP_STATUS_CACHE_S 2
+/* Buildings whose status answers are kept at once (one per building and
+ * role: energy team, ambassador); a config with more serves the others
+ * uncached. */
+#define FOYER_HTTP_STATUS_CACHE_MAX 64
 /* A token's name (foyerctl token create --name). */
 #define FOYER_TOKEN_NAME_MAX 63
 /* An ambassador token's buildings. */

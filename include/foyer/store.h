@@ -114,6 +114,16 @@ int store_queue_state(struct store *s, uint64_t *ret_seq, uint64_t *ret_db_id);
  * deleted or -errno. */
 int64_t store_retention(struct store *s, int64_t now_s);
 
+/* The same in steps, one write transaction per channel, so that no lock
+ * is held for long: on a database of years the first run deletes millions
+ * of rows, and as one transaction it held the write lock for over ten
+ * seconds (foyerctl token create gave up with "database is locked", the
+ * writer ingested nothing).  Channels from *cursor on, until budget_ms
+ * have passed (at least one channel per call); *cursor is then the next
+ * channel, the config's channel count when all are done.  Returns rows
+ * deleted or -errno (*cursor then names the channel that failed). */
+int64_t store_retention_step(struct store *s, int64_t now_s, size_t *cursor, int64_t budget_ms);
+
 /* Record device state changes and the latest health of devices, in one
  * transaction.  0 or -errno. */
 int store_put_devices(struct store *s, const struct device_event *ev, size_t n_ev,

@@ -97,11 +97,16 @@ stop_foyerd() {
   [ "$rc" = 0 ] || fail "foyerd exited $rc: $(tail -20 "$work/foyerd.log")"
 }
 
+# Every step runs whatever the one before returned: under set -e a
+# "[ -n ... ] && kill" whose process has already exited (or whose pid is
+# empty) returns non-zero and would end the function there, leaving the
+# broker running.
 mqtt_cleanup() {
-  [ -n "$pub_pid" ] && kill -KILL "$pub_pid" 2>/dev/null
-  [ -n "$foyerd_pid" ] && kill -KILL "$foyerd_pid" 2>/dev/null
-  [ -n "$broker_pid" ] && kill -KILL "$broker_pid" 2>/dev/null
-  wait 2>/dev/null
+  local p
+  for p in "$pub_pid" "$foyerd_pid" "$broker_pid"; do
+    if [ -n "$p" ]; then kill -KILL "$p" 2>/dev/null || true; fi
+  done
+  wait 2>/dev/null || true
   if [ "${KEEP_WORK:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 

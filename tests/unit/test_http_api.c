@@ -24,6 +24,7 @@
 
 #include "foyer/coach.h"
 #include "foyer/store_outbox.h"
+#include "http_api_int.h"
 #include "http_harness.h"
 #include "testutil.h"
 
@@ -786,6 +787,47 @@ static void test_building_status(void **state)
     answer_free(&a);
 }
 
+/* The status answer is kept FOYER_HTTP_STATUS_CACHE_S by building and
+ * role: a change in the database shows once that time has passed, or at
+ * once after api_status_cache_clear() (the server calls it after every
+ * request that may write); the other role's answer is its own. */
+static void test_building_status_kept(void **state)
+{
+    (void)state;
+    api_status_cache_clear();
+    struct answer a = call(&G->amb_b1, "/api/v1/buildings/b1/status", NULL);
+    assert_int_equal(a.status, 200);
+    assert_double_equal(num(a.json, "device_counts.offline"), 1, 0);
+    assert_int_equal(sqlite3_exec(tdb(&G->t),
+                                  "UPDATE devices SET state = 'offline' WHERE name = 's1'", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    struct answer b = call(&G->amb_b1, "/api/v1/buildings/b1/status", NULL);
+    assert_string_equal(b.body, a.body); /* kept */
+    answer_free(&b);
+    /* The team's answer is made for it, from the database as it is now. */
+    b = call(&G->team, "/api/v1/buildings/b1/status", NULL);
+    assert_double_equal(num(b.json, "device_counts.offline"), 2, 0);
+    answer_free(&b);
+    /* Time passes: made again. */
+    G->now_s += FOYER_HTTP_STATUS_CACHE_S;
+    b = call(&G->amb_b1, "/api/v1/buildings/b1/status", NULL);
+    assert_double_equal(num(b.json, "device_counts.offline"), 2, 0);
+    answer_free(&b);
+    G->now_s -= FOYER_HTTP_STATUS_CACHE_S;
+    /* A clear (a write went through the server): made again at once. */
+    assert_int_equal(sqlite3_exec(tdb(&G->t),
+                                  "UPDATE devices SET state = 'fresh' WHERE name = 's1'", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    api_status_cache_clear();
+    b = call(&G->amb_b1, "/api/v1/buildings/b1/status", NULL);
+    assert_string_equal(b.body, a.body);
+    answer_free(&b);
+    answer_free(&a);
+    api_status_cache_clear();
+}
+
 static void test_inventory(void **state)
 {
     (void)state;
@@ -900,11 +942,17 @@ static void test_export(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_roles), cmocka_unit_test(test_me),
-        cmocka_unit_test(test_history),     cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_buildings),   cmocka_unit_test(test_building_status),
-        cmocka_unit_test(test_inventory),   cmocka_unit_test(test_rollups),
-        cmocka_unit_test(test_events),      cmocka_unit_test(test_export),
+        cmocka_unit_test(test_route_roles),
+        cmocka_unit_test(test_me),
+        cmocka_unit_test(test_history),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_buildings),
+        cmocka_unit_test(test_building_status),
+        cmocka_unit_test(test_building_status_kept),
+        cmocka_unit_test(test_inventory),
+        cmocka_unit_test(test_rollups),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_export),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -139,9 +140,13 @@ struct srv_env {
     char team[STORE_AUTH_TOKEN_LEN + 1];
 };
 
+/* Whether the last snapshot was asked without its device list. */
+static atomic_int snap_skipped = -1;
+
 static void snapshot(void *ctx, struct http_snapshot *ret)
 {
     (void)ctx;
+    atomic_store(&snap_skipped, ret->skip_devices ? 1 : 0);
     ret->writer_alive = true;
     ret->queue_capacity = 100;
 }
@@ -280,8 +285,13 @@ static void test_failures(void **state)
     g = request(e->port, "GET", "/metrics", NULL, NULL);
     assert_int_equal(g.status, 200);
     assert_non_null(strstr(g.body, "\nfoyer_push_outbox_depth 2\n"));
+    assert_int_equal(atomic_load(&snap_skipped), 0);
     g = request(e->port, "GET", "/healthz", NULL, NULL);
     assert_int_equal(g.status, 200);
+    /* /healthz asks for no device list: foyerd's copy of its device table
+     * made every probe as slow as /metrics (1 400 a second for 600
+     * devices, against 60 000 for a static file). */
+    assert_int_equal(atomic_load(&snap_skipped), 1);
 }
 
 static void test_buf_and_auth(void **state)

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -78,10 +79,62 @@ static void test_windows(void **state)
     tenv_teardown(&t);
 }
 
+/* Retention in steps, one transaction per channel: between two steps the
+ * write lock is free (another connection takes it without waiting), and
+ * the steps together delete what one run does.  Before, a run was one
+ * transaction over every channel: on a database of two years it held the
+ * lock for over ten seconds and `foyerctl token create` right after
+ * foyerd's start failed with "database is locked" after its 5 s wait. */
+static void test_steps(void **state)
+{
+    (void)state;
+    struct tenv t;
+    assert_int_equal(tenv_setup(&t, extra), 0);
+    int64_t now = tu_now_s();
+    int64_t start = tu_day_start(now) - 40 * DAY;
+    for (int64_t ts = start; ts < now - 3600; ts += 3600) {
+        assert_int_equal(tput(&t, "elec", ts, 100 + (double)(ts - start) / 3600), 0);
+        assert_int_equal(tput(&t, "water2", ts, 5000 + (double)(ts - start) / 360), 0);
+    }
+    double before_elec = count_raw(&t, "elec", now - 30 * DAY);
+    double before_water = count_raw(&t, "water2", now - 7 * DAY);
+    assert_true(before_elec > 0 && before_water > 0);
+
+    size_t cursor = 0, steps = 0;
+    int64_t total = 0;
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(t.db, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 0);
+    while (cursor < t.cfg->n_channels) {
+        size_t was = cursor;
+        int64_t n = store_retention_step(t.s, now, &cursor, 0);
+        assert_true(n >= 0);
+        assert_true(cursor > was);
+        total += n;
+        steps++;
+        /* No transaction left open between steps. */
+        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL),
+                         SQLITE_OK);
+        /* A budget of 0 ms: one channel per step, the others untouched. */
+        if (was < t.cfg->n_channels && strcmp(t.cfg->channels[was].id, "elec") == 0) {
+            assert_double_equal(count_raw(&t, "elec", now - 30 * DAY), 0, 0);
+            if (count_raw(&t, "water2", now - 7 * DAY) != before_water)
+                fail_msg("the step for elec deleted water2's readings too");
+        }
+    }
+    sqlite3_close(other);
+    assert_true(steps >= 2);
+    assert_true(total >= (int64_t)(before_elec + before_water));
+    assert_double_equal(count_raw(&t, "elec", now - 30 * DAY), 0, 0);
+    assert_double_equal(count_raw(&t, "water2", now - 7 * DAY), 0, 0);
+    tenv_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows),
+        cmocka_unit_test(test_steps),
     };
     return cmocka_run_group_tests_name("retention", tests, NULL, NULL);
 }
