@@ -7,6 +7,7 @@
 #define FOYER_STORE_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "foyer/counter.h"
@@ -68,6 +69,14 @@ void store_read_free(struct store_read *r);
  * handle), for the store's own writers (store_consent.c). */
 int store_tenancy_read_db(sqlite3 *db, const struct foyer_config *cfg, struct tenancy **ret,
                           size_t *ret_n);
+
+/* Open path read-write for one call (foyerctl's changes, the HTTP API's
+ * token writes), busy timeout busy_ms, and check it has this schema
+ * (STORE_SCHEMA_VERSION).  0 or -errno: -ENOENT no file, -EBADMSG not a
+ * foyer database, -ESTALE older schema, -EPROTO newer; msg (msg_len bytes)
+ * says why, naming path.  *ret untouched on failure; caller closes it with
+ * sqlite3_close(). */
+int store_open_rw(const char *path, int busy_ms, char *msg, size_t msg_len, sqlite3 **ret);
 
 /* A write connection for one call on a database of this schema, busy
  * timeout set (store_tenancy.c); *ret_err_msg says why on failure
