@@ -147,19 +147,7 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
         printf("%-24s %-12s %-10s %-10s %-7s %-12s %s\n", "ID", "DWELLING", "START", "END",
                "CONSENT", "BY", "REF");
     int rc = store_tenancy_list(s, cfg, list_one, &x);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl tenancy list: %s: %s\n", cfg->database, store_errmsg(s));
-        json_decref(x.arr);
-        store_close(s);
-        return 1;
-    }
-    store_close(s);
-    if (json) {
-        json_dumpf(x.arr, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(x.arr);
-    }
-    return 0;
+    return ctl_list_finish(s, cfg, "tenancy list", rc, x.arr, JSON_INDENT(2));
 }
 
 /* start (start = true) or end. */
@@ -228,11 +216,7 @@ static int ctl_tenancy(const struct ctl_command *cmd, const struct foyer_config 
         return cmd_change(cfg, argc - 1, argv + 1, false);
     if (argc >= 2 && strcmp(argv[1], "list") == 0)
         return cmd_list(cfg, argc - 1, argv + 1);
-    if (argc < 2)
-        return ctl_usage_error(cmd, "start, end or list?");
-    if (argv[1][0] == '-')
-        return ctl_usage_error(cmd, "unknown option \"%s\"", argv[1]);
-    return ctl_usage_error(cmd, "unknown sub-command \"%s\"", argv[1]);
+    return ctl_subcommand_error(cmd, argc, argv, "start, end or list?");
 }
 
 const struct ctl_command ctl_tenancy_command = {"tenancy", ctl_tenancy_usage_text, ctl_tenancy};

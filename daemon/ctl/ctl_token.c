@@ -352,19 +352,7 @@ static int token_list(const struct foyer_config *cfg, int argc, char **argv)
     if (rc == 0)
         rc = store_auth_list(s, list_one, &x);
     free(x.tv);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl token list: %s: %s\n", cfg->database, store_errmsg(s));
-        json_decref(x.arr);
-        store_close(s);
-        return 1;
-    }
-    store_close(s);
-    if (json) {
-        json_dumpf(x.arr, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(x.arr);
-    }
-    return 0;
+    return ctl_list_finish(s, cfg, "token list", rc, x.arr, JSON_INDENT(2));
 }
 
 static int token_revoke(const struct foyer_config *cfg, int argc, char **argv)
@@ -391,16 +379,14 @@ static int ctl_token(const struct ctl_command *cmd, const struct foyer_config *c
                      char **argv)
 {
     if (argc < 2)
-        return ctl_usage_error(cmd, "create, list or revoke?");
+        return ctl_subcommand_error(cmd, argc, argv, "create, list or revoke?");
     if (strcmp(argv[1], "create") == 0)
         return token_create(cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0)
         return token_list(cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "revoke") == 0)
         return token_revoke(cfg, argc - 1, argv + 1);
-    if (argv[1][0] == '-')
-        return ctl_usage_error(cmd, "unknown option \"%s\"", argv[1]);
-    return ctl_usage_error(cmd, "unknown sub-command \"%s\"", argv[1]);
+    return ctl_subcommand_error(cmd, argc, argv, "create, list or revoke?");
 }
 
 const struct ctl_command ctl_token_command = {"token", ctl_token_usage, ctl_token};
