@@ -78,6 +78,14 @@ int store_tenancy_read_db(sqlite3 *db, const struct foyer_config *cfg, struct te
  * sqlite3_close(). */
 int store_open_rw(const char *path, int busy_ms, char *msg, size_t msg_len, sqlite3 **ret);
 
+/* Open path read-write for a long-lived handle (store_alerts.c,
+ * store_uplink.c, store_outbox.c), busy timeout busy_ms, and prepare its n
+ * statements sql[] (persistent) into ret_st[] (n slots, NULL on entry).
+ * 0 or -errno; on failure msg (msg_len bytes) holds SQLite's message, every
+ * slot is NULL again and *ret_db is untouched. */
+int store_open_stmts(const char *path, int busy_ms, const char *const *sql, size_t n,
+                     sqlite3_stmt **ret_st, char *msg, size_t msg_len, sqlite3 **ret_db);
+
 /* A write connection for one call on a database of this schema, busy
  * timeout set (store_tenancy.c); *ret_err_msg says why on failure
  * (thread-local, until the next call). */
