@@ -79,10 +79,10 @@ int store_tenancy_read_db(sqlite3 *db, const struct foyer_config *cfg, struct te
 int store_open_rw(const char *path, int busy_ms, char *msg, size_t msg_len, sqlite3 **ret);
 
 /* Open path read-write for a long-lived handle (store_alerts.c,
- * store_uplink.c, store_outbox.c), busy timeout busy_ms, and prepare its n
- * statements sql[] (persistent) into ret_st[] (n slots, NULL on entry).
- * 0 or -errno; on failure msg (msg_len bytes) holds SQLite's message, every
- * slot is NULL again and *ret_db is untouched. */
+ * store_uplink.c, store_outbox.c) or a call (store_people.c), busy timeout busy_ms, and prepare its
+ * n statements sql[] (persistent) into ret_st[] (n slots, NULL on entry). 0 or -errno; on failure
+ * msg (msg_len bytes; NULL with 0 to drop it) holds SQLite's message, every slot is NULL again and
+ * *ret_db is untouched. */
 int store_open_stmts(const char *path, int busy_ms, const char *const *sql, size_t n,
                      sqlite3_stmt **ret_st, char *msg, size_t msg_len, sqlite3 **ret_db);
 
