@@ -76,10 +76,8 @@ static int ctl_access(const struct ctl_command *cmd, const struct foyer_config *
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:s:jh", opts, NULL)) != -1) {
         if (c == 'd') {
-            if (config_find_dwelling(cfg, optarg) < 0) {
-                fprintf(stderr, "foyerctl access-log: unknown dwelling \"%s\"\n", optarg);
+            if (ctl_find_dwelling(cfg, "access-log", optarg) < 0)
                 return 2;
-            }
             dwelling = optarg;
         } else if (c == 's') {
             if (tu_parse_iso(optarg, &since_s) < 0) {

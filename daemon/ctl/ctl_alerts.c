@@ -109,10 +109,8 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
             f.building = optarg;
             break;
         case 'd':
-            if (config_find_dwelling(cfg, optarg) < 0) {
-                fprintf(stderr, "foyerctl alerts: unknown dwelling \"%s\"\n", optarg);
+            if (ctl_find_dwelling(cfg, "alerts", optarg) < 0)
                 return 2;
-            }
             f.dwelling = optarg;
             break;
         case 'a':

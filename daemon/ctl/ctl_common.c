@@ -112,3 +112,11 @@ int ctl_list_finish(struct store *s, const struct foyer_config *cfg, const char 
     }
     return 0;
 }
+
+int32_t ctl_find_dwelling(const struct foyer_config *cfg, const char *what, const char *id)
+{
+    int32_t d = config_find_dwelling(cfg, id);
+    if (d < 0)
+        fprintf(stderr, "foyerctl %s: unknown dwelling \"%s\"\n", what, id);
+    return d;
+}

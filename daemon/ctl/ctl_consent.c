@@ -62,11 +62,9 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:jh", opts, NULL)) != -1) {
         if (c == 'd') {
-            only = config_find_dwelling(cfg, optarg);
-            if (only < 0) {
-                fprintf(stderr, "foyerctl consent list: unknown dwelling \"%s\"\n", optarg);
+            only = ctl_find_dwelling(cfg, "consent list", optarg);
+            if (only < 0)
                 return 2;
-            }
         } else if (c == 'j') {
             json = true;
         } else if (c == 'h') {
@@ -153,10 +151,8 @@ static int cmd_change(const struct foyer_config *cfg, int argc, char **argv, boo
                 what, purpose);
         return 2;
     }
-    if (config_find_dwelling(cfg, dwelling) < 0) {
-        fprintf(stderr, "foyerctl consent %s: unknown dwelling \"%s\"\n", what, dwelling);
+    if (ctl_find_dwelling(cfg, given ? "consent set" : "consent withdraw", dwelling) < 0)
         return 2;
-    }
     char who[256], tenancy[FOYER_ID_MAX + 1];
     const char *msg = NULL;
     ctl_who_am_i(who, sizeof(who));

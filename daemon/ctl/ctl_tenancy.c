@@ -123,10 +123,8 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:jh", opts, NULL)) != -1) {
         if (c == 'd') {
-            if (config_find_dwelling(cfg, optarg) < 0) {
-                fprintf(stderr, "foyerctl tenancy list: unknown dwelling \"%s\"\n", optarg);
+            if (ctl_find_dwelling(cfg, "tenancy list", optarg) < 0)
                 return 2;
-            }
             x.dwelling = optarg;
         } else if (c == 'j') {
             json = true;
@@ -187,10 +185,8 @@ static int cmd_change(const struct foyer_config *cfg, int argc, char **argv, boo
     if (!dwelling || !ymd)
         return ctl_usage_error(cmd_self, "%s: --dwelling ID and --date YYYY-MM-DD are needed",
                                what);
-    if (config_find_dwelling(cfg, dwelling) < 0) {
-        fprintf(stderr, "foyerctl tenancy %s: unknown dwelling \"%s\"\n", what, dwelling);
+    if (ctl_find_dwelling(cfg, start ? "tenancy start" : "tenancy end", dwelling) < 0)
         return 2;
-    }
     char who[256], id[FOYER_ID_MAX + 1], day[16];
     const char *msg = NULL;
     ctl_who_am_i(who, sizeof(who));

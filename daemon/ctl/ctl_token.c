@@ -143,11 +143,9 @@ static int token_create(const struct foyer_config *cfg, int argc, char **argv)
     (void)snprintf(t.role, sizeof(t.role), "%s", role);
     const char *place = "team";
     if (dwelling) {
-        int32_t d = config_find_dwelling(cfg, dwelling);
-        if (d < 0) {
-            fprintf(stderr, "foyerctl token create: unknown dwelling \"%s\"\n", dwelling);
+        int32_t d = ctl_find_dwelling(cfg, "token create", dwelling);
+        if (d < 0)
             return 2;
-        }
         /* The run's tenancies (foyerctl tenancy), not only the config's. */
         struct store *ro = ctl_open_readonly(cfg, "token create");
         struct tenancy *tv = NULL;

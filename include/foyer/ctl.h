@@ -53,6 +53,10 @@ const char *ctl_who_am_i(char *buf, size_t len);
 int ctl_subcommand_error(const struct ctl_command *cmd, int argc, char **argv,
                          const char *expected);
 
+/* The index of dwelling id in cfg, or -1 after saying
+ * "foyerctl WHAT: unknown dwelling "ID"" on stderr (then exit 2). */
+int32_t ctl_find_dwelling(const struct foyer_config *cfg, const char *what, const char *id);
+
 struct json_t;
 
 /* The end of a listing read from s (opened by ctl_open_readonly()) into arr
