@@ -159,6 +159,19 @@ static int db_fail(sqlite3 *db, int rc)
     return store_sqlite_errno(rc);
 }
 
+/* The end of a pairing's last write: its statement *st stepped to rc;
+ * finalize it and commit.  0 or -errno, auth_msg saying why (the caller
+ * rolls back and finalizes *st, NULL once done). */
+static int auth_commit(sqlite3 *db, sqlite3_stmt **st, int rc)
+{
+    if (rc != SQLITE_DONE)
+        return db_fail(db, rc);
+    sqlite3_finalize(*st);
+    *st = NULL;
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(db, rc);
+}
+
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 {
     if (v && *v)
@@ -333,17 +346,9 @@ int store_auth_pair(const char *db_path, const uint8_t *code_hash, const uint8_t
                                 -1, &st, NULL);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE) {
-            rc = db_fail(db, rc);
+        rc = auth_commit(db, &st, rc);
+        if (rc < 0)
             goto out_rollback;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
-            rc = db_fail(db, rc);
-            goto out_rollback;
-        }
         (void)snprintf(auth_msg, sizeof(auth_msg), "no live pairing code matches");
         rc = -ENOENT;
         goto out_close;
@@ -362,17 +367,9 @@ int store_auth_pair(const char *db_path, const uint8_t *code_hash, const uint8_t
         sqlite3_bind_blob(st, 3, token_hash, STORE_AUTH_HASH_LEN, SQLITE_TRANSIENT);
         rc = sqlite3_step(st);
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_fail(db, rc);
+    rc = auth_commit(db, &st, rc);
+    if (rc < 0)
         goto out_rollback;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = db_fail(db, rc);
-        goto out_rollback;
-    }
     t.pairing = false;
     t.pair_expires_s = 0;
     memcpy(t.hash, token_hash, STORE_AUTH_HASH_LEN);
