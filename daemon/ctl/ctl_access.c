@@ -76,10 +76,8 @@ static int ctl_access(const struct ctl_command *cmd, const struct foyer_config *
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:s:jh", opts, NULL)) != -1) {
         if (c == 'd') {
-            if (config_find_dwelling(cfg, optarg) < 0) {
-                fprintf(stderr, "foyerctl access-log: unknown dwelling \"%s\"\n", optarg);
+            if (ctl_find_dwelling(cfg, "access-log", optarg) < 0)
                 return 2;
-            }
             dwelling = optarg;
         } else if (c == 's') {
             if (tu_parse_iso(optarg, &since_s) < 0) {
@@ -108,19 +106,7 @@ static int ctl_access(const struct ctl_command *cmd, const struct foyer_config *
         printf("%-25s %-20s %-11s %-10s %-15s %s\n", "TIME", "WHO", "ROLE", "DWELLING", "FROM",
                "WHAT");
     int rc = store_access_list(s, dwelling, since_s, list_one, &x);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl access-log: %s: %s\n", cfg->database, store_errmsg(s));
-        json_decref(x.arr);
-        store_close(s);
-        return 1;
-    }
-    store_close(s);
-    if (json) {
-        json_dumpf(x.arr, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(x.arr);
-    }
-    return 0;
+    return ctl_list_finish(s, cfg, "access-log", rc, x.arr, JSON_INDENT(2));
 }
 
 const struct ctl_command ctl_access_command = {"access-log", ctl_access_usage_text, ctl_access};

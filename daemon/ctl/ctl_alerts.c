@@ -11,11 +11,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -55,18 +53,6 @@ static const char *const state_names[] = {"open", "acknowledged", "closed"};
 static const char *state_name(enum store_alert_state s)
 {
     return (unsigned)s < 3 ? state_names[s] : "?";
-}
-
-/* The user running foyerctl, for "who acknowledged". */
-static const char *who_am_i(char *buf, size_t len)
-{
-    struct passwd pw, *res = NULL;
-    char tmp[1024];
-    if (getpwuid_r(geteuid(), &pw, tmp, sizeof(tmp), &res) == 0 && res)
-        (void)snprintf(buf, len, "%s", res->pw_name);
-    else
-        (void)snprintf(buf, len, "uid %u", (unsigned)geteuid());
-    return buf;
 }
 
 struct list_ctx {
@@ -123,10 +109,8 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
             f.building = optarg;
             break;
         case 'd':
-            if (config_find_dwelling(cfg, optarg) < 0) {
-                fprintf(stderr, "foyerctl alerts: unknown dwelling \"%s\"\n", optarg);
+            if (ctl_find_dwelling(cfg, "alerts", optarg) < 0)
                 return 2;
-            }
             f.dwelling = optarg;
             break;
         case 'a':
@@ -162,20 +146,10 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
         printf("%-6s %-14s %-8s %-12s %-10s %-16s %s\n", "ID", "KIND", "SEVERITY", "STATE",
                "DWELLING", "OPENED", "TEXT");
     int rc = store_read_alerts(s, &f, list_one, &x);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl alerts: %s: %s\n", cfg->database, store_errmsg(s));
-        json_decref(x.arr);
-        store_close(s);
+    if (ctl_list_finish(s, cfg, "alerts", rc, x.arr, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0)
         return 1;
-    }
-    store_close(s);
-    if (json) {
-        json_dumpf(x.arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
-        fputc('\n', stdout);
-        json_decref(x.arr);
-    } else {
+    if (!json)
         printf("%zu alerts%s\n", x.n, f.all ? "" : " open or acknowledged");
-    }
     return 0;
 }
 
@@ -218,7 +192,7 @@ static int cmd_change(const struct foyer_config *cfg, int argc, char **argv, boo
         return 1;
     }
     char who[256];
-    who_am_i(who, sizeof(who));
+    ctl_who_am_i(who, sizeof(who));
     rc = ack ? store_alerts_ack(a, id, who, note, tu_now_s())
              : store_alerts_close_one(a, id, who, tu_now_s());
     if (rc < 0)

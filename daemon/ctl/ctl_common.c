@@ -2,11 +2,13 @@
  * ctl_common.c - what foyerctl's commands share: opening the database read-only,
  * with the message an operator needs when it is not there yet or when the
  * config would re-label its history; usage errors, which end with the
- * command's usage (struct ctl_command, include/foyer/ctl.h).
+ * command's usage (struct ctl_command, include/foyer/ctl.h); the end of a
+ * listing (its error, or its JSON array); who runs foyerctl.
  */
 #include "foyer/ctl.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,4 +84,39 @@ const char *ctl_who_am_i(char *buf, size_t len)
     else
         (void)snprintf(buf, len, "uid %u", (unsigned)geteuid());
     return buf;
+}
+
+int ctl_subcommand_error(const struct ctl_command *cmd, int argc, char **argv, const char *expected)
+{
+    if (argc < 2)
+        return ctl_usage_error(cmd, "%s", expected);
+    if (argv[1][0] == '-')
+        return ctl_usage_error(cmd, "unknown option \"%s\"", argv[1]);
+    return ctl_usage_error(cmd, "unknown sub-command \"%s\"", argv[1]);
+}
+
+int ctl_list_finish(struct store *s, const struct foyer_config *cfg, const char *what, int rc,
+                    json_t *arr, size_t flags)
+{
+    if (rc < 0) {
+        fprintf(stderr, "foyerctl %s: %s: %s\n", what, cfg->database, store_errmsg(s));
+        json_decref(arr);
+        store_close(s);
+        return 1;
+    }
+    store_close(s);
+    if (arr) {
+        json_dumpf(arr, stdout, flags);
+        fputc('\n', stdout);
+        json_decref(arr);
+    }
+    return 0;
+}
+
+int32_t ctl_find_dwelling(const struct foyer_config *cfg, const char *what, const char *id)
+{
+    int32_t d = config_find_dwelling(cfg, id);
+    if (d < 0)
+        fprintf(stderr, "foyerctl %s: unknown dwelling \"%s\"\n", what, id);
+    return d;
 }

@@ -62,11 +62,9 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:jh", opts, NULL)) != -1) {
         if (c == 'd') {
-            only = config_find_dwelling(cfg, optarg);
-            if (only < 0) {
-                fprintf(stderr, "foyerctl consent list: unknown dwelling \"%s\"\n", optarg);
+            only = ctl_find_dwelling(cfg, "consent list", optarg);
+            if (only < 0)
                 return 2;
-            }
         } else if (c == 'j') {
             json = true;
         } else if (c == 'h') {
@@ -117,19 +115,7 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
             }
         }
     }
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl consent list: %s: %s\n", cfg->database, store_errmsg(s));
-        json_decref(arr);
-        store_close(s);
-        return 1;
-    }
-    store_close(s);
-    if (arr) {
-        json_dumpf(arr, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(arr);
-    }
-    return 0;
+    return ctl_list_finish(s, cfg, "consent list", rc, arr, JSON_INDENT(2));
 }
 
 static int cmd_change(const struct foyer_config *cfg, int argc, char **argv, bool given)
@@ -165,10 +151,8 @@ static int cmd_change(const struct foyer_config *cfg, int argc, char **argv, boo
                 what, purpose);
         return 2;
     }
-    if (config_find_dwelling(cfg, dwelling) < 0) {
-        fprintf(stderr, "foyerctl consent %s: unknown dwelling \"%s\"\n", what, dwelling);
+    if (ctl_find_dwelling(cfg, given ? "consent set" : "consent withdraw", dwelling) < 0)
         return 2;
-    }
     char who[256], tenancy[FOYER_ID_MAX + 1];
     const char *msg = NULL;
     ctl_who_am_i(who, sizeof(who));
@@ -192,11 +176,7 @@ static int ctl_consent(const struct ctl_command *cmd, const struct foyer_config 
         return cmd_change(cfg, argc - 1, argv + 1, false);
     if (argc >= 2 && strcmp(argv[1], "list") == 0)
         return cmd_list(cfg, argc - 1, argv + 1);
-    if (argc < 2)
-        return ctl_usage_error(cmd, "set, withdraw or list?");
-    if (argv[1][0] == '-')
-        return ctl_usage_error(cmd, "unknown option \"%s\"", argv[1]);
-    return ctl_usage_error(cmd, "unknown sub-command \"%s\"", argv[1]);
+    return ctl_subcommand_error(cmd, argc, argv, "set, withdraw or list?");
 }
 
 const struct ctl_command ctl_consent_command = {"consent", ctl_consent_usage_text, ctl_consent};

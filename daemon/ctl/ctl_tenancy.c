@@ -123,10 +123,8 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:jh", opts, NULL)) != -1) {
         if (c == 'd') {
-            if (config_find_dwelling(cfg, optarg) < 0) {
-                fprintf(stderr, "foyerctl tenancy list: unknown dwelling \"%s\"\n", optarg);
+            if (ctl_find_dwelling(cfg, "tenancy list", optarg) < 0)
                 return 2;
-            }
             x.dwelling = optarg;
         } else if (c == 'j') {
             json = true;
@@ -147,19 +145,7 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
         printf("%-24s %-12s %-10s %-10s %-7s %-12s %s\n", "ID", "DWELLING", "START", "END",
                "CONSENT", "BY", "REF");
     int rc = store_tenancy_list(s, cfg, list_one, &x);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl tenancy list: %s: %s\n", cfg->database, store_errmsg(s));
-        json_decref(x.arr);
-        store_close(s);
-        return 1;
-    }
-    store_close(s);
-    if (json) {
-        json_dumpf(x.arr, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(x.arr);
-    }
-    return 0;
+    return ctl_list_finish(s, cfg, "tenancy list", rc, x.arr, JSON_INDENT(2));
 }
 
 /* start (start = true) or end. */
@@ -199,10 +185,8 @@ static int cmd_change(const struct foyer_config *cfg, int argc, char **argv, boo
     if (!dwelling || !ymd)
         return ctl_usage_error(cmd_self, "%s: --dwelling ID and --date YYYY-MM-DD are needed",
                                what);
-    if (config_find_dwelling(cfg, dwelling) < 0) {
-        fprintf(stderr, "foyerctl tenancy %s: unknown dwelling \"%s\"\n", what, dwelling);
+    if (ctl_find_dwelling(cfg, start ? "tenancy start" : "tenancy end", dwelling) < 0)
         return 2;
-    }
     char who[256], id[FOYER_ID_MAX + 1], day[16];
     const char *msg = NULL;
     ctl_who_am_i(who, sizeof(who));
@@ -228,11 +212,7 @@ static int ctl_tenancy(const struct ctl_command *cmd, const struct foyer_config 
         return cmd_change(cfg, argc - 1, argv + 1, false);
     if (argc >= 2 && strcmp(argv[1], "list") == 0)
         return cmd_list(cfg, argc - 1, argv + 1);
-    if (argc < 2)
-        return ctl_usage_error(cmd, "start, end or list?");
-    if (argv[1][0] == '-')
-        return ctl_usage_error(cmd, "unknown option \"%s\"", argv[1]);
-    return ctl_usage_error(cmd, "unknown sub-command \"%s\"", argv[1]);
+    return ctl_subcommand_error(cmd, argc, argv, "start, end or list?");
 }
 
 const struct ctl_command ctl_tenancy_command = {"tenancy", ctl_tenancy_usage_text, ctl_tenancy};

@@ -143,11 +143,9 @@ static int token_create(const struct foyer_config *cfg, int argc, char **argv)
     (void)snprintf(t.role, sizeof(t.role), "%s", role);
     const char *place = "team";
     if (dwelling) {
-        int32_t d = config_find_dwelling(cfg, dwelling);
-        if (d < 0) {
-            fprintf(stderr, "foyerctl token create: unknown dwelling \"%s\"\n", dwelling);
+        int32_t d = ctl_find_dwelling(cfg, "token create", dwelling);
+        if (d < 0)
             return 2;
-        }
         /* The run's tenancies (foyerctl tenancy), not only the config's. */
         struct store *ro = ctl_open_readonly(cfg, "token create");
         struct tenancy *tv = NULL;
@@ -352,19 +350,7 @@ static int token_list(const struct foyer_config *cfg, int argc, char **argv)
     if (rc == 0)
         rc = store_auth_list(s, list_one, &x);
     free(x.tv);
-    if (rc < 0) {
-        fprintf(stderr, "foyerctl token list: %s: %s\n", cfg->database, store_errmsg(s));
-        json_decref(x.arr);
-        store_close(s);
-        return 1;
-    }
-    store_close(s);
-    if (json) {
-        json_dumpf(x.arr, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(x.arr);
-    }
-    return 0;
+    return ctl_list_finish(s, cfg, "token list", rc, x.arr, JSON_INDENT(2));
 }
 
 static int token_revoke(const struct foyer_config *cfg, int argc, char **argv)
@@ -391,16 +377,14 @@ static int ctl_token(const struct ctl_command *cmd, const struct foyer_config *c
                      char **argv)
 {
     if (argc < 2)
-        return ctl_usage_error(cmd, "create, list or revoke?");
+        return ctl_subcommand_error(cmd, argc, argv, "create, list or revoke?");
     if (strcmp(argv[1], "create") == 0)
         return token_create(cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0)
         return token_list(cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "revoke") == 0)
         return token_revoke(cfg, argc - 1, argv + 1);
-    if (argv[1][0] == '-')
-        return ctl_usage_error(cmd, "unknown option \"%s\"", argv[1]);
-    return ctl_usage_error(cmd, "unknown sub-command \"%s\"", argv[1]);
+    return ctl_subcommand_error(cmd, argc, argv, "create, list or revoke?");
 }
 
 const struct ctl_command ctl_token_command = {"token", ctl_token_usage, ctl_token};

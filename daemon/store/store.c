@@ -407,6 +407,66 @@ int store_sqlite_errno(int rc)
     }
 }
 
+int store_open_stmts(const char *path, int busy_ms, const char *const *sql, size_t n,
+                     sqlite3_stmt **ret_st, char *msg, size_t msg_len, sqlite3 **ret_db)
+{
+    sqlite3 *db = NULL;
+    /* No SQLITE_OPEN_CREATE: foyerd's store_open() makes the file and its
+     * schema; a missing file is an error, not a new empty database. */
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(db, 1);
+        sqlite3_busy_timeout(db, busy_ms);
+        for (size_t i = 0; i < n && rc == SQLITE_OK; i++)
+            rc = sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ret_st[i], NULL);
+    }
+    if (rc != SQLITE_OK) {
+        (void)snprintf(msg, msg_len, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            sqlite3_finalize(ret_st[i]);
+            ret_st[i] = NULL;
+        }
+        sqlite3_close(db);
+        return store_sqlite_errno(rc);
+    }
+    *ret_db = db;
+    return 0;
+}
+
+int store_open_rw(const char *path, int busy_ms, char *msg, size_t msg_len, sqlite3 **ret)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    /* No SQLITE_OPEN_CREATE: foyerd's store_open() makes the file and its
+     * schema; a missing file is an error, not a new empty database. */
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        (void)snprintf(msg, msg_len, "%s: %s (foyerd creates the database at its first start)",
+                       path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return rc == SQLITE_CANTOPEN ? -ENOENT : store_sqlite_errno(rc);
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, busy_ms);
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version != STORE_SCHEMA_VERSION) {
+        (void)snprintf(msg, msg_len,
+                       version < 0 ? "%s: not a foyer database"
+                       : version < STORE_SCHEMA_VERSION
+                           ? "%s: older schema: start foyerd once to migrate it"
+                           : "%s: schema newer than this foyer: upgrade foyer",
+                       path);
+        sqlite3_close(db);
+        return version < 0 ? -EBADMSG : version < STORE_SCHEMA_VERSION ? -ESTALE : -EPROTO;
+    }
+    *ret = db;
+    return 0;
+}
+
 int store_exec(sqlite3 *db, const char *sql)
 {
     return store_sqlite_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));

@@ -113,23 +113,14 @@ int store_alerts_open(const char *path, struct store_alerts **ret, const char **
         (void)snprintf(open_msg, sizeof(open_msg), "out of memory");
         return -ENOMEM;
     }
-    /* No SQLITE_OPEN_CREATE: foyerd's store_open() made the file and its
-     * schema; a missing file is an error, not a new empty database. */
-    rc = sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_extended_result_codes(a->db, 1);
-        sqlite3_busy_timeout(a->db, STORE_ALERTS_BUSY_MS);
-        for (int i = 0; i < AST_COUNT_ && rc == SQLITE_OK; i++)
-            rc = sqlite3_prepare_v3(a->db, alerts_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &a->st[i],
-                                    NULL);
-    }
-    if (rc != SQLITE_OK) {
-        const char *e = a->db ? sqlite3_errmsg(a->db) : "out of memory";
-        if (strstr(e, "no such table"))
-            e = "the database has no alerts table yet: start foyerd once to upgrade it";
-        (void)snprintf(open_msg, sizeof(open_msg), "%s", e);
+    rc = store_open_stmts(path, STORE_ALERTS_BUSY_MS, alerts_sql, AST_COUNT_, a->st, open_msg,
+                          sizeof(open_msg), &a->db);
+    if (rc < 0) {
+        if (strstr(open_msg, "no such table"))
+            (void)snprintf(open_msg, sizeof(open_msg), "%s",
+                           "the database has no alerts table yet: start foyerd once to upgrade it");
         store_alerts_close(a);
-        return alerts_errno(rc);
+        return rc;
     }
     *msg = NULL;
     *ret = a;

@@ -144,44 +144,32 @@ static void read_row(sqlite3_stmt *st, struct store_token *t)
     t->pair_tries = sqlite3_column_int(st, 12);
 }
 
-/* Open a write connection for one call, on a database of this schema. */
-static int open_rw(const char *path, sqlite3 **ret)
+/* Start a call: its message is auth_msg, cleared; open db_path read-write
+ * (store_open_rw()).  0 or -errno, auth_msg saying why. */
+static int auth_begin(const char *db_path, const char **msg, sqlite3 **ret_db)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int version = -1;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        (void)snprintf(auth_msg, sizeof(auth_msg),
-                       "%s: %s (foyerd creates the database at its first start)", path,
-                       db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return rc == SQLITE_CANTOPEN ? -ENOENT : store_sqlite_errno(rc);
-    }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, STORE_AUTH_BUSY_MS);
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (version != STORE_SCHEMA_VERSION) {
-        (void)snprintf(auth_msg, sizeof(auth_msg),
-                       version < 0 ? "%s: not a foyer database"
-                       : version < STORE_SCHEMA_VERSION
-                           ? "%s: older schema: start foyerd once to migrate it"
-                           : "%s: schema newer than this foyer: upgrade foyer",
-                       path);
-        sqlite3_close(db);
-        return version < 0 ? -EBADMSG : version < STORE_SCHEMA_VERSION ? -ESTALE : -EPROTO;
-    }
-    *ret = db;
-    return 0;
+    auth_msg[0] = '\0';
+    *msg = auth_msg;
+    return store_open_rw(db_path, STORE_AUTH_BUSY_MS, auth_msg, sizeof(auth_msg), ret_db);
 }
 
 static int db_fail(sqlite3 *db, int rc)
 {
     (void)snprintf(auth_msg, sizeof(auth_msg), "%s", sqlite3_errmsg(db));
     return store_sqlite_errno(rc);
+}
+
+/* The end of a pairing's last write: its statement *st stepped to rc;
+ * finalize it and commit.  0 or -errno, auth_msg saying why (the caller
+ * rolls back and finalizes *st, NULL once done). */
+static int auth_commit(sqlite3 *db, sqlite3_stmt **st, int rc)
+{
+    if (rc != SQLITE_DONE)
+        return db_fail(db, rc);
+    sqlite3_finalize(*st);
+    *st = NULL;
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(db, rc);
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
@@ -205,9 +193,7 @@ int store_auth_create(const char *db_path, const struct store_token *t, const ui
     const char **msg = ret_err_msg ? ret_err_msg : &dummy;
     int rc;
 
-    auth_msg[0] = '\0';
-    *msg = auth_msg;
-    rc = open_rw(db_path, &db);
+    rc = auth_begin(db_path, msg, &db);
     if (rc < 0)
         return rc;
     rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -258,9 +244,7 @@ int store_auth_revoke(const char *db_path, const char *name_or_id, int64_t now_s
     const char **msg = ret_err_msg ? ret_err_msg : &dummy;
     int rc;
 
-    auth_msg[0] = '\0';
-    *msg = auth_msg;
-    rc = open_rw(db_path, &db);
+    rc = auth_begin(db_path, msg, &db);
     if (rc < 0)
         return rc;
     /* A name wins over an id: a token may be named "12". */
@@ -326,9 +310,7 @@ int store_auth_pair(const char *db_path, const uint8_t *code_hash, const uint8_t
     struct store_token t;
     int rc;
 
-    auth_msg[0] = '\0';
-    *msg = auth_msg;
-    rc = open_rw(db_path, &db);
+    rc = auth_begin(db_path, msg, &db);
     if (rc < 0)
         return rc;
     /* One transaction: two tablets posting the same code at once cannot
@@ -364,17 +346,9 @@ int store_auth_pair(const char *db_path, const uint8_t *code_hash, const uint8_t
                                 -1, &st, NULL);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE) {
-            rc = db_fail(db, rc);
+        rc = auth_commit(db, &st, rc);
+        if (rc < 0)
             goto out_rollback;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
-            rc = db_fail(db, rc);
-            goto out_rollback;
-        }
         (void)snprintf(auth_msg, sizeof(auth_msg), "no live pairing code matches");
         rc = -ENOENT;
         goto out_close;
@@ -393,17 +367,9 @@ int store_auth_pair(const char *db_path, const uint8_t *code_hash, const uint8_t
         sqlite3_bind_blob(st, 3, token_hash, STORE_AUTH_HASH_LEN, SQLITE_TRANSIENT);
         rc = sqlite3_step(st);
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_fail(db, rc);
+    rc = auth_commit(db, &st, rc);
+    if (rc < 0)
         goto out_rollback;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = db_fail(db, rc);
-        goto out_rollback;
-    }
     t.pairing = false;
     t.pair_expires_s = 0;
     memcpy(t.hash, token_hash, STORE_AUTH_HASH_LEN);

@@ -7,6 +7,7 @@
 #define FOYER_STORE_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "foyer/counter.h"
@@ -68,6 +69,22 @@ void store_read_free(struct store_read *r);
  * handle), for the store's own writers (store_consent.c). */
 int store_tenancy_read_db(sqlite3 *db, const struct foyer_config *cfg, struct tenancy **ret,
                           size_t *ret_n);
+
+/* Open path read-write for one call (foyerctl's changes, the HTTP API's
+ * token writes), busy timeout busy_ms, and check it has this schema
+ * (STORE_SCHEMA_VERSION).  0 or -errno: -ENOENT no file, -EBADMSG not a
+ * foyer database, -ESTALE older schema, -EPROTO newer; msg (msg_len bytes)
+ * says why, naming path.  *ret untouched on failure; caller closes it with
+ * sqlite3_close(). */
+int store_open_rw(const char *path, int busy_ms, char *msg, size_t msg_len, sqlite3 **ret);
+
+/* Open path read-write for a long-lived handle (store_alerts.c,
+ * store_uplink.c, store_outbox.c) or a call (store_people.c), busy timeout busy_ms, and prepare its
+ * n statements sql[] (persistent) into ret_st[] (n slots, NULL on entry). 0 or -errno; on failure
+ * msg (msg_len bytes; NULL with 0 to drop it) holds SQLite's message, every slot is NULL again and
+ * *ret_db is untouched. */
+int store_open_stmts(const char *path, int busy_ms, const char *const *sql, size_t n,
+                     sqlite3_stmt **ret_st, char *msg, size_t msg_len, sqlite3 **ret_db);
 
 /* A write connection for one call on a database of this schema, busy
  * timeout set (store_tenancy.c); *ret_err_msg says why on failure

@@ -115,21 +115,11 @@ int store_outbox_open(const char *path, struct store_outbox **ret, const char **
         (void)snprintf(open_msg, sizeof(open_msg), "out of memory");
         return -ENOMEM;
     }
-    /* No SQLITE_OPEN_CREATE: the writer's store_open() made the file and
-     * its schema; a missing file is an error, not a new empty database. */
-    rc = sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_extended_result_codes(o->db, 1);
-        sqlite3_busy_timeout(o->db, STORE_OUTBOX_BUSY_MS);
-        for (int i = 0; i < OST_COUNT_ && rc == SQLITE_OK; i++)
-            rc = sqlite3_prepare_v3(o->db, outbox_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &o->st[i],
-                                    NULL);
-    }
-    if (rc != SQLITE_OK) {
-        (void)snprintf(open_msg, sizeof(open_msg), "%s",
-                       o->db ? sqlite3_errmsg(o->db) : "out of memory");
+    rc = store_open_stmts(path, STORE_OUTBOX_BUSY_MS, outbox_sql, OST_COUNT_, o->st, open_msg,
+                          sizeof(open_msg), &o->db);
+    if (rc < 0) {
         store_outbox_close(o);
-        return outbox_errno(rc);
+        return rc;
     }
     *msg = NULL;
     *ret = o;

@@ -34,15 +34,11 @@ static int people_open(const char *path, enum people_write which, sqlite3 **ret_
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, STORE_PEOPLE_BUSY_MS);
-        rc = sqlite3_prepare_v2(db, people_write_sql[which], -1, &st, NULL);
-    }
-    if (rc != SQLITE_OK) {
-        sqlite3_close(db);
-        return store_sqlite_errno(rc);
-    }
+    /* Callers report the -errno alone: no message kept. */
+    int rc = store_open_stmts(path, STORE_PEOPLE_BUSY_MS, &people_write_sql[which], 1, &st, NULL, 0,
+                              &db);
+    if (rc < 0)
+        return rc;
     *ret_db = db;
     *ret_st = st;
     return 0;

@@ -36,8 +36,6 @@
 
 static _Thread_local char tenancy_msg[512];
 
-static int open_rw(const char *path, sqlite3 **ret);
-
 struct tlist {
     struct store_tenancy *v;
     size_t n, cap;
@@ -290,45 +288,18 @@ const struct tenancy *store_tenancy_current(const struct tenancy *v, size_t n, u
 
 /* ---- changes by foyerctl tenancy, on a connection of their own ---------- */
 
+/* A write connection of this room's calls; tenancy_msg says why not. */
+static int open_rw(const char *path, sqlite3 **ret)
+{
+    return store_open_rw(path, STORE_TENANCY_BUSY_MS, tenancy_msg, sizeof(tenancy_msg), ret);
+}
+
 int store_open_call(const char *path, sqlite3 **ret, const char **ret_err_msg)
 {
     int rc = open_rw(path, ret);
     if (rc < 0)
         *ret_err_msg = tenancy_msg;
     return rc;
-}
-
-static int open_rw(const char *path, sqlite3 **ret)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int version = -1;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        (void)snprintf(tenancy_msg, sizeof(tenancy_msg),
-                       "%s: %s (foyerd creates the database at its first start)", path,
-                       db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return rc == SQLITE_CANTOPEN ? -ENOENT : store_sqlite_errno(rc);
-    }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, STORE_TENANCY_BUSY_MS);
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (version != STORE_SCHEMA_VERSION) {
-        (void)snprintf(tenancy_msg, sizeof(tenancy_msg),
-                       version < 0 ? "%s: not a foyer database"
-                       : version < STORE_SCHEMA_VERSION
-                           ? "%s: older schema: start foyerd once to migrate it"
-                           : "%s: schema newer than this foyer: upgrade foyer",
-                       path);
-        sqlite3_close(db);
-        return version < 0 ? -EBADMSG : version < STORE_SCHEMA_VERSION ? -ESTALE : -EPROTO;
-    }
-    *ret = db;
-    return 0;
 }
 
 static const char *fmt_ymd(int32_t ymd, char *buf, size_t len)

@@ -167,20 +167,11 @@ int store_uplink_open(const char *path, struct store_uplink **ret, const char **
         (void)snprintf(open_msg, sizeof(open_msg), "out of memory");
         return -ENOMEM;
     }
-    /* No SQLITE_OPEN_CREATE: the writer's store_open() made the file. */
-    rc = sqlite3_open_v2(path, &u->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_extended_result_codes(u->db, 1);
-        sqlite3_busy_timeout(u->db, STORE_UPLINK_BUSY_MS);
-        for (int i = 0; i < UST_COUNT_ && rc == SQLITE_OK; i++)
-            rc = sqlite3_prepare_v3(u->db, uplink_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &u->st[i],
-                                    NULL);
-    }
-    if (rc != SQLITE_OK) {
-        (void)snprintf(open_msg, sizeof(open_msg), "%s",
-                       u->db ? sqlite3_errmsg(u->db) : "out of memory");
+    rc = store_open_stmts(path, STORE_UPLINK_BUSY_MS, uplink_sql, UST_COUNT_, u->st, open_msg,
+                          sizeof(open_msg), &u->db);
+    if (rc < 0) {
         store_uplink_close(u);
-        return uplink_errno(rc);
+        return rc;
     }
     *msg = NULL;
     *ret = u;

@@ -47,6 +47,26 @@ struct store *ctl_open_readonly(const struct foyer_config *cfg, const char *cmd)
  * changed or read something.  Returns buf. */
 const char *ctl_who_am_i(char *buf, size_t len);
 
+/* After argv[1] named no sub-command of cmd: say so (none given: `expected`,
+ * as "start, end or list?"; an option; an unknown name) with the usage on
+ * stderr.  Returns 2. */
+int ctl_subcommand_error(const struct ctl_command *cmd, int argc, char **argv,
+                         const char *expected);
+
+/* The index of dwelling id in cfg, or -1 after saying
+ * "foyerctl WHAT: unknown dwelling "ID"" on stderr (then exit 2). */
+int32_t ctl_find_dwelling(const struct foyer_config *cfg, const char *what, const char *id);
+
+struct json_t;
+
+/* The end of a listing read from s (opened by ctl_open_readonly()) into arr
+ * (--json, else NULL) that returned rc: on rc < 0 say
+ * "foyerctl WHAT: DATABASE: why" on stderr; close s; print arr on stdout
+ * with json_dumpf() flags (jansson's JSON_INDENT() ...) and a newline.
+ * Takes arr (freed).  Returns the exit status: 0, or 1 when rc < 0. */
+int ctl_list_finish(struct store *s, const struct foyer_config *cfg, const char *what, int rc,
+                    struct json_t *arr, size_t flags);
+
 /* foyerctl events (daemon/ctl/ctl_events.c) */
 extern const struct ctl_command ctl_events_command;
 

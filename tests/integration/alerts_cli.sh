@@ -7,16 +7,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/foyer-alerts-XXXXXX)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_setup alerts
 export FOYER_LANG_DIR="$FOYER_SRC/config"
-ctl() { "$FOYER_BIN/foyerctl" --config "$work/foyer.conf" "$@"; }
-py() { /usr/bin/python3 -c "$@"; }
 
 cat > "$work/foyer.conf" <<CONF
 [foyer]

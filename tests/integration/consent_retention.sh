@@ -12,16 +12,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh" # free_port
 
-work=$(mktemp -d /tmp/foyer-consent-XXXXXX)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_setup consent
 export FOYER_LANG_DIR="$FOYER_SRC/config"
-ctl() { "$FOYER_BIN/foyerctl" --config "$work/foyer.conf" "$@"; }
-py() { /usr/bin/python3 -c "$@"; }
 hport=$(free_port)
 base="http://127.0.0.1:$hport"
 mkdir -p "$work/web"

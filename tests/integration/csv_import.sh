@@ -11,9 +11,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/foyer-csv-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-ctl() { "$FOYER_BIN/foyerctl" --config "$work/foyer.conf" "$@"; }
+scratch_setup csv
 sql() { sqlite3 "$work/foyer.db" "$1"; }
 # The value stored for channel $1 at UTC epoch second $2 (empty when none).
 stored() {

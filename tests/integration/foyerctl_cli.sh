@@ -6,9 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/foyer-ctl-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-ctl() { "$FOYER_BIN/foyerctl" --config "$work/foyer.conf" "$@"; }
+scratch_setup ctl
 
 cat > "$work/foyer.conf" <<CONF
 [foyer]

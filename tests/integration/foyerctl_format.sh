@@ -7,9 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/foyer-fmt-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-ctl() { "$FOYER_BIN/foyerctl" --config "$work/foyer.conf" "$@"; }
+scratch_setup fmt
 
 cat > "$work/foyer.conf" <<CONF
 [foyer]

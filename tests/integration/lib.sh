@@ -32,3 +32,19 @@ wait_for() { # seconds command...
     sleep 0.05
   done
 }
+
+# A scratch directory for one test, $work (/tmp/foyer-NAME-XXXXXX), removed
+# at exit after killing the foyerd the test started (its pid in $pid, empty
+# when none runs); ctl runs foyerctl on $work/foyer.conf, py Debian's
+# python3 on a program text.
+scratch_setup() { # name
+  work=$(mktemp -d "/tmp/foyer-$1-XXXXXX")
+  pid=
+  trap scratch_cleanup EXIT
+  ctl() { "$FOYER_BIN/foyerctl" --config "$work/foyer.conf" "$@"; }
+  py() { /usr/bin/python3 -c "$@"; }
+}
+scratch_cleanup() {
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
