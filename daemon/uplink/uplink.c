@@ -131,6 +131,7 @@ struct uplink {
     bool consent_read;        /* consent holds a successful read */
     int64_t consent_ms;       /* monotonic ms of that read */
     int64_t consent_mark;     /* store_uplink_consent_mark() at that read */
+    bool consent_failing;     /* the last refresh failed (logged once) */
     struct ul_batch *batches; /* max_in_flight records */
     size_t n_batches;
     int64_t in_flight; /* items of the batches */
@@ -522,7 +523,7 @@ static void apply_acks(struct uplink *u, struct ul_range *r, size_t n)
  * since the last read, UL_CONSENT_MS passed or force; hand it to the
  * harvest and delete the waiting hourly items of every dwelling that lost
  * it (at the first read: of every dwelling without it).  0, or -errno
- * (logged once per failure run; the harvest must wait). */
+ * (logged once until a refresh works again; the harvest must wait). */
 static int consent_refresh(struct uplink *u, bool force)
 {
     const struct foyer_config *cfg = u->cfg;
@@ -532,16 +533,20 @@ static int consent_refresh(struct uplink *u, bool force)
         now_ms - u->consent_ms < UL_CONSENT_MS)
         return 0;
     if (rc < 0) {
-        log_warn("uplink: %s: cannot see whether a consent changed: %s; nothing is queued "
-                 "until it can",
-                 cfg->database, store_uplink_errmsg(u->db));
+        if (!u->consent_failing)
+            log_warn("uplink: %s: cannot see whether a consent changed: %s; nothing is queued "
+                     "until it can",
+                     cfg->database, store_uplink_errmsg(u->db));
+        u->consent_failing = true;
         return rc;
     }
     rc = store_consent_load_curve(u->ro, cfg, tu_now_s(), u->consent_new);
     if (rc < 0) {
-        log_warn("uplink: %s: cannot read the dwellings' consent: %s; nothing is queued until it "
-                 "can",
-                 cfg->database, store_errmsg(u->ro));
+        if (!u->consent_failing)
+            log_warn("uplink: %s: cannot read the dwellings' consent: %s; nothing is queued "
+                     "until it can",
+                     cfg->database, store_errmsg(u->ro));
+        u->consent_failing = true;
         return rc;
     }
     bool lost = false;
@@ -560,6 +565,9 @@ static int consent_refresh(struct uplink *u, bool force)
     }
     if (cfg->n_dwellings)
         memcpy(u->consent, u->consent_new, cfg->n_dwellings * sizeof(*u->consent));
+    if (u->consent_failing)
+        log_info("uplink: %s: the dwellings' consent read again", cfg->database);
+    u->consent_failing = false;
     u->consent_read = true;
     u->consent_ms = now_ms;
     u->consent_mark = mark;
@@ -569,9 +577,11 @@ static int consent_refresh(struct uplink *u, bool force)
         if (rc < 0) {
             /* Read again next time, to delete them then. */
             u->consent_read = false;
-            log_warn("uplink: %s: cannot delete the waiting hourly items of dwellings without "
-                     "consent: %s; nothing is queued until it can",
-                     cfg->database, store_uplink_errmsg(u->db));
+            if (!u->consent_failing)
+                log_warn("uplink: %s: cannot delete the waiting hourly items of dwellings without "
+                         "consent: %s; nothing is queued until it can",
+                         cfg->database, store_uplink_errmsg(u->db));
+            u->consent_failing = true;
             return rc;
         }
         if (n > 0)
