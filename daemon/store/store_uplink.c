@@ -57,6 +57,7 @@ enum {
     UST_ALERT_MARK,
     UST_SEQ_RAISE,
     UST_SEQ_FIRST,
+    UST_CONSENT_MARK,
     UST_COUNT_
 };
 
@@ -121,11 +122,22 @@ static const char *const uplink_sql[UST_COUNT_] = {
     [UST_SEQ_FIRST] =
         "INSERT INTO sqlite_sequence(name, seq) SELECT 'uplink_outbox', ?1"
         " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'uplink_outbox')",
+    /* Moves whenever foyerctl consent or tenancy writes: consents are
+     * appended, tenancies added or ended (their ends summed). */
+    [UST_CONSENT_MARK] =
+        "SELECT (SELECT coalesce(max(id), 0) FROM consents),"
+        " (SELECT count(*) + coalesce(sum(end_ymd), 0) + coalesce(sum(start_ymd), 0)"
+        " FROM tenancies)",
 };
 
 struct store_uplink {
     sqlite3 *db;
     sqlite3_stmt *st[UST_COUNT_];
+    /* The load-curve consent of each config dwelling (store_uplink_set_consent()),
+     * a copy: n_consent is the config's n_dwellings it was given for; NULL:
+     * the config's flags. */
+    bool *consent;
+    size_t n_consent;
     char errmsg[512]; /* the last failure's message (store_uplink_errmsg()) */
 };
 
@@ -185,6 +197,7 @@ void store_uplink_close(struct store_uplink *u)
     for (int i = 0; i < UST_COUNT_; i++)
         sqlite3_finalize(u->st[i]);
     sqlite3_close(u->db);
+    free(u->consent);
     free(u);
 }
 
@@ -241,16 +254,27 @@ static json_t *int_or_null(sqlite3_stmt *st, int col)
                : json_integer(sqlite3_column_int64(st, col));
 }
 
+/* Whether config dwelling i has consent: the store's, as last given to
+ * store_uplink_set_consent() for a config of as many dwellings, else the
+ * config's flag. */
+static bool dwelling_consent(const struct store_uplink *u, const struct foyer_config *cfg, size_t i)
+{
+    if (u->consent && u->n_consent == cfg->n_dwellings)
+        return u->consent[i];
+    return cfg->dwellings[i].consent;
+}
+
 /* Whether an hourly figure of a channel of dwelling (NULL: a building's)
  * may leave the gateway: only with the dwelling's consent, and a dwelling
  * no longer configured has none. */
-static bool hour_allowed(const struct foyer_config *cfg, const unsigned char *dwelling)
+static bool hour_allowed(const struct store_uplink *u, const struct foyer_config *cfg,
+                         const unsigned char *dwelling)
 {
     if (!dwelling)
         return true;
     for (size_t i = 0; i < cfg->n_dwellings; i++)
         if (strcmp(cfg->dwellings[i].id, (const char *)dwelling) == 0)
-            return cfg->dwellings[i].consent;
+            return dwelling_consent(u, cfg, i);
     return false;
 }
 
@@ -283,7 +307,7 @@ static int queue_rollup(struct store_uplink *u, const struct foyer_config *cfg, 
         sqlite3_reset(st);
         return rc;
     }
-    if (g == GRAN_HOUR && !hour_allowed(cfg, sqlite3_column_text(st, 8))) {
+    if (g == GRAN_HOUR && !hour_allowed(u, cfg, sqlite3_column_text(st, 8))) {
         h->withheld++;
         sqlite3_reset(st);
         return 0;
@@ -674,7 +698,7 @@ int store_uplink_withhold_hours(struct store_uplink *u, const struct foyer_confi
     u->errmsg[0] = '\0';
     int rc = run(u, u->st[UST_BEGIN]);
     for (size_t i = 0; rc == 0 && i < cfg->n_dwellings; i++) {
-        if (cfg->dwellings[i].consent)
+        if (dwelling_consent(u, cfg, i))
             continue;
         sqlite3_bind_text(st, 1, cfg->dwellings[i].id, -1, SQLITE_STATIC);
         rc = run(u, st);
@@ -690,6 +714,36 @@ int store_uplink_withhold_hours(struct store_uplink *u, const struct foyer_confi
     if (ret_n)
         *ret_n = n;
     return 0;
+}
+
+int store_uplink_set_consent(struct store_uplink *u, const struct foyer_config *cfg,
+                             const bool *consent)
+{
+    bool *v = NULL;
+    if (consent && cfg->n_dwellings) {
+        v = malloc(cfg->n_dwellings * sizeof(*v));
+        if (!v) {
+            (void)snprintf(u->errmsg, sizeof(u->errmsg), "out of memory");
+            return -ENOMEM;
+        }
+        memcpy(v, consent, cfg->n_dwellings * sizeof(*v));
+    }
+    free(u->consent);
+    u->consent = v;
+    u->n_consent = consent ? cfg->n_dwellings : 0;
+    return 0;
+}
+
+int store_uplink_consent_mark(struct store_uplink *u, int64_t *ret_mark)
+{
+    sqlite3_stmt *st = u->st[UST_CONSENT_MARK];
+    u->errmsg[0] = '\0';
+    int src = sqlite3_step(st);
+    int rc = src == SQLITE_ROW ? 0 : fail(u, src);
+    if (rc == 0)
+        *ret_mark = sqlite3_column_int64(st, 0) * 1000003 + sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return rc;
 }
 
 int store_uplink_add_alert(struct store_uplink *u, const struct store_uplink_alert *a,

@@ -32,6 +32,19 @@
  *   (re)connection every waiting item is sent again from the oldest: the
  *   collector's apply rule (greater seq wins, by key) makes a duplicate
  *   change nothing.
+ *
+ *   Consent.  Hourly figures leave only for dwellings whose load-curve
+ *   consent is given now, as foyerctl consent records it (not the config's
+ *   flag): the uplink thread reads store_consent_load_curve() on a
+ *   read-only store handle of its own (opened at start, then used by that
+ *   thread alone) at start, every UL_CONSENT_MS, and at once when
+ *   store_uplink_consent_mark() says a consent or a tenancy was written;
+ *   always before a harvest, never holding a read transaction between two.
+ *   The array is sized by the config the uplink was started with (a reload
+ *   starts a new uplink).  A withdrawal also deletes the dwelling's hourly
+ *   items still waiting (store_uplink_withhold_hours()), before anything
+ *   more is sent; a consent that cannot be read stops the harvest until it
+ *   can (nothing leaves on a guess, nothing is lost: the keys wait).
  */
 #include "foyer/uplink.h"
 
@@ -49,6 +62,8 @@
 
 #include "foyer/limits.h"
 #include "foyer/log.h"
+#include "foyer/store.h"
+#include "foyer/store_consent.h"
 #include "foyer/store_uplink.h"
 #include "foyer/timeutil.h"
 
@@ -64,6 +79,9 @@
 #define UL_SEQ_PER_S 1000000LL
 /* A database error is retried after this long, not in a tight loop. */
 #define UL_DB_RETRY_MS 2000
+/* The consents are read again at least this often even when no write was
+ * seen (a tenancy that ends at midnight changes whose consent counts). */
+#define UL_CONSENT_MS 60000
 
 /* One items message in flight. */
 struct ul_batch {
@@ -106,7 +124,14 @@ struct uplink {
     atomic_int net_rc, net_errno;
     atomic_int connack_rc; /* the broker's refusal of the last CONNECT, 0 none */
 
-    /* Uplink thread only. */
+    /* Uplink thread only (and uplink_start() before it runs). */
+    struct store *ro;         /* read-only: the consents */
+    bool *consent;            /* cfg->n_dwellings: load-curve consent as last read */
+    bool *consent_new;        /* cfg->n_dwellings: the read in progress */
+    bool consent_read;        /* consent holds a successful read */
+    int64_t consent_ms;       /* monotonic ms of that read */
+    int64_t consent_mark;     /* store_uplink_consent_mark() at that read */
+    bool consent_failing;     /* the last refresh failed (logged once) */
     struct ul_batch *batches; /* max_in_flight records */
     size_t n_batches;
     int64_t in_flight; /* items of the batches */
@@ -494,6 +519,79 @@ static void apply_acks(struct uplink *u, struct ul_range *r, size_t n)
     }
 }
 
+/* Read the dwellings' consent again when a consent or tenancy was written
+ * since the last read, UL_CONSENT_MS passed or force; hand it to the
+ * harvest and delete the waiting hourly items of every dwelling that lost
+ * it (at the first read: of every dwelling without it).  0, or -errno
+ * (logged once until a refresh works again; the harvest must wait). */
+static int consent_refresh(struct uplink *u, bool force)
+{
+    const struct foyer_config *cfg = u->cfg;
+    int64_t now_ms = tu_mono_ms(), mark = 0;
+    int rc = store_uplink_consent_mark(u->db, &mark);
+    if (rc == 0 && !force && u->consent_read && mark == u->consent_mark &&
+        now_ms - u->consent_ms < UL_CONSENT_MS)
+        return 0;
+    if (rc < 0) {
+        if (!u->consent_failing)
+            log_warn("uplink: %s: cannot see whether a consent changed: %s; nothing is queued "
+                     "until it can",
+                     cfg->database, store_uplink_errmsg(u->db));
+        u->consent_failing = true;
+        return rc;
+    }
+    rc = store_consent_load_curve(u->ro, cfg, tu_now_s(), u->consent_new);
+    if (rc < 0) {
+        if (!u->consent_failing)
+            log_warn("uplink: %s: cannot read the dwellings' consent: %s; nothing is queued "
+                     "until it can",
+                     cfg->database, store_errmsg(u->ro));
+        u->consent_failing = true;
+        return rc;
+    }
+    bool lost = false;
+    for (size_t d = 0; d < cfg->n_dwellings; d++) {
+        bool was = u->consent_read ? u->consent[d] : true, now = u->consent_new[d];
+        if (was != now && u->consent_read)
+            log_info("uplink: dwelling %s: load-curve consent %s: its hourly figures %s",
+                     cfg->dwellings[d].id, now ? "given" : "withdrawn",
+                     now ? "leave from now on" : "no longer leave the gateway");
+        lost = lost || (was && !now);
+    }
+    rc = store_uplink_set_consent(u->db, cfg, u->consent_new);
+    if (rc < 0) {
+        log_warn("uplink: %s: out of memory for the consents", cfg->database);
+        return rc;
+    }
+    if (cfg->n_dwellings)
+        memcpy(u->consent, u->consent_new, cfg->n_dwellings * sizeof(*u->consent));
+    if (u->consent_failing)
+        log_info("uplink: %s: the dwellings' consent read again", cfg->database);
+    u->consent_failing = false;
+    u->consent_read = true;
+    u->consent_ms = now_ms;
+    u->consent_mark = mark;
+    if (lost) {
+        int64_t n = 0;
+        rc = store_uplink_withhold_hours(u->db, cfg, &n);
+        if (rc < 0) {
+            /* Read again next time, to delete them then. */
+            u->consent_read = false;
+            if (!u->consent_failing)
+                log_warn("uplink: %s: cannot delete the waiting hourly items of dwellings without "
+                         "consent: %s; nothing is queued until it can",
+                         cfg->database, store_uplink_errmsg(u->db));
+            u->consent_failing = true;
+            return rc;
+        }
+        if (n > 0)
+            log_info("uplink: %lld hourly items of dwellings without consent withdrawn from the "
+                     "outbox",
+                     (long long)n);
+    }
+    return 0;
+}
+
 static void refresh_depth(struct uplink *u)
 {
     int64_t items = 0, oldest = 0;
@@ -600,8 +698,11 @@ static void *uplink_main(void *arg)
             struct store_uplink_harvest h;
             int64_t now_s = tu_now_s();
             harvest_ms = now_ms;
-            int rc = store_uplink_harvest(u->db, u->cfg, now_s, &h);
+            int rc = consent_refresh(u, false);
             if (rc < 0) {
+                db_retry_ms = now_ms + UL_DB_RETRY_MS;
+                harvest_more = false;
+            } else if ((rc = store_uplink_harvest(u->db, u->cfg, now_s, &h)) < 0) {
                 log_warn("uplink: %s: cannot queue items: %s; retrying in %d s", u->cfg->database,
                          store_uplink_errmsg(u->db), UL_DB_RETRY_MS / 1000);
                 db_retry_ms = now_ms + UL_DB_RETRY_MS;
@@ -654,6 +755,9 @@ static void uplink_free(struct uplink *u)
         mosquitto_lib_cleanup();
     mosquitto_property_free_all(&u->connect_props);
     store_uplink_close(u->db);
+    store_close(u->ro);
+    free(u->consent);
+    free(u->consent_new);
     free(u->batches);
     free(u->acks);
     free(u->msg);
@@ -745,7 +849,9 @@ struct uplink *uplink_start(const struct foyer_config *cfg, int *ret_err)
     u->batches = calloc((size_t)c->max_in_flight, sizeof(*u->batches));
     u->acks = calloc(FOYER_UPLINK_ACK_RANGES_MAX, sizeof(*u->acks));
     u->msg = malloc(FOYER_UPLINK_MSG_MAX);
-    if (!u->batches || !u->acks || !u->msg) {
+    u->consent = calloc(cfg->n_dwellings + 1, sizeof(*u->consent));
+    u->consent_new = calloc(cfg->n_dwellings + 1, sizeof(*u->consent_new));
+    if (!u->batches || !u->acks || !u->msg || !u->consent || !u->consent_new) {
         rc = -ENOMEM;
         log_err("uplink: out of memory");
         goto out_free;
@@ -762,16 +868,17 @@ struct uplink *uplink_start(const struct foyer_config *cfg, int *ret_err)
                 msg ? msg : strerror(-rc));
         goto out_free;
     }
-    int64_t withheld = 0;
-    rc = store_uplink_withhold_hours(u->db, cfg, &withheld);
+    rc = store_open_readonly(cfg->database, cfg, &u->ro, &msg);
     if (rc < 0) {
-        log_err("uplink: %s: cannot withdraw the hourly items of dwellings without consent: %s",
-                cfg->database, store_uplink_errmsg(u->db));
+        log_err("uplink: %s: cannot open the database to read the consents: %s", cfg->database,
+                msg ? msg : strerror(-rc));
         goto out_free;
     }
-    if (withheld > 0)
-        log_info("uplink: %lld hourly items of dwellings without consent withdrawn from the outbox",
-                 (long long)withheld);
+    /* Before anything is sent: what waits of a consent withdrawn while
+     * foyerd was stopped goes now. */
+    rc = consent_refresh(u, true);
+    if (rc < 0)
+        goto out_free;
     /* Seqs above the clock in microseconds (store_uplink_seq_floor() says
      * why): at most a million items a second keep them ahead of any seq
      * handed out before a restore. */

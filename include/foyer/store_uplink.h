@@ -86,18 +86,33 @@ struct store_uplink_harvest {
 /* In one transaction: queue what changed (WHAT IS QUEUED above) up to
  * FOYER_UPLINK_HARVEST_MAX keys, events and devices, as of now_s, with
  * the rules of cfg's [uplink] (settle_s, device_every_s) and its
- * dwellings' consent (a dwelling no longer configured has none).  Also
+ * dwellings' consent (store_uplink_set_consent(); a dwelling no longer
+ * configured has none).  Also
  * marks the stored history of one more channel to send while uplink_state
  * asks for it (the first time [uplink] is configured).  *ret is filled on
  * success only. */
 int store_uplink_harvest(struct store_uplink *u, const struct foyer_config *cfg, int64_t now_s,
                          struct store_uplink_harvest *ret);
 
+/* The load-curve consent the harvest and store_uplink_withhold_hours()
+ * follow from now on: consent[d] for each of cfg's n_dwellings, copied
+ * (the uplink reads it with store_consent_load_curve(), which follows
+ * foyerctl consent and the tenancies).  consent NULL, or a later cfg of
+ * another number of dwellings: the config's flags.  0 or -ENOMEM (the
+ * consent given before is kept). */
+int store_uplink_set_consent(struct store_uplink *u, const struct foyer_config *cfg,
+                             const bool *consent);
+
+/* A figure that moves whenever a consent is recorded or a tenancy added,
+ * changed or ended (cheap: the uplink asks before each harvest, and reads
+ * the consents again when it moved). */
+int store_uplink_consent_mark(struct store_uplink *u, int64_t *ret_mark);
+
 /* Delete the hourly items still waiting of every dwelling of cfg without
  * consent (its consent was withdrawn since they were queued: they must not
- * leave now).  The uplink calls it at each start, so a reload that
- * withdraws a consent takes effect on the outbox too.  *ret_n (when not
- * NULL) gets how many. */
+ * leave now).  The uplink calls it at each start and whenever the consent
+ * it reads changes, so a withdrawal takes effect on the outbox too.
+ * *ret_n (when not NULL) gets how many. */
 int store_uplink_withhold_hours(struct store_uplink *u, const struct foyer_config *cfg,
                                 int64_t *ret_n);
 

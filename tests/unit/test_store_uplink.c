@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "foyer/store_consent.h"
 #include "foyer/store_uplink.h"
 #include "testutil.h"
 
@@ -426,6 +427,63 @@ static void test_seq_floor(void **state)
     assert_int_equal(seq, 9001);
 }
 
+/* The consent read from the store (store_uplink_set_consent()), not the
+ * config's flag, decides: d1 (flag yes) withdrawn, d2 (flag no) given; the
+ * withdrawn dwelling's waiting hours leave the outbox; the mark moves when
+ * foyerctl consent records. */
+static void test_consent_from_store(void **state)
+{
+    struct uenv *e = *state;
+    int64_t now = tu_now_s();
+    int64_t day = tu_day_start(now) - 3 * 86400;
+    int64_t mark0 = 0, mark1 = 0, gone = 0;
+    const char *msg = NULL;
+    char tenancy[FOYER_ID_MAX + 1];
+
+    harvest(e, now);
+    assert_int_equal(tput(&e->t, "elec", day + H, 100), 0);
+    assert_int_equal(tput(&e->t, "elec", day + 3 * H, 104), 0);
+    harvest(e, now);
+    int64_t hours_d1 =
+        look(e, "SELECT count(*) FROM uplink_outbox WHERE key LIKE 'rollup:elec:hour:%%'");
+    assert_true(hours_d1 >= 3);
+
+    assert_int_equal(store_uplink_consent_mark(e->u, &mark0), 0);
+    assert_int_equal(store_consent_record(e->t.db, e->t.cfg, "d1", STORE_PURPOSE_LOAD_CURVE, false,
+                                          "test", now, tenancy, &msg),
+                     0);
+    assert_int_equal(store_uplink_consent_mark(e->u, &mark1), 0);
+    assert_true(mark1 != mark0);
+
+    bool consent[2] = {false, true}; /* d1, d2 (the config's order) */
+    assert_int_equal(e->t.cfg->n_dwellings, 2);
+    assert_string_equal(e->t.cfg->dwellings[1].id, "d2");
+    assert_true(e->t.cfg->dwellings[0].consent && !e->t.cfg->dwellings[1].consent);
+    assert_int_equal(store_uplink_set_consent(e->u, e->t.cfg, consent), 0);
+    assert_int_equal(store_uplink_withhold_hours(e->u, e->t.cfg, &gone), 0);
+    assert_int_equal(gone, hours_d1);
+    assert_int_equal(
+        look(e, "SELECT count(*) FROM uplink_outbox WHERE key LIKE 'rollup:elec:hour:%%'"), 0);
+    assert_int_equal(
+        look(e, "SELECT count(*) FROM uplink_outbox WHERE key LIKE 'rollup:elec:day:%%'"), 1);
+
+    /* Later hours: none of d1, d2's go. */
+    assert_int_equal(tput(&e->t, "elec", day + 5 * H, 108), 0);
+    assert_int_equal(tput(&e->t, "gas2", day + H, 50), 0);
+    assert_int_equal(tput(&e->t, "gas2", day + 3 * H, 52), 0);
+    struct store_uplink_harvest h = harvest(e, now);
+    assert_true(h.withheld >= 2); /* elec's new hours */
+    assert_int_equal(
+        look(e, "SELECT count(*) FROM uplink_outbox WHERE key LIKE 'rollup:elec:hour:%%'"), 0);
+    assert_int_equal(
+        look(e, "SELECT count(*) FROM uplink_outbox WHERE key LIKE 'rollup:gas2:hour:%%'"), 3);
+
+    /* Back to the config's flags. */
+    assert_int_equal(store_uplink_set_consent(e->u, e->t.cfg, NULL), 0);
+    assert_int_equal(store_uplink_withhold_hours(e->u, e->t.cfg, &gone), 0);
+    assert_int_equal(gone, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +493,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events_once_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_states_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_floor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consent_from_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
