@@ -66,7 +66,7 @@ static int judge(struct store *ro, const struct foyer_config *cfg, const struct 
         int32_t d = config_find_dwelling(cfg, t->dwelling);
         struct tenancy *v = NULL;
         size_t n = 0;
-        int rc = d >= 0 ? store_tenancy_read(ro, cfg, &v, &n) : 0;
+        int rc = d >= 0 ? store_tenancy_read_dwelling(ro, cfg, (uint32_t)d, &v, &n) : 0;
         if (rc < 0)
             return rc;
         const struct tenancy *ten = NULL;

@@ -78,14 +78,34 @@ static int cmp_tenancy(const void *a, const void *b)
 
 /* The table's rows, then the config's sections it lacks (the seed rule),
  * sorted.  0 or -errno (SQLite's message in tenancy_msg). */
-static int merge(sqlite3 *db, const struct foyer_config *cfg, struct tlist *ret)
+/* Whether the table holds a row with this id (any dwelling). */
+static bool stored_id(sqlite3 *db, const char *id)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM tenancies WHERE id = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* only: NULL, or one dwelling's ID: its tenancies alone, as the whole
+ * merge would give them (a tenant's every request asks: the rows of one
+ * dwelling and the config sections of it, not every row against every
+ * section). */
+static int merge(sqlite3 *db, const struct foyer_config *cfg, const char *only, struct tlist *ret)
 {
     static const char sql[] = "SELECT id, dwelling, start_ymd, end_ymd, ref, consent, created_by,"
-                              " ended IS NULL FROM tenancies";
+                              " ended IS NULL FROM tenancies WHERE ?1 IS NULL OR dwelling = ?1";
     struct tlist l = {0};
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     int rc = 0;
+    if (src == SQLITE_OK && only)
+        sqlite3_bind_text(st, 1, only, -1, SQLITE_STATIC);
     while (src == SQLITE_OK || src == SQLITE_ROW) {
         if ((src = sqlite3_step(st)) != SQLITE_ROW)
             break;
@@ -127,11 +147,17 @@ static int merge(sqlite3 *db, const struct foyer_config *cfg, struct tlist *ret)
     for (size_t i = 0; rc == 0 && i < cfg->n_tenancies; i++) {
         const struct tenancy *c = &cfg->tenancies[i];
         const char *dw = cfg->dwellings[c->dwelling].id;
+        if (only && strcmp(dw, only) != 0)
+            continue;
         bool skip = false;
         for (size_t j = 0; j < n_stored && !skip; j++)
             skip = strcmp(l.v[j].id, c->id) == 0 ||
                    (strcmp(l.v[j].dwelling, dw) == 0 &&
                     overlaps(l.v[j].start_ymd, l.v[j].end_ymd, c->start_ymd, c->end_ymd));
+        /* Only one dwelling's rows were read: a row of another dwelling
+         * with this section's id also keeps it out. */
+        if (!skip && only)
+            skip = stored_id(db, c->id);
         if (skip)
             continue;
         struct store_tenancy *t = tlist_add(&l);
@@ -189,7 +215,7 @@ static int insert_row(sqlite3 *db, const struct store_tenancy *t, int64_t now_s)
 static int seed_db(sqlite3 *db, const struct foyer_config *cfg, int64_t now_s)
 {
     struct tlist l = {0};
-    int rc = merge(db, cfg, &l);
+    int rc = merge(db, cfg, NULL, &l);
     for (size_t i = 0; rc == 0 && i < l.n; i++)
         if (!l.v[i].stored)
             rc = insert_row(db, &l.v[i], now_s);
@@ -218,7 +244,7 @@ int store_tenancy_list(struct store *s, const struct foyer_config *cfg,
                        int (*fn)(void *ctx, const struct store_tenancy *t), void *ctx)
 {
     struct tlist l = {0};
-    int rc = merge(s->db, cfg, &l);
+    int rc = merge(s->db, cfg, NULL, &l);
     if (rc < 0) {
         (void)snprintf(s->errmsg, sizeof(s->errmsg), "tenancies: %s", tenancy_msg);
         return rc;
@@ -238,11 +264,30 @@ int store_tenancy_read(struct store *s, const struct foyer_config *cfg, struct t
     return rc;
 }
 
+static int read_merged(sqlite3 *db, const struct foyer_config *cfg, const char *only,
+                       struct tenancy **ret, size_t *ret_n);
+
 int store_tenancy_read_db(sqlite3 *db, const struct foyer_config *cfg, struct tenancy **ret,
                           size_t *ret_n)
 {
+    return read_merged(db, cfg, NULL, ret, ret_n);
+}
+
+int store_tenancy_read_dwelling(struct store *s, const struct foyer_config *cfg, uint32_t d,
+                                struct tenancy **ret, size_t *ret_n)
+{
+    int rc =
+        d < cfg->n_dwellings ? read_merged(s->db, cfg, cfg->dwellings[d].id, ret, ret_n) : -EINVAL;
+    if (rc < 0 && rc != -EINVAL)
+        (void)snprintf(s->errmsg, sizeof(s->errmsg), "tenancies: %s", tenancy_msg);
+    return rc;
+}
+
+static int read_merged(sqlite3 *db, const struct foyer_config *cfg, const char *only,
+                       struct tenancy **ret, size_t *ret_n)
+{
     struct tlist l = {0};
-    int rc = merge(db, cfg, &l);
+    int rc = merge(db, cfg, only, &l);
     if (rc < 0)
         return rc;
     struct tenancy *v = l.n ? calloc(l.n, sizeof(*v)) : NULL;
@@ -320,7 +365,7 @@ static int change_begin(const char *path, const struct foyer_config *cfg, int64_
     if (rc == 0)
         rc = seed_db(db, cfg, now_s);
     if (rc == 0)
-        rc = merge(db, cfg, ret);
+        rc = merge(db, cfg, NULL, ret);
     if (rc < 0) {
         if (!tenancy_msg[0])
             (void)snprintf(tenancy_msg, sizeof(tenancy_msg), "%s", sqlite3_errmsg(db));

@@ -45,6 +45,12 @@ struct store_tenancy {
 int store_tenancy_read(struct store *s, const struct foyer_config *cfg, struct tenancy **ret,
                        size_t *ret_n);
 
+/* The same for config dwelling d alone (what store_tenancy_read() gives
+ * of it), without reading every dwelling's: a tenant's every request
+ * (http_auth.c) asks.  -EINVAL: no such dwelling. */
+int store_tenancy_read_dwelling(struct store *s, const struct foyer_config *cfg, uint32_t d,
+                                struct tenancy **ret, size_t *ret_n);
+
 /* Call fn for each tenancy as stored (and config sections not yet seeded),
  * ordered by dwelling then start; stops at fn's first nonzero return,
  * which it returns. */
