@@ -21,6 +21,7 @@
 #include "foyer/ctl.h"
 #include "foyer/store_alerts.h"
 #include "foyer/timeutil.h"
+#include "foyer/units.h"
 
 /* The one help text (include/foyer/ctl.h). */
 static const char ctl_alerts_usage_text[] =
@@ -149,7 +150,8 @@ static int cmd_list(const struct foyer_config *cfg, int argc, char **argv)
     if (ctl_list_finish(s, cfg, "alerts", rc, x.arr, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0)
         return 1;
     if (!json)
-        printf("%zu alerts%s\n", x.n, f.all ? "" : " open or acknowledged");
+        printf("%zu %s%s\n", x.n, units_plural(x.n, "alert", "alerts"),
+               f.all ? "" : " open or acknowledged");
     return 0;
 }
 

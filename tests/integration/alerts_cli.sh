@@ -84,6 +84,7 @@ id=$(py 'import json, sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$work/
 ctl alerts > "$work/list.txt"
 grep -q "^ID .*KIND .*SEVERITY .*STATE" "$work/list.txt" || fail "no header: $(cat "$work/list.txt")"
 grep -Eq "^$id +cold_home +warning +open +d1 " "$work/list.txt" || fail "list: $(cat "$work/list.txt")"
+grep -qx "1 alert open or acknowledged" "$work/list.txt" || fail "plural: $(tail -1 "$work/list.txt")"
 ctl alerts --lang en | grep -q "is cold: 14.0" || fail "--lang en"
 [ "$(ctl alerts --json --building b2)" = "[]" ] || fail "--building b2 lists d1's alert"
 [ "$(ctl alerts --json --dwelling d2)" = "[]" ] || fail "--dwelling d2 lists d1's alert"
