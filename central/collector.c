@@ -85,7 +85,7 @@ struct collector {
     struct collector_db *db;
     bool mqtt_connected, mqtt_connecting;
     bool acks_to_release; /* connected again with acks held: the loop sends them */
-    int mqtt_version; /* in use: 5 or 311 (after a broker refused 5) */
+    int mqtt_version;     /* in use: 5 or 311 (after a broker refused 5) */
     int64_t mqtt_retry_ms, mqtt_backoff_ms, pg_retry_ms, pg_backoff_ms;
     bool pg_down_logged, mqtt_down_logged;
     /* the batch */

@@ -153,8 +153,8 @@ static const char *const keys_uplink[] = {
     "max_in_flight", "batch_items", "settle_s",   "device_every_s", NULL};
 static const char *const keys_http[] = {"listen",  "port",         "tls_cert",    "tls_key",
                                         "web_dir", "behind_proxy", "tokens_file", NULL};
-static const char *const keys_push[] = {"url",     "token_file", "ca_file",  "tls_verify",
-                                        "timeout", "max_age",    "insecure", "alerts", NULL};
+static const char *const keys_push[] = {"url",     "token_file", "ca_file", "tls_verify", "timeout",
+                                        "max_age", "insecure",   "alerts",  NULL};
 static const char *const keys_tariff[] = {
     "quantity",   "price",    "price_unit", "subscription_eur_month",
     "valid_from", "valid_to", "building",   NULL};

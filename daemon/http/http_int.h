@@ -49,8 +49,7 @@ struct http_buf {
  * end). */
 int http_buf_add(struct http_buf *b, const char *s, size_t n);
 int http_buf_str(struct http_buf *b, const char *s);
-int http_buf_printf(struct http_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int http_buf_printf(struct http_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Text escaped for HTML element content and quoted attribute values
  * (& < > " '). */
 int http_buf_html(struct http_buf *b, const char *text);
@@ -68,9 +67,9 @@ enum http_role {
 };
 
 /* Route permission bits (struct http_route.roles). */
-#define HTTP_ALLOW_PUBLIC (1u << HTTP_ROLE_NONE)
-#define HTTP_ALLOW_TENANT (1u << HTTP_ROLE_TENANT)
-#define HTTP_ALLOW_AMBASSADOR (1u << HTTP_ROLE_AMBASSADOR)
+#define HTTP_ALLOW_PUBLIC      (1u << HTTP_ROLE_NONE)
+#define HTTP_ALLOW_TENANT      (1u << HTTP_ROLE_TENANT)
+#define HTTP_ALLOW_AMBASSADOR  (1u << HTTP_ROLE_AMBASSADOR)
 #define HTTP_ALLOW_ENERGY_TEAM (1u << HTTP_ROLE_ENERGY_TEAM)
 
 /* The authenticated caller.  For a tenant, dwelling is a config dwelling
@@ -80,9 +79,9 @@ enum http_role {
  * lists config building indexes. */
 struct http_principal {
     enum http_role role;
-    int64_t token_id;   /* tokens.id, 0 for none */
-    char name[64];      /* the token's name, for logs and the access log */
-    int32_t dwelling;   /* tenant: config dwelling index; else -1 */
+    int64_t token_id; /* tokens.id, 0 for none */
+    char name[64];    /* the token's name, for logs and the access log */
+    int32_t dwelling; /* tenant: config dwelling index; else -1 */
     int64_t tenancy_from_s;
     int64_t tenancy_to_s;
     uint32_t n_buildings; /* ambassador: config building indexes */
@@ -95,16 +94,16 @@ bool http_principal_has_building(const struct http_principal *p, int32_t b);
 /* ---- request and response ------------------------------------------------ */
 
 struct http_request {
-    const char *method;   /* "GET", "POST", ... */
-    const char *path;     /* decoded path, no query */
+    const char *method;        /* "GET", "POST", ... */
+    const char *path;          /* decoded path, no query */
     const char *const *params; /* path parameters ({id} in the route), in order */
     size_t n_params;
-    const char *body;     /* NULL or the request body (bounded by the server) */
+    const char *body; /* NULL or the request body (bounded by the server) */
     size_t body_len;
-    const char *lang;     /* "fr" or "en": ?lang=, else cookie, else Accept-Language, else fr */
-    bool secure;          /* served over TLS (cookies get Secure) */
-    const char *client;   /* the peer's address, as text, for logs */
-    int64_t now_s;        /* wall clock when the request arrived */
+    const char *lang;   /* "fr" or "en": ?lang=, else cookie, else Accept-Language, else fr */
+    bool secure;        /* served over TLS (cookies get Secure) */
+    const char *client; /* the peer's address, as text, for logs */
+    int64_t now_s;      /* wall clock when the request arrived */
     const struct http_principal *who;
     const struct foyer_config *cfg; /* the running config (borrowed for the call) */
     struct store *ro;               /* this thread's read-only store handle */
@@ -124,12 +123,12 @@ struct http_request {
 const char *http_arg(const struct http_request *r, const char *name);
 
 struct http_response {
-    int status;                 /* HTTP status, default 200 */
-    const char *content_type;   /* static string; default application/json */
+    int status;               /* HTTP status, default 200 */
+    const char *content_type; /* static string; default application/json */
     struct http_buf body;
-    char location[512];         /* for 3xx: the Location header */
-    char set_cookie[512];       /* a whole Set-Cookie value, or "" */
-    int max_age_s;              /* Cache-Control max-age; 0: no-store */
+    char location[512];   /* for 3xx: the Location header */
+    char set_cookie[512]; /* a whole Set-Cookie value, or "" */
+    int max_age_s;        /* Cache-Control max-age; 0: no-store */
 };
 
 /* Fill resp with a JSON error {"error": error, "detail": detail}, detail

@@ -254,15 +254,15 @@ struct uplink_conf {
 
 struct http_conf {
     bool enabled;
-    char *listen;      /* default 127.0.0.1 */
-    int port;          /* default 8080 */
-    char *tokens_file; /* obsolete (tokens live in the database): read, unused */
-    char *web_dir;     /* pages; default PREFIX/share/foyer/web */
-    char *tls_cert;    /* PEM certificate chain, or NULL: plain HTTP */
-    char *tls_key;     /* PEM private key (with tls_cert) */
-    bool behind_proxy; /* a reverse proxy on the gateway terminates TLS: listening
-                          elsewhere than loopback without TLS is allowed, and
-                          loopback clients are not trusted with /metrics */
+    char *listen;                    /* default 127.0.0.1 */
+    int port;                        /* default 8080 */
+    char *tokens_file;               /* obsolete (tokens live in the database): read, unused */
+    char *web_dir;                   /* pages; default PREFIX/share/foyer/web */
+    char *tls_cert;                  /* PEM certificate chain, or NULL: plain HTTP */
+    char *tls_key;                   /* PEM private key (with tls_cert) */
+    bool behind_proxy;               /* a reverse proxy on the gateway terminates TLS: listening
+                                        elsewhere than loopback without TLS is allowed, and
+                                        loopback clients are not trusted with /metrics */
     struct conf_pos tokens_file_pos; /* where the obsolete tokens_file key was (line 0:
                                         absent); foyerd warns: tokens are in the database */
     struct conf_pos pos;

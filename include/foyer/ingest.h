@@ -134,8 +134,11 @@ struct writer;
 /* Upper bounds (ms) of the commit time histogram of struct writer_stats
  * (for /metrics): a commit of a batch takes a few ms on an SD card, a
  * second or more when the disk stalls. */
-#define WRITER_COMMIT_BUCKETS   8
-#define WRITER_COMMIT_BOUNDS_MS {1, 5, 10, 25, 100, 250, 1000, 5000}
+#define WRITER_COMMIT_BUCKETS 8
+#define WRITER_COMMIT_BOUNDS_MS                                                                    \
+    {                                                                                              \
+        1, 5, 10, 25, 100, 250, 1000, 5000                                                         \
+    }
 
 struct writer_stats {
     struct ingest_stats ingest;

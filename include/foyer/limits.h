@@ -129,12 +129,12 @@
 /* Language files: nodes of one tip condition (a line long), tips in a
  * catalogue, UI strings in a language.  Far above the shipped files (about
  * 20 tips, 60 strings); a file beyond is refused at load, FILE:LINE. */
-#define FOYER_EXPR_NODES_MAX   64
-#define FOYER_LANG_TIPS_MAX    64
+#define FOYER_EXPR_NODES_MAX 64
+#define FOYER_LANG_TIPS_MAX  64
 /* Languages a summary's tips are written in besides its own (tips[].texts):
  * French and English, the pages' two. */
 #define FOYER_SUMMARY_TEXT_LANGS_MAX 2
-#define FOYER_LANG_STRINGS_MAX 256
+#define FOYER_LANG_STRINGS_MAX       256
 
 /* Secret files: a push bearer token is the first line of its file, at most
  * this long (longer is not a token); an MQTT password likewise, with its

@@ -623,16 +623,17 @@ static void test_channels_and_defaults(void **state)
 
 static void test_other_sections(void **state)
 {
-    const char *text = "[foyer]\ndatabase = data/foyer.db\nlog_level = debug\n"
-                       "[building b1]\n"
-                       "[mqtt]\nhost = broker.example\ntls = true\nqos = 2\nprotocol = 311\n"
-                       "password_file = /etc/foyer/mqtt.pw\n"
-                       "[http]\nport = 8443\ntokens_file = tokens\n"
-                       "[push]\nurl = https://a.example/x\n"
-                       "[push p2]\nurl = http://b.example/\ntimeout = 30\ntls_verify = no\ninsecure = yes\n"
-                       "[tariff e]\nquantity = electricity\nprice = 0.25\n"
-                       "valid_from = 2025-01-01\nvalid_to = 2025-12-31\nbuilding = b1\n"
-                       "[tariff w]\nquantity = hot_water\nprice = 10\n";
+    const char *text =
+        "[foyer]\ndatabase = data/foyer.db\nlog_level = debug\n"
+        "[building b1]\n"
+        "[mqtt]\nhost = broker.example\ntls = true\nqos = 2\nprotocol = 311\n"
+        "password_file = /etc/foyer/mqtt.pw\n"
+        "[http]\nport = 8443\ntokens_file = tokens\n"
+        "[push]\nurl = https://a.example/x\n"
+        "[push p2]\nurl = http://b.example/\ntimeout = 30\ntls_verify = no\ninsecure = yes\n"
+        "[tariff e]\nquantity = electricity\nprice = 0.25\n"
+        "valid_from = 2025-01-01\nvalid_to = 2025-12-31\nbuilding = b1\n"
+        "[tariff w]\nquantity = hot_water\nprice = 10\n";
     struct foyer_config *cfg;
 
     (void)state;
