@@ -310,7 +310,11 @@ for g in $gateways; do
   history "$g" 2026-11-05 5 > "$work/$g.h3.csv"
   ctl "$g" import "$work/$g.h3.csv" > /dev/null
 done
-"$FOYER_BIN/tests/foyer-mqtt-pub" -p "$port" -n 1 -c 30 -r 200 -q 1 -i pub-e2e > "$work/pub.out" ||
+# The sensor's readings are stamped inside the imported history (-b): stamped
+# "now", an hour that ends during the test would settle and leave, and
+# every channel of ga whose history ends on 11-10 would look silent.
+"$FOYER_BIN/tests/foyer-mqtt-pub" -p "$port" -n 1 -c 30 -r 200 -q 1 -i pub-e2e \
+  -b "$(date -u -d '2026-11-09 12:00:00' +%s)" > "$work/pub.out" ||
   fail "sensor publisher: $(cat "$work/pub.out")"
 wait_for 60 all_drained || fail "not drained with two collectors"
 check_central "two collectors"
