@@ -8,11 +8,11 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c, the fleet
  * uplink's tables store_uplink.c.  What they share is store_int.h.
  *
- * SCHEMA (version 10, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 11, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
  * version 7 alerts, version 8 the uplink tables, version 9 tenancies, consents
- * and access_log, version 10 uplink_alerts)
+ * and access_log, version 10 uplink_alerts, version 11 grants)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -178,6 +178,20 @@
  *       and is queued again.  Written by the uplink thread as the other
  *       uplink tables; the alert engine and foyerctl alerts know nothing
  *       of it.
+ *   grants(id INTEGER PRIMARY KEY, dwelling TEXT, tenancy TEXT,
+ *          grantee TEXT, created, expires, revoked, created_by,
+ *          revoked_by)                                            [version 11]
+ *       A household lets the ambassador token named grantee (tokens.name)
+ *       see its summaries and history from created until expires (UTC
+ *       epoch s), for its tenancy (tenancies.id; NULL for a dwelling
+ *       without tenancies) only.  revoked (NULL while not) and revoked_by:
+ *       the tenant's withdrawal, or a withdrawal of the consent to sharing
+ *       (every grant of the tenancy).  created_by: "tenant:NAME" (the
+ *       tenant token's name).  Active: not revoked, not expired, its
+ *       tenancy current, sharing consented to (consents).  Never deleted:
+ *       the rows prove who was let see what, and until when.  Written and
+ *       read through daemon/store/store_grant.c; the consents rows it
+ *       implies are written in the same transaction.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -376,10 +390,21 @@ static const char *const schema_v10[] = {
     NULL,
 };
 
+/* Version 11: a household's grants to a named ambassador
+ * (daemon/store/store_grant.c). */
+static const char *const schema_v11[] = {
+    "CREATE TABLE IF NOT EXISTS grants(id INTEGER PRIMARY KEY, dwelling TEXT NOT NULL,"
+    " tenancy TEXT, grantee TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " revoked INTEGER, created_by TEXT NOT NULL, revoked_by TEXT)",
+    "CREATE INDEX IF NOT EXISTS grants_dwelling ON grants(dwelling, tenancy, id)",
+    "CREATE INDEX IF NOT EXISTS grants_grantee ON grants(grantee, dwelling, id)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
                                                 schema_v5, schema_v6, schema_v7, schema_v8,
-                                                schema_v9, schema_v10};
+                                                schema_v9, schema_v10, schema_v11};
 
 int store_sqlite_errno(int rc)
 {

@@ -3,10 +3,11 @@
  * appended with who and when (include/foyer/store_consent.h; the table is
  * described in store.c).
  *
- * In: foyerctl consent set|withdraw, on a write connection opened for the
- * call.  Out: store_consent_get() and store_consent_load_curve() on any
- * handle, for retention (foyerd's writer, hourly: a withdrawal deletes the
- * hourly figures past the raw window within the hour), the export and the
+ * In: foyerctl consent set|withdraw and the tenant's own consent form and
+ * API, on a write connection opened for the call; a withdrawal of sharing
+ * revokes the tenancy's grants (store_grant.c) in the same transaction.  Out: store_consent_get()
+ * and store_consent_load_curve() on any handle, for retention (foyerd's writer, hourly: a
+ * withdrawal deletes the hourly figures past the raw window within the hour), the export and the
  * HTTP API (at each request: a withdrawal holds at once for reads).
  */
 #include "foyer/store_consent.h"
@@ -142,6 +143,8 @@ int store_consent_record(const char *db_path, const struct foyer_config *cfg, co
 {
     static const char sql[] = "INSERT INTO consents(dwelling, tenancy, purpose, given, ts, by)"
                               " VALUES (?1, NULLIF(?2, ''), ?3, ?4, ?5, ?6)";
+    static const char sql_revoke[] = "UPDATE grants SET revoked = ?1, revoked_by = ?2"
+                                     " WHERE dwelling = ?3 AND tenancy IS ?4 AND revoked IS NULL";
     int32_t d = config_find_dwelling(cfg, dwelling);
     sqlite3 *db = NULL;
     struct tenancy *tv = NULL;
@@ -173,6 +176,10 @@ int store_consent_record(const char *db_path, const struct foyer_config *cfg, co
         rc = -ENOENT;
     }
     sqlite3_stmt *st = NULL;
+    /* One transaction: the record and, for a withdrawal of sharing, the
+     * end of every grant it covered (store_grant.h). */
+    if (rc == 0 && (rc = store_exec(db, "BEGIN IMMEDIATE")) < 0)
+        (void)snprintf(consent_msg, sizeof(consent_msg), "%s", sqlite3_errmsg(db));
     if (rc == 0) {
         int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
         if (src == SQLITE_OK) {
@@ -189,7 +196,28 @@ int store_consent_record(const char *db_path, const struct foyer_config *cfg, co
             rc = store_sqlite_errno(src);
         }
         sqlite3_finalize(st);
+        st = NULL;
     }
+    if (rc == 0 && p == STORE_PURPOSE_SHARING && !given) {
+        int src = sqlite3_prepare_v2(db, sql_revoke, -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, now_s);
+            sqlite3_bind_text(st, 2, by, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, dwelling, -1, SQLITE_STATIC);
+            if (t)
+                sqlite3_bind_text(st, 4, t->id, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(st, 4);
+            src = sqlite3_step(st);
+        }
+        if (src != SQLITE_DONE) {
+            (void)snprintf(consent_msg, sizeof(consent_msg), "grants: %s", sqlite3_errmsg(db));
+            rc = store_sqlite_errno(src);
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc == 0 && (rc = store_exec(db, "COMMIT")) < 0)
+        (void)snprintf(consent_msg, sizeof(consent_msg), "%s", sqlite3_errmsg(db));
     if (rc == 0) {
         (void)snprintf(ret_tenancy, FOYER_ID_MAX + 1, "%s", t ? t->id : "");
         *ret_err_msg = NULL;

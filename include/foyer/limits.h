@@ -249,4 +249,17 @@
  * short transaction, so the writer never waits long for the lock. */
 #define FOYER_UPLINK_HARVEST_MAX 2000
 
+/* A tenant's grant to an ambassador (store_grant.h) lasts this many days
+ * unless the tenant chooses: the issue's "30 days by default", long
+ * enough for a budget follow-up, short enough that a forgotten grant
+ * ends by itself.  At most FOYER_GRANT_DAYS_MAX: a year, the longest an
+ * accompaniment runs before it is renewed. */
+#define FOYER_GRANT_DAYS_DEFAULT 30
+#define FOYER_GRANT_DAYS_MAX     365
+
+/* Grants of one tenancy that may be active at once: a household works
+ * with one or two advisers; the bound keeps the tablet's list and the
+ * per-request check short. */
+#define FOYER_GRANTS_ACTIVE_MAX 8
+
 #endif

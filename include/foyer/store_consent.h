@@ -55,6 +55,8 @@ int store_consent_load_curve(struct store *s, const struct foyer_config *cfg, in
 
 /* Record that the household of dwelling (a config ID) gives (given) or
  * withdraws consent to p, by `by` at now_s, on a connection of its own.
+ * A withdrawal of sharing also revokes every grant of the tenancy
+ * (store_grant.h), in the same transaction.
  * OUT: ret_tenancy (FOYER_ID_MAX + 1 bytes, "" none).  -ENOENT unknown
  * dwelling; *ret_err_msg says why on failure. */
 int store_consent_record(const char *db_path, const struct foyer_config *cfg, const char *dwelling,
