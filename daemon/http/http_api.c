@@ -408,14 +408,11 @@ static void history_free(struct history *h)
     free(h->has);
 }
 
-static int api_me_history(const struct http_request *req, struct http_response *resp)
+int api_send_history(const struct http_request *req, struct http_response *resp, uint32_t d,
+                     int64_t span_from_s, int64_t span_to_s)
 {
     const struct foyer_config *cfg = req->cfg;
-    const struct http_principal *p = req->who;
-    uint32_t d;
-    int rc = tenant_dwelling(req, resp, &d);
-    if (rc != 0)
-        return rc > 0 ? 0 : rc;
+    int rc;
     const struct dwelling *dw = &cfg->dwellings[d];
 
     const char *qname = http_arg(req, "quantity");
@@ -458,16 +455,16 @@ static int api_me_history(const struct http_request *req, struct http_response *
         return rc > 0 ? 0 : rc;
     /* Nothing from outside the tenancy is read. */
     bool clipped = false;
-    if (from_s < p->tenancy_from_s) {
-        from_s = p->tenancy_from_s;
+    if (from_s < span_from_s) {
+        from_s = span_from_s;
         clipped = true;
     }
-    if (to_s > p->tenancy_to_s) {
-        to_s = p->tenancy_to_s;
+    if (to_s > span_to_s) {
+        to_s = span_to_s;
         clipped = true;
     }
     if (from_s >= to_s) {
-        rc = http_error(resp, 403, "forbidden", "from, to: the range lies outside your tenancy");
+        rc = http_error(resp, 403, "forbidden", "from, to: the range lies outside the tenancy");
         return rc < 0 ? rc : 0;
     }
 
@@ -527,6 +524,15 @@ static int api_me_history(const struct http_request *req, struct http_response *
     return api_send_json(resp, j);
 }
 
+static int api_me_history(const struct http_request *req, struct http_response *resp)
+{
+    uint32_t d;
+    int rc = tenant_dwelling(req, resp, &d);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    return api_send_history(req, resp, d, req->who->tenancy_from_s, req->who->tenancy_to_s);
+}
+
 /* ---- the route table ----------------------------------------------------- */
 
 #define TENANT     HTTP_ALLOW_TENANT
@@ -540,12 +546,22 @@ const struct http_route http_api_routes[] = {
     {"GET", "/api/v1/me", TENANT, api_me, "/api/v1/me"},
     {"GET", "/api/v1/me/summary", TENANT, api_me_summary, "/api/v1/me/summary"},
     {"GET", "/api/v1/me/history", TENANT, api_me_history, "/api/v1/me/history"},
+    {"GET", "/api/v1/me/grants", TENANT, api_me_grants, "/api/v1/me/grants"},
+    {"POST", "/api/v1/me/grants", TENANT, api_me_grant_create, "/api/v1/me/grants"},
+    {"POST", "/api/v1/me/grants/{id}/revoke", TENANT, api_me_grant_revoke,
+     "/api/v1/me/grants/{id}/revoke"},
+    {"GET", "/api/v1/me/ambassadors", TENANT, api_me_ambassadors, "/api/v1/me/ambassadors"},
+    {"GET", "/api/v1/me/consents", TENANT, api_me_consents, "/api/v1/me/consents"},
+    {"POST", "/api/v1/me/consents", TENANT, api_me_consent_set, "/api/v1/me/consents"},
+    {"GET", "/api/v1/shared", AMBASSADOR, api_shared, "/api/v1/shared"},
     {"GET", "/api/v1/buildings", AMBASSADOR | TEAM, api_buildings, "/api/v1/buildings"},
     {"GET", "/api/v1/buildings/{id}/status", AMBASSADOR | TEAM, api_building_status,
      "/api/v1/buildings/{id}/status"},
     {"GET", "/api/v1/dwellings", TEAM, api_dwellings, "/api/v1/dwellings"},
-    {"GET", "/api/v1/dwellings/{id}/summary", TEAM, api_dwelling_summary,
+    {"GET", "/api/v1/dwellings/{id}/summary", AMBASSADOR | TEAM, api_dwelling_summary,
      "/api/v1/dwellings/{id}/summary"},
+    {"GET", "/api/v1/dwellings/{id}/history", AMBASSADOR | TEAM, api_dwelling_history,
+     "/api/v1/dwellings/{id}/history"},
     {"GET", "/api/v1/channels", TEAM, api_channels, "/api/v1/channels"},
     {"GET", "/api/v1/rollups", TEAM, api_rollups, "/api/v1/rollups"},
     {"GET", "/api/v1/events", TEAM, api_events, "/api/v1/events"},

@@ -55,6 +55,12 @@ int api_arg_range(const struct http_request *req, struct http_response *resp, en
 int api_send_summary(const struct http_request *req, struct http_response *resp, uint32_t d,
                      int64_t from_s, int64_t to_s);
 
+/* Answer the history of config dwelling d (?quantity, ?granularity,
+ * ?from, ?to as GET /api/v1/me/history; hourly only with the household's
+ * load-curve consent), clipped to [span_from_s, span_to_s) (the tenancy). */
+int api_send_history(const struct http_request *req, struct http_response *resp, uint32_t d,
+                     int64_t span_from_s, int64_t span_to_s);
+
 /* The routes of http_api_team.c. */
 int api_buildings(const struct http_request *req, struct http_response *resp);
 int api_building_status(const struct http_request *req, struct http_response *resp);
@@ -69,5 +75,16 @@ int api_export_csv(const struct http_request *req, struct http_response *resp);
 int api_alerts(const struct http_request *req, struct http_response *resp);
 int api_alert_ack(const struct http_request *req, struct http_response *resp);
 int api_report_close(const struct http_request *req, struct http_response *resp);
+
+/* The routes of http_api_share.c: a household's grants and consents, and
+ * what an ambassador reads of the households sharing with it. */
+int api_me_grants(const struct http_request *req, struct http_response *resp);
+int api_me_grant_create(const struct http_request *req, struct http_response *resp);
+int api_me_grant_revoke(const struct http_request *req, struct http_response *resp);
+int api_me_consents(const struct http_request *req, struct http_response *resp);
+int api_me_consent_set(const struct http_request *req, struct http_response *resp);
+int api_me_ambassadors(const struct http_request *req, struct http_response *resp);
+int api_shared(const struct http_request *req, struct http_response *resp);
+int api_dwelling_history(const struct http_request *req, struct http_response *resp);
 
 #endif /* FOYER_HTTP_API_INT_H */

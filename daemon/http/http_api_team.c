@@ -5,7 +5,8 @@
  * events, any dwelling's summary and the CSV export.
  *
  * An ambassador sees only the buildings of its token, and of them device
- * health and building totals: never a dwelling's consumption.  The
+ * health and building totals; a dwelling's summary only while its
+ * household shares it with the ambassador (http_share.h).  The
  * energy team sees everything but the load curves (hourly figures) of
  * dwellings without consent, refused here as by `foyerctl export`.  The
  * building status also lists the building's alerts not closed and its
@@ -29,6 +30,7 @@
 #include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 #include "http_api_int.h"
+#include "http_share.h"
 
 /* The building of path parameter 0, or an answer (404 unknown, 403 not
  * one of the caller's). */
@@ -880,13 +882,29 @@ int api_dwelling_summary(const struct http_request *req, struct http_response *r
         int rc = http_error(resp, 404, "not_found", "dwelling: no dwelling \"%.64s\"", id);
         return rc < 0 ? rc : 0;
     }
+    /* An ambassador: only while the household shares with it, and only
+     * the grant's tenancy; refused before anything is logged or read. */
+    int64_t from_s = INT64_MIN, to_s = INT64_MAX;
+    int rc;
+    if (req->who->role == HTTP_ROLE_AMBASSADOR) {
+        struct store_grant g;
+        rc = share_granted(req, (uint32_t)d, &g, &from_s, &to_s);
+        if (rc == -ENOENT)
+            return http_error(resp, 403, "forbidden",
+                              "dwelling %s: its household shares nothing with %s now", id,
+                              req->who->name);
+        if (rc < 0)
+            return rc == -ENOMEM
+                       ? rc
+                       : http_error(resp, 503, "unavailable", "the grants cannot be read");
+    }
     char what[160];
     (void)snprintf(what, sizeof(what), "GET /api/v1/dwellings/%s/summary period=%.40s", id,
                    arg_text(req, "period"));
-    int rc = log_access(req, resp, id, what);
+    rc = log_access(req, resp, id, what);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
-    return api_send_summary(req, resp, (uint32_t)d, INT64_MIN, INT64_MAX);
+    return api_send_summary(req, resp, (uint32_t)d, from_s, to_s);
 }
 
 /* ---- GET /api/v1/export.csv ---------------------------------------------- */

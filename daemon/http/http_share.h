@@ -1,0 +1,30 @@
+/*
+ * http_share.h - what the API (http_api_share.c, http_api_team.c) and the
+ * ambassador's page (http_page_ambassador.c) share about a household's
+ * grant to an ambassador (include/foyer/store_grant.h): whether the
+ * caller holds one now, and the access-log row written before each read
+ * it allows.  Defined in http_api_share.c.
+ */
+#ifndef FOYER_HTTP_SHARE_H
+#define FOYER_HTTP_SHARE_H
+
+#include <stdint.h>
+
+#include "foyer/store_grant.h"
+#include "http_int.h"
+
+/* Whether config dwelling d's household lets the ambassador of req (its
+ * token's name, one of its buildings) see its data now: 0 with *ret_g and
+ * the span of the grant's tenancy [*ret_from_s, *ret_to_s) (UTC epoch s;
+ * INT64_MIN, INT64_MAX for a dwelling without tenancies), -ENOENT no
+ * grant, or -errno (a failed read: refuse). */
+int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
+                  int64_t *ret_from_s, int64_t *ret_to_s);
+
+/* Append to the access log that the caller of req reads dwelling (a
+ * config ID) through what (the route and its parameters, never a
+ * figure), before the read.  0 or -errno (logged; the caller reads
+ * nothing). */
+int share_log(const struct http_request *req, const char *dwelling, const char *what);
+
+#endif /* FOYER_HTTP_SHARE_H */
