@@ -36,62 +36,6 @@
 #define SHARE_STR_(x) #x
 #define SHARE_STR(x)  SHARE_STR_(x)
 
-/* ---- shared with the pages and the team's routes ------------------------- */
-
-int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
-                  int64_t *ret_from_s, int64_t *ret_to_s)
-{
-    const struct foyer_config *cfg = req->cfg;
-    const struct http_principal *p = req->who;
-    struct store_grant g;
-    if (p->role != HTTP_ROLE_AMBASSADOR || d >= cfg->n_dwellings || !p->name[0] ||
-        !http_principal_has_building(p, (int32_t)cfg->dwellings[d].building))
-        return -ENOENT;
-    int rc = store_grant_active(req->ro, cfg, d, p->name, req->now_s, &g);
-    if (rc < 0)
-        return rc;
-    int64_t from_s = INT64_MIN, to_s = INT64_MAX;
-    if (g.tenancy[0]) {
-        struct tenancy *tv = NULL;
-        size_t n_tv = 0;
-        rc = store_tenancy_read_dwelling(req->ro, cfg, d, &tv, &n_tv);
-        if (rc < 0)
-            return rc;
-        rc = -ENOENT; /* its tenancy is gone: nothing to show */
-        for (size_t i = 0; i < n_tv; i++)
-            if (strcmp(tv[i].id, g.tenancy) == 0) {
-                store_auth_tenancy_span(&tv[i], &from_s, &to_s);
-                rc = 0;
-            }
-        free(tv);
-        if (rc < 0)
-            return rc;
-    }
-    *ret_g = g;
-    *ret_from_s = from_s;
-    *ret_to_s = to_s;
-    return 0;
-}
-
-int share_log(const struct http_request *req, const char *dwelling, const char *what)
-{
-    const struct http_principal *p = req->who;
-    struct store_access a = {
-        .ts_s = tu_now_s(),
-        .who = p->name,
-        .role = p->role == HTTP_ROLE_ENERGY_TEAM ? "energy-team" : "ambassador",
-        .what = what,
-        .dwelling = dwelling,
-        .origin = req->client ? req->client : "-",
-    };
-    const char *msg = NULL;
-    int rc = store_access_append(req->cfg->database, &a, &msg);
-    if (rc < 0)
-        log_err("http: %s reads %s: the access log cannot be written, nothing is read: %s", p->name,
-                dwelling, msg ? msg : strerror(-rc));
-    return rc;
-}
-
 /* ---- helpers --------------------------------------------------------------- */
 
 /* The tenant's dwelling, or an answer (API_ANSWERED). */
@@ -476,8 +420,22 @@ int api_dwelling_history(const struct http_request *req, struct http_response *r
                        ? rc
                        : http_error(resp, 503, "unavailable", "the grants cannot be read");
     }
+    /* Hourly figures without the household's consent are refused here,
+     * before the access log, as no read is made (api_send_history() says
+     * so again for the tenant's route). */
+    const char *gr = http_arg(req, "granularity");
+    struct store_consent lc;
+    if (gr && strcmp(gr, "hour") == 0 &&
+        !(store_consent_get(req->ro, req->cfg, (uint32_t)d, STORE_PURPOSE_LOAD_CURVE, req->now_s,
+                            &lc) == 0 &&
+          lc.given))
+        return http_error(resp, 403, "forbidden",
+                          "granularity: hour needs the household's consent to load curves "
+                          "(RGPD), which dwelling %s has not given; day, week and month are "
+                          "available",
+                          id);
     char what[200];
-    const char *q = http_arg(req, "quantity"), *gr = http_arg(req, "granularity");
+    const char *q = http_arg(req, "quantity");
     const char *f = http_arg(req, "from"), *t = http_arg(req, "to");
     (void)snprintf(what, sizeof(what),
                    "GET /api/v1/dwellings/%s/history quantity=%.16s granularity=%.8s from=%.12s "

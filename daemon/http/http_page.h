@@ -92,6 +92,22 @@
     X(thanks_tip)                                                                                  \
     X(thanks_more)                                                                                 \
     X(thanks_report)                                                                               \
+    X(thanks_choice)                                                                               \
+    X(choices_title)                                                                               \
+    X(choices_load_curve)                                                                          \
+    X(choices_load_curve_yes)                                                                      \
+    X(choices_load_curve_no)                                                                       \
+    X(choices_yes)                                                                                 \
+    X(choices_no)                                                                                  \
+    X(choices_share_title)                                                                         \
+    X(choices_share_intro)                                                                         \
+    X(choices_share_who)                                                                           \
+    X(choices_share_days)                                                                          \
+    X(choices_share_submit)                                                                        \
+    X(choices_share_none)                                                                          \
+    X(choices_share_line)                                                                          \
+    X(choices_share_revoke)                                                                        \
+    X(choices_share_nobody)                                                                        \
     X(amb_title)                                                                                   \
     X(amb_building)                                                                                \
     X(amb_devices_title)                                                                           \
@@ -121,6 +137,12 @@
     X(amb_totals_title)                                                                            \
     X(amb_total_line)                                                                              \
     X(amb_totals_none)                                                                             \
+    X(amb_shared_title)                                                                            \
+    X(amb_shared_none)                                                                             \
+    X(amb_shared_line)                                                                             \
+    X(amb_shared_week)                                                                             \
+    X(amb_shared_figure)                                                                           \
+    X(amb_shared_nofigures)                                                                        \
     X(date_day)                                                                                    \
     X(date_time)                                                                                   \
     X(month_1)                                                                                     \
@@ -231,5 +253,18 @@ int page_tablet_report(const struct http_request *req, struct http_response *res
 int page_ambassador(const struct http_request *req, struct http_response *resp);
 int page_ambassador_report(const struct http_request *req, struct http_response *resp);
 int page_ambassador_alert(const struct http_request *req, struct http_response *resp);
+
+/* The household's choices on the tablet (http_page_choices.c): the
+ * "Mes choix" section (consent to load curves, grants to an ambassador)
+ * for config dwelling d, and its three forms. */
+int page_choices_section(struct page *pg, uint32_t d);
+int page_tablet_consent(const struct http_request *req, struct http_response *resp);
+int page_tablet_share(const struct http_request *req, struct http_response *resp);
+int page_tablet_unshare(const struct http_request *req, struct http_response *resp);
+
+/* The ambassador page's "Foyers qui partagent avec vous" section
+ * (http_page_shared.c): each household sharing with the principal, its
+ * last week's figures, every read access-logged first. */
+int page_shared_section(struct page *pg);
 
 #endif /* FOYER_HTTP_PAGE_H */

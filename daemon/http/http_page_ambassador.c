@@ -9,9 +9,11 @@
  * when, who saw it, and a "seen" button with an optional note: POST
  * /ambassador/alert), then the open problem
  * reports of the households (each with a "fixed" button), then the
- * building's totals today and since Monday, per energy and water.  Never a
- * dwelling's own consumption: an ambassador visits people, the figures of
- * a home are the household's.  One column, large buttons: a phone will do.
+ * building's totals today and since Monday, per energy and water.  A
+ * dwelling's own consumption only in the first section, "Foyers qui
+ * partagent avec vous" (http_page_shared.c): the households that let this
+ * ambassador see their figures now; the figures of a home are the
+ * household's.  One column, large buttons: a phone will do.
  */
 #include <errno.h>
 #include <math.h>
@@ -425,6 +427,7 @@ int page_ambassador(const struct http_request *req, struct http_response *resp)
         (void)page_say(&pg, PK_amb_acked, NULL, 0);
         (void)http_buf_str(pg.b, "</p>\n");
     }
+    rc = page_shared_section(&pg);
     for (size_t b = 0; rc == 0 && b < req->cfg->n_buildings; b++)
         if (http_principal_has_building(req->who, (int32_t)b))
             rc = building_section(&pg, &hs, (int32_t)b);

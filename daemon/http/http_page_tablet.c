@@ -8,8 +8,8 @@
  * then what changed since the week before and how similar homes do (praise
  * first, never a reproach), two bars (this week, the week before); comfort
  * pictograms; at most three tips with three answer buttons; a "report a
- * problem" form.  It refreshes itself every PAGE_TABLET_REFRESH_S and says
- * plainly when the figures are old.
+ * problem" form; the household's choices (http_page_choices.c).  It refreshes itself every
+ * PAGE_TABLET_REFRESH_S and says plainly when the figures are old.
  *
  * Tenant isolation: the principal's dwelling only, and nothing from before
  * its tenancy: a summary whose period starts before the tenancy (it was
@@ -545,12 +545,17 @@ int page_tablet(const struct http_request *req, struct http_response *resp)
         line(&pg, "thanks", "status", PK_thanks_more, NULL, 0);
     else if (thanks && strcmp(thanks, "report") == 0)
         line(&pg, "thanks", "status", PK_thanks_report, NULL, 0);
+    else if (thanks && strcmp(thanks, "choice") == 0)
+        line(&pg, "thanks", "status", PK_thanks_choice, NULL, 0);
     if (doc)
         rc = tablet_week(&pg, dw, doc);
     else
         line(&pg, "none", NULL, PK_tablet_none, NULL, 0);
     if (rc == 0) {
         report_section(&pg);
+        rc = page_choices_section(&pg, (uint32_t)(dw - req->cfg->dwellings));
+    }
+    if (rc == 0) {
         (void)http_buf_str(pg.b, "<footer>\n");
         int64_t generated = doc ? iso_field(doc, "generated_at") : INT64_MIN;
         if (generated != INT64_MIN) {

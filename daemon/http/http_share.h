@@ -1,9 +1,9 @@
 /*
  * http_share.h - what the API (http_api_share.c, http_api_team.c) and the
- * ambassador's page (http_page_ambassador.c) share about a household's
+ * ambassador's page (http_page_shared.c) share about a household's
  * grant to an ambassador (include/foyer/store_grant.h): whether the
  * caller holds one now, and the access-log row written before each read
- * it allows.  Defined in http_api_share.c.
+ * it allows.  Defined in http_share.c.
  */
 #ifndef FOYER_HTTP_SHARE_H
 #define FOYER_HTTP_SHARE_H

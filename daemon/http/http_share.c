@@ -1,0 +1,72 @@
+/*
+ * http_share.c - whether an ambassador holds a household's grant now, and
+ * the access-log row written before each read it allows (http_share.h).
+ * Used by the API (http_api_share.c, http_api_team.c) and the ambassador's
+ * page (http_page_shared.c).
+ */
+#include "http_share.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "foyer/log.h"
+#include "foyer/store_access.h"
+#include "foyer/store_auth.h"
+#include "foyer/store_tenancy.h"
+#include "foyer/timeutil.h"
+
+int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
+                  int64_t *ret_from_s, int64_t *ret_to_s)
+{
+    const struct foyer_config *cfg = req->cfg;
+    const struct http_principal *p = req->who;
+    struct store_grant g;
+    if (p->role != HTTP_ROLE_AMBASSADOR || d >= cfg->n_dwellings || !p->name[0] ||
+        !http_principal_has_building(p, (int32_t)cfg->dwellings[d].building))
+        return -ENOENT;
+    int rc = store_grant_active(req->ro, cfg, d, p->name, req->now_s, &g);
+    if (rc < 0)
+        return rc;
+    int64_t from_s = INT64_MIN, to_s = INT64_MAX;
+    if (g.tenancy[0]) {
+        struct tenancy *tv = NULL;
+        size_t n_tv = 0;
+        rc = store_tenancy_read_dwelling(req->ro, cfg, d, &tv, &n_tv);
+        if (rc < 0)
+            return rc;
+        rc = -ENOENT; /* its tenancy is gone: nothing to show */
+        for (size_t i = 0; i < n_tv; i++)
+            if (strcmp(tv[i].id, g.tenancy) == 0) {
+                store_auth_tenancy_span(&tv[i], &from_s, &to_s);
+                rc = 0;
+            }
+        free(tv);
+        if (rc < 0)
+            return rc;
+    }
+    *ret_g = g;
+    *ret_from_s = from_s;
+    *ret_to_s = to_s;
+    return 0;
+}
+
+int share_log(const struct http_request *req, const char *dwelling, const char *what)
+{
+    const struct http_principal *p = req->who;
+    struct store_access a = {
+        .ts_s = tu_now_s(),
+        .who = p->name,
+        .role = p->role == HTTP_ROLE_ENERGY_TEAM ? "energy-team" : "ambassador",
+        .what = what,
+        .dwelling = dwelling,
+        .origin = req->client ? req->client : "-",
+    };
+    const char *msg = NULL;
+    int rc = store_access_append(req->cfg->database, &a, &msg);
+    if (rc < 0)
+        log_err("http: %s reads %s: the access log cannot be written, nothing is read: %s", p->name,
+                dwelling, msg ? msg : strerror(-rc));
+    return rc;
+}
