@@ -51,7 +51,19 @@ ROUTES = [
     ("GET", "/api/v1/alerts", "building={b}", {AMBASSADOR, TEAM}, {200}),
     ("POST", "/api/v1/alerts/{a}/ack", "", {AMBASSADOR, TEAM}, {200, 404, 409}),
     ("POST", "/api/v1/reports/{a}/close", "", {AMBASSADOR, TEAM}, {200, 404, 409}),
+    # Sharing (issue 15).  The ambassador may call the dwelling routes, but
+    # holds no grant here: 403 (privacy_sharing.sh reads with one).
+    ("GET", "/api/v1/dwellings/{d}/history",
+     "quantity=electricity&granularity=day&from={day}&to={day}", {TEAM}, {200}),
+    ("GET", "/api/v1/me/grants", "", {TENANT}, {200}),
+    ("POST", "/api/v1/me/grants", "", {TENANT}, {400}),  # no body
+    ("POST", "/api/v1/me/grants/{a}/revoke", "", {TENANT}, {404}),  # no such grant
+    ("GET", "/api/v1/me/ambassadors", "", {TENANT}, {200}),
+    ("GET", "/api/v1/me/consents", "", {TENANT}, {200}),
+    ("POST", "/api/v1/me/consents", "", {TENANT}, {400}),  # no body
+    ("GET", "/api/v1/shared", "", {AMBASSADOR}, {200}),
 ]
+METHODS = {(m, p) for m, p, _, _, _ in ROUTES}
 
 
 def request(base, method, path, token=None):
@@ -117,6 +129,8 @@ def main():
             c.status("%s %s as %s" % (method, url, role), st, ok if role in roles else {403}, ct,
                      body)
         wrong = "GET" if method == "POST" else "POST"
+        if (wrong, path) in METHODS:
+            continue  # both methods are routes (/api/v1/me/grants)
         st, ct, body = request(a.base, wrong, url, a.team)
         c.status("%s %s (wrong method)" % (wrong, url), st, {405}, ct, body)
 
@@ -137,6 +151,8 @@ def main():
     # route naming a dwelling; the team's answer 403).
     for d in a.other_dwelling:
         for path in ("/api/v1/dwellings/%s/summary?period=%s" % (d, a.period),
+                     "/api/v1/dwellings/%s/history?quantity=electricity&granularity=day"
+                     "&from=%s&to=%s" % (d, a.day, a.day),
                      "/api/v1/export.csv?granularity=day&from=%s&to=%s&dwelling=%s"
                      % (a.day, a.day, d)):
             st, ct, body = request(a.base, "GET", path, a.tenant)
