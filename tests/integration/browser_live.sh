@@ -67,6 +67,9 @@ wait_for 20 shown || fail "b01's tablet shows no week: $(tail -n 5 "$work/foyerd
 
 tcode=$(ctl token create --role tenant --dwelling b01 --pairing --name tablet-b01 2> /dev/null)
 acode=$(ctl token create --role ambassador --buildings tilleuls --pairing --name amb-tilleuls 2> /dev/null)
+# An adviser the household may share with (the tablet's "Mes choix" lists it).
+ctl token create --role ambassador --buildings tilleuls --name conseil-tilleuls > /dev/null 2>&1 ||
+  fail "token create conseil-tilleuls"
 [[ $tcode =~ ^[A-Z0-9]{8}$ && $acode =~ ^[A-Z0-9]{8}$ ]] || fail "pairing codes: '$tcode' '$acode'"
 
 /usr/bin/python3 "$FOYER_SRC/tests/integration/browser_pages.py" --base "$base" --code "$tcode" \

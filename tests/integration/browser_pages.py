@@ -15,6 +15,11 @@ Live mode, against a running foyerd:
      a French tablet does) and in English (the page's switch);
   3. answers the first tip "not possible here" and checks that it is gone;
   4. files a problem report (kind leak, a short text);
+  4b. in "Mes choix": shares the figures with the adviser listed (its
+     form, by touch), checks the grant is listed with a "withdraw" button,
+     runs the accessibility check on the page so, withdraws it and checks
+     it is gone; says no, then yes, to load curves and checks the state
+     shown;
   5. pairs another device (no cookie of the tablet's) with the ambassador
      code, checks that the report is on /ambassador, closes it there and
      checks that it is gone;
@@ -377,6 +382,73 @@ def check_tablet(b, page, lang):
     return fig
 
 
+CHOICES_JS = r"""
+(() => {
+  const s = document.querySelector('section#choices');
+  if (!s) return null;
+  return {
+    title: (s.querySelector('h2') || {}).textContent || '',
+    consent: (s.querySelector('[data-consent]') || {dataset: {}}).dataset.consent || null,
+    options: Array.from(s.querySelectorAll('select[name=grantee] option')).map((o) => o.value),
+    grants: Array.from(s.querySelectorAll('li[data-grant]')).map((li) => li.textContent.trim()),
+  };
+})()
+"""
+
+
+def check_choices(b, page, title):
+    """The "Mes choix" section is there, titled in the page's language."""
+    c = b.js(CHOICES_JS)
+    if not c:
+        fail(page, "no choices section (section#choices)")
+    elif c["title"] != title:
+        fail(page, f"choices section titled {c['title']!r}, expected {title!r}")
+    else:
+        ok(page, f"choices section {title!r}, consent {c['consent']}, options {c['options']}")
+    return c
+
+
+def live_choices(b, base, artefacts):
+    """Share with the adviser from the tablet, see it listed, withdraw it;
+    say yes to load curves.  By touch (the forms' buttons), no script of
+    the page's (there is none)."""
+    c = check_choices(b, "/tablet", "Mes choix")
+    if not c:
+        return
+    if "conseil-tilleuls" not in c["options"]:
+        fail("/tablet", f"the adviser is not offered: {c['options']}")
+        return
+    b.submit(
+        "(() => { document.getElementById('share-who').value = 'conseil-tilleuls';"
+        " document.getElementById('share-days').value = '14';"
+        " document.querySelector('form[action=\"/tablet/share\"] button').click(); })()"
+    )
+    c = b.js(CHOICES_JS)
+    if b.js("location.search") != "?thanks=choice" or len(c["grants"]) != 1 or \
+            "conseil-tilleuls" not in c["grants"][0]:
+        fail("/tablet/share", f"shared, then at {b.js('location.href')}, grants {c['grants']}")
+        return
+    ok("/tablet/share", f"shared: {c['grants'][0]!r}")
+    check_a11y(b, "/tablet (a grant listed)")
+    b.js("document.getElementById('choices').scrollIntoView()")
+    shots(b, artefacts, "tablet-choices")
+    b.submit("document.querySelector('form[action=\"/tablet/share/revoke\"] button').click()")
+    c = b.js(CHOICES_JS)
+    if c["grants"]:
+        fail("/tablet/share/revoke", f"withdrawn, still listed: {c['grants']}")
+    else:
+        ok("/tablet/share/revoke", "withdrawn, no longer listed")
+    for value, want in (("0", "no"), ("1", "yes")):
+        b.submit("document.querySelector('form[action=\"/tablet/consent\"] "
+                 f"button[value=\"{value}\"]').click()")
+        c = b.js(CHOICES_JS)
+        if c["consent"] != want:
+            fail("/tablet/consent", f"said {want}, the section shows {c['consent']}")
+        else:
+            ok("/tablet/consent", f"load curves: {want}, shown")
+    b.goto(f"{base}/tablet?lang=fr")
+
+
 def run_live(args):
     base = args.base.rstrip("/")
     b = Browser()
@@ -425,6 +497,7 @@ def run_live(args):
         else:
             ok("/tablet/report", "report filed")
         shots(b, args.artefacts, "tablet-after")
+        live_choices(b, base, args.artefacts)
 
         where = pair(b, base, args.ambassador_code)
         if where != "/ambassador":
@@ -492,6 +565,7 @@ def run_static(args):
             b.goto(f"{base}/{page}")
             if name.startswith("tablet"):
                 check_figures(b, page, summary)
+                check_choices(b, page, "My choices" if name == "tablet-en" else "Mes choix")
             check_a11y(b, page)
             shots(b, args.artefacts, name, phone=name == "ambassador")
     finally:
