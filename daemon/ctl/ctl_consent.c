@@ -35,6 +35,8 @@ static const char ctl_consent_usage_text[] =
     "              and exports; without it they are used for the summaries and\n"
     "              alerts only, and deleted after raw_retention_days_no_consent\n"
     "  sharing     the household's summaries and history shown to an adviser\n"
+    "              it names (the tablet's grants, /api/v1/me/grants); withdrawing\n"
+    "              it ends every grant of the tenancy at once\n"
     "Without a record: the dwelling's consent flag of the config when the\n"
     "tenancy was added (load_curve), no (sharing).  A withdrawal holds at once\n"
     "for reads and within the hour for storage.  Monthly heat and hot-water\n"

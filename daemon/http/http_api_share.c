@@ -350,8 +350,9 @@ int api_me_consent_set(const struct http_request *req, struct http_response *res
     if (rc < 0) {
         log_err("http: dwelling=%s: cannot record the consent to %s: %s", req->cfg->dwellings[d].id,
                 store_purpose_name(p), msg ? msg : strerror(-rc));
-        return http_error(resp, rc == -ENOENT ? 409 : 503, "unavailable",
-                          "the consent cannot be recorded now");
+        return rc == -ENOENT
+                   ? http_error(resp, 409, "no_tenancy", "%s", msg ? msg : "no current tenancy")
+                   : http_error(resp, 503, "unavailable", "the consent cannot be recorded now");
     }
     log_info("http: dwelling=%s %s consent to %s", req->cfg->dwellings[d].id,
              given ? "gives" : "withdraws", store_purpose_name(p));

@@ -281,6 +281,23 @@ def main():
     check(st == 200 and 'data-dwelling="d1"' not in page, "the ambassador page after revoke")
     check(len(amb_rows()) == n, "the page logged a read after the revocation")
 
+    # A grant dies with its tenancy: the household moves out, another in.
+    st, j, _ = cl.json("POST", "/api/v1/me/grants", T, {"grantee": "amb-b1", "days": 5})
+    st, _, _ = cl.json("GET", hist, A)
+    check(st == 200, "grant before the move: %d" % st)
+    yesterday = time.strftime("%Y-%m-%d", time.localtime(time.time() - 86400))
+    ctl("tenancy", "end", "--dwelling", "d1", "--date", yesterday)
+    st, _, _ = cl.json("GET", hist, A)
+    check(st == 403, "after the tenancy's end: %d" % st)
+    ctl("tenancy", "start", "--dwelling", "d1", "--date", today)
+    T3 = ctl("token", "create", "--role", "tenant", "--dwelling", "d1", "--name",
+             "tab-d1-next").strip()
+    st, j, _ = cl.json("GET", "/api/v1/me/grants", T3)
+    check(st == 200 and j["grants"] == [], "the next household's grants: %d %s" % (st, j))
+    st, _, _ = cl.json("GET", hist, A)
+    check(st == 403, "the next household's figures without its grant: %d" % st)
+    check(consent("sharing")["given"] is False, "the next household starts without sharing")
+
     # The log never holds a figure that was served.
     log = ctl("access-log", "--json")
     for f in sorted(served):
