@@ -17,11 +17,11 @@
  * whose keys are the section's columns (struct col):
  *   JSON: {"schema": 1, "export": {...}, "dwelling": {...}, "channels":
  *         [...], ..., "access_log": [...]}: one object per row;
- *   CSV:  one stream, a block per section: a header line whose first field
- *         is "section" and then the columns, one line per row whose first
- *         field is the section's name, a blank line between blocks (so
- *         `grep ^readings,` takes out a section, and a spreadsheet opens
- *         the file as it is).
+ *   CSV:  one stream, a block per section: a header line "#NAME,COLUMNS"
+ *         (present when the section is empty too), one line per row
+ *         "NAME,VALUES", a blank line between blocks: `grep ^readings,`
+ *         takes out a section's rows, and a spreadsheet opens the file as
+ *         it is.
  * Rows go to the caller's writer as they are made: memory stays one row
  * whatever the length of the tenancy.
  */
@@ -134,7 +134,11 @@ static int section_begin(struct portab *p, const char *name, const struct col *c
         return out_str(p, head);
     }
     p->len = 0;
-    rc = line_add(p, p->first_section ? "section" : "\nsection", p->first_section ? 7 : 8);
+    rc = line_add(p, "\n#", p->first_section ? 0 : 2);
+    if (rc == 0 && p->first_section)
+        rc = line_add(p, "#", 1);
+    if (rc == 0)
+        rc = line_add(p, name, strlen(name));
     for (const struct col *c = cols; rc == 0 && c->name; c++) {
         rc = line_add(p, ",", 1);
         if (rc == 0)
@@ -227,8 +231,8 @@ static json_t *time_json(int64_t ts_s)
     return json_string(tu_format_local(ts_s, buf, sizeof(buf)));
 }
 
-/* A figure in unit at the unit's precision (units.h): a number in JSON, the
- * same digits in CSV ("3.000", not "3"). */
+/* A figure in unit at the unit's precision (units_format(): what foyerctl
+ * export writes), a number in JSON and those very digits in CSV. */
 static json_t *value_json(const struct portab *p, const char *unit, double v)
 {
     char buf[48];

@@ -307,7 +307,7 @@ int64_t store_export_csv(struct store *s, const struct foyer_config *cfg,
  * of another dwelling; every time row clipped to [from_s, to_s). */
 enum store_portab_format {
     STORE_PORTAB_JSON, /* one object: "schema" and a member per section */
-    STORE_PORTAB_CSV,  /* one stream: per section a header line "section,COLUMNS",
+    STORE_PORTAB_CSV,  /* one stream: per section a header line "#SECTION,COLUMNS",
                           rows "SECTION,VALUES", a blank line between sections */
 };
 
