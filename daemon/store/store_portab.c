@@ -225,6 +225,46 @@ static int row_emit(struct portab *p, json_t *row)
     return rc;
 }
 
+/* Text as stored.  Nothing stored should be anything but UTF-8 (the pages
+ * check their forms), but a byte that is not must not drop the field (a
+ * JSON string cannot hold it): such bytes become U+FFFD. */
+static json_t *text_json(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j || !s)
+        return j;
+    size_t n = strlen(s);
+    char *fixed = malloc(3 * n + 1);
+    if (!fixed)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        /* The longest valid UTF-8 sequence starting at i, 1 to 4 bytes. */
+        size_t len = 0;
+        for (size_t l = 1; l <= 4 && i + l <= n && !len; l++) {
+            char one[5] = {0};
+            memcpy(one, s + i, l);
+            json_t *probe = json_string(one);
+            if (probe)
+                len = l;
+            json_decref(probe);
+        }
+        if (len) {
+            memcpy(fixed + k, s + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(fixed + k, "\xef\xbf\xbd", 3);
+            k += 3;
+            i++;
+        }
+    }
+    fixed[k] = '\0';
+    j = json_string(fixed);
+    free(fixed);
+    return j;
+}
+
 static json_t *time_json(int64_t ts_s)
 {
     char buf[40];
@@ -272,7 +312,7 @@ static json_t *col_json(const struct portab *p, sqlite3_stmt *st, int i, const s
         return json_null();
     switch (c->type) {
     case COL_TEXT:
-        return json_string((const char *)sqlite3_column_text(st, i));
+        return text_json((const char *)sqlite3_column_text(st, i));
     case COL_INT:
         return json_integer(sqlite3_column_int64(st, i));
     case COL_REAL:
@@ -372,9 +412,9 @@ static int put_header(struct portab *p, const struct dwelling *dw)
         return rc;
     row = json_object();
     json_object_set_new(row, "id", json_string(dw->id));
-    json_object_set_new(row, "label", dw->label ? json_string(dw->label) : json_null());
+    json_object_set_new(row, "label", dw->label ? text_json(dw->label) : json_null());
     json_object_set_new(row, "building", json_string(b->id));
-    json_object_set_new(row, "building_name", b->name ? json_string(b->name) : json_null());
+    json_object_set_new(row, "building_name", b->name ? text_json(b->name) : json_null());
     json_object_set_new(row, "surface_m2", json_real(dw->surface_m2));
     json_object_set_new(row, "heating", json_string(heating_name(dw->heating)));
     if ((rc = section_begin(p, "dwelling", dwelling_cols, true)) < 0 || (rc = row_emit(p, row)) < 0)
@@ -440,9 +480,9 @@ static int tenancy_row(void *ctx, const struct store_tenancy *t)
     json_object_set_new(row, "id", json_string(t->id));
     json_object_set_new(row, "start", ymd_json(t->start_ymd));
     json_object_set_new(row, "end", ymd_json(t->end_ymd));
-    json_object_set_new(row, "ref", t->ref[0] ? json_string(t->ref) : json_null());
+    json_object_set_new(row, "ref", t->ref[0] ? text_json(t->ref) : json_null());
     json_object_set_new(row, "default_load_curve_consent", json_boolean(t->consent));
-    json_object_set_new(row, "recorded_by", json_string(t->created_by));
+    json_object_set_new(row, "recorded_by", text_json(t->created_by));
     return row_emit(p, row);
 }
 
@@ -615,12 +655,12 @@ static int put_summaries(struct portab *p)
             continue;
         }
         json_t *row = json_object();
-        json_object_set_new(row, "period", json_string((const char *)sqlite3_column_text(st, 0)));
+        json_object_set_new(row, "period", text_json((const char *)sqlite3_column_text(st, 0)));
         json_object_set_new(row, "computed", time_json(sqlite3_column_int64(st, 1)));
         /* JSON: the document itself; CSV: its text in one field. */
-        json_object_set_new(
-            row, "body",
-            body && !p->csv ? body : json_string((const char *)sqlite3_column_text(st, 2)));
+        json_object_set_new(row, "body",
+                            body && !p->csv ? body
+                                            : text_json((const char *)sqlite3_column_text(st, 2)));
         if (body && p->csv)
             json_decref(body);
         rc = row_emit(p, row);

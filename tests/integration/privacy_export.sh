@@ -112,6 +112,10 @@ for d, ts, word in (("d1", old, "oldhousehold"), ("d1", cur, "newhousehold"),
                " ?, 'warning', 'b1', ?, ?, 0, ?, ?, 1.5, 1.0, ?, ?)",
                (d + "-elec-" + word, d, d + "-elec", ts, ts, "alerte-" + word, "alert-" + word))
     summary(d, "P-" + word, ts - 3600, ts, "summary-" + word)
+# A report whose text is not UTF-8 (a byte the pages would refuse): the
+# export keeps the field, the byte replaced.
+db.execute("INSERT INTO reports(building, dwelling, kind, text, opened) VALUES"
+           " ('b1', 'd1', 'leak', CAST(? AS TEXT), ?)", (b"tap-\xff-newhousehold", cur + 60))
 # A summary of a week straddling the move, made for the former household:
 # the new tenant does not see it.
 summary("d1", "P-straddle", start - 2 * 86400, start, "summary-straddle")
@@ -171,7 +175,7 @@ assert len(j["rollups_month"]) == (1 if start.endswith("-01") else 0), j["rollup
 assert [t["name"] for t in j["tokens"]] == ["tab-newhousehold"], j["tokens"]
 assert all("hash" not in t for t in j["tokens"]), j["tokens"]
 assert [a["tip"] for a in j["tip_answers"]] == ["tip-newhousehold"], j["tip_answers"]
-assert [r["text"] for r in j["reports"]] == ["report-newhousehold"], j["reports"]
+assert [r["text"] for r in j["reports"]] == ["report-newhousehold", "tap-\ufffd-newhousehold"], j["reports"]
 # (foyerd's own alerts and summaries of the dwelling may come beside ours.)
 assert [a["text_en"] for a in j["alerts"] if "household" in a["text_en"]] == ["alert-newhousehold"], j["alerts"]
 assert [s["body"]["note"] for s in j["summaries"] if "note" in s["body"]] == ["summary-newhousehold"], j["summaries"]
@@ -248,7 +252,7 @@ assert min(r["period_start"] for r in j["rollups_day"]) < start, "no day of t1"
 assert max(r["period_start"] for r in j["rollups_day"]) >= start, "no day of the new tenancy"
 assert {t["name"] for t in j["tokens"]} == {"tab-oldhousehold", "tab-newhousehold"}, j["tokens"]
 assert sorted(a["tip"] for a in j["tip_answers"]) == ["tip-newhousehold", "tip-oldhousehold"], j["tip_answers"]
-assert len(j["reports"]) == 2, j["reports"]
+assert len(j["reports"]) == 3, j["reports"]
 assert len([a for a in j["alerts"] if "household" in a["text_en"]]) == 2, j["alerts"]
 assert len([s for s in j["summaries"] if "note" in s["body"]]) == 3, j["summaries"]
 assert any(a["what"].startswith("foyerctl export --all-data format=json") and a["dwelling"] == "d1"
