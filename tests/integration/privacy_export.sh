@@ -22,7 +22,6 @@ set -euo pipefail
 . "$(dirname "$0")/mqtt_lib.sh" # free_port
 
 scratch_setup export
-[ -n "${KEEP:-}" ] && trap - EXIT
 export FOYER_LANG_DIR="$FOYER_SRC/config"
 export TZ=Europe/Paris
 hport=$(free_port)
