@@ -126,11 +126,11 @@ struct http_response {
     int status;               /* HTTP status, default 200 */
     const char *content_type; /* static string; default application/json */
     struct http_buf body;
-    char location[512];    /* for 3xx: the Location header */
-    char set_cookie[512];  /* a whole Set-Cookie value, or "" */
-    int max_age_s;         /* Cache-Control max-age; 0: no-store */
-    char disposition[128]; /* a whole Content-Disposition value (a download's
-                              file name), or "" */
+    char location[512];   /* for 3xx: the Location header */
+    char set_cookie[512]; /* a whole Set-Cookie value, or "" */
+    int max_age_s;        /* Cache-Control max-age; 0: no-store */
+    /* A whole Content-Disposition value (a download's file name), or "". */
+    char disposition[128];
 };
 
 /* Fill resp with a JSON error {"error": error, "detail": detail}, detail
