@@ -42,7 +42,10 @@ _foyerctl() {
     -l | --lang)
         COMPREPLY=($(compgen -W "fr en" -- "$cur")); return ;;
     -f | --format)
-        [ "$cmd" = summary ] && { COMPREPLY=($(compgen -W "text json" -- "$cur")); return; } ;;
+        [ "$cmd" = summary ] && { COMPREPLY=($(compgen -W "text json" -- "$cur")); return; }
+        [ "$cmd" = export ] && [ "$prev" = --format ] && { COMPREPLY=($(compgen -W "json csv" -- "$cur")); return; } ;;
+    -F)
+        [ "$cmd" = export ] && { COMPREPLY=($(compgen -W "json csv" -- "$cur")); return; } ;;
     -j | --dju)
         COMPREPLY=($(compgen -W "meteo-france costic" -- "$cur")); return ;;
     -p | --purpose)
@@ -62,7 +65,7 @@ _foyerctl() {
     events) opts="--since --dwelling --json --help" ;;
     import) opts="--help"
         [[ $cur != -* ]] && { COMPREPLY=($(compgen -f -X '!*.csv' -- "$cur") $(compgen -d -- "$cur")); return; } ;;
-    export) opts="--granularity --from --to --dwelling --building --output --help" ;;
+    export) opts="--granularity --from --to --dwelling --building --all-data --format --output --help" ;;
     summary) opts="--dwelling --period --lang --format --dju --help" ;;
     alerts)
         case " ${words[*]:i+1:cword-i-1} " in

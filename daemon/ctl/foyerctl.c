@@ -50,6 +50,7 @@
 #include "foyer/log.h"
 #include "foyer/store.h"
 #include "foyer/store_access.h"
+#include "foyer/store_consent.h"
 #include "foyer/store_uplink.h"
 #include "foyer/timeutil.h"
 #include "foyer/units.h"
@@ -619,12 +620,22 @@ static const char ctl_export_usage[] =
     "Usage: foyerctl [--config FILE] export [--granularity hour|day|month]\n"
     "                [--from DATE] [--to DATE] [--dwelling ID] [--building ID]\n"
     "                [--output FILE]\n"
+    "       foyerctl [--config FILE] export --dwelling ID --all-data\n"
+    "                [--format csv|json] [--from DATE] [--to DATE] [--output FILE]\n"
     "\n"
     "Consumption per period as CSV (header channel,dwelling,quantity,\n"
     "period_start,value,unit): the consumption of the period for counters, the\n"
     "mean for gauges, at the unit's precision; period_start is local time with\n"
     "its offset.  Hourly figures of dwellings without load-curve consent are\n"
     "never exported.\n"
+    "\n"
+    "With --all-data: everything held about the household of one dwelling, to\n"
+    "answer its request of access or portability: its tenancies, consents,\n"
+    "daily and monthly figures, summaries, tip answers, reports, alerts,\n"
+    "tenant tokens (never their secrets) and who read its data; hourly\n"
+    "figures and raw readings only with its load-curve consent.  JSON or CSV\n"
+    "with one block per section (docs/api.md, \"Household export\").\n"
+    "Every export is recorded in the access log.\n"
     "\n"
     "Options:\n"
     "  -g, --granularity hour|day|month   (default day)\n"
@@ -633,6 +644,8 @@ static const char ctl_export_usage[] =
     "  -t, --to DATE        periods starting before DATE\n"
     "  -d, --dwelling ID    only this dwelling's channels\n"
     "  -b, --building ID    only this building's channels (its dwellings' too)\n"
+    "  -a, --all-data       everything held about the dwelling's household\n"
+    "  -F, --format csv|json   with --all-data (default json)\n"
     "  -o, --output FILE    write to FILE instead of standard output\n"
     "  -h, --help           this help\n";
 
@@ -640,6 +653,83 @@ static const char ctl_export_usage[] =
 static int export_write(void *ctx, const char *data, size_t len)
 {
     return fwrite(data, 1, len, ctx) == len ? 0 : -EIO;
+}
+
+/* foyerctl export --all-data: everything held about one household
+ * (store_portab_write()), hourly data only with its load-curve consent,
+ * as `foyerctl export` gives it. */
+static int export_all_data(const struct foyer_config *cfg, const struct store_export_opts *eo,
+                           const char *format, const char *output)
+{
+    bool json = !format || strcmp(format, "json") == 0;
+    char who[256], what[512], from[40] = "-", to[40] = "-";
+    if (eo->from_s != INT64_MIN)
+        tu_format_local(eo->from_s, from, sizeof(from));
+    if (eo->to_s != INT64_MAX)
+        tu_format_local(eo->to_s, to, sizeof(to));
+    /* In the access log before anything is read, or not at all. */
+    (void)snprintf(what, sizeof(what), "foyerctl export --all-data format=%s from=%s to=%s",
+                   json ? "json" : "csv", from, to);
+    struct store_access acc = {.ts_s = tu_now_s(),
+                               .who = ctl_who_am_i(who, sizeof(who)),
+                               .role = "local",
+                               .what = what,
+                               .dwelling = eo->dwelling,
+                               .origin = "foyerctl"};
+    const char *amsg = NULL;
+    int arc = store_access_append(cfg->database, &acc, &amsg);
+    if (arc < 0) {
+        fprintf(stderr, "foyerctl export: %s: %s: nothing exported\n", cfg->database,
+                amsg ? amsg : strerror(-arc));
+        return 1;
+    }
+    struct store *s = ctl_open_readonly(cfg, "export");
+    if (!s)
+        return 1;
+    uint32_t d = (uint32_t)config_find_dwelling(cfg, eo->dwelling);
+    struct store_consent lc;
+    int rc = store_consent_get(s, cfg, d, STORE_PURPOSE_LOAD_CURVE, acc.ts_s, &lc);
+    if (rc < 0) {
+        fprintf(stderr, "foyerctl export: %s: load-curve consent of dwelling %s: %s\n",
+                cfg->database, eo->dwelling, store_errmsg(s));
+        store_close(s);
+        return 1;
+    }
+    struct store_portab_opts po = {.dwelling = d,
+                                   .from_s = eo->from_s,
+                                   .to_s = eo->to_s,
+                                   .load_curve = lc.given,
+                                   .format = json ? STORE_PORTAB_JSON : STORE_PORTAB_CSV,
+                                   .now_s = acc.ts_s};
+    FILE *out = stdout;
+    if (output && !(out = fopen(output, "we"))) {
+        fprintf(stderr, "foyerctl export: %s: %s\n", output, strerror(errno));
+        store_close(s);
+        return 1;
+    }
+    int64_t rows = store_portab_write(s, cfg, &po, export_write, out);
+    if (rows >= 0 && ferror(out))
+        rows = -EIO;
+    if (out != stdout && fclose(out) != 0 && rows >= 0)
+        rows = -errno;
+    rc = 0;
+    if (rows < 0) {
+        fprintf(stderr, "foyerctl export: dwelling %s: failed: %s\n", eo->dwelling,
+                strerror((int)-rows));
+        rc = 1;
+    } else {
+        if (!lc.given)
+            fprintf(stderr,
+                    "foyerctl export: dwelling %s has not consented to load curves: hourly "
+                    "figures and raw readings left out (RGPD)\n",
+                    eo->dwelling);
+        if (output)
+            fprintf(stderr, "foyerctl export: %lld %s of dwelling %s written to %s\n",
+                    (long long)rows, units_plural((unsigned long long)rows, "row", "rows"),
+                    eo->dwelling, output);
+    }
+    store_close(s);
+    return rc;
 }
 
 static int cmd_export(const struct ctl_command *cmd, const struct foyer_config *cfg, int argc,
@@ -651,16 +741,28 @@ static int cmd_export(const struct ctl_command *cmd, const struct foyer_config *
                                          {"dwelling", required_argument, NULL, 'd'},
                                          {"building", required_argument, NULL, 'b'},
                                          {"output", required_argument, NULL, 'o'},
+                                         {"all-data", no_argument, NULL, 'a'},
+                                         {"format", required_argument, NULL, 'F'},
                                          {NULL, 0, NULL, 0}};
     struct store_export_opts o = {.gran = STORE_DAY, .from_s = INT64_MIN, .to_s = INT64_MAX};
-    const char *output = NULL;
+    const char *output = NULL, *format = NULL;
+    bool all_data = false, gran_given = false;
     int c;
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":g:f:t:d:b:o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":g:f:t:d:b:o:aF:", opts, NULL)) != -1) {
         switch (c) {
+        case 'a':
+            all_data = true;
+            break;
+        case 'F':
+            if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "json") != 0)
+                return ctl_usage_error(cmd, "--format \"%s\": csv or json", optarg);
+            format = optarg;
+            break;
         case 'g':
+            gran_given = true;
             if (strcmp(optarg, "hour") == 0)
                 o.gran = STORE_HOUR;
             else if (strcmp(optarg, "day") == 0)
@@ -701,6 +803,16 @@ static int cmd_export(const struct ctl_command *cmd, const struct foyer_config *
     }
     if (optind < argc)
         return ctl_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+    if (all_data) {
+        if (!o.dwelling)
+            return ctl_usage_error(cmd, "--all-data: give the household's --dwelling ID");
+        if (o.building || gran_given)
+            return ctl_usage_error(cmd, "--all-data: every granularity of one dwelling; "
+                                        "--building and --granularity do not apply");
+        return export_all_data(cfg, &o, format, output);
+    }
+    if (format)
+        return ctl_usage_error(cmd, "--format: only with --all-data (the export is CSV)");
     /* A read of households' data by the operator: in the access log
      * (store_access.h) before anything is read, or not at all. */
     static const char *const gran_names[] = {

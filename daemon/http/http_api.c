@@ -3,7 +3,7 @@
  * the route table the server matches requests against (method and
  * pattern, and who may call each route), the helpers every route shares
  * (query arguments, times, rounding, serialising), and the tenant's routes:
- * /me, /me/summary, /me/history.  The ambassador's and the energy team's
+ * /me, /me/summary, /me/history, /me/export.  The ambassador's and the energy team's
  * routes are in http_api_team.c.
  *
  * Every handler reads through the store's read API on its thread's
@@ -533,6 +533,53 @@ static int api_me_history(const struct http_request *req, struct http_response *
     return api_send_history(req, resp, d, req->who->tenancy_from_s, req->who->tenancy_to_s);
 }
 
+/* ---- GET /api/v1/me/export ---------------------------------------------- */
+
+/* store_portab_write()'s writer: into the response body. */
+static int export_to_body(void *ctx, const char *data, size_t len)
+{
+    return http_buf_add(ctx, data, len);
+}
+
+/* Everything held about the household (its right of access and
+ * portability), clipped to the token's tenancy: hourly figures and raw
+ * readings included whatever its load-curve consent (its own data).  Not
+ * in the access log: the household reading its own data. */
+static int api_me_export(const struct http_request *req, struct http_response *resp)
+{
+    const struct http_principal *p = req->who;
+    uint32_t d;
+    int rc = tenant_dwelling(req, resp, &d);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    const char *format = http_arg(req, "format");
+    bool csv = format && strcmp(format, "csv") == 0;
+    if (format && !csv && strcmp(format, "json") != 0) {
+        rc = http_error(resp, 400, "bad_request", "format: \"%.40s\" is not one of json|csv",
+                        format);
+        return rc < 0 ? rc : 0;
+    }
+    struct store_portab_opts o = {.dwelling = d,
+                                  .from_s = p->tenancy_from_s,
+                                  .to_s = p->tenancy_to_s,
+                                  .load_curve = true,
+                                  .format = csv ? STORE_PORTAB_CSV : STORE_PORTAB_JSON,
+                                  .now_s = req->now_s};
+    int64_t rows = store_portab_write(req->ro, req->cfg, &o, export_to_body, &resp->body);
+    if (rows < 0)
+        return (int)rows;
+    char day[40]; /* the date of its local time, YYYY-MM-DD */
+    tu_format_local(req->now_s, day, sizeof(day));
+    resp->status = 200;
+    resp->content_type = csv ? "text/csv; charset=utf-8" : "application/json";
+    /* Dwelling IDs are letters, digits, _ and - (conf_id_valid()): safe in a
+     * quoted file name, and short enough for the field. */
+    (void)snprintf(resp->disposition, sizeof(resp->disposition),
+                   "attachment; filename=\"foyer-%s-%.10s.%s\"", req->cfg->dwellings[d].id, day,
+                   csv ? "csv" : "json");
+    return 0;
+}
+
 /* ---- the route table ----------------------------------------------------- */
 
 #define TENANT     HTTP_ALLOW_TENANT
@@ -546,6 +593,7 @@ const struct http_route http_api_routes[] = {
     {"GET", "/api/v1/me", TENANT, api_me, "/api/v1/me"},
     {"GET", "/api/v1/me/summary", TENANT, api_me_summary, "/api/v1/me/summary"},
     {"GET", "/api/v1/me/history", TENANT, api_me_history, "/api/v1/me/history"},
+    {"GET", "/api/v1/me/export", TENANT, api_me_export, "/api/v1/me/export"},
     {"GET", "/api/v1/me/grants", TENANT, api_me_grants, "/api/v1/me/grants"},
     {"POST", "/api/v1/me/grants", TENANT, api_me_grant_create, "/api/v1/me/grants"},
     {"POST", "/api/v1/me/grants/{id}/revoke", TENANT, api_me_grant_revoke,

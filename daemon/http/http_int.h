@@ -129,6 +129,8 @@ struct http_response {
     char location[512];   /* for 3xx: the Location header */
     char set_cookie[512]; /* a whole Set-Cookie value, or "" */
     int max_age_s;        /* Cache-Control max-age; 0: no-store */
+    /* A whole Content-Disposition value (a download's file name), or "". */
+    char disposition[128];
 };
 
 /* Fill resp with a JSON error {"error": error, "detail": detail}, detail

@@ -491,6 +491,8 @@ static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connect
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
     if (resp->set_cookie[0])
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+    if (resp->disposition[0])
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, resp->disposition);
     if (allow)
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     if (resp->status == 401)

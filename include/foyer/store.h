@@ -293,6 +293,44 @@ int64_t store_export_csv(struct store *s, const struct foyer_config *cfg,
                          int (*write)(void *ctx, const char *data, size_t len), void *ctx,
                          uint64_t *ret_skipped_channels);
 
+/* ---- household export (daemon/store/store_portab.c) ---------------------
+ * Everything held about one household, for its rights of access and
+ * portability: GET /api/v1/me/export (the tenant, its tenancy) and
+ * `foyerctl export --all-data`.  Sections, in this order (docs/api.md,
+ * "Household export", gives the columns): export (schema, window),
+ * dwelling, channels, tenancies (those the window meets), consents (of
+ * those tenancies), rollups_hour (only with load_curve), rollups_day,
+ * rollups_month (whole months inside the window), readings (raw, only with
+ * load_curve), events (of its channels), summaries, tip_answers, reports,
+ * alerts, tokens (tenant tokens: name and dates, never a hash),
+ * access_log (reads of its data by others, "*" reads included).  Nothing
+ * of another dwelling; every time row clipped to [from_s, to_s). */
+enum store_portab_format {
+    STORE_PORTAB_JSON, /* one object: "schema" and a member per section */
+    STORE_PORTAB_CSV,  /* one stream: per section a header line "#SECTION,COLUMNS",
+                          rows "SECTION,VALUES", a blank line between sections */
+};
+
+struct store_portab_opts {
+    uint32_t dwelling; /* config dwelling index */
+    int64_t from_s;    /* window start (UTC epoch s); INT64_MIN: all */
+    int64_t to_s;      /* window end, excluded; INT64_MAX: all */
+    bool load_curve;   /* include finer than daily data (hourly figures, raw
+                          readings): the tenant's own, or with the household's
+                          load-curve consent (the caller decides) */
+    enum store_portab_format format;
+    int64_t now_s; /* the export's time ("generated") */
+};
+
+/* Hand the export to write(ctx, data, len) piece by piece (returns 0 or
+ * -errno, which stops the export and is returned), in one read
+ * transaction of s (not on a handle holding one: -EBUSY).  Returns the
+ * number of rows written, or -errno (-EINVAL: no such dwelling, or from_s
+ * after to_s; store_errmsg() says why on a database failure). */
+int64_t store_portab_write(struct store *s, const struct foyer_config *cfg,
+                           const struct store_portab_opts *o,
+                           int (*write)(void *ctx, const char *data, size_t len), void *ctx);
+
 /* *ret_n = the outbox items still to deliver (pending: not delivered, not
  * given up), for /metrics.  0 or -errno (*ret_n untouched). */
 int store_read_outbox_pending(struct store *s, int64_t *ret_n);

@@ -39,6 +39,8 @@ ROUTES = [
     ("GET", "/api/v1/me/summary", "period={p}", {TENANT}, {200, 404}),
     ("GET", "/api/v1/me/history",
      "quantity=electricity&granularity=day&from={day}&to={day}", {TENANT}, {200, 403, 404}),
+    ("GET", "/api/v1/me/export", "", {TENANT}, {200}),
+    ("GET", "/api/v1/me/export", "format=csv", {TENANT}, {200}),
     ("GET", "/api/v1/buildings", "", {AMBASSADOR, TEAM}, {200}),
     ("GET", "/api/v1/buildings/{b}/status", "", {AMBASSADOR, TEAM}, {200}),
     ("GET", "/api/v1/dwellings", "", {TEAM}, {200}),

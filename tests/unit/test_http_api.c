@@ -477,6 +477,7 @@ static void test_route_roles(void **state)
         {"/api/v1/me", HTTP_ALLOW_TENANT, "GET"},
         {"/api/v1/me/summary", HTTP_ALLOW_TENANT, "GET"},
         {"/api/v1/me/history", HTTP_ALLOW_TENANT, "GET"},
+        {"/api/v1/me/export", HTTP_ALLOW_TENANT, "GET"},
         {"/api/v1/buildings", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "GET"},
         {"/api/v1/buildings/{id}/status", HTTP_ALLOW_AMBASSADOR | HTTP_ALLOW_ENERGY_TEAM, "GET"},
         {"/api/v1/dwellings", HTTP_ALLOW_ENERGY_TEAM, "GET"},
@@ -949,6 +950,69 @@ static void test_export(void **state)
     expect(&G->team, "/api/v1/export.csv", "granularity=month&from=2026-07-01", 400, "to");
 }
 
+/* The household's export (issue 15): everything of its tenancy, nothing
+ * of the tenancy before or after it, nor of another dwelling. */
+static void export_check_rows(const json_t *j, const char *section, const char *key,
+                              const char *from, const char *to)
+{
+    const json_t *arr = json_object_get(j, section);
+    size_t i;
+    const json_t *row;
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        fail_msg("%s: no rows", section);
+    json_array_foreach(arr, i, row)
+    {
+        const char *t = str(row, key);
+        int32_t k = config_find_channel(G->t.cfg, str(row, "channel"));
+        if (k < 0 || G->t.cfg->channels[k].dwelling != config_find_dwelling(G->t.cfg, "d1"))
+            fail_msg("%s: row of channel %s, not d1's", section, str(row, "channel"));
+        if (strcmp(t, from) < 0 || (to && strcmp(t, to) >= 0))
+            fail_msg("%s: %s outside [%s, %s)", section, t, from, to ? to : "");
+    }
+}
+
+static void test_me_export(void **state)
+{
+    (void)state;
+    /* Times of June and July share the offset: text order is time order. */
+    struct answer a = call(&G->tenant2, "/api/v1/me/export", NULL);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(a.json, "schema")), 1);
+    assert_string_equal(str(json_object_get(a.json, "dwelling"), "id"), "d1");
+    for (const char *const *sec = (const char *const[]){"rollups_hour", "rollups_day", NULL}; *sec;
+         sec++)
+        export_check_rows(a.json, *sec, "period_start", "2026-07-01T00:00:00+02:00", NULL);
+    export_check_rows(a.json, "readings", "time", "2026-07-01T00:00:00+02:00", NULL);
+    json_t *ten = json_object_get(a.json, "tenancies");
+    assert_int_equal(json_array_size(ten), 1);
+    assert_string_equal(str(json_array_get(ten, 0), "id"), "t2");
+    /* 2026-W27 straddles the move; its summary is the new household's. */
+    assert_int_equal(json_array_size(json_object_get(a.json, "summaries")), 1);
+    assert_null(strstr(a.body, "elec2"));
+    answer_free(&a);
+
+    a = call(&G->tenant1, "/api/v1/me/export", NULL);
+    assert_int_equal(a.status, 200);
+    export_check_rows(a.json, "rollups_day", "period_start", "2026-01-01T00:00:00+01:00",
+                      "2026-07-01T00:00:00+02:00");
+    export_check_rows(a.json, "readings", "time", "2026-01-01T00:00:00+01:00",
+                      "2026-07-01T00:00:00+02:00");
+    assert_string_equal(str(json_array_get(json_object_get(a.json, "tenancies"), 0), "id"), "t1");
+    assert_int_equal(json_array_size(json_object_get(a.json, "summaries")), 0);
+    answer_free(&a);
+
+    a = call(&G->tenant2, "/api/v1/me/export", "format=csv");
+    assert_int_equal(a.status, 200);
+    assert_string_equal(a.type, "text/csv; charset=utf-8");
+    assert_true(strncmp(a.body, "#export,schema,", 15) == 0);
+    assert_non_null(strstr(a.body, "\n\n#access_log,time,who,role,what,dwelling,origin\n"));
+    assert_non_null(
+        strstr(a.body, "\nrollups_day,elec1,electricity,2026-07-01T00:00:00+02:00,24,"));
+    assert_null(strstr(a.body, "2026-06-30T"));
+    answer_free(&a);
+    expect(&G->tenant2, "/api/v1/me/export", "format=xml", 400, "format");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -963,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_rollups),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_export),
+        cmocka_unit_test(test_me_export),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
