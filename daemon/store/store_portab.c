@@ -734,6 +734,20 @@ static int put_tokens(struct portab *p)
                       cols, keep_by_tenancy);
 }
 
+static int put_grants(struct portab *p)
+{
+    /* Whom the household let see its data, until when (sharing). */
+    static const struct col cols[] = {
+        {"id", COL_INT},          {"tenancy", COL_TEXT},    {"grantee", COL_TEXT},
+        {"created", COL_TIME},    {"expires", COL_TIME},    {"revoked", COL_TIME},
+        {"created_by", COL_TEXT}, {"revoked_by", COL_TEXT}, {NULL, COL_TEXT}};
+    return put_simple(p, "grants",
+                      "SELECT id, tenancy, grantee, created, expires, revoked, created_by,"
+                      " revoked_by FROM grants WHERE dwelling = ?1 AND created >= ?2"
+                      " AND created < ?3 ORDER BY id",
+                      cols, NULL);
+}
+
 static int put_access_log(struct portab *p)
 {
     /* "*": a read of every dwelling's data at once (foyerctl export
@@ -793,6 +807,8 @@ int64_t store_portab_write(struct store *s, const struct foyer_config *cfg,
         rc = put_alerts(&p);
     if (rc == 0)
         rc = put_tokens(&p);
+    if (rc == 0)
+        rc = put_grants(&p);
     if (rc == 0)
         rc = put_access_log(&p);
     if (rc == 0 && !p.csv)

@@ -186,7 +186,7 @@ for word in ("oldhousehold", "otherdwelling", "straddle", "d2", '"t1"', "7000"):
 # The CSV: the same sections, each a header "#NAME,..." and its rows.
 want = ["export", "dwelling", "channels", "tenancies", "consents", "rollups_hour", "rollups_day",
         "rollups_month", "readings", "events", "summaries", "tip_answers", "reports", "alerts",
-        "tokens", "access_log"]
+        "tokens", "grants", "access_log"]
 assert [k for k in j if k != "schema"] == want, list(j)
 header, n, heads = None, {}, []
 for line in csv.reader(open(sys.argv[2], newline="")):
@@ -207,7 +207,7 @@ for line in csv.reader(open(sys.argv[2], newline="")):
 for sec in want:
     if sec in ("rollups_month", "consents", "events"):
         continue
-    assert n.get(sec) == (1 if isinstance(j[sec], dict) else len(j[sec])), (sec, n.get(sec))
+    assert n.get(sec, 0) == (1 if isinstance(j[sec], dict) else len(j[sec])), (sec, n.get(sec))
 csvtext = open(sys.argv[2]).read()
 for word in ("oldhousehold", "otherdwelling", "straddle", "d2-elec"):
     assert word not in csvtext, word
