@@ -8,11 +8,12 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c, the fleet
  * uplink's tables store_uplink.c.  What they share is store_int.h.
  *
- * SCHEMA (version 10, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 11, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
  * version 7 alerts, version 8 the uplink tables, version 9 tenancies, consents
- * and access_log, version 10 uplink_alerts)
+ * and access_log, version 10 uplink_alerts, version 11 rollup_folded and
+ * tenancies.erased)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -141,7 +142,7 @@
  *       connection (include/foyer/store_uplink.h), except the dirty keys
  *       store_ingest() adds.
  *   tenancies(id TEXT PRIMARY KEY, dwelling TEXT, start_ymd, end_ymd, ref,
- *             consent, created, created_by, ended, ended_by)  [version 9]
+ *             consent, created, created_by, ended, ended_by, erased)  [version 9]
  *       Who lives in a dwelling (config ID) from when to when: start_ymd
  *       the first local day, end_ymd the last (YYYYMMDD integers, as the
  *       config writes them), 0 while it runs.  ref: the landlord's lease
@@ -178,6 +179,18 @@
  *       and is queued again.  Written by the uplink thread as the other
  *       uplink tables; the alert engine and foyerctl alerts know nothing
  *       of it.
+ *   rollup_folded(building TEXT, quantity TEXT, gran, ts, sum, n)
+ *       WITHOUT ROWID, key (building, quantity, gran, ts)       [version 11]
+ *       The consumption of erased dwellings' counters that count in
+ *       building totals (counters that are not submeters), folded before
+ *       their rows were deleted: building a config ID, quantity its name,
+ *       gran 0 hour, 1 day, 2 month (as uplink_dirty), ts the period's
+ *       start as in the rollup tables, sum the consumption, n the readings
+ *       it was measured from.  Names no dwelling.  Every building total
+ *       adds it (store_read_folded()); written only by
+ *       daemon/store/store_erase.c.  tenancies.erased [version 11]: when
+ *       the tenancy's data was erased (foyerctl erase, or foyerd after
+ *       [foyer] erase_after_days), NULL not yet.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -376,10 +389,20 @@ static const char *const schema_v10[] = {
     NULL,
 };
 
+/* Version 11: erasure (daemon/store/store_erase.c): the folded consumption
+ * of erased dwellings, per building, and when a tenancy was erased. */
+static const char *const schema_v11[] = {
+    "CREATE TABLE IF NOT EXISTS rollup_folded(building TEXT NOT NULL, quantity TEXT NOT NULL,"
+    " gran INTEGER NOT NULL, ts INTEGER NOT NULL, sum REAL NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY(building, quantity, gran, ts)) WITHOUT ROWID",
+    "ALTER TABLE tenancies ADD COLUMN erased INTEGER",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
                                                 schema_v5, schema_v6, schema_v7, schema_v8,
-                                                schema_v9, schema_v10};
+                                                schema_v9, schema_v10, schema_v11};
 
 int store_sqlite_errno(int rc)
 {
