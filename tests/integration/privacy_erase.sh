@@ -102,6 +102,7 @@ ctl consent set --dwelling $X --purpose load_curve > /dev/null || fail "consent 
 ctl consent set --dwelling $X --purpose sharing > /dev/null || fail "consent sharing"
 ctl token create --role tenant --dwelling $X --name "tablet-$X" > /dev/null 2>&1 || fail "tenant token"
 E=$(ctl token create --role energy-team 2> /dev/null)
+A=$(ctl token create --role ambassador --buildings b1 2> /dev/null)
 ctl summary --dwelling $X --period "$month" --format json > "$work/xsum.json" || fail "summary $X"
 
 # What the pusher, the tablet pages, the alert engine and the uplink write
@@ -134,7 +135,15 @@ db.commit()
 
 start_foyerd
 status() { curl -s -H "Authorization: Bearer $E" "$base/api/v1/buildings/b1/status"; }
+amb_totals() { # the ambassador page's building totals
+  curl -s -b "foyer_token=$A" "$base/ambassador" > "$work/amb.html"
+  py 'import re, sys  # to the Wh (the page writes the float sums with 12 digits)
+for q, t, w in re.findall(r"<li data-q=\"([a-z_]+)\" data-today=\"([^\"]*)\" data-week=\"([^\"]*)\"", open(sys.argv[1]).read()):
+    print(q, "%.3f" % float(t), "%.3f" % float(w))' "$work/amb.html"
+}
 status > "$work/status0.json"
+amb_totals > "$work/amb0"
+grep -q "^electricity " "$work/amb0" || fail "no totals on the ambassador page: $(cat "$work/amb0")"
 ctl summary --dwelling d1 --period "$month" --format json > "$work/sum0.json" || fail "summary d1 before"
 py '
 import json, sys
@@ -237,7 +246,9 @@ ctl summary --dwelling d1 --period "$month" --format json > "$work/sum1.json" ||
 stop_foyerd
 start_foyerd
 status > "$work/status1.json"
+amb_totals > "$work/amb1"
 stop_foyerd
+diff "$work/amb0" "$work/amb1" || fail "the ambassador page's building totals changed"
 py '
 import json, sys
 b0 = json.load(open(sys.argv[1]))["building_total"]
