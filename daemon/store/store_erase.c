@@ -30,6 +30,20 @@
 #include "foyer/timeutil.h"
 #include "store_int.h"
 
+const char *store_erase_table(enum store_erase_what w)
+{
+    static const char *const names[STORE_ERASE_N] = {
+        [STORE_ERASE_READINGS] = "readings",  [STORE_ERASE_HOURS] = "rollup_hour",
+        [STORE_ERASE_DAYS] = "rollup_day",    [STORE_ERASE_MONTHS] = "rollup_month",
+        [STORE_ERASE_EVENTS] = "events",      [STORE_ERASE_SUMMARIES] = "summaries",
+        [STORE_ERASE_OUTBOX] = "outbox",      [STORE_ERASE_TIP_ANSWERS] = "tip_answers",
+        [STORE_ERASE_REPORTS] = "reports",    [STORE_ERASE_ALERTS] = "alerts",
+        [STORE_ERASE_TOKENS] = "tokens",      [STORE_ERASE_CONSENTS] = "consents",
+        [STORE_ERASE_REFS] = "tenancies.ref", [STORE_ERASE_UPLINK] = "uplink",
+    };
+    return (unsigned)w < STORE_ERASE_N ? names[w] : NULL;
+}
+
 /* The granularities of rollup_folded.gran, as uplink_dirty numbers them. */
 static int gran_num(enum store_gran g)
 {

@@ -60,6 +60,10 @@ enum store_erase_what {
     STORE_ERASE_N,
 };
 
+/* The table's name of w for logs ("readings", "rollup_hour", ...,
+ * "tenancies.ref", "uplink"); NULL out of range. */
+const char *store_erase_table(enum store_erase_what w);
+
 /* What an erasure did. */
 struct store_erase_account {
     int64_t cut_s;               /* everything before this local day start went */
