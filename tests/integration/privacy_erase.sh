@@ -20,6 +20,7 @@ set -euo pipefail
 
 scratch_setup erase
 export FOYER_LANG_DIR="$FOYER_SRC/config"
+export TZ=Europe/Paris # dates and cuts as the config's zone counts them
 hport=$(free_port)
 base="http://127.0.0.1:$hport"
 mkdir -p "$work/web"
