@@ -288,7 +288,7 @@ static int64_t count_channels(sqlite3 *db, const char *dw, int64_t **ret_ids, ch
         db, "SELECT id, name FROM channels WHERE dwelling = ?1 ORDER BY id", -1, &st, NULL));
     if (rc == 0)
         sqlite3_bind_text(st, 1, dw, -1, SQLITE_STATIC);
-    int src;
+    int src = SQLITE_DONE;
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
