@@ -13,7 +13,7 @@
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
  * version 7 alerts, version 8 the uplink tables, version 9 tenancies, consents
  * and access_log, version 10 uplink_alerts, version 11 rollup_folded and
- * tenancies.erased)
+ * tenancy_erasures)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -142,7 +142,7 @@
  *       connection (include/foyer/store_uplink.h), except the dirty keys
  *       store_ingest() adds.
  *   tenancies(id TEXT PRIMARY KEY, dwelling TEXT, start_ymd, end_ymd, ref,
- *             consent, created, created_by, ended, ended_by, erased)  [version 9]
+ *             consent, created, created_by, ended, ended_by)  [version 9]
  *       Who lives in a dwelling (config ID) from when to when: start_ymd
  *       the first local day, end_ymd the last (YYYYMMDD integers, as the
  *       config writes them), 0 while it runs.  ref: the landlord's lease
@@ -188,9 +188,13 @@
  *       start as in the rollup tables, sum the consumption, n the readings
  *       it was measured from.  Names no dwelling.  Every building total
  *       adds it (store_read_folded()); written only by
- *       daemon/store/store_erase.c.  tenancies.erased [version 11]: when
- *       the tenancy's data was erased (foyerctl erase, or foyerd after
- *       [foyer] erase_after_days), NULL not yet.
+ *       daemon/store/store_erase.c.
+ *   tenancy_erasures(tenancy TEXT PRIMARY KEY, ts)               [version 11]
+ *       The ended tenancies (tenancies.id) whose data was erased, and when
+ *       (foyerctl erase, or foyerd after [foyer] erase_after_days): foyerd
+ *       does not erase them again.  A table rather than a column of
+ *       tenancies: its CREATE is idempotent, so a database set back by
+ *       hand migrates again.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -395,7 +399,7 @@ static const char *const schema_v11[] = {
     "CREATE TABLE IF NOT EXISTS rollup_folded(building TEXT NOT NULL, quantity TEXT NOT NULL,"
     " gran INTEGER NOT NULL, ts INTEGER NOT NULL, sum REAL NOT NULL, n INTEGER NOT NULL,"
     " PRIMARY KEY(building, quantity, gran, ts)) WITHOUT ROWID",
-    "ALTER TABLE tenancies ADD COLUMN erased INTEGER",
+    "CREATE TABLE IF NOT EXISTS tenancy_erasures(tenancy TEXT PRIMARY KEY, ts INTEGER NOT NULL)",
     NULL,
 };
 

@@ -273,7 +273,10 @@ static int erase_tenancy(sqlite3 *db, const char *dw, const char *id, int64_t no
                  &a->rows[STORE_ERASE_REFS]);
     int64_t marked = 0;
     if (rc == 0)
-        rc = run(db, "UPDATE tenancies SET erased = ?3 WHERE id = ?2", &b, &marked);
+        rc = run(db,
+                 "INSERT INTO tenancy_erasures(tenancy, ts) VALUES (?2, ?3) ON CONFLICT(tenancy)"
+                 " DO UPDATE SET ts = excluded.ts",
+                 &b, &marked);
     a->tenancies += (int)marked;
     return rc;
 }
@@ -455,12 +458,15 @@ int store_erase_dwelling(struct store *s, const struct foyer_config *cfg, const 
     return 0;
 }
 
-/* Whether tenancy id is stored and not yet erased. */
+/* Whether tenancy id is stored and not yet erased (tenancy_erasures). */
 static int not_erased(sqlite3 *db, const char *id, bool *ret)
 {
     sqlite3_stmt *st = NULL;
     int rc = store_sqlite_errno(sqlite3_prepare_v2(
-        db, "SELECT erased IS NULL FROM tenancies WHERE id = ?1", -1, &st, NULL));
+        db,
+        "SELECT NOT EXISTS (SELECT 1 FROM tenancy_erasures WHERE tenancy = ?1) FROM tenancies"
+        " WHERE id = ?1",
+        -1, &st, NULL));
     if (rc == 0) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int src = sqlite3_step(st);

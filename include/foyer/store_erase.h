@@ -80,7 +80,7 @@ struct store_erase_opts {
     bool force;         /* erase even while an open tenancy started before the cut */
     const char *by;     /* the local user, or "foyerd" (access log "who") */
     const char *origin; /* "foyerctl" or "foyerd" (access log "origin") */
-    int64_t now_s;      /* when (access log, tenancies.erased) */
+    int64_t now_s;      /* when (access log, tenancy_erasures) */
 };
 
 /* Erase config dwelling `dwelling`'s personal data before o->before_s, on

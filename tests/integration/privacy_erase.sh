@@ -208,6 +208,8 @@ allow = {
   "consents": ("proof of consent: per tenancy and purpose the first record that gave it and the newest",
                lambda r: True),
   "access_log": ("the security record: who read or erased what, never a figure", lambda r: True),
+  "tenancy_erasures": ("which ended tenancy was erased and when (no figure): not erased twice",
+                       lambda r: r["tenancy"] == old),
 }
 print("allow-list:")
 for t, (why, _) in sorted(allow.items()):
@@ -233,7 +235,7 @@ assert not bad, "%d rows still link erased data to %s" % (len(bad), X)
 n = db.execute("SELECT count(*) FROM consents WHERE dwelling = ? AND tenancy = ?", (X, old)).fetchone()[0]
 assert n == 3, n  # load_curve: the first given, the newest; sharing: the one
 assert db.execute("SELECT count(*) FROM access_log WHERE dwelling = ? AND what LIKE \"erase before=%\"", (X,)).fetchone()[0] == 1
-assert db.execute("SELECT erased IS NOT NULL FROM tenancies WHERE id = ?", (old,)).fetchone()[0] == 1
+assert db.execute("SELECT count(*) FROM tenancy_erasures WHERE tenancy = ?", (old,)).fetchone()[0] == 1
 assert db.execute("SELECT count(*) FROM rollup_folded WHERE quantity = \"temperature\"").fetchone()[0] == 0
 print("every table checked:", ", ".join(tables))
 ' "$work/foyer.db" "$X" "$tomorrow" "$old" || fail "rows still link erased data to $X"
