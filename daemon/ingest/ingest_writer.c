@@ -184,6 +184,17 @@ static bool run_retention(struct writer *w, int64_t now_s, size_t *cursor, int64
     return true;
 }
 
+/* The hourly folded consumption of erased dwellings is kept as long as a
+ * household's hours without load-curve consent (store_erase.h). */
+static void prune_folded_hours(struct writer *w, int64_t now_s)
+{
+    int64_t n = store_erase_prune_hours(
+        w->store, now_s - (int64_t)w->cfg->raw_retention_days_no_consent * 86400);
+    if (n < 0)
+        log_warn("retention of the folded hours failed: %s (%s), retrying in an hour",
+                 strerror((int)-n), store_errmsg(w->store));
+}
+
 /* One step of the automatic erasure that follows a retention run: the
  * next tenancy ended more than [foyer] erase_after_days ago and not yet
  * erased (store_erase_due()), in one transaction; true when none is left
@@ -197,6 +208,10 @@ static bool run_erasure(struct writer *w, int64_t now_s)
     if (rc < 0)
         log_warn("erasure of tenancy %s failed: %s (%s), retrying in an hour", ten[0] ? ten : "?",
                  strerror(-rc), store_errmsg(w->store));
+    /* Every step: the hours just folded go at once when past the window,
+     * and those aging past it once a run. */
+    if (rc >= 0)
+        prune_folded_hours(w, now_s);
     if (rc <= 0)
         return true;
     char counts[512], day[40];

@@ -188,7 +188,9 @@
  *       start as in the rollup tables, sum the consumption, n the readings
  *       it was measured from.  Names no dwelling.  Every building total
  *       adds it (store_read_folded()); written only by
- *       daemon/store/store_erase.c.
+ *       daemon/store/store_erase.c.  Hourly rows are deleted past
+ *       raw_retention_days_no_consent by foyerd's writer
+ *       (store_erase_prune_hours()).
  *   tenancy_erasures(tenancy TEXT PRIMARY KEY, ts)               [version 11]
  *       The ended tenancies (tenancies.id) whose data was erased, and when
  *       (foyerctl erase, or foyerd after [foyer] erase_after_days): foyerd

@@ -50,14 +50,16 @@ static int gran_num(enum store_gran g)
     return g == STORE_HOUR ? 0 : g == STORE_DAY ? 1 : 2;
 }
 
-/* Run sql with ?1..?4 bound to the given texts/integers (NULL text: not
- * bound), add the changes to *count.  0 or -errno. */
+/* The parameters ?1..?4 of a statement: is_int[k] binds i[k], else t[k]
+ * (NULL: left unbound, NULL). */
 struct bind {
     const char *t[4];
     int64_t i[4];
     bool is_int[4];
 };
 
+/* Run sql (no result rows) with b bound; add its changes to *count (NULL:
+ * not counted).  0 or -errno. */
 static int run(sqlite3 *db, const char *sql, const struct bind *b, int64_t *count)
 {
     sqlite3_stmt *st = NULL;
@@ -522,6 +524,18 @@ int store_erase_due(struct store *s, const struct foyer_config *cfg, int64_t now
         (void)snprintf(ret_dwelling, FOYER_ID_MAX + 1, "%s", dw);
     free(tv);
     return rc < 0 ? rc : 1;
+}
+
+int64_t store_erase_prune_hours(struct store *s, int64_t before_s)
+{
+    struct bind b = {.i = {before_s}, .is_int = {1}};
+    int64_t n = 0;
+    int rc = run(s->db, "DELETE FROM rollup_folded WHERE gran = 0 AND ts < ?1", &b, &n);
+    if (rc < 0) {
+        store_note_error(s);
+        return rc;
+    }
+    return n;
 }
 
 int store_read_folded(struct store *s, const char *building, enum quantity q, enum store_gran g,

@@ -103,6 +103,13 @@ int store_erase_dwelling(struct store *s, const struct foyer_config *cfg, const 
 int store_erase_due(struct store *s, const struct foyer_config *cfg, int64_t now_s, int after_days,
                     char *ret_tenancy, char *ret_dwelling, struct store_erase_account *ret);
 
+/* Delete the hourly folded rows (gran hour) of periods starting before
+ * before_s: an erased household's hours, even unnamed, are a load curve it
+ * may never have consented to; the days and months stay.  foyerd's writer
+ * calls it after its retention run with raw_retention_days_no_consent.
+ * The number of rows deleted, or -errno. */
+int64_t store_erase_prune_hours(struct store *s, int64_t before_s);
+
 /* The folded consumption of building (config ID) for quantity q at
  * granularity g, periods starting in [from_s, to_s), oldest first, to fn
  * as rollup rows (n: readings folded; min and max NaN).  0, fn's non-zero

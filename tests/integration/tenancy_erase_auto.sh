@@ -3,7 +3,8 @@
 # erase_after_days = 10, a household of zq7erase that left 20 days ago
 # (dated history, foyerctl import) is erased by foyerd's retention run at
 # its start: every row of its channels before the day after its end goes
-# (the month it ended in keeps the days after), the next household's rows
+# (the month it ended in keeps the days after; the folded hours go past
+# raw_retention_days_no_consent), the next household's rows
 # stay as they were, its lease reference goes, the erasure is logged once
 # with its counts and written to the access log.  Building totals (every
 # building counter's daily and monthly figures plus the folded ones, and
@@ -23,6 +24,7 @@ X=zq7erase
   printf '[building b1]\n[channel b1-outdoor]\nbuilding = b1\nquantity = outdoor_temperature\n'
   for d in d1 d2 d3 d4 d5 d6 $X zz9; do
     printf '[dwelling %s]\nbuilding = b1\nsurface_m2 = 50\nheating = electric\n' "$d"
+    [ "$d" = $X ] && printf 'consent = true\n' # its hourly figures are kept: folded too
     printf '[channel %s-elec]\ndwelling = %s\nquantity = electricity\n' "$d" "$d"
   done
   printf '[channel %s-hw]\ndwelling = %s\nquantity = hot_water\n' "$X" "$X"
@@ -100,7 +102,7 @@ pid=$!
 wait_for 30 grep -q "erasure: tenancy $X.20200101" "$work/foyerd.log" ||
   fail "no erasure logged: $(cat "$work/foyerd.log")"
 grep "erasure:" "$work/foyerd.log"
-grep -q "erasure: tenancy $X.20200101 of dwelling $X ended more than 10 days ago: its data before $next erased: .*rollup_day=[0-9]* rollup_month=[0-9]* .*tenancies.ref=1 .*folded_electricity=[0-9.]*kWh folded_hot_water=[0-9.]*L" \
+grep -q "erasure: tenancy $X.20200101 of dwelling $X ended more than 10 days ago: its data before $next erased: .*rollup_hour=[1-9][0-9]* rollup_day=[0-9]* rollup_month=[0-9]* .*tenancies.ref=1 .*folded_electricity=[0-9.]*kWh folded_hot_water=[0-9.]*L" \
   "$work/foyerd.log" || fail "erasure log line: $(grep erasure: "$work/foyerd.log")"
 kill -TERM "$pid"; wait "$pid" || fail "foyerd exited $?"; pid=
 
@@ -124,6 +126,9 @@ for c in chans:
     d = db.execute("SELECT total(sum), total(n) FROM rollup_day WHERE channel = ? AND ts >= ?", (c, month_of_cut)).fetchone()
     if month_of_cut < cut:
         assert m is not None and abs(m[0] - d[0]) < 1e-6 and m[1] == d[1], (c, m, d)
+# Folded hours: kept no longer than the hours of a household without consent.
+old_hours = db.execute("SELECT count(*) FROM rollup_folded WHERE gran = 0 AND ts < strftime(\"%s\", \"now\") - 7 * 86400").fetchone()[0]
+assert old_hours == 0, old_hours
 ref = db.execute("SELECT ref, EXISTS (SELECT 1 FROM tenancy_erasures WHERE tenancy = id) FROM tenancies WHERE id = ?", (X + ".20200101",)).fetchone()
 assert ref == (None, 1), ref
 nxt = db.execute("SELECT ref, EXISTS (SELECT 1 FROM tenancy_erasures WHERE tenancy = id) FROM tenancies WHERE dwelling = ? AND start_ymd > 20200101", (X,)).fetchone()
