@@ -146,12 +146,15 @@ static int ctl_erase(const struct ctl_command *cmd, const struct foyer_config *c
         if (a.folded[q] == 0)
             continue;
         const char *unit = quantity_unit((enum quantity)q);
-        char v[48];
+        char v[48], name[32];
+        /* "hot water", not the config's "hot_water". */
+        (void)snprintf(name, sizeof(name), "%s", quantity_name((enum quantity)q));
+        for (char *p = name; (p = strchr(p, '_')) != NULL;)
+            *p = ' ';
         if (!folded)
             printf("folded into the building's totals (no dwelling named):\n");
         folded = true;
-        printf("  %s %s of %s\n", units_format(unit, a.folded[q], v, sizeof(v)), unit,
-               quantity_name((enum quantity)q));
+        printf("  %s %s of %s\n", units_format(unit, a.folded[q], v, sizeof(v)), unit, name);
     }
     if (!folded)
         printf("no consumption to fold into the building's totals\n");

@@ -207,7 +207,7 @@ for w in "[0-9]+ raw readings" "[0-9]+ hourly figures" "[0-9]+ daily figures" \
   grep -Eq "^  $w" "$work/account" || fail "account lacks \"$w\""
 done
 grep -q "^  $folded_want kWh of electricity$" "$work/account" || fail "folded electricity: want $folded_want kWh"
-grep -q "L of hot_water$" "$work/account" || fail "folded hot water"
+grep -q "L of hot water$" "$work/account" || fail "folded hot water"
 grep -q "of temperature" "$work/account" && fail "a gauge folded"
 
 # Every table of the schema: no row names the dwelling, no row of its
