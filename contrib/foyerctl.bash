@@ -21,7 +21,7 @@ _foyerctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="status events import export summary alerts token tenancy consent access-log"
+    local commands="status events import export summary alerts token tenancy consent access-log erase"
     local config=${FOYER_CONFIG:-/etc/foyer/foyer.conf} cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -88,6 +88,7 @@ _foyerctl() {
         *) opts="start end list --help" ;;
         esac ;;
     access-log) opts="--dwelling --since --json --help" ;;
+    erase) opts="--dwelling --before --force --help" ;;
     consent)
         case " ${words[*]:i+1:cword-i-1} " in
         *" set "* | *" withdraw "*) opts="--dwelling --purpose --help" ;;

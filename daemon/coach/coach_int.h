@@ -253,10 +253,14 @@ void summary_signature_ols(const double *x, const double *y, size_t n,
  * none, the signature is "history").  A day counts when the outdoor
  * channel read that day, every channel with readings in the window has the
  * day's figure (read, or spread over a gap), and at least min_share of
- * them read that day.  0, or -EIO / -ENOMEM. */
+ * them read that day.  fold_building (NULL none) and fold_mask (a bit per
+ * enum quantity): the folded consumption of erased dwellings of that
+ * building (store_erase.h) is one more series, as a channel.  0, or -EIO /
+ * -ENOMEM. */
 int summary_signature_read(struct store *ro, int32_t outdoor, enum dju_method m,
-                           const uint32_t *chs, size_t n_chs, double min_share, int64_t a,
-                           int64_t b, struct summary_signature *ret);
+                           const uint32_t *chs, size_t n_chs, const char *fold_building,
+                           uint32_t fold_mask, double min_share, int64_t a, int64_t b,
+                           struct summary_signature *ret);
 /* A period of days days, dju degree-days and kwh kWh against s.  0 when a
  * claim may be made (ret fully set), -EDOM when silent (ret->why says why;
  * the figures are set as far as known). */

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "foyer/store_erase.h"
 #include "foyer/timeutil.h"
 
 /* Days in a window at most: a year and the DST days' slack. */
@@ -192,8 +193,9 @@ static int sig_outdoor_row(void *ctx, const struct store_rollup *row)
 }
 
 int summary_signature_read(struct store *ro, int32_t outdoor, enum dju_method m,
-                           const uint32_t *chs, size_t n_chs, double min_share, int64_t a,
-                           int64_t b, struct summary_signature *ret)
+                           const uint32_t *chs, size_t n_chs, const char *fold_building,
+                           uint32_t fold_mask, double min_share, int64_t a, int64_t b,
+                           struct summary_signature *ret)
 {
     struct sig_day days[SIG_DAYS_CAP];
     double x[SIG_DAYS_CAP], y[SIG_DAYS_CAP];
@@ -222,6 +224,16 @@ int summary_signature_read(struct store *ro, int32_t outdoor, enum dju_method m,
             return rc == -ENOMEM ? rc : -EIO;
         /* A channel without a single reading in the window (a meter added
          * since) does not veto every day. */
+        with_data += r.any;
+    }
+    for (int q = 0; fold_building && q < Q_COUNT_; q++) {
+        if (!(fold_mask & (1u << q)))
+            continue;
+        r.any = false;
+        rc = store_read_folded(ro, fold_building, (enum quantity)q, STORE_DAY, a, b, sig_energy_row,
+                               &r);
+        if (rc < 0)
+            return rc == -ENOMEM ? rc : -EIO;
         with_data += r.any;
     }
     size_t n = 0;
@@ -319,8 +331,8 @@ int summary_heating(struct summary_ctx *c, json_t *doc)
     int64_t wa;
     sig_window(c->p->start_s, c->tenancy_start, &wa);
     struct summary_signature sig;
-    rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, chs, n, 1.0, wa, c->p->start_s,
-                                &sig);
+    rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, chs, n, NULL, 0, 1.0, wa,
+                                c->p->start_s, &sig);
     free(chs);
     if (rc < 0)
         return rc;
@@ -363,6 +375,38 @@ int summary_heating(struct summary_ctx *c, json_t *doc)
     json_object_set_new(o, "weather_corrected", w);
     json_object_set_new(o, "silent_because", speak ? json_null() : json_string(cmp.why));
     json_object_set_new(doc, "heating", o);
+    return 0;
+}
+
+struct folded_sum {
+    double amount;
+    int days_read; /* days with readings */
+};
+
+static int folded_row(void *ctx, const struct store_rollup *row)
+{
+    struct folded_sum *f = ctx;
+    f->amount += row->sum;
+    f->days_read += row->n > 0;
+    return 0;
+}
+
+/* The folded consumption of erased dwellings of building bld for q over
+ * [a, b) (store_erase.h), and its coverage: the share of the days with
+ * readings (the hours are not kept apart once folded). */
+static int folded_total(struct summary_engine *e, uint32_t bld, enum quantity q, int64_t a,
+                        int64_t b, double *ret_amount, double *ret_coverage)
+{
+    struct folded_sum f = {0};
+    int days = 0;
+    int rc =
+        store_read_folded(e->ro, e->cfg->buildings[bld].id, q, STORE_DAY, a, b, folded_row, &f);
+    if (rc < 0)
+        return rc == -ENOMEM ? rc : -EIO;
+    for (int64_t d = tu_day_start(a); d < b; d = tu_next_day(d))
+        days++;
+    *ret_amount = f.amount;
+    *ret_coverage = days ? (double)f.days_read / days : 0;
     return 0;
 }
 
@@ -417,6 +461,22 @@ static int building_figure(struct summary_ctx *c, json_t *doc)
         }
         dwellings += is_dw && counted;
     }
+    /* Erased dwellings' consumption, folded per building: in the totals
+     * (with the channels' coverage rule), never counted as a dwelling. */
+    uint32_t fold_mask = 0;
+    for (int q = 0; rc == 0 && q < Q_COUNT_; q++) {
+        double f1 = 0, f2 = 0, c1 = 0, c2 = 0;
+        if (q != Q_ELECTRICITY && q != Q_HEAT && q != Q_GAS)
+            continue;
+        rc = folded_total(e, bld, (enum quantity)q, c->p->start_s, c->p->end_s, &f1, &c1);
+        if (rc == 0)
+            rc = folded_total(e, bld, (enum quantity)q, ly.start_s, ly.end_s, &f2, &c2);
+        if (rc < 0 || c1 < SUMMARY_COVERAGE_MIN || c2 < SUMMARY_COVERAGE_MIN)
+            continue;
+        kwh += f1;
+        ly_kwh += f2;
+        fold_mask |= 1u << q;
+    }
     if (rc < 0 || dwellings < SUMMARY_PEERS_MIN + 1 || ly_kwh <= 0) {
         free(used);
         return rc;
@@ -430,6 +490,7 @@ static int building_figure(struct summary_ctx *c, json_t *doc)
     sig_window(c->p->start_s, INT64_MIN, &wa);
     if (rc == 0)
         rc = summary_signature_read(e->ro, e->outdoor[bld], e->dju, used, n_used,
+                                    cfg->buildings[bld].id, fold_mask,
                                     SUMMARY_SIG_BUILDING_READ_SHARE, wa, c->p->start_s, &sig);
     free(used);
     if (rc < 0)

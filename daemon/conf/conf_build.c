@@ -119,6 +119,7 @@ static const char *const keys_foyer[] = {
     "profiles_dir",
     "raw_retention_days",
     "raw_retention_days_no_consent",
+    "erase_after_days",
     "batch_readings",
     "batch_deadline_ms",
     "log_level",
@@ -343,6 +344,7 @@ static void build_foyer(struct conf_build *b)
     cfg->profiles_dir = conf_path_join(p, p->main_dir, "profiles");
     cfg->raw_retention_days = 30;
     cfg->raw_retention_days_no_consent = 7;
+    cfg->erase_after_days = 92;
     cfg->batch_readings = FOYER_BATCH_READINGS;
     cfg->batch_deadline_ms = FOYER_BATCH_DEADLINE_MS;
     cfg->watchdog_s = 0;
@@ -362,6 +364,7 @@ static void build_foyer(struct conf_build *b)
         (void)conf_get_int(p, s, "raw_retention_days", 1, 36600, &cfg->raw_retention_days);
         (void)conf_get_int(p, s, "raw_retention_days_no_consent", 1, 36600,
                            &cfg->raw_retention_days_no_consent);
+        (void)conf_get_int(p, s, "erase_after_days", 0, 36600, &cfg->erase_after_days);
         (void)conf_get_int(p, s, "batch_readings", 1, FOYER_BATCH_BACKLOG_MAX,
                            &cfg->batch_readings);
         (void)conf_get_int(p, s, "batch_deadline_ms", 1, 60000, &cfg->batch_deadline_ms);

@@ -88,6 +88,7 @@ void config_dump(const struct foyer_config *cfg, FILE *out)
     dump_str(out, "profiles_dir", cfg->profiles_dir);
     fprintf(out, "raw_retention_days = %d\n", cfg->raw_retention_days);
     fprintf(out, "raw_retention_days_no_consent = %d\n", cfg->raw_retention_days_no_consent);
+    fprintf(out, "erase_after_days = %d\n", cfg->erase_after_days);
     fprintf(out, "batch_readings = %d\n", cfg->batch_readings);
     fprintf(out, "batch_deadline_ms = %d\n", cfg->batch_deadline_ms);
     dump_str(out, "log_level", cfg->log_level);

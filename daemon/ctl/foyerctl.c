@@ -67,7 +67,7 @@ static const struct ctl_command ctl_status_command, ctl_import_command, ctl_expo
 static const struct ctl_command *const ctl_commands[] = {
     &ctl_status_command,  &ctl_events_command, &ctl_import_command, &ctl_export_command,
     &ctl_summary_command, &ctl_alerts_command, &ctl_token_command,  &ctl_tenancy_command,
-    &ctl_consent_command, &ctl_access_command,
+    &ctl_consent_command, &ctl_access_command, &ctl_erase_command,
 };
 #define CTL_N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 

@@ -26,6 +26,7 @@
 #include "foyer/log.h"
 #include "foyer/store_access.h"
 #include "foyer/store_consent.h"
+#include "foyer/store_erase.h"
 #include "foyer/store_people.h"
 #include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
@@ -356,6 +357,19 @@ static int status_build(const struct http_request *req, uint32_t b, struct http_
             seen[(size_t)c->dwelling * Q_COUNT_ + c->quantity] = true;
             contributors[c->quantity]++;
         }
+    }
+    /* The consumption of erased dwellings, folded per building
+     * (store_erase.h): it counts in the totals, never as a dwelling. */
+    for (int q = 0; rc == 0 && q < Q_COUNT_; q++) {
+        if (quantity_kind((enum quantity)q) != KIND_COUNTER)
+            continue;
+        struct total_ctx t = {.today_s = day_s};
+        rc = store_read_folded(req->ro, cfg->buildings[b].id, (enum quantity)q, STORE_DAY, week_s,
+                               tu_next_day(day_s), add_total, &t);
+        today[q] += t.today;
+        week[q] += t.week;
+        has[q] |= t.has;
+        metered[q] |= t.has;
     }
     free(seen);
     store_read_end(req->ro);

@@ -25,6 +25,7 @@
 #include "foyer/limits.h"
 #include "foyer/log.h"
 #include "foyer/store_alerts.h"
+#include "foyer/store_erase.h"
 #include "foyer/store_people.h"
 #include "foyer/timeutil.h"
 #include "http_page.h"
@@ -204,6 +205,15 @@ static int totals_part(struct page *pg, int32_t b)
                         cfg->buildings[b].id, ch->id, store_errmsg(pg->req->ro));
                 return rc;
             }
+        }
+        /* Erased dwellings' consumption, folded per building
+         * (store_erase.h). */
+        int rc = store_read_folded(pg->req->ro, cfg->buildings[b].id, total_quantities[k].q,
+                                   STORE_DAY, tu_week_start(now), now + 1, total_row, &t);
+        if (rc < 0) {
+            log_err("ambassador: building=%s: cannot read folded totals: %s", cfg->buildings[b].id,
+                    store_errmsg(pg->req->ro));
+            return rc;
         }
         if (!t.any)
             continue;

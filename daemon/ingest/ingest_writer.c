@@ -27,6 +27,7 @@
 
 #include "foyer/limits.h"
 #include "foyer/log.h"
+#include "foyer/store_erase.h"
 #include "foyer/timeutil.h"
 
 #define WRITER_RETRY_MIN_MS       500
@@ -183,6 +184,56 @@ static bool run_retention(struct writer *w, int64_t now_s, size_t *cursor, int64
     return true;
 }
 
+/* The hourly folded consumption of erased dwellings is kept as long as a
+ * household's hours without load-curve consent (store_erase.h). */
+static void prune_folded_hours(struct writer *w, int64_t now_s)
+{
+    int64_t n = store_erase_prune_hours(
+        w->store, now_s - (int64_t)w->cfg->raw_retention_days_no_consent * 86400);
+    if (n < 0)
+        log_warn("retention of the folded hours failed: %s (%s), retrying in an hour",
+                 strerror((int)-n), store_errmsg(w->store));
+}
+
+/* One step of the automatic erasure that follows a retention run: the
+ * next tenancy ended more than [foyer] erase_after_days ago and not yet
+ * erased (store_erase_due()), in one transaction; true when none is left
+ * or it failed (retried at the next run, in an hour).  Logged once per
+ * erasure, with its counts. */
+static bool run_erasure(struct writer *w, int64_t now_s)
+{
+    char ten[FOYER_ID_MAX + 1] = "", dw[FOYER_ID_MAX + 1] = "";
+    struct store_erase_account a;
+    int rc = store_erase_due(w->store, w->cfg, now_s, w->cfg->erase_after_days, ten, dw, &a);
+    if (rc < 0)
+        log_warn("erasure of tenancy %s failed: %s (%s), retrying in an hour", ten[0] ? ten : "?",
+                 strerror(-rc), store_errmsg(w->store));
+    /* Every step: the hours just folded go at once when past the window,
+     * and those aging past it once a run. */
+    if (rc >= 0)
+        prune_folded_hours(w, now_s);
+    if (rc <= 0)
+        return true;
+    char counts[512], day[40];
+    size_t len = 0;
+    counts[0] = '\0';
+    for (int k = 0; k < STORE_ERASE_N && len < sizeof(counts); k++)
+        if (a.rows[k])
+            len +=
+                (size_t)snprintf(counts + len, sizeof(counts) - len, " %s=%lld",
+                                 store_erase_table((enum store_erase_what)k), (long long)a.rows[k]);
+    for (int q = 0; q < Q_COUNT_ && len < sizeof(counts); q++)
+        if (a.folded[q] != 0)
+            len += (size_t)snprintf(counts + len, sizeof(counts) - len, " folded_%s=%.3f%s",
+                                    quantity_name((enum quantity)q), a.folded[q],
+                                    quantity_unit((enum quantity)q));
+    tu_format_local(a.cut_s, day, sizeof(day));
+    log_info("erasure: tenancy %s of dwelling %s ended more than %d days ago: its data before "
+             "%.10s erased:%s",
+             ten, dw, w->cfg->erase_after_days, day, counts[0] ? counts : " nothing held");
+    return false;
+}
+
 /* Apply a config switch asked by writer_set_config(), once the queue is
  * empty (the caller stopped the drivers first). */
 static void maybe_switch_config(struct writer *w)
@@ -294,6 +345,7 @@ static void *writer_main(void *arg)
     int64_t next_retention = tu_mono_ms();
     /* A retention run under way: its clock, next channel and rows so far. */
     bool retaining = false;
+    bool erasing = false; /* the erasure steps after a retention run (run_erasure()) */
     int64_t retain_now_s = 0, retained = 0, next_step_ms = 0;
     size_t retain_cursor = 0;
 
@@ -358,8 +410,12 @@ static void *writer_main(void *arg)
             next_step_ms = tu_mono_ms() + WRITER_RETENTION_PAUSE_MS;
             if (run_retention(w, retain_now_s, &retain_cursor, &retained)) {
                 retaining = false;
+                erasing = true;
                 next_retention = tu_mono_ms() + WRITER_RETENTION_EVERY_MS;
             }
+        } else if (erasing && tu_mono_ms() >= next_step_ms) {
+            next_step_ms = tu_mono_ms() + WRITER_RETENTION_PAUSE_MS;
+            erasing = !run_erasure(w, retain_now_s);
         }
     }
     return NULL;

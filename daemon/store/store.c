@@ -12,7 +12,8 @@
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
  * version 7 alerts, version 8 the uplink tables, version 9 tenancies, consents
- * and access_log, version 10 uplink_alerts, version 11 grants)
+ * and access_log, version 10 uplink_alerts, version 11 grants, version 12
+ * rollup_folded and tenancy_erasures)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -192,6 +193,24 @@
  *       the rows prove who was let see what, and until when.  Written and
  *       read through daemon/store/store_grant.c; the consents rows it
  *       implies are written in the same transaction.
+ *   rollup_folded(building TEXT, quantity TEXT, gran, ts, sum, n)
+ *       WITHOUT ROWID, key (building, quantity, gran, ts)       [version 12]
+ *       The consumption of erased dwellings' counters that count in
+ *       building totals (counters that are not submeters), folded before
+ *       their rows were deleted: building a config ID, quantity its name,
+ *       gran 0 hour, 1 day, 2 month (as uplink_dirty), ts the period's
+ *       start as in the rollup tables, sum the consumption, n the readings
+ *       it was measured from.  Names no dwelling.  Every building total
+ *       adds it (store_read_folded()); written only by
+ *       daemon/store/store_erase.c.  Hourly rows are deleted past
+ *       raw_retention_days_no_consent by foyerd's writer
+ *       (store_erase_prune_hours()).
+ *   tenancy_erasures(tenancy TEXT PRIMARY KEY, ts)               [version 12]
+ *       The ended tenancies (tenancies.id) whose data was erased, and when
+ *       (foyerctl erase, or foyerd after [foyer] erase_after_days): foyerd
+ *       does not erase them again.  A table rather than a column of
+ *       tenancies: its CREATE is idempotent, so a database set back by
+ *       hand migrates again.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -401,10 +420,20 @@ static const char *const schema_v11[] = {
     NULL,
 };
 
+/* Version 12: erasure (daemon/store/store_erase.c): the folded consumption
+ * of erased dwellings, per building, and when a tenancy was erased. */
+static const char *const schema_v12[] = {
+    "CREATE TABLE IF NOT EXISTS rollup_folded(building TEXT NOT NULL, quantity TEXT NOT NULL,"
+    " gran INTEGER NOT NULL, ts INTEGER NOT NULL, sum REAL NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY(building, quantity, gran, ts)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS tenancy_erasures(tenancy TEXT PRIMARY KEY, ts INTEGER NOT NULL)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const *const migrations[] = {schema_v1, schema_v2,  schema_v3, schema_v4,
                                                 schema_v5, schema_v6,  schema_v7, schema_v8,
-                                                schema_v9, schema_v10, schema_v11};
+                                                schema_v9, schema_v10, schema_v11, schema_v12};
 
 int store_sqlite_errno(int rc)
 {

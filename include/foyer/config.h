@@ -336,6 +336,8 @@ struct foyer_config {
     char *profiles_dir;                /* default: "profiles" beside the main file */
     int raw_retention_days;            /* default 30 */
     int raw_retention_days_no_consent; /* default 7 */
+    int erase_after_days;              /* an ended tenancy's data is erased this many days
+                                          after its end; 0 never; default 92 */
     int batch_readings;                /* default FOYER_BATCH_READINGS */
     int batch_deadline_ms;             /* default FOYER_BATCH_DEADLINE_MS */
     char *log_level;                   /* error|warning|info|debug, default info */

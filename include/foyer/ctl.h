@@ -88,6 +88,9 @@ extern const struct ctl_command ctl_consent_command;
 /* foyerctl access-log (daemon/ctl/ctl_access.c). */
 extern const struct ctl_command ctl_access_command;
 
+/* foyerctl erase (daemon/ctl/ctl_erase.c). */
+extern const struct ctl_command ctl_erase_command;
+
 /* ---- CSV import (daemon/ctl/ctl_import.c) --------------------------------
  * (The export, shared with the HTTP API, is the store's: store_export_csv().)
  * Import: header "channel,time,value", ISO 8601 time with offset or Z, one

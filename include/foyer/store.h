@@ -20,7 +20,7 @@
 #include "foyer/device.h"
 #include "foyer/reading.h"
 
-#define STORE_SCHEMA_VERSION 11
+#define STORE_SCHEMA_VERSION 12
 
 struct store;
 

@@ -55,7 +55,7 @@ room_of_header() { # include/foyer/NAME.h -> room
   case $1 in
     config.h) echo conf ;;
     ingest.h) echo ingest ;;
-    store.h | store_outbox.h | store_people.h | store_auth.h | store_alerts.h | store_uplink.h | store_tenancy.h | store_consent.h | store_access.h | store_grant.h | store_private.h | counter.h) echo store ;;
+    store.h | store_outbox.h | store_people.h | store_auth.h | store_alerts.h | store_uplink.h | store_tenancy.h | store_consent.h | store_access.h | store_grant.h | store_erase.h | store_private.h | counter.h) echo store ;;
     http.h | http_pages.h) echo http ;;
     alerts.h) echo alerts ;;
     coach.h) echo coach ;;

@@ -1,0 +1,206 @@
+/*
+ * test_store_erase.c - store_erase_dwelling() on a real SQLite file: a cut
+ * in the middle of a month folds exactly the erased days, hours and month
+ * parts of the counters that count in building totals (not a submeter,
+ * not a gauge), leaves the month cut in two holding its later days (a
+ * gauge's min and max too), keeps the rows at and after the cut, refuses
+ * while a tenancy that started before the cut is open (nothing changed)
+ * unless forced, and marks ended tenancies erased.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "foyer/store_erase.h"
+#include "foyer/store_tenancy.h"
+#include "testutil.h"
+
+#define DAY 86400
+
+static const char *extra = "[channel sub]\n"
+                           "dwelling = d1\n"
+                           "quantity = electricity\n"
+                           "submeter = yes\n"
+                           "[dwelling d2]\n"
+                           "building = b1\n"
+                           "surface_m2 = 30\n"
+                           "heating = gas\n"
+                           "[channel water2]\n"
+                           "dwelling = d2\n"
+                           "quantity = cold_water\n";
+
+struct fsum {
+    double sum;
+    int64_t rows;
+};
+
+static int fsum_row(void *ctx, const struct store_rollup *row)
+{
+    struct fsum *f = ctx;
+    f->sum += row->sum;
+    f->rows++;
+    return 0;
+}
+
+static double folded(struct tenv *t, enum quantity q, enum store_gran g)
+{
+    struct fsum f = {0};
+    assert_int_equal(store_read_folded(t->s, "b1", q, g, INT64_MIN, INT64_MAX, fsum_row, &f), 0);
+    return f.sum;
+}
+
+static double rsum(struct tenv *t, const char *table, const char *ch, const char *cond, int64_t ts)
+{
+    return tquery(t, "SELECT total(sum) FROM %s WHERE channel = %lld AND ts %s %lld", table,
+                  (long long)tchan_id(t, ch), cond, (long long)ts);
+}
+
+static void test_mid_month(void **state)
+{
+    (void)state;
+    struct tenv t;
+    assert_int_equal(tenv_setup(&t, extra), 0);
+    /* 70 days of hourly readings up to the 15th of this month, cut on
+     * the 10th. */
+    int64_t m0 = tu_month_start(tu_now_s() - 20 * DAY);
+    int64_t end = m0 + 14 * DAY, start = end - 70 * DAY;
+    int64_t cut = m0 + 9 * DAY + 12 * 3600; /* taken back to its day's start */
+    int64_t cut_day = tu_day_start(cut);
+    for (int64_t ts = start; ts < end; ts += 3600) {
+        double h = (double)(ts - start) / 3600;
+        assert_int_equal(tput(&t, "elec", ts, 100 + 0.5 * h), 0);
+        assert_int_equal(tput(&t, "sub", ts, 10 + 0.1 * h), 0);
+        assert_int_equal(tput(&t, "temp", ts, 19 + (double)((ts / 3600) % 7)), 0);
+        assert_int_equal(tput(&t, "water2", ts, 1000 + 2 * h), 0);
+    }
+    double day_before = rsum(&t, "rollup_day", "elec", "<", cut_day);
+    double hour_before = rsum(&t, "rollup_hour", "elec", "<", cut_day);
+    double day_after = rsum(&t, "rollup_day", "elec", ">=", cut_day);
+    double months_all = rsum(&t, "rollup_month", "elec", ">=", INT64_MIN);
+    double water_days = rsum(&t, "rollup_day", "water2", ">=", INT64_MIN);
+    assert_true(day_before > 0 && day_after > 0);
+
+    /* d1's tenancy runs since before the cut: refused, nothing changed. */
+    const char *msg = NULL;
+    char id[FOYER_ID_MAX + 1];
+    assert_int_equal(
+        store_tenancy_start(t.db, t.cfg, "d1", 20200101, "LEASE-1", "test", tu_now_s(), id, &msg),
+        0);
+    struct store_erase_opts o = {
+        .before_s = cut, .by = "test", .origin = "foyerctl", .now_s = tu_now_s()};
+    struct store_erase_account a;
+    assert_int_equal(store_erase_dwelling(t.s, t.cfg, "d1", &o, &a), -EBUSY);
+    assert_non_null(strstr(store_errmsg(t.s), "d1.20200101 is open since 2020-01-01"));
+    assert_double_equal(rsum(&t, "rollup_day", "elec", "<", cut_day), day_before, 1e-9);
+    assert_double_equal(folded(&t, Q_ELECTRICITY, STORE_DAY), 0, 0);
+
+    /* Forced. */
+    o.force = true;
+    assert_int_equal(store_erase_dwelling(t.s, t.cfg, "d1", &o, &a), 0);
+    assert_int_equal(a.cut_s, cut_day);
+    assert_true(a.rows[STORE_ERASE_READINGS] > 0 && a.rows[STORE_ERASE_DAYS] > 0);
+    assert_int_equal(a.tenancies, 0); /* the open one is not marked */
+    /* Folded: elec's days, hours and month parts; not the submeter's, not
+     * the gauge's, nothing of d2. */
+    assert_double_equal(a.folded[Q_ELECTRICITY], day_before, 1e-6);
+    assert_double_equal(folded(&t, Q_ELECTRICITY, STORE_DAY), day_before, 1e-6);
+    assert_double_equal(folded(&t, Q_ELECTRICITY, STORE_HOUR), hour_before, 1e-6);
+    assert_double_equal(folded(&t, Q_ELECTRICITY, STORE_MONTH), day_before, 1e-6);
+    assert_double_equal(folded(&t, Q_TEMPERATURE, STORE_DAY), 0, 0);
+    assert_double_equal(folded(&t, Q_COLD_WATER, STORE_DAY), 0, 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM rollup_folded WHERE quantity <> "
+                                   "'electricity'"),
+                        0, 0);
+    /* Nothing before the cut; the rows after it as they were; the month
+     * cut in two holds its later days, a gauge's extremes too. */
+    for (size_t k = 0; k < 3; k++) {
+        const char *ch = (const char *[]){"elec", "sub", "temp"}[k];
+        assert_double_equal(
+            tquery(&t, "SELECT count(*) FROM readings WHERE channel = %lld AND ts < %lld",
+                   (long long)tchan_id(&t, ch), (long long)cut_day),
+            0, 0);
+        assert_double_equal(
+            tquery(&t, "SELECT count(*) FROM rollup_day WHERE channel = %lld AND ts < %lld",
+                   (long long)tchan_id(&t, ch), (long long)cut_day),
+            0, 0);
+        assert_double_equal(
+            tquery(&t, "SELECT count(*) FROM rollup_month WHERE channel = %lld AND ts < %lld",
+                   (long long)tchan_id(&t, ch), (long long)m0),
+            0, 0);
+    }
+    assert_double_equal(rsum(&t, "rollup_day", "elec", ">=", cut_day), day_after, 1e-9);
+    assert_double_equal(rsum(&t, "rollup_month", "elec", ">=", INT64_MIN), months_all - day_before,
+                        1e-6);
+    assert_double_equal(rsum(&t, "rollup_month", "elec", "=", m0),
+                        rsum(&t, "rollup_day", "elec", ">=", cut_day), 1e-6);
+    assert_double_equal(tquery(&t,
+                               "SELECT min FROM rollup_month WHERE channel = %lld AND ts = %lld",
+                               (long long)tchan_id(&t, "temp"), (long long)m0),
+                        tquery(&t, "SELECT min(min) FROM rollup_day WHERE channel = %lld",
+                               (long long)tchan_id(&t, "temp")),
+                        1e-9);
+    assert_double_equal(rsum(&t, "rollup_day", "water2", ">=", INT64_MIN), water_days, 1e-9);
+    /* The erasure is in the access log. */
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM access_log WHERE dwelling = 'd1' AND "
+                                   "who = 'test' AND what LIKE 'erase before=%% force'"),
+                        1, 0);
+    assert_true(tintegrity_ok(&t));
+    tenv_teardown(&t);
+}
+
+/* An ended tenancy: no force needed, its lease reference cleared, marked
+ * erased, and store_erase_due() does not take it again. */
+static void test_ended(void **state)
+{
+    (void)state;
+    struct tenv t;
+    assert_int_equal(tenv_setup(&t, extra), 0);
+    int64_t now = tu_now_s();
+    int64_t start = tu_day_start(now) - 40 * DAY;
+    for (int64_t ts = start; ts < now - 3600; ts += 3600)
+        assert_int_equal(tput(&t, "water2", ts, 1000 + (double)(ts - start) / 360), 0);
+    const char *msg = NULL;
+    char id[FOYER_ID_MAX + 1];
+    assert_int_equal(
+        store_tenancy_start(t.db, t.cfg, "d2", 20200101, "LEASE-2", "test", now, id, &msg), 0);
+    struct tm tm;
+    time_t e = (time_t)(now - 30 * DAY);
+    localtime_r(&e, &tm);
+    int32_t end_ymd = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+    assert_int_equal(store_tenancy_end(t.db, t.cfg, "d2", end_ymd, "test", now, id, &msg), 0);
+
+    char ten[FOYER_ID_MAX + 1], dw[FOYER_ID_MAX + 1];
+    struct store_erase_account a;
+    /* Not due yet at 40 days, due at 20; never at 0. */
+    assert_int_equal(store_erase_due(t.s, t.cfg, now, 40, ten, dw, &a), 0);
+    assert_int_equal(store_erase_due(t.s, t.cfg, now, 0, ten, dw, &a), 0);
+    assert_int_equal(store_erase_due(t.s, t.cfg, now, 20, ten, dw, &a), 1);
+    assert_string_equal(ten, "d2.20200101");
+    assert_string_equal(dw, "d2");
+    assert_int_equal(a.tenancies, 1);
+    assert_int_equal(a.rows[STORE_ERASE_REFS], 1);
+    assert_true(a.folded[Q_COLD_WATER] > 0);
+    assert_double_equal(
+        tquery(&t, "SELECT count(*) FROM tenancies JOIN tenancy_erasures ON tenancy = id WHERE "
+                   "id = 'd2.20200101' AND ref IS NULL"),
+        1, 0);
+    /* The days after its end stay (vacant: nobody's tenancy). */
+    assert_true(tquery(&t, "SELECT count(*) FROM rollup_day WHERE channel = %lld",
+                       (long long)tchan_id(&t, "water2")) >= 29);
+    assert_int_equal(store_erase_due(t.s, t.cfg, now, 20, ten, dw, &a), 0);
+    tenv_teardown(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mid_month),
+        cmocka_unit_test(test_ended),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
