@@ -132,8 +132,11 @@ day = db.execute("SELECT max(ts) FROM rollup_day WHERE channel = ?", (ch,)).fetc
 db.execute("INSERT INTO uplink_outbox(type, key, body, created) VALUES (?, ?, ?, ?)",
            ("rollup", "rollup:%s-elec:day:%d" % (X, day), json.dumps({"channel": X + "-elec", "sum": 4.2}), now))
 db.execute("INSERT INTO uplink_dirty VALUES (0, ?, ?)", (day, ch))
+db.execute("INSERT INTO grants(dwelling, tenancy, grantee, created, expires, created_by)"
+           " VALUES (?, ?, ?, ?, ?, ?)", (X, sys.argv[4], "amb-b1", now - 86400, now + 86400 * 29,
+           "tenant:tablet-" + X))
 db.commit()
-' "$work/foyer.db" "$X" "$work/xsum.json"
+' "$work/foyer.db" "$X" "$work/xsum.json" "$old"
 
 start_foyerd
 # foyerd's start-up work on the history is done before the erasure, or
@@ -202,7 +205,7 @@ grep -q "^dwelling $X: erased everything before $tomorrow:" "$work/account" || f
 # household's summaries and alerts than the rows put in above.
 for w in "[0-9]+ raw readings" "[0-9]+ hourly figures" "[0-9]+ daily figures" \
   "[0-9]+ monthly figures" "[0-9]+ summar(y|ies)" "[0-9]+ push outbox rows?" "1 tip answer" \
-  "1 report" "[0-9]+ alerts?" "1 tenant token" "1 consent record" "1 lease reference cleared" \
+  "1 report" "1 grant to an adviser" "[0-9]+ alerts?" "1 tenant token" "1 consent record" "1 lease reference cleared" \
   "[0-9]+ uplink items" "1 ended tenancy marked erased"; do
   grep -Eq "^  $w" "$work/account" || fail "account lacks \"$w\""
 done
