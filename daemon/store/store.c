@@ -431,8 +431,8 @@ static const char *const schema_v12[] = {
 };
 
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const *const migrations[] = {schema_v1, schema_v2,  schema_v3, schema_v4,
-                                                schema_v5, schema_v6,  schema_v7, schema_v8,
+static const char *const *const migrations[] = {schema_v1, schema_v2,  schema_v3,  schema_v4,
+                                                schema_v5, schema_v6,  schema_v7,  schema_v8,
                                                 schema_v9, schema_v10, schema_v11, schema_v12};
 
 int store_sqlite_errno(int rc)
