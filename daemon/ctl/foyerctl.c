@@ -658,11 +658,31 @@ static int export_write(void *ctx, const char *data, size_t len)
 /* foyerctl export --all-data: everything held about one household
  * (store_portab_write()), hourly data only with its load-curve consent,
  * as `foyerctl export` gives it. */
+/* The operator's read of dwelling ("*": every one) through what, in the
+ * access log (store_access.h) before anything is read: 0, or -errno
+ * after saying on stderr that nothing is exported. */
+static int export_log_access(const struct foyer_config *cfg, const char *what, const char *dwelling)
+{
+    char who[256];
+    struct store_access acc = {.ts_s = tu_now_s(),
+                               .who = ctl_who_am_i(who, sizeof(who)),
+                               .role = "local",
+                               .what = what,
+                               .dwelling = dwelling,
+                               .origin = "foyerctl"};
+    const char *msg = NULL;
+    int rc = store_access_append(cfg->database, &acc, &msg);
+    if (rc < 0)
+        fprintf(stderr, "foyerctl export: %s: %s: nothing exported\n", cfg->database,
+                msg ? msg : strerror(-rc));
+    return rc;
+}
+
 static int export_all_data(const struct foyer_config *cfg, const struct store_export_opts *eo,
                            const char *format, const char *output)
 {
     bool json = !format || strcmp(format, "json") == 0;
-    char who[256], what[512], from[40] = "-", to[40] = "-";
+    char what[512], from[40] = "-", to[40] = "-";
     if (eo->from_s != INT64_MIN)
         tu_format_local(eo->from_s, from, sizeof(from));
     if (eo->to_s != INT64_MAX)
@@ -670,25 +690,15 @@ static int export_all_data(const struct foyer_config *cfg, const struct store_ex
     /* In the access log before anything is read, or not at all. */
     (void)snprintf(what, sizeof(what), "foyerctl export --all-data format=%s from=%s to=%s",
                    json ? "json" : "csv", from, to);
-    struct store_access acc = {.ts_s = tu_now_s(),
-                               .who = ctl_who_am_i(who, sizeof(who)),
-                               .role = "local",
-                               .what = what,
-                               .dwelling = eo->dwelling,
-                               .origin = "foyerctl"};
-    const char *amsg = NULL;
-    int arc = store_access_append(cfg->database, &acc, &amsg);
-    if (arc < 0) {
-        fprintf(stderr, "foyerctl export: %s: %s: nothing exported\n", cfg->database,
-                amsg ? amsg : strerror(-arc));
+    int64_t now_s = tu_now_s();
+    if (export_log_access(cfg, what, eo->dwelling) < 0)
         return 1;
-    }
     struct store *s = ctl_open_readonly(cfg, "export");
     if (!s)
         return 1;
     uint32_t d = (uint32_t)config_find_dwelling(cfg, eo->dwelling);
     struct store_consent lc;
-    int rc = store_consent_get(s, cfg, d, STORE_PURPOSE_LOAD_CURVE, acc.ts_s, &lc);
+    int rc = store_consent_get(s, cfg, d, STORE_PURPOSE_LOAD_CURVE, now_s, &lc);
     if (rc < 0) {
         fprintf(stderr, "foyerctl export: %s: load-curve consent of dwelling %s: %s\n",
                 cfg->database, eo->dwelling, store_errmsg(s));
@@ -700,7 +710,7 @@ static int export_all_data(const struct foyer_config *cfg, const struct store_ex
                                    .to_s = eo->to_s,
                                    .load_curve = lc.given,
                                    .format = json ? STORE_PORTAB_JSON : STORE_PORTAB_CSV,
-                                   .now_s = acc.ts_s};
+                                   .now_s = now_s};
     FILE *out = stdout;
     if (output && !(out = fopen(output, "we"))) {
         fprintf(stderr, "foyerctl export: %s: %s\n", output, strerror(errno));
@@ -817,26 +827,15 @@ static int cmd_export(const struct ctl_command *cmd, const struct foyer_config *
      * (store_access.h) before anything is read, or not at all. */
     static const char *const gran_names[] = {
         [STORE_HOUR] = "hour", [STORE_DAY] = "day", [STORE_MONTH] = "month"};
-    char who[256], what[512], from[40] = "-", to[40] = "-";
+    char what[512], from[40] = "-", to[40] = "-";
     if (o.from_s != INT64_MIN)
         tu_format_local(o.from_s, from, sizeof(from));
     if (o.to_s != INT64_MAX)
         tu_format_local(o.to_s, to, sizeof(to));
     (void)snprintf(what, sizeof(what), "foyerctl export granularity=%s building=%s from=%s to=%s",
                    gran_names[o.gran], o.building ? o.building : "*", from, to);
-    struct store_access acc = {.ts_s = tu_now_s(),
-                               .who = ctl_who_am_i(who, sizeof(who)),
-                               .role = "local",
-                               .what = what,
-                               .dwelling = o.dwelling ? o.dwelling : "*",
-                               .origin = "foyerctl"};
-    const char *amsg = NULL;
-    int arc = store_access_append(cfg->database, &acc, &amsg);
-    if (arc < 0) {
-        fprintf(stderr, "foyerctl export: %s: %s: nothing exported\n", cfg->database,
-                amsg ? amsg : strerror(-arc));
+    if (export_log_access(cfg, what, o.dwelling ? o.dwelling : "*") < 0)
         return 1;
-    }
     struct store *s = ctl_open_readonly(cfg, "export");
     if (!s)
         return 1;

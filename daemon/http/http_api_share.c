@@ -410,16 +410,9 @@ int api_dwelling_history(const struct http_request *req, struct http_response *r
     if (d < 0)
         return http_error(resp, 404, "not_found", "dwelling: no dwelling \"%.64s\"", id);
     if (req->who->role == HTTP_ROLE_AMBASSADOR) {
-        struct store_grant g;
-        rc = share_granted(req, (uint32_t)d, &g, &from_s, &to_s);
-        if (rc == -ENOENT)
-            return http_error(resp, 403, "forbidden",
-                              "dwelling %s: its household shares nothing with %s now", id,
-                              req->who->name);
-        if (rc < 0)
-            return rc == -ENOMEM
-                       ? rc
-                       : http_error(resp, 503, "unavailable", "the grants cannot be read");
+        rc = share_gate(req, resp, (uint32_t)d, id, &from_s, &to_s);
+        if (rc != 0)
+            return rc > 0 ? 0 : rc;
     }
     /* Hourly figures without the household's consent are refused here,
      * before the access log, as no read is made (api_send_history() says

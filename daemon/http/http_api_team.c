@@ -24,7 +24,6 @@
 #include "foyer/coach.h"
 #include "foyer/limits.h"
 #include "foyer/log.h"
-#include "foyer/store_access.h"
 #include "foyer/store_consent.h"
 #include "foyer/store_erase.h"
 #include "foyer/store_people.h"
@@ -593,23 +592,11 @@ static const char *arg_text(const struct http_request *req, const char *name)
 static int log_access(const struct http_request *req, struct http_response *resp,
                       const char *dwelling, const char *what)
 {
-    const struct http_principal *p = req->who;
-    struct store_access a = {
-        .ts_s = tu_now_s(),
-        .who = p->name,
-        .role = p->role == HTTP_ROLE_ENERGY_TEAM ? "energy-team" : "ambassador",
-        .what = what,
-        .dwelling = dwelling,
-        .origin = req->client ? req->client : "-",
-    };
-    const char *msg = NULL;
-    int rc = store_access_append(req->cfg->database, &a, &msg);
-    if (rc < 0) {
-        rc = http_error(resp, 500, "access_log",
+    if (share_log(req, dwelling, what) == 0)
+        return 0;
+    int rc = http_error(resp, 500, "access_log",
                         "the read cannot be written in the access log: nothing is read");
-        return rc < 0 ? rc : API_ANSWERED;
-    }
-    return 0;
+    return rc < 0 ? rc : API_ANSWERED;
 }
 
 /* The household's load-curve consent now (store_consent.h, foyerctl
@@ -901,16 +888,9 @@ int api_dwelling_summary(const struct http_request *req, struct http_response *r
     int64_t from_s = INT64_MIN, to_s = INT64_MAX;
     int rc;
     if (req->who->role == HTTP_ROLE_AMBASSADOR) {
-        struct store_grant g;
-        rc = share_granted(req, (uint32_t)d, &g, &from_s, &to_s);
-        if (rc == -ENOENT)
-            return http_error(resp, 403, "forbidden",
-                              "dwelling %s: its household shares nothing with %s now", id,
-                              req->who->name);
-        if (rc < 0)
-            return rc == -ENOMEM
-                       ? rc
-                       : http_error(resp, 503, "unavailable", "the grants cannot be read");
+        rc = share_gate(req, resp, (uint32_t)d, id, &from_s, &to_s);
+        if (rc != 0)
+            return rc > 0 ? 0 : rc;
     }
     char what[160];
     (void)snprintf(what, sizeof(what), "GET /api/v1/dwellings/%s/summary period=%.40s", id,

@@ -52,6 +52,22 @@ int share_granted(const struct http_request *req, uint32_t d, struct store_grant
     return 0;
 }
 
+int share_gate(const struct http_request *req, struct http_response *resp, uint32_t d,
+               const char *id, int64_t *ret_from_s, int64_t *ret_to_s)
+{
+    struct store_grant g;
+    int rc = share_granted(req, d, &g, ret_from_s, ret_to_s);
+    if (rc == -ENOENT)
+        rc =
+            http_error(resp, 403, "forbidden",
+                       "dwelling %s: its household shares nothing with %s now", id, req->who->name);
+    else if (rc < 0 && rc != -ENOMEM)
+        rc = http_error(resp, 503, "unavailable", "the grants cannot be read");
+    else
+        return rc;
+    return rc < 0 ? rc : 1;
+}
+
 int share_log(const struct http_request *req, const char *dwelling, const char *what)
 {
     const struct http_principal *p = req->who;

@@ -21,6 +21,12 @@
 int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
                   int64_t *ret_from_s, int64_t *ret_to_s);
 
+/* share_granted() for an API route on dwelling d (id: its config ID):
+ * 0 with the span as share_granted() gives it, 1 after answering 403 (no
+ * grant now) or 503 (the grants cannot be read), or -errno. */
+int share_gate(const struct http_request *req, struct http_response *resp, uint32_t d,
+               const char *id, int64_t *ret_from_s, int64_t *ret_to_s);
+
 /* Append to the access log that the caller of req reads dwelling (a
  * config ID) through what (the route and its parameters, never a
  * figure), before the read.  0 or -errno (logged; the caller reads
