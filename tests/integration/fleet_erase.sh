@@ -13,9 +13,10 @@
 #      on stay; the building totals of the documented views (building_day,
 #      building_month, counters, the dwellings' level) are the same to the
 #      Wh;
-#   2. the collector restarted, every message the gateway sent (the erased
-#      rows' items, the erasure itself) replayed: nothing comes back, the
-#      totals do not move (the folds are not added twice);
+#   2. the collector restarted, every message the gateway sent replayed,
+#      newest first (the erasure again, then the erased rows' older items
+#      after it): nothing comes back, the totals do not move (the folds are
+#      not added twice);
 #   3. foyerctl consent withdraw --purpose load_curve on dwelling W: W's
 #      hourly rows are deleted centrally (its days stay, X's and the
 #      building's hours after D too), and a replay does not bring them back.
@@ -226,7 +227,9 @@ for i, line in enumerate(l for l in open(sys.argv[1]) if l.startswith("{")):
     n += len(json.loads(line)["items"])
 open(sys.argv[2] + "/count", "w").write(str(n))
 PY
-  for f in "$work"/replay/[0-9]*; do
+  # Newest first: the erasure (or withdrawal) again, then every older item
+  # after it, as a late resend would bring them.
+  for f in $(ls -r "$work"/replay/[0-9]*); do
     mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "foyer/v1/$GW/items" -f "$f" ||
       fail "replay of $f"
   done
