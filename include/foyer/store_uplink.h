@@ -9,7 +9,7 @@
  *   the pusher), of exactly these three tables: it alone queues, sends and
  *   deletes uplink items, but for the erasure and withdrawal items (protocol
  *   amendment 3) that store_erase.c and store_consent.c queue in the
- *   transaction of their own record (store_int.h's
+ *   transaction of their own record (the store's internal
  *   store_uplink_queue_privacy()), so that an erasure and its item commit
  *   together, and the erased rows' items an erasure deletes.  The other
  *   exception is uplink_dirty, to which the
