@@ -30,9 +30,10 @@
  *   fleet_erased_channels(gateway_id, channel_id, seq PK, cut, hours_only)
  *          [version 4] what the upserts refuse: a row of the channel before
  *          cut from an item older (lower seq) than the erasure
- *   rollup_folded(gateway_id, building_id, quantity, gran, period_start,
- *          erasure_seq PK, unit, start_local, local_day, sum, n)  [version 4]
- *          erased households' consumption, per building (days, months)
+ *   rollup_folded(gateway_id, building_id, quantity, gran, period_start
+ *          PK, unit, start_local, local_day, sum, n)  [version 4]
+ *          erased households' consumption, per building (days, months),
+ *          nothing linking it to an erasure
  *   views: building_day, building_month (adding rollup_folded),
  *          dwelling_day, dwelling_month, gateway_quality, open_alerts.
  * Partitions are named TABLE_pYYYYMM and created when a batch first needs
@@ -214,19 +215,22 @@ static const char *const migrations[] = {
     " kind text NOT NULL, dwelling_id text NOT NULL, purpose text, cut timestamptz NOT NULL,"
     " channels text[] NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
     " PRIMARY KEY (gateway_id, seq));"
+    /* The alerts' upsert looks for an erasure of the alert's dwelling. */
+    "CREATE INDEX ON fleet_erasures (gateway_id, dwelling_id);"
     "CREATE TABLE fleet_erased_channels (gateway_id text NOT NULL, channel_id text NOT NULL,"
     " seq bigint NOT NULL, cut timestamptz NOT NULL, hours_only boolean NOT NULL,"
     " PRIMARY KEY (gateway_id, channel_id, seq));"
     "CREATE TABLE rollup_folded (gateway_id text NOT NULL, building_id text NOT NULL,"
     " quantity text NOT NULL, gran text NOT NULL CHECK (gran IN ('day', 'month')),"
-    " period_start timestamptz NOT NULL, erasure_seq bigint NOT NULL, unit text NOT NULL,"
-    " start_local text NOT NULL, local_day date NOT NULL, sum double precision NOT NULL,"
-    " n bigint NOT NULL,"
-    " PRIMARY KEY (gateway_id, building_id, quantity, gran, period_start, erasure_seq));"
+    " period_start timestamptz NOT NULL, unit text NOT NULL, start_local text NOT NULL,"
+    " local_day date NOT NULL, sum double precision NOT NULL, n bigint NOT NULL,"
+    " PRIMARY KEY (gateway_id, building_id, quantity, gran, period_start));"
     /* The months of the cut keep what their remaining days hold (a month
      * is the sum of its days, as on the gateway); months wholly before the
-     * cut go.  Folds are keyed by the erasure's seq: applied twice, added
-     * once. */
+     * cut go.  The folds are added to the building's once, when the
+     * erasure's record is new (applied twice, added once), and nothing
+     * links them to the erasure: the record names the dwelling, a fold
+     * kept per erasure would be the household's consumption again. */
     "CREATE FUNCTION fleet_erase(p_gw text, p_seq bigint, p_dwelling text, p_cut timestamptz,"
     " p_channels jsonb, p_folded jsonb) RETURNS bigint LANGUAGE plpgsql AS $f$"
     " DECLARE ch text[] := ARRAY(SELECT jsonb_array_elements_text(p_channels));"
@@ -234,15 +238,20 @@ static const char *const migrations[] = {
     " BEGIN"
     " INSERT INTO fleet_erasures (gateway_id, seq, kind, dwelling_id, cut, channels)"
     " VALUES (p_gw, p_seq, 'erasure', p_dwelling, p_cut, ch) ON CONFLICT DO NOTHING;"
-    " INSERT INTO fleet_erased_channels (gateway_id, channel_id, seq, cut, hours_only)"
-    " SELECT p_gw, c, p_seq, p_cut, false FROM unnest(ch) c ON CONFLICT DO NOTHING;"
-    " INSERT INTO rollup_folded (gateway_id, building_id, quantity, gran, period_start,"
-    " erasure_seq, unit, start_local, local_day, sum, n)"
-    " SELECT p_gw, f.building, f.quantity, f.gran, to_timestamp(f.start_s), p_seq,"
-    " min(f.unit), min(f.start), left(min(f.start), 10)::date, sum(f.sum), sum(f.n)"
+    " GET DIAGNOSTICS k = ROW_COUNT;"
+    " IF k > 0 THEN"
+    " INSERT INTO rollup_folded AS r (gateway_id, building_id, quantity, gran, period_start,"
+    " unit, start_local, local_day, sum, n)"
+    " SELECT p_gw, f.building, f.quantity, f.gran, to_timestamp(f.start_s), min(f.unit),"
+    " min(f.start), left(min(f.start), 10)::date, sum(f.sum), sum(f.n)"
     " FROM jsonb_to_recordset(p_folded) AS f(building text, quantity text, unit text,"
     " gran text, start text, start_s bigint, sum double precision, n bigint)"
-    " GROUP BY f.building, f.quantity, f.gran, f.start_s ON CONFLICT DO NOTHING;"
+    " GROUP BY f.building, f.quantity, f.gran, f.start_s"
+    " ON CONFLICT (gateway_id, building_id, quantity, gran, period_start) DO UPDATE"
+    " SET sum = r.sum + excluded.sum, n = r.n + excluded.n;"
+    " END IF;"
+    " INSERT INTO fleet_erased_channels (gateway_id, channel_id, seq, cut, hours_only)"
+    " SELECT p_gw, c, p_seq, p_cut, false FROM unnest(ch) c ON CONFLICT DO NOTHING;"
     " DELETE FROM rollup_hour WHERE gateway_id = p_gw AND channel_id = ANY(ch)"
     " AND period_start < p_cut; GET DIAGNOSTICS k = ROW_COUNT; total := total + k;"
     " DELETE FROM rollup_day WHERE gateway_id = p_gw AND channel_id = ANY(ch)"

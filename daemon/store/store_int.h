@@ -94,9 +94,9 @@ int store_open_call(const char *path, sqlite3 **ret, const char **ret_err_msg);
 /* Protocol amendment 3 (docs/fleet.md): an erasure or a withdrawal that
  * must reach the central database, queued in uplink_outbox inside the
  * caller's transaction (store_erase.c, store_consent.c), so that the
- * record and its item commit together.  Queued while [uplink] is
- * configured or once anything was ever queued (what left before must be
- * erased there too, even if the uplink is off for now).  body (consumed)
+ * record and its item commit together.  Queued only while [uplink] is
+ * configured, as the writer notes dirty rollups (an erasure item holds
+ * the folded sums: it must not wait in an outbox nothing sends).  body (consumed)
  * is the item without its seq; *ret_queued (when not NULL) says whether
  * it was queued.  0 or -errno (sqlite3_errmsg(db) says why, or -ENOMEM). */
 struct json_t;

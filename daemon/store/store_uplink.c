@@ -781,18 +781,6 @@ int store_uplink_queue_privacy(sqlite3 *db, const struct foyer_config *cfg, cons
     bool on = cfg->uplink.enabled;
     int rc = 0;
 
-    /* AUTOINCREMENT's row exists once an item was ever queued. */
-    if (!on) {
-        rc = store_sqlite_errno(sqlite3_prepare_v2(
-            db, "SELECT 1 FROM sqlite_sequence WHERE name = 'uplink_outbox'", -1, &st, NULL));
-        if (rc == 0) {
-            int src = sqlite3_step(st);
-            on = src == SQLITE_ROW;
-            rc = uplink_errno(src);
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-    }
     char *text = rc == 0 && on ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (rc < 0 || !on) {
