@@ -37,6 +37,13 @@
 /* Free texts (an event's detail, an alert's texts): a gateway's texts are
  * a sentence or two; a longer one is malformed, not truncated. */
 #define FLEET_TEXT_MAX 4096
+/* An erasure or withdrawal item names at most this many channels (a
+ * dwelling has a handful; room for a large one), and an erasure part
+ * carries at most this many folded periods (the gateway cuts a long
+ * tenancy's folds into parts of FOYER_UPLINK_ERASE_FOLDS_MAX, ~130 bytes
+ * each, so that a part stays far below a message). */
+#define FLEET_ERASE_CHANNELS_MAX 1000
+#define FLEET_ERASE_FOLDS_MAX    1000
 /* batch_max: the items held in memory before a transaction.  The bound of
  * the collector's memory (plus one message): at ~2 KiB per decoded item,
  * 100 000 is 200 MiB. */
@@ -84,7 +91,14 @@ int collector_conf_load(const char *path, struct collector_conf *ret, FILE *errs
 
 /* ---- items (collector_item.c) -------------------------------------------- */
 
-enum fleet_type { FLEET_ROLLUP, FLEET_EVENT, FLEET_ALERT, FLEET_DEVICE };
+enum fleet_type {
+    FLEET_ROLLUP,
+    FLEET_EVENT,
+    FLEET_ALERT,
+    FLEET_DEVICE,
+    FLEET_ERASURE,
+    FLEET_WITHDRAWAL
+};
 enum fleet_gran { FLEET_HOUR, FLEET_DAY, FLEET_MONTH, FLEET_GRAN_COUNT_ };
 
 /* A decoded item.  Strings are borrowed from the message's JSON (alive as
@@ -110,6 +124,14 @@ struct fleet_item {
     const char *severity, *text_fr, *text_en;            /* alert */
     int64_t opened_s, ack_s, closed_s;                   /* alert; ack_s/closed_s -1: null */
     int64_t since_s, polls, errors, timeouts, last_ok_s; /* device; last_ok_s -1: null */
+    /* erasure (protocol amendment 3): the dwelling (dwelling), its
+     * channels' ids, the cut (cut_s; cut the local time), the folded
+     * periods ({building, quantity, unit, gran, start, start_s, sum, n}),
+     * part of parts.  withdrawal: the dwelling, purpose, channels and
+     * since (cut_s, cut).  Arrays borrowed from the message's JSON. */
+    const json_t *channels, *folded;
+    const char *purpose, *cut;
+    int64_t cut_s, part, parts;
 };
 
 /* A decoded items message: the gateway (checked against the topic's), its

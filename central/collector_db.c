@@ -24,8 +24,18 @@
  *          text_fr, text_en, seq, stored_at)
  *   device_health(gateway_id, device PK, state, since, polls, errors,
  *          timeouts, last_ok, seq, stored_at)
- *   views: building_day, building_month, dwelling_day, dwelling_month,
- *          gateway_quality, open_alerts.
+ *   fleet_erasures(gateway_id, seq PK, kind (erasure, withdrawal),
+ *          dwelling_id, purpose, cut, channels, applied_at)   [version 4]
+ *          the erasures and withdrawals applied: the proof, never a figure
+ *   fleet_erased_channels(gateway_id, channel_id, seq PK, cut, hours_only)
+ *          [version 4] what the upserts refuse: a row of the channel before
+ *          cut from an item older (lower seq) than the erasure
+ *   rollup_folded(gateway_id, building_id, quantity, gran, period_start
+ *          PK, unit, start_local, local_day, sum, n)  [version 4]
+ *          erased households' consumption, per building (days, months),
+ *          nothing linking it to an erasure
+ *   views: building_day, building_month (adding rollup_folded),
+ *          dwelling_day, dwelling_month, gateway_quality, open_alerts.
  * Partitions are named TABLE_pYYYYMM and created when a batch first needs
  * them, in the batch's own transaction, under a transaction advisory lock
  * (two collectors creating the same partition would otherwise race in the
@@ -34,7 +44,11 @@
  * Apply rule (protocol): every upsert replaces a stored row only when the
  * incoming seq is greater (ON CONFLICT ... DO UPDATE ... WHERE stored.seq <
  * excluded.seq), so a redelivered or older item leaves the row untouched
- * (not even rewritten: its xmin stays).
+ * (not even rewritten: its xmin stays).  An erasure (protocol amendment 3)
+ * deletes a household's rows before its cut and folds its consumption into
+ * rollup_folded in the item's statement (fleet_erase()); the upserts then
+ * refuse a row of an erased channel before the cut carried by an item of
+ * a lower seq than the erasure (a late resend must not bring it back).
  *
  * A batch is one transaction: BEGIN, the partitions, then every statement
  * sent in libpq's pipeline mode (a sync every DB_PIPELINE_CHUNK statements,
@@ -193,6 +207,105 @@ static const char *const migrations[] = {
     " (SELECT max(c3.last_start) FROM channels c3 WHERE c3.gateway_id = g.gateway_id)"
     " - interval '7 days' GROUP BY h.channel_id) x)::bigint AS hour_gaps_7d"
     " FROM gateways g;",
+    /* 4: the erasure of a household and the withdrawal of its load-curve
+     * consent reach the centre (protocol amendment 3): the record of each,
+     * the channels' cuts the upserts check, the folded consumption the
+     * building views add (so their totals stay the same to the Wh). */
+    "CREATE TABLE fleet_erasures (gateway_id text NOT NULL, seq bigint NOT NULL,"
+    " kind text NOT NULL, dwelling_id text NOT NULL, purpose text, cut timestamptz NOT NULL,"
+    " channels text[] NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (gateway_id, seq));"
+    /* The alerts' upsert looks for an erasure of the alert's dwelling. */
+    "CREATE INDEX ON fleet_erasures (gateway_id, dwelling_id);"
+    "CREATE TABLE fleet_erased_channels (gateway_id text NOT NULL, channel_id text NOT NULL,"
+    " seq bigint NOT NULL, cut timestamptz NOT NULL, hours_only boolean NOT NULL,"
+    " PRIMARY KEY (gateway_id, channel_id, seq));"
+    "CREATE TABLE rollup_folded (gateway_id text NOT NULL, building_id text NOT NULL,"
+    " quantity text NOT NULL, gran text NOT NULL CHECK (gran IN ('day', 'month')),"
+    " period_start timestamptz NOT NULL, unit text NOT NULL, start_local text NOT NULL,"
+    " local_day date NOT NULL, sum double precision NOT NULL, n bigint NOT NULL,"
+    " PRIMARY KEY (gateway_id, building_id, quantity, gran, period_start));"
+    /* The months of the cut keep what their remaining days hold (a month
+     * is the sum of its days, as on the gateway); months wholly before the
+     * cut go.  The folds are added to the building's once, when the
+     * erasure's record is new (applied twice, added once), and nothing
+     * links them to the erasure: the record names the dwelling, a fold
+     * kept per erasure would be the household's consumption again. */
+    "CREATE FUNCTION fleet_erase(p_gw text, p_seq bigint, p_dwelling text, p_cut timestamptz,"
+    " p_channels jsonb, p_folded jsonb) RETURNS bigint LANGUAGE plpgsql AS $f$"
+    " DECLARE ch text[] := ARRAY(SELECT jsonb_array_elements_text(p_channels));"
+    " k bigint; total bigint := 0;"
+    " BEGIN"
+    " INSERT INTO fleet_erasures (gateway_id, seq, kind, dwelling_id, cut, channels)"
+    " VALUES (p_gw, p_seq, 'erasure', p_dwelling, p_cut, ch) ON CONFLICT DO NOTHING;"
+    " GET DIAGNOSTICS k = ROW_COUNT;"
+    " IF k > 0 THEN"
+    " INSERT INTO rollup_folded AS r (gateway_id, building_id, quantity, gran, period_start,"
+    " unit, start_local, local_day, sum, n)"
+    " SELECT p_gw, f.building, f.quantity, f.gran, to_timestamp(f.start_s), min(f.unit),"
+    " min(f.start), left(min(f.start), 10)::date, sum(f.sum), sum(f.n)"
+    " FROM jsonb_to_recordset(p_folded) AS f(building text, quantity text, unit text,"
+    " gran text, start text, start_s bigint, sum double precision, n bigint)"
+    " GROUP BY f.building, f.quantity, f.gran, f.start_s"
+    " ON CONFLICT (gateway_id, building_id, quantity, gran, period_start) DO UPDATE"
+    " SET sum = r.sum + excluded.sum, n = r.n + excluded.n;"
+    " END IF;"
+    " INSERT INTO fleet_erased_channels (gateway_id, channel_id, seq, cut, hours_only)"
+    " SELECT p_gw, c, p_seq, p_cut, false FROM unnest(ch) c ON CONFLICT DO NOTHING;"
+    " DELETE FROM rollup_hour WHERE gateway_id = p_gw AND channel_id = ANY(ch)"
+    " AND period_start < p_cut; GET DIAGNOSTICS k = ROW_COUNT; total := total + k;"
+    " DELETE FROM rollup_day WHERE gateway_id = p_gw AND channel_id = ANY(ch)"
+    " AND period_start < p_cut; GET DIAGNOSTICS k = ROW_COUNT; total := total + k;"
+    " UPDATE rollup_month m SET (sum, n, min, max, stored_at) = (SELECT sum(d.sum), sum(d.n),"
+    " min(d.min), max(d.max), now() FROM rollup_day d WHERE d.gateway_id = p_gw"
+    " AND d.channel_id = m.channel_id AND d.local_day >= m.local_day"
+    " AND d.local_day < (m.local_day + interval '1 month')::date)"
+    " WHERE m.gateway_id = p_gw AND m.channel_id = ANY(ch) AND m.period_start < p_cut"
+    " AND EXISTS (SELECT 1 FROM rollup_day d WHERE d.gateway_id = p_gw"
+    " AND d.channel_id = m.channel_id AND d.local_day >= m.local_day"
+    " AND d.local_day < (m.local_day + interval '1 month')::date);"
+    " DELETE FROM rollup_month m WHERE m.gateway_id = p_gw AND m.channel_id = ANY(ch)"
+    " AND m.period_start < p_cut AND NOT EXISTS (SELECT 1 FROM rollup_day d"
+    " WHERE d.gateway_id = p_gw AND d.channel_id = m.channel_id AND d.local_day >= m.local_day"
+    " AND d.local_day < (m.local_day + interval '1 month')::date);"
+    " GET DIAGNOSTICS k = ROW_COUNT; total := total + k;"
+    " DELETE FROM events WHERE gateway_id = p_gw AND channel_id = ANY(ch)"
+    " AND event_time < p_cut; GET DIAGNOSTICS k = ROW_COUNT; total := total + k;"
+    " DELETE FROM alerts WHERE gateway_id = p_gw AND (dwelling_id = p_dwelling"
+    " OR channel_id = ANY(ch)) AND opened_at < p_cut;"
+    " GET DIAGNOSTICS k = ROW_COUNT; total := total + k;"
+    " RETURN total; END $f$;"
+    /* A withdrawal of load_curve: the hours before it go (the gateway no
+     * longer sends them); other purposes are only recorded. */
+    "CREATE FUNCTION fleet_withdraw(p_gw text, p_seq bigint, p_dwelling text, p_purpose text,"
+    " p_since timestamptz, p_channels jsonb) RETURNS bigint LANGUAGE plpgsql AS $f$"
+    " DECLARE ch text[] := ARRAY(SELECT jsonb_array_elements_text(p_channels)); k bigint := 0;"
+    " BEGIN"
+    " INSERT INTO fleet_erasures (gateway_id, seq, kind, dwelling_id, purpose, cut, channels)"
+    " VALUES (p_gw, p_seq, 'withdrawal', p_dwelling, p_purpose, p_since, ch)"
+    " ON CONFLICT DO NOTHING;"
+    " IF p_purpose = 'load_curve' THEN"
+    " INSERT INTO fleet_erased_channels (gateway_id, channel_id, seq, cut, hours_only)"
+    " SELECT p_gw, c, p_seq, p_since, true FROM unnest(ch) c ON CONFLICT DO NOTHING;"
+    " DELETE FROM rollup_hour WHERE gateway_id = p_gw AND (channel_id = ANY(ch)"
+    " OR dwelling_id = p_dwelling) AND period_start < p_since; GET DIAGNOSTICS k = ROW_COUNT;"
+    " END IF; RETURN k; END $f$;"
+    /* The building views add the folded consumption to the dwellings'
+     * level (columns unchanged: CREATE OR REPLACE). */
+    "CREATE OR REPLACE VIEW building_day AS SELECT gateway_id, building_id, level,"
+    " quantity, kind, unit, day," AGG_COLUMNS " FROM (SELECT gateway_id, building_id,"
+    " CASE WHEN dwelling_id IS NULL THEN 'building' ELSE 'dwellings' END AS level, quantity,"
+    " kind, unit, local_day AS day, channel_id, sum, n, min, max FROM rollup_day"
+    " UNION ALL SELECT gateway_id, building_id, 'dwellings', quantity, 'counter', unit,"
+    " local_day, NULL, sum, n, NULL, NULL FROM rollup_folded WHERE gran = 'day') x"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7;"
+    "CREATE OR REPLACE VIEW building_month AS SELECT gateway_id, building_id, level,"
+    " quantity, kind, unit, month," AGG_COLUMNS " FROM (SELECT gateway_id, building_id,"
+    " CASE WHEN dwelling_id IS NULL THEN 'building' ELSE 'dwellings' END AS level, quantity,"
+    " kind, unit, date_trunc('month', local_day)::date AS month, channel_id, sum, n, min, max"
+    " FROM rollup_month UNION ALL SELECT gateway_id, building_id, 'dwellings', quantity,"
+    " 'counter', unit, date_trunc('month', local_day)::date, NULL, sum, n, NULL, NULL"
+    " FROM rollup_folded WHERE gran = 'month') x GROUP BY 1, 2, 3, 4, 5, 6, 7;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -205,35 +318,59 @@ int db_schema_latest(void)
 static const struct {
     const char *name, *sql;
 } statements[] = {
-#define ROLLUP_UPSERT(t)                                                                           \
+/* An item older than an erasure (lower seq) carries no row of an erased
+ * channel before its cut: a late resend would bring back what was erased.
+ * HOURS: the table is rollup_hour, where a withdrawal of load_curve also
+ * counts. */
+#define ERASED_BEFORE(chan, t, seq, hours)                                                         \
+    " NOT EXISTS (SELECT 1 FROM fleet_erased_channels x WHERE x.gateway_id = $1::text"             \
+    " AND x.channel_id = " chan " AND x.seq > " seq " AND x.cut > " t hours ")"
+#define ROLLUP_UPSERT(t, hours)                                                                    \
     {                                                                                              \
-        "up_" t, "INSERT INTO " t                                                                  \
-                 " AS r (gateway_id, channel_id, period_start, start_local, local_day,"            \
-                 " building_id, dwelling_id, quantity, kind, unit, sum, n, min, max, seq) VALUES " \
-                 "($1, $2,"                                                                        \
-                 " to_timestamp($3::bigint), $4, left($4, 10)::date, $5, $6, $7, $8, $9, $10, "    \
-                 "$11, $12, $13,"                                                                  \
-                 " $14) ON CONFLICT (gateway_id, channel_id, period_start) DO UPDATE SET"          \
-                 " start_local = excluded.start_local, local_day = excluded.local_day,"            \
-                 " building_id = excluded.building_id, dwelling_id = excluded.dwelling_id,"        \
-                 " quantity = excluded.quantity, kind = excluded.kind, unit = excluded.unit,"      \
-                 " sum = excluded.sum, n = excluded.n, min = excluded.min, max = excluded.max,"    \
-                 " seq = excluded.seq, stored_at = now() WHERE r.seq < excluded.seq"               \
+        "up_" t,                                                                                   \
+            "INSERT INTO " t                                                                       \
+            " AS r (gateway_id, channel_id, period_start, start_local, local_day,"                 \
+            " building_id, dwelling_id, quantity, kind, unit, sum, n, min, max, seq) SELECT"       \
+            " $1::text, $2::text, to_timestamp($3::bigint), $4::text,"                             \
+            " left($4::text, 10)::date, $5::text, $6::text, $7::text, $8::text, $9::text,"         \
+            " $10::double precision, $11::bigint, $12::double precision,"                          \
+            " $13::double precision, $14::bigint WHERE" ERASED_BEFORE(                             \
+                "$2::text", "to_timestamp($3::bigint)", "$14::bigint",                             \
+                hours) " ON CONFLICT (gateway_id, channel_id, period_start) DO UPDATE SET"         \
+                       " start_local = excluded.start_local, local_day = excluded.local_day,"      \
+                       " building_id = excluded.building_id, dwelling_id = excluded.dwelling_id,"  \
+                       " quantity = excluded.quantity, kind = excluded.kind, unit = "              \
+                       "excluded.unit,"                                                            \
+                       " sum = excluded.sum, n = excluded.n, min = excluded.min, max = "           \
+                       "excluded.max,"                                                             \
+                       " seq = excluded.seq, stored_at = now() WHERE r.seq < excluded.seq"         \
     }
-    ROLLUP_UPSERT("rollup_hour"),
-    ROLLUP_UPSERT("rollup_day"),
-    ROLLUP_UPSERT("rollup_month"),
+    ROLLUP_UPSERT("rollup_hour", ""),
+    ROLLUP_UPSERT("rollup_day", " AND NOT x.hours_only"),
+    ROLLUP_UPSERT("rollup_month", " AND NOT x.hours_only"),
     {"up_event",
      "INSERT INTO events AS e (gateway_id, event_id, event_time, kind, channel_id, device, detail,"
-     " value, seq) VALUES ($1, $2, to_timestamp($3::bigint), $4, $5, $6, $7, $8, $9)"
-     " ON CONFLICT (gateway_id, event_id, event_time) DO UPDATE SET kind = excluded.kind,"
-     " channel_id = excluded.channel_id, device = excluded.device, detail = excluded.detail,"
-     " value = excluded.value, seq = excluded.seq, stored_at = now() WHERE e.seq < excluded.seq"},
+     " value, seq) SELECT $1::text, $2::bigint, to_timestamp($3::bigint), $4::text, $5::text,"
+     " $6::text, $7::text, $8::double precision, $9::bigint"
+     " WHERE" ERASED_BEFORE(
+         "$5::text", "to_timestamp($3::bigint)", "$9::bigint",
+         " AND NOT x.hours_only") " ON CONFLICT (gateway_id, event_id, event_time) DO UPDATE SET "
+                                  "kind = excluded.kind,"
+                                  " channel_id = excluded.channel_id, device = excluded.device, "
+                                  "detail = excluded.detail,"
+                                  " value = excluded.value, seq = excluded.seq, stored_at = now() "
+                                  "WHERE e.seq < excluded.seq"},
     {"up_alert",
      "INSERT INTO alerts AS a (gateway_id, alert_id, kind, severity, building_id, dwelling_id,"
-     " channel_id, state, opened_at, acknowledged_at, closed_at, text_fr, text_en, seq) VALUES"
-     " ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9::bigint), to_timestamp($10::bigint),"
-     " to_timestamp($11::bigint), $12, $13, $14) ON CONFLICT (gateway_id, alert_id) DO UPDATE SET"
+     " channel_id, state, opened_at, acknowledged_at, closed_at, text_fr, text_en, seq) SELECT"
+     " $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,"
+     " to_timestamp($9::bigint), to_timestamp($10::bigint), to_timestamp($11::bigint),"
+     " $12::text, $13::text, $14::bigint WHERE" ERASED_BEFORE(
+         "$7::text", "to_timestamp($9::bigint)", "$14::bigint", " AND NOT x.hours_only")
+     /* An alert of the erased dwelling itself (no channel). */
+     " AND NOT EXISTS (SELECT 1 FROM fleet_erasures x WHERE x.gateway_id = $1::text"
+     " AND x.kind = 'erasure' AND x.dwelling_id = $6::text AND x.seq > $14::bigint"
+     " AND x.cut > to_timestamp($9::bigint)) ON CONFLICT (gateway_id, alert_id) DO UPDATE SET"
      " kind = excluded.kind, severity = excluded.severity, building_id = excluded.building_id,"
      " dwelling_id = excluded.dwelling_id, channel_id = excluded.channel_id,"
      " state = excluded.state, opened_at = excluded.opened_at,"
@@ -264,6 +401,12 @@ static const struct {
      " excluded.last_start), last_end = greatest(c.last_end, excluded.last_end)"
      " WHERE c.seq < excluded.seq OR c.last_start < excluded.last_start"
      " OR c.last_end IS NULL OR c.last_end < excluded.last_end"},
+    /* Amendment 3: an erasure and a withdrawal (fleet_erase(),
+     * fleet_withdraw(), created by migration 4). */
+    {"up_erasure", "SELECT fleet_erase($1::text, $2::bigint, $3::text, to_timestamp($4::bigint),"
+                   " $5::jsonb, $6::jsonb)"},
+    {"up_withdrawal", "SELECT fleet_withdraw($1::text, $2::bigint, $3::text, $4::text,"
+                      " to_timestamp($5::bigint), $6::jsonb)"},
     {"up_building",
      "INSERT INTO buildings (gateway_id, building_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"},
     {"up_dwelling", "INSERT INTO dwellings (gateway_id, dwelling_id, building_id)"
@@ -684,7 +827,8 @@ static int pipe_sync(struct pipe *pp)
             PQclear(res);
             break;
         }
-        if (st != PGRES_COMMAND_OK && !pp->failed) {
+        /* The erasures' functions answer a row (rows deleted). */
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !pp->failed) {
             const char *m = PQresultErrorMessage(res);
             const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
@@ -711,6 +855,43 @@ static int pipe_send(struct pipe *pp, const char *stmt, const struct params *p)
     if (++pp->pending >= DB_PIPELINE_CHUNK)
         return pipe_sync(pp);
     return 0;
+}
+
+/* An erasure or a withdrawal: one call of its function, with the item's
+ * arrays as jsonb (their JSON text, checked by collector_item.c). */
+static int send_erasure(struct pipe *pp, const char *gw, const struct fleet_item *it)
+{
+    char *channels = json_dumps(it->channels, JSON_COMPACT);
+    char *folded = it->folded ? json_dumps(it->folded, JSON_COMPACT) : NULL;
+    struct params p;
+    int r;
+
+    if (!channels || (it->type == FLEET_ERASURE && !folded)) {
+        free(channels);
+        free(folded);
+        snprintf(pp->err, pp->errlen, "out of memory");
+        pp->failed = true;
+        return -ENOMEM;
+    }
+    p.n = 0;
+    p_str(&p, gw);
+    p_int(&p, (int64_t)it->seq);
+    p_str(&p, it->dwelling);
+    if (it->type == FLEET_ERASURE) {
+        p_int(&p, it->cut_s);
+        p_str(&p, channels);
+        p_str(&p, folded);
+        r = pipe_send(pp, "up_erasure", &p);
+    } else {
+        p_str(&p, it->purpose);
+        p_int(&p, it->cut_s);
+        p_str(&p, channels);
+        r = pipe_send(pp, "up_withdrawal", &p);
+    }
+    /* libpq has copied the parameters into its output buffer. */
+    free(channels);
+    free(folded);
+    return r;
 }
 
 static int send_item(struct pipe *pp, const char *gw, const struct fleet_item *it)
@@ -772,6 +953,9 @@ static int send_item(struct pipe *pp, const char *gw, const struct fleet_item *i
         p_int_null(&p, it->last_ok_s);
         p_int(&p, (int64_t)it->seq);
         return pipe_send(pp, "up_device", &p);
+    case FLEET_ERASURE:
+    case FLEET_WITHDRAWAL:
+        return send_erasure(pp, gw, it);
     }
     return 0;
 }

@@ -322,6 +322,120 @@ static bool decode_device(struct dec *d, struct fleet_item *it)
            time_ok(d, "last_ok_s", it->last_ok_s);
 }
 
+/* The "channels" of an erasure or withdrawal: an array of 0 to
+ * FLEET_ERASE_CHANNELS_MAX channel ids. */
+static bool decode_channels(struct dec *d, struct fleet_item *it)
+{
+    json_t *a = json_object_get(d->obj, "channels");
+    size_t i;
+    json_t *v;
+
+    if (!json_is_array(a) || json_array_size(a) > FLEET_ERASE_CHANNELS_MAX) {
+        fail(d->err, d->errlen, "\"channels\" is not an array of at most %d ids",
+             FLEET_ERASE_CHANNELS_MAX);
+        return false;
+    }
+    json_array_foreach(a, i,
+                       v) if (!json_is_string(v) || !str_ok(json_string_value(v), FLEET_ID_MAX))
+    {
+        fail(d->err, d->errlen, "\"channels\"[%zu] is not a string of 1 to %d printable bytes", i,
+             FLEET_ID_MAX);
+        return false;
+    }
+    it->channels = a;
+    return true;
+}
+
+/* A time of an erasure or withdrawal: "KEY_s" (epoch) and "KEY" (local
+ * ISO 8601, whose date PostgreSQL casts). */
+static bool decode_cut(struct dec *d, const char *key, const char *key_s, struct fleet_item *it)
+{
+    if (!get_str(d, key, false, 40, &it->cut) || !get_int(d, key_s, false, 0, &it->cut_s) ||
+        !epoch_ok(d, key_s, it->cut_s))
+        return false;
+    if (!date_valid(it->cut)) {
+        fail(d->err, d->errlen, "\"%s\" does not begin with a valid date YYYY-MM-DD", key);
+        return false;
+    }
+    return true;
+}
+
+/* One folded period of an erasure: checked as a rollup's fields are, since
+ * PostgreSQL casts its date and partitions nothing by it. */
+static bool decode_fold(struct dec *d, size_t i, json_t *f)
+{
+    struct dec fd = {f, d->err, d->errlen};
+    const char *s, *gran;
+    int64_t t, n;
+    double sum;
+
+    if (!json_is_object(f)) {
+        fail(d->err, d->errlen, "\"folded\"[%zu] is not an object", i);
+        return false;
+    }
+    if (!get_str(&fd, "building", false, FLEET_ID_MAX, &s) ||
+        !get_str(&fd, "quantity", false, FLEET_ID_MAX, &s) ||
+        !get_str(&fd, "unit", false, FLEET_ID_MAX, &s) || !get_str(&fd, "gran", false, 8, &gran) ||
+        !get_str(&fd, "start", false, 40, &s) || !get_int(&fd, "start_s", false, 0, &t) ||
+        !epoch_ok(&fd, "start_s", t) || !get_num(&fd, "sum", false, NULL, &sum) ||
+        !get_int(&fd, "n", false, 0, &n))
+        goto out_which;
+    /* Hours of an erased household stay folded on its gateway only: hourly
+     * building figures of one household would be its load curve. */
+    if (strcmp(gran, "day") != 0 && strcmp(gran, "month") != 0) {
+        fail(d->err, d->errlen, "\"gran\" is not day or month");
+        goto out_which;
+    }
+    if (!date_valid(s)) {
+        fail(d->err, d->errlen, "\"start\" does not begin with a valid date YYYY-MM-DD");
+        goto out_which;
+    }
+    return true;
+out_which : {
+    /* Say which fold: the field decoder said what. */
+    char what[256];
+
+    snprintf(what, sizeof(what), "%s", d->err);
+    fail(d->err, d->errlen, "\"folded\"[%zu]: %s", i, what);
+    return false;
+}
+}
+
+static bool decode_erasure(struct dec *d, struct fleet_item *it)
+{
+    json_t *a = json_object_get(d->obj, "folded");
+    size_t i;
+    json_t *f;
+
+    if (!get_str(d, "dwelling", false, FLEET_ID_MAX, &it->dwelling) || !decode_channels(d, it) ||
+        !decode_cut(d, "cut", "cut_s", it) || !get_int(d, "part", true, 1, &it->part) ||
+        !get_int(d, "parts", true, 1, &it->parts))
+        return false;
+    if (it->part < 0)
+        it->part = 1;
+    if (it->parts < 0)
+        it->parts = 1;
+    if (it->part > it->parts) {
+        fail(d->err, d->errlen, "\"part\" is greater than \"parts\"");
+        return false;
+    }
+    if (!json_is_array(a) || json_array_size(a) > FLEET_ERASE_FOLDS_MAX) {
+        fail(d->err, d->errlen, "\"folded\" is not an array of at most %d periods",
+             FLEET_ERASE_FOLDS_MAX);
+        return false;
+    }
+    json_array_foreach(a, i, f) if (!decode_fold(d, i, f)) return false;
+    it->folded = a;
+    return true;
+}
+
+static bool decode_withdrawal(struct dec *d, struct fleet_item *it)
+{
+    return get_str(d, "dwelling", false, FLEET_ID_MAX, &it->dwelling) &&
+           get_str(d, "purpose", false, FLEET_ID_MAX, &it->purpose) && decode_channels(d, it) &&
+           decode_cut(d, "since", "since_s", it);
+}
+
 int fleet_item_decode(const struct fleet_msg *msg, size_t i, struct fleet_item *ret,
                       uint64_t *ret_seq, char *err, size_t errlen)
 {
@@ -355,8 +469,15 @@ int fleet_item_decode(const struct fleet_msg *msg, size_t i, struct fleet_item *
     } else if (strcmp(type, "device") == 0) {
         it.type = FLEET_DEVICE;
         ok = decode_device(&d, &it);
+    } else if (strcmp(type, "erasure") == 0) {
+        it.type = FLEET_ERASURE;
+        ok = decode_erasure(&d, &it);
+    } else if (strcmp(type, "withdrawal") == 0) {
+        it.type = FLEET_WITHDRAWAL;
+        ok = decode_withdrawal(&d, &it);
     } else {
-        return fail(err, errlen, "\"type\" is not rollup, event, alert or device");
+        return fail(err, errlen,
+                    "\"type\" is not rollup, event, alert, device, erasure or withdrawal");
     }
     if (!ok)
         return -EINVAL;

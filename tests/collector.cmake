@@ -18,3 +18,5 @@ foyer_script_test(collector_tls)
 # The fleet end to end: three real foyerd gateways, a real broker, the
 # collector and PostgreSQL, with SIGKILLs (issue 16).
 foyer_script_test(fleet_e2e)
+# A household's erasure and a withdrawal reach PostgreSQL (issue 15).
+foyer_script_test(fleet_erase)

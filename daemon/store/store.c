@@ -126,10 +126,12 @@
  *                 created, sent)                                  [version 8]
  *       Items waiting for the central collector's ack (docs: the fleet
  *       protocol): seq is the item's sequence number, never reused
- *       (AUTOINCREMENT); type rollup, event, device or alert; key the
- *       natural key ("rollup:CHANNEL:GRAN:START", "event:ID",
- *       "device:NAME", "alert:ID"): queuing an item drops the older one of
- *       the same key, sent or not (the newer carries the whole figure);
+ *       (AUTOINCREMENT); type rollup, event, device, alert, erasure or
+ *       withdrawal; key the natural key ("rollup:CHANNEL:GRAN:START",
+ *       "event:ID", "device:NAME", "alert:ID"): queuing an item drops the
+ *       older one of the same key, sent or not (the newer carries the
+ *       whole figure), but for "erasure:DWELLING:CUT:PART" and
+ *       "withdrawal:DWELLING:PURPOSE:TIME", never dropped;
  *       body the item's JSON without its seq; sent the last time it was
  *       published, 0 never.  Deleted when the collector acks or rejects.
  *   uplink_state(id = 1, event_id, devices_ts, backfill)          [version 8]
@@ -140,7 +142,8 @@
  *       The three uplink tables are written through
  *       daemon/store/store_uplink.c by the uplink thread, on its own
  *       connection (include/foyer/store_uplink.h), except the dirty keys
- *       store_ingest() adds.
+ *       store_ingest() adds and the erasure and withdrawal items that
+ *       store_erase.c and store_consent.c queue with their records.
  *   tenancies(id TEXT PRIMARY KEY, dwelling TEXT, start_ymd, end_ymd, ref,
  *             consent, created, created_by, ended, ended_by)  [version 9]
  *       Who lives in a dwelling (config ID) from when to when: start_ymd

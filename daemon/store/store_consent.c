@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "foyer/store_tenancy.h"
+#include "foyer/timeutil.h"
 #include "store_int.h"
 
 static const char *const purpose_names[STORE_PURPOSE_N] = {
@@ -137,6 +139,37 @@ int store_consent_load_curve(struct store *s, const struct foyer_config *cfg, in
     return rc;
 }
 
+/* The withdrawal item of dwelling's load_curve consent at now_s, queued
+ * for the uplink (store_uplink_queue_privacy() says when). */
+static int queue_withdrawal(sqlite3 *db, const struct foyer_config *cfg, const char *dwelling,
+                            int64_t now_s)
+{
+    json_t *channels = NULL, *o;
+    char since[40], key[FOYER_ID_MAX + 64];
+    int rc = store_uplink_dwelling_channels(db, dwelling, &channels);
+    if (rc == 0) {
+        o = json_object();
+        tu_format_local(now_s, since, sizeof(since));
+        if (o) {
+            json_object_set_new(o, "type", json_string("withdrawal"));
+            json_object_set_new(o, "dwelling", json_string(dwelling));
+            json_object_set_new(o, "purpose", json_string(purpose_names[STORE_PURPOSE_LOAD_CURVE]));
+            json_object_set_new(o, "channels", channels);
+            json_object_set_new(o, "since", json_string(since));
+            json_object_set_new(o, "since_s", json_integer(now_s));
+        } else {
+            json_decref(channels);
+        }
+        (void)snprintf(key, sizeof(key), "withdrawal:%s:load_curve:%lld", dwelling,
+                       (long long)now_s);
+        rc = o ? store_uplink_queue_privacy(db, cfg, "withdrawal", key, o, now_s, NULL) : -ENOMEM;
+    }
+    if (rc < 0)
+        (void)snprintf(consent_msg, sizeof(consent_msg), "uplink_outbox: %s",
+                       rc == -ENOMEM ? "out of memory" : sqlite3_errmsg(db));
+    return rc;
+}
+
 int store_consent_record(const char *db_path, const struct foyer_config *cfg, const char *dwelling,
                          enum store_purpose p, bool given, const char *by, int64_t now_s,
                          char *ret_tenancy, const char **ret_err_msg)
@@ -216,6 +249,11 @@ int store_consent_record(const char *db_path, const struct foyer_config *cfg, co
         }
         sqlite3_finalize(st);
     }
+    /* A withdrawal of load_curve reaches the central database too (its
+     * hourly figures there are deleted: protocol amendment 3), queued in
+     * this transaction so that the record and its item commit together. */
+    if (rc == 0 && p == STORE_PURPOSE_LOAD_CURVE && !given)
+        rc = queue_withdrawal(db, cfg, dwelling, now_s);
     if (rc == 0 && (rc = store_exec(db, "COMMIT")) < 0)
         (void)snprintf(consent_msg, sizeof(consent_msg), "%s", sqlite3_errmsg(db));
     if (rc == 0) {

@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "foyer/limits.h"
 #include "foyer/store_auth.h"
 #include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
@@ -147,6 +150,105 @@ static int fold_months(sqlite3 *db, int64_t chan, const char *building, const ch
     sqlite3_finalize(s2);
     if (rc == 0)
         *ret_day_sum += total;
+    return rc;
+}
+
+/* Add channel chan's days before cut, and their months, to the folds of
+ * the erasure item (protocol amendment 3) in acc, keyed by building,
+ * quantity, gran and period: what fold_table() and fold_months() fold,
+ * by day and by month (the central views have no building hours; a
+ * household's folded hours stay on its gateway). */
+static int note_folds(sqlite3 *db, int64_t chan, const char *building, const char *quantity,
+                      const char *unit, int64_t cut_s, json_t *acc)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store_sqlite_errno(sqlite3_prepare_v2(
+        db, "SELECT ts, sum, n FROM rollup_day WHERE channel = ?1 AND ts < ?2 ORDER BY ts", -1, &st,
+        NULL));
+    int src = SQLITE_DONE;
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, chan);
+        sqlite3_bind_int64(st, 2, cut_s);
+    }
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t day = sqlite3_column_int64(st, 0);
+        double sum = sqlite3_column_double(st, 1);
+        int64_t n = sqlite3_column_int64(st, 2);
+        for (int g = 0; rc == 0 && g < 2; g++) {
+            int64_t start = g == 0 ? day : tu_month_start(day);
+            char key[2 * FOYER_ID_MAX + 64], local[40];
+            (void)snprintf(key, sizeof(key), "%s\x1f%s\x1f%d\x1f%lld", building, quantity, g,
+                           (long long)start);
+            json_t *f = json_object_get(acc, key);
+            if (f) {
+                json_object_set_new(f, "sum",
+                                    json_real(json_real_value(json_object_get(f, "sum")) + sum));
+                json_object_set_new(f, "n",
+                                    json_integer(json_integer_value(json_object_get(f, "n")) + n));
+                continue;
+            }
+            f = json_object();
+            tu_format_local(start, local, sizeof(local));
+            if (!f || json_object_set_new(acc, key, f) < 0) {
+                rc = -ENOMEM;
+                break;
+            }
+            json_object_set_new(f, "building", json_string(building));
+            json_object_set_new(f, "quantity", json_string(quantity));
+            json_object_set_new(f, "unit", json_string(unit ? unit : ""));
+            json_object_set_new(f, "gran", json_string(g == 0 ? "day" : "month"));
+            json_object_set_new(f, "start", json_string(local));
+            json_object_set_new(f, "start_s", json_integer(start));
+            json_object_set_new(f, "sum", json_real(sum));
+            json_object_set_new(f, "n", json_integer(n));
+        }
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = store_sqlite_errno(src);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Queue the erasure's items for the central database (protocol amendment
+ * 3): the dwelling, its channels, the cut and the folds of acc, cut into
+ * parts of at most FOYER_UPLINK_ERASE_FOLDS_MAX folds. */
+static int queue_erasure(sqlite3 *db, const struct foyer_config *cfg, const char *dw, int64_t cut_s,
+                         int64_t now_s, json_t *acc)
+{
+    json_t *channels = NULL;
+    int rc = store_uplink_dwelling_channels(db, dw, &channels);
+    if (rc < 0)
+        return rc;
+    size_t n = json_object_size(acc);
+    size_t parts = n ? (n + FOYER_UPLINK_ERASE_FOLDS_MAX - 1) / FOYER_UPLINK_ERASE_FOLDS_MAX : 1;
+    void *iter = json_object_iter(acc);
+    char cut[40];
+    tu_format_local(cut_s, cut, sizeof(cut));
+    for (size_t part = 1; rc == 0 && part <= parts; part++) {
+        json_t *o = json_object(), *folded = json_array();
+        if (!o || !folded) {
+            json_decref(o);
+            json_decref(folded);
+            rc = -ENOMEM;
+            break;
+        }
+        for (size_t k = 0; iter && k < FOYER_UPLINK_ERASE_FOLDS_MAX; k++) {
+            json_array_append(folded, json_object_iter_value(iter));
+            iter = json_object_iter_next(acc, iter);
+        }
+        json_object_set_new(o, "type", json_string("erasure"));
+        json_object_set_new(o, "dwelling", json_string(dw));
+        json_object_set(o, "channels", channels);
+        json_object_set_new(o, "cut", json_string(cut));
+        json_object_set_new(o, "cut_s", json_integer(cut_s));
+        json_object_set_new(o, "part", json_integer((json_int_t)part));
+        json_object_set_new(o, "parts", json_integer((json_int_t)parts));
+        json_object_set_new(o, "folded", folded);
+        char key[FOYER_ID_MAX + 64];
+        (void)snprintf(key, sizeof(key), "erasure:%s:%lld:%zu", dw, (long long)cut_s, part);
+        rc = store_uplink_queue_privacy(db, cfg, "erasure", key, o, now_s, NULL);
+    }
+    json_decref(channels);
     return rc;
 }
 
@@ -379,6 +481,9 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
         free(tv);
         return (int)n;
     }
+    json_t *folds = json_object();
+    if (!folds)
+        rc = -ENOMEM;
     for (int64_t k = 0; rc == 0 && k < n; k++) {
         int32_t c = config_find_channel(cfg, names[k]);
         const struct channel *ch = c >= 0 ? &cfg->channels[c] : NULL;
@@ -392,6 +497,8 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
                 rc = fold_table(db, "rollup_day", STORE_DAY, ids[k], b, q, cut_s);
             if (rc == 0)
                 rc = fold_months(db, ids[k], b, q, cut_s, &a->folded[ch->quantity]);
+            if (rc == 0)
+                rc = note_folds(db, ids[k], b, q, ch->unit, cut_s, folds);
         }
         if (rc == 0)
             rc = erase_channel(db, ids[k], names[k], cut_s, a);
@@ -409,6 +516,11 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
             rc = erase_tenancy(db, dw, tv[k].id, o->now_s, a);
     }
     free(tv);
+    /* The central database erases and folds the same (protocol amendment
+     * 3), in this transaction: the erasure and its item commit together. */
+    if (rc == 0)
+        rc = queue_erasure(db, cfg, dw, cut_s, o->now_s, folds);
+    json_decref(folds);
 
     /* The security record: who erased what, never a figure. */
     char what[128];

@@ -772,6 +772,66 @@ int store_uplink_add_alert(struct store_uplink *u, const struct store_uplink_ale
     return 0;
 }
 
+/* ---- erasures and withdrawals (amendment 3) ------------------------------ */
+
+int store_uplink_queue_privacy(sqlite3 *db, const struct foyer_config *cfg, const char *type,
+                               const char *key, json_t *body, int64_t now_s, bool *ret_queued)
+{
+    sqlite3_stmt *st = NULL;
+    bool on = cfg->uplink.enabled;
+    int rc = 0;
+
+    char *text = rc == 0 && on ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (rc < 0 || !on) {
+        if (ret_queued)
+            *ret_queued = false;
+        return rc;
+    }
+    if (!text)
+        return -ENOMEM;
+    rc = store_sqlite_errno(sqlite3_prepare_v2(db, uplink_sql[UST_INSERT], -1, &st, NULL));
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now_s);
+        rc = store_step_done(st);
+    }
+    sqlite3_finalize(st);
+    free(text);
+    if (rc == 0 && ret_queued)
+        *ret_queued = true;
+    return rc;
+}
+
+int store_uplink_dwelling_channels(sqlite3 *db, const char *dwelling, json_t **ret)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *a = json_array();
+    int rc =
+        a ? store_sqlite_errno(sqlite3_prepare_v2(
+                db, "SELECT name FROM channels WHERE dwelling = ?1 ORDER BY id", -1, &st, NULL))
+          : -ENOMEM;
+    int src = SQLITE_DONE;
+    if (rc == 0)
+        sqlite3_bind_text(st, 1, dwelling, -1, SQLITE_STATIC);
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *name = sqlite3_column_text(st, 0);
+        if (name && json_array_append_new(a, json_string((const char *)name)) < 0)
+            rc = -ENOMEM;
+    }
+    if (rc == 0)
+        rc = uplink_errno(src);
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        json_decref(a);
+        return rc;
+    }
+    *ret = a;
+    return 0;
+}
+
 /* ---- sending ------------------------------------------------------------ */
 
 int store_uplink_items(struct store_uplink *u, int64_t after_seq, int64_t upto_seq, int limit,

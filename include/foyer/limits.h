@@ -248,6 +248,11 @@
 /* Dirty keys, events or devices turned into items per transaction: a
  * short transaction, so the writer never waits long for the lock. */
 #define FOYER_UPLINK_HARVEST_MAX 2000
+/* Folded periods per erasure item (protocol amendment 3): ~150 bytes each,
+ * so a part stays near 150 KiB, within a message (FOYER_UPLINK_MSG_MAX)
+ * and the collector's FLEET_ERASE_FOLDS_MAX; a long tenancy's days are
+ * sent in several parts. */
+#define FOYER_UPLINK_ERASE_FOLDS_MAX 1000
 
 /* A tenant's grant to an ambassador (store_grant.h) lasts this many days
  * unless the tenant chooses: the issue's "30 days by default", long

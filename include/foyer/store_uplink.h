@@ -7,7 +7,12 @@
  * OWNERSHIP
  *   The uplink thread is the database's third owner (after the writer and
  *   the pusher), of exactly these three tables: it alone queues, sends and
- *   deletes uplink items.  The one exception is uplink_dirty, to which the
+ *   deletes uplink items, but for the erasure and withdrawal items (protocol
+ *   amendment 3) that store_erase.c and store_consent.c queue in the
+ *   transaction of their own record (the store's internal
+ *   store_uplink_queue_privacy()), so that an erasure and its item commit
+ *   together, and the erased rows' items an erasure deletes.  The other
+ *   exception is uplink_dirty, to which the
  *   writer's store_ingest() adds the (channel, hour) keys it changes, in
  *   its own transaction, so that a change and its note commit together
  *   (a crash loses neither) and the writer pays one INSERT OR IGNORE per

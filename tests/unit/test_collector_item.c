@@ -174,13 +174,105 @@ static void test_other_types(void **state)
     assert_int_equal(it.last_ok_s, -1);
 }
 
+/* Protocol amendment 3: a household's erasure (its channels, the cut, the
+ * consumption folded per building) and the withdrawal of a consent. */
+static const char erasure[] =
+    "{\"seq\":9,\"type\":\"erasure\",\"dwelling\":\"d7\",\"channels\":[\"d7-elec\",\"d7-hw\"],"
+    "\"cut\":\"2026-10-15T00:00:00+02:00\",\"cut_s\":1792015200,\"part\":1,\"parts\":2,"
+    "\"folded\":[{\"building\":\"b1\",\"quantity\":\"electricity\",\"unit\":\"kWh\","
+    "\"gran\":\"day\",\"start\":\"2026-10-14T00:00:00+02:00\",\"start_s\":1791928800,"
+    "\"sum\":10.5,\"n\":24},{\"building\":\"b1\",\"quantity\":\"electricity\",\"unit\":\"kWh\","
+    "\"gran\":\"month\",\"start\":\"2026-10-01T00:00:00+02:00\",\"start_s\":1790805600,"
+    "\"sum\":147,\"n\":336}]}";
+
+static void test_erasure(void **state)
+{
+    char buf[4096], err[256];
+    struct fleet_msg m;
+    struct fleet_item it;
+    uint64_t seq;
+
+    (void)state;
+    snprintf(buf, sizeof(buf), "{\"v\":1,\"gateway\":\"gw-1\",\"items\":[%s,%s]}", erasure,
+             "{\"seq\":10,\"type\":\"withdrawal\",\"dwelling\":\"d3\","
+             "\"purpose\":\"load_curve\",\"channels\":[\"d3-elec\"],"
+             "\"since\":\"2026-11-30T09:00:00+01:00\",\"since_s\":1795939200}");
+    assert_int_equal(fleet_msg_decode("gw-1", buf, strlen(buf), &m, err, sizeof(err)), 0);
+    assert_int_equal(fleet_item_decode(&m, 0, &it, &seq, err, sizeof(err)), 0);
+    assert_int_equal(it.type, FLEET_ERASURE);
+    assert_int_equal(seq, 9);
+    assert_string_equal(it.dwelling, "d7");
+    assert_int_equal(it.cut_s, 1792015200);
+    assert_true(it.part == 1 && it.parts == 2);
+    assert_int_equal(json_array_size(it.channels), 2);
+    assert_string_equal(json_string_value(json_array_get(it.channels, 1)), "d7-hw");
+    assert_int_equal(json_array_size(it.folded), 2);
+    assert_int_equal(fleet_item_decode(&m, 1, &it, &seq, err, sizeof(err)), 0);
+    assert_int_equal(it.type, FLEET_WITHDRAWAL);
+    assert_string_equal(it.purpose, "load_curve");
+    assert_string_equal(it.dwelling, "d3");
+    assert_int_equal(it.cut_s, 1795939200);
+    assert_int_equal(json_array_size(it.channels), 1);
+    json_decref(m.root);
+
+    /* part and parts may be left out: one part. */
+    assert_int_equal(decode_one("{\"seq\":4,\"type\":\"erasure\",\"dwelling\":\"d7\","
+                                "\"channels\":[],\"cut\":\"2026-10-15T00:00:00+02:00\","
+                                "\"cut_s\":1792015200,\"folded\":[]}",
+                                &it, &seq, err),
+                     0);
+    assert_true(it.part == 1 && it.parts == 1);
+}
+
+/* Each malformed erasure is refused, with its seq (acked as rejected). */
+static void test_erasure_malformed(void **state)
+{
+    static const struct {
+        const char *from, *to;
+    } cases[] = {
+        {"\"dwelling\":\"d7\",", ""},
+        {"[\"d7-elec\",\"d7-hw\"]", "[\"d7-elec\",7]"},
+        {"[\"d7-elec\",\"d7-hw\"]", "\"d7-elec\""},
+        {"\"cut_s\":1792015200", "\"cut_s\":5"},
+        {"\"cut\":\"2026-10-15T", "\"cut\":\"2026-13-15T"},
+        {"\"part\":1", "\"part\":3"},
+        {"\"gran\":\"day\"", "\"gran\":\"hour\""},
+        {"\"sum\":10.5", "\"sum\":null"},
+        {"\"start\":\"2026-10-14T", "\"start\":\"2026-10-32T"},
+        {"\"start_s\":1791928800", "\"start_s\":-3"},
+        {"\"building\":\"b1\"", "\"building\":\"\""},
+        {"\"folded\":[", "\"folded\":[1,"},
+    };
+    char item[2048], err[256];
+    struct fleet_item it;
+    uint64_t seq;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *at = strstr(erasure, cases[i].from);
+        assert_non_null(at);
+        snprintf(item, sizeof(item), "%.*s%s%s", (int)(at - erasure), erasure, cases[i].to,
+                 at + strlen(cases[i].from));
+        if (decode_one(item, &it, &seq, err) == 0)
+            fail_msg("case %zu accepted: %s", i, item);
+        if (seq != 9)
+            fail_msg("case %zu: seq %llu, want 9 (%s)", i, (unsigned long long)seq, err);
+    }
+    /* A withdrawal without its purpose. */
+    assert_int_equal(decode_one("{\"seq\":11,\"type\":\"withdrawal\",\"dwelling\":\"d3\","
+                                "\"channels\":[],\"since\":\"2026-11-30T09:00:00+01:00\","
+                                "\"since_s\":1795939200}",
+                                &it, &seq, err),
+                     -EINVAL);
+    assert_int_equal(seq, 11);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rollup),
-        cmocka_unit_test(test_envelope),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_other_types),
+        cmocka_unit_test(test_rollup),    cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_malformed), cmocka_unit_test(test_other_types),
+        cmocka_unit_test(test_erasure),   cmocka_unit_test(test_erasure_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

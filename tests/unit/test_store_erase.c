@@ -149,6 +149,74 @@ static void test_mid_month(void **state)
     assert_double_equal(tquery(&t, "SELECT count(*) FROM access_log WHERE dwelling = 'd1' AND "
                                    "who = 'test' AND what LIKE 'erase before=%% force'"),
                         1, 0);
+    /* No [uplink], nothing ever queued: no item for a central database. */
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM uplink_outbox"), 0, 0);
+    assert_true(tintegrity_ok(&t));
+    tenv_teardown(&t);
+}
+
+/* With [uplink]: the erasure queues its item for the central database
+ * (protocol amendment 3) in its own transaction: the dwelling, all its
+ * channels, the cut, and per day and month exactly what it folded. */
+static void test_uplink_item(void **state)
+{
+    (void)state;
+    struct tenv t;
+    char conf[1024];
+    (void)snprintf(conf, sizeof(conf), "%s[uplink]\nhost = 127.0.0.1\ngateway_id = gw1\n", extra);
+    assert_int_equal(tenv_setup(&t, conf), 0);
+    int64_t m0 = tu_month_start(tu_now_s() - 20 * DAY);
+    int64_t end = m0 + 14 * DAY, start = end - 45 * DAY;
+    int64_t cut_day = tu_day_start(m0 + 9 * DAY);
+    for (int64_t ts = start; ts < end; ts += 3600) {
+        double h = (double)(ts - start) / 3600;
+        assert_int_equal(tput(&t, "elec", ts, 100 + 0.5 * h), 0);
+        assert_int_equal(tput(&t, "sub", ts, 10 + 0.1 * h), 0);
+        assert_int_equal(tput(&t, "water2", ts, 1000 + 2 * h), 0);
+    }
+    double day_before = rsum(&t, "rollup_day", "elec", "<", cut_day);
+    struct store_erase_opts o = {
+        .before_s = cut_day, .by = "test", .origin = "foyerctl", .now_s = tu_now_s()};
+    struct store_erase_account a;
+    assert_int_equal(store_erase_dwelling(t.s, t.cfg, "d1", &o, &a), 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM uplink_outbox WHERE type = 'erasure'"), 1,
+                        0);
+    assert_double_equal(
+        tquery(&t,
+               "SELECT count(*) FROM uplink_outbox WHERE type = 'erasure' AND"
+               " json_extract(body, '$.dwelling') = 'd1' AND json_extract(body, '$.cut_s') = %lld"
+               " AND json_extract(body, '$.parts') = 1 AND json_extract(body, '$.cut') LIKE "
+               "'____-__-__T00:00:00%%'",
+               (long long)cut_day),
+        1, 0);
+    /* Every channel of d1, the submeter and the gauge too (their rows go). */
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM uplink_outbox o, json_each(o.body, "
+                                   "'$.channels') c WHERE o.type = 'erasure' AND c.value IN "
+                                   "(SELECT name FROM channels WHERE dwelling = 'd1')"),
+                        tquery(&t, "SELECT count(*) FROM channels WHERE dwelling = 'd1'"), 0);
+    /* The folds: electricity only, days and months, each summing what was
+     * folded; no hour. */
+    for (int g = 0; g < 2; g++) {
+        const char *gran = g == 0 ? "day" : "month";
+        assert_double_equal(
+            tquery(&t,
+                   "SELECT total(json_extract(f.value, '$.sum')) FROM uplink_outbox o,"
+                   " json_each(o.body, '$.folded') f WHERE o.type = 'erasure' AND"
+                   " json_extract(f.value, '$.gran') = '%s' AND"
+                   " json_extract(f.value, '$.quantity') = 'electricity' AND"
+                   " json_extract(f.value, '$.building') = 'b1'",
+                   gran),
+            day_before, 1e-6);
+    }
+    assert_double_equal(
+        tquery(&t, "SELECT count(*) FROM uplink_outbox o, json_each(o.body, '$.folded') f"
+                   " WHERE json_extract(f.value, '$.gran') NOT IN ('day', 'month') OR"
+                   " json_extract(f.value, '$.quantity') <> 'electricity'"),
+        0, 0);
+    assert_double_equal(
+        tquery(&t, "SELECT count(*) FROM uplink_outbox o, json_each(o.body, '$.folded') f"
+                   " WHERE json_extract(f.value, '$.gran') = 'day'"),
+        tquery(&t, "SELECT count(*) FROM rollup_folded WHERE gran = 1"), 0);
     assert_true(tintegrity_ok(&t));
     tenv_teardown(&t);
 }
@@ -200,6 +268,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mid_month),
+        cmocka_unit_test(test_uplink_item),
         cmocka_unit_test(test_ended),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
