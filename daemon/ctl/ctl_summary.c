@@ -138,6 +138,15 @@ static int ctl_summary(const struct ctl_command *cmd, const struct foyer_config 
                 store_errmsg(s));
         goto out;
     }
+    /* foyerd waits for the data to close a period before it computes and
+     * pushes it; here the operator asked, so it is computed, but said. */
+    bool closed = true;
+    if (summary_closed_by_data(e, (uint32_t)d, &p, &closed) == 0 && !closed)
+        fprintf(stderr,
+                "foyerctl summary: warning: %s %s: no reading yet at or after the period's end, "
+                "so late readings may still come: these figures may be partial (foyerd waits for "
+                "the data before it computes and pushes this period)\n",
+                dwelling, p.id);
     if (json) {
         rc = json_dumpf(doc, stdout, SUMMARY_JSON_FLAGS) < 0 ? -EIO : 0;
         if (rc == 0 && fputc('\n', stdout) == EOF)
