@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Foyer demo: build, then run foyerd on the demo building
-# (config/demo.conf) with four months of generated history imported, and show
+# (config/demo.conf) with four months (--days) of generated history imported, and show
 # what an operator sees, through foyerctl only (never raw SQL): status,
 # exports, summaries and events.  The six households (tests/sim/households.h:
 # average, heavy, frugal, a night leak, a cold flat, a damp flat) live the
@@ -9,15 +9,43 @@
 # free loopback port; the demo ends by printing their URLs with a pairing
 # code for each page.
 #
-# Usage: scripts/demo.sh [--once]
+# Usage: scripts/demo.sh [--once] [--days N]
 #   --once   check that the pages answer (/healthz 200, a tablet paired with
 #            a code shows last week), stop foyerd and exit (for scripted use);
 #            otherwise foyerd keeps serving until Ctrl-C.
+#   --days N days of history to generate (default 120, at most 800).  With
+#            400 or more the energy signature has a heating season behind
+#            each period and the summaries give weather-corrected figures
+#            (the import takes about three times longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 once=0
-[ "${1:-}" = "--once" ] && once=1
+days=120
+while [ $# -gt 0 ]; do
+  case $1 in
+    --once) once=1 ;;
+    --days)
+      days=${2:-}
+      shift
+      ;;
+    *)
+      echo "usage: scripts/demo.sh [--once] [--days N]" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+case $days in
+  '' | *[!0-9]*)
+    echo "scripts/demo.sh: --days: \"$days\" is not a number of days" >&2
+    exit 2
+    ;;
+esac
+if [ "$days" -lt 8 ] || [ "$days" -gt 800 ]; then
+  echo "scripts/demo.sh: --days: $days is not between 8 and 800" >&2
+  exit 2
+fi
 
 bash scripts/deps.sh
 echo "== build (build/demo)"
@@ -96,14 +124,14 @@ mqtt_pubs+=($!)
 mqtt_pubs+=($!)
 # ---- mqtt: end
 
-echo "== generate 120 days of readings (every 15 min) and import them"
+echo "== generate $days days of readings (every 15 min) and import them"
 # --skip-live: the live meters' and the plug's channels get no history (their
 # indexes are the simulators' own), so every generated row is imported.
 # Imported before foyerd starts (foyerctl import creates the database): at
 # start foyerd computes the last closed week's and month's summaries, which
 # the tablet page shows; history imported later would wait for the hourly
 # catch-up.
-"$bin/tests/foyer-gen-history" --config "$conf" --days 120 --step 900 --anomalies --skip-live \
+"$bin/tests/foyer-gen-history" --config "$conf" --days "$days" --step 900 --anomalies --skip-live \
   --params "$run/households.csv" --output "$run/history.csv"
 "$bin/foyerctl" --config "$conf" import "$run/history.csv"
 echo
@@ -197,7 +225,7 @@ for d in a12 a01; do
 done | grep -E '^(channel|a12-cold-water|a01-cold-water),' | awk '!(/^channel/ && seen++)' | column -t -s,
 
 echo
-since=$(date -d '120 days ago' +%F)
+since=$(date -d "$days days ago" +%F)
 echo "== events the counter logic and the drivers recorded (foyerctl events --since $since)"
 echo "   (a01's cold-water meter: a reading of 0 after a gateway reboot, dropped; then"
 echo "   the meter replaced, counting again from 0)"
