@@ -178,6 +178,13 @@ static int open_alert(struct run_ctx *x, const struct alerts_run *r)
     };
     int64_t id;
     int rc = store_alerts_add(x->sa, &al, &id);
+    if (rc == -ECANCELED) {
+        /* Its dwelling was erased after the run began (foyerctl erase
+         * while this pass read): not stored, counted, logged once. */
+        x->has_latest = false;
+        x->stats.refused++;
+        return 0;
+    }
     if (rc < 0)
         return rc;
     x->has_latest = true;
@@ -347,6 +354,7 @@ static int put_push(void *ctx, const struct store_alert *al)
             json_object_set_new(o, "key", json_string(key)) == 0 &&
             json_object_set_new(o, "type", json_string("alert")) == 0) {
             struct store_alert_push *p = &l->v[l->n];
+            p->id = al->id;
             p->key = strdup(key);
             p->dwelling = al->dwelling ? strdup(al->dwelling) : NULL;
             p->body = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));

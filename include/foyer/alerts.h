@@ -80,9 +80,10 @@ struct alerts_engine;
 
 /* What one run did. */
 struct alerts_run_stats {
-    uint64_t opened; /* new alerts */
-    uint64_t closed; /* closed by themselves (clear for the hold time) */
-    uint64_t runs;   /* runs of hours the rules found, new alerts or not */
+    uint64_t opened;  /* new alerts */
+    uint64_t closed;  /* closed by themselves (clear for the hold time) */
+    uint64_t runs;    /* runs of hours the rules found, new alerts or not */
+    uint64_t refused; /* not opened: the dwelling was erased after the run began */
 };
 
 /* A new engine for cfg (borrowed until alerts_engine_free() or the next
