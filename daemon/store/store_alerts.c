@@ -7,10 +7,11 @@
  *
  * Every statement of a handle is prepared once at open and reset after each
  * use, so a handle holds no read transaction between calls.  Each call is
- * one statement, so one short transaction: an alert's changes never wait
- * behind anything but the writer's batch.  The reads for other handles
- * (store_read_alerts(), store_read_alerts_open()) prepare their statement
- * at each call: a page or a metrics scrape, not a hot path.
+ * one statement, so one short transaction, unless the caller groups calls
+ * with store_alerts_begin() and store_alerts_commit() (the alert engine,
+ * one transaction per step of its pass: one commit, not one per alert).  The reads for other
+ * handles (store_read_alerts(), store_read_alerts_open()) prepare their statement at each call: a
+ * page or a metrics scrape, not a hot path.
  */
 #include "foyer/store_alerts.h"
 
@@ -268,6 +269,23 @@ int store_alerts_close_one(struct store_alerts *a, int64_t id, const char *by, i
     if (rc == 0 && sqlite3_changes(a->db) == 0)
         rc = why_unchanged(a, id);
     return rc;
+}
+
+int store_alerts_begin(struct store_alerts *a)
+{
+    return run(a, a->st[AST_BEGIN]);
+}
+
+int store_alerts_commit(struct store_alerts *a)
+{
+    return run(a, a->st[AST_COMMIT]);
+}
+
+void store_alerts_rollback(struct store_alerts *a)
+{
+    if (!sqlite3_get_autocommit(a->db))
+        (void)sqlite3_step(a->st[AST_ROLLBACK]);
+    sqlite3_reset(a->st[AST_ROLLBACK]);
 }
 
 int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *items, size_t n,

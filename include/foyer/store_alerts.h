@@ -96,6 +96,16 @@ int store_alerts_add(struct store_alerts *a, const struct store_alert *al, int64
  * (never back).  0 or -errno. */
 int store_alerts_seen(struct store_alerts *a, int64_t id, int64_t seen_s);
 
+/* Group the calls that follow (store_alerts_add(), _seen(), _close_one())
+ * in one write transaction until store_alerts_commit(), or
+ * store_alerts_rollback() after a failure: the alert engine writes a
+ * step's alerts with one commit, and holds the lock for one step only.
+ * Not around store_alerts_queue(), which has its own.  0 or -errno. */
+int store_alerts_begin(struct store_alerts *a);
+int store_alerts_commit(struct store_alerts *a);
+/* Accepts a handle with no transaction open. */
+void store_alerts_rollback(struct store_alerts *a);
+
 /* Acknowledge an open alert: who (required), note (NULL: none), at now_s.
  * Acknowledging an acknowledged alert replaces who, when and note.
  * 0, -ENOENT, -EALREADY (closed), -EMSGSIZE (who empty or longer than
