@@ -7,9 +7,13 @@
  * ENGINE
  *   foyerd's main thread calls alerts_engine_tick() every second.  At
  *   start, then once per closed hour (ALERTS_GRACE_S after it ends, so its
- *   last readings are committed), alerts_engine_run() evaluates every rule
- *   over the last history_days days ([alerts] in foyer.conf): readings
- *   imported or delivered late are judged like live ones.  Figures are read
+ *   last readings are committed), a pass evaluates every rule over the
+ *   last history_days days ([alerts] in foyer.conf): readings imported or
+ *   delivered late are judged like live ones.  A pass goes in steps of
+ *   ALERTS_STEP_MS, ALERTS_STEP_PAUSE_MS apart, so that foyerd answers
+ *   signals and other writers get the lock while thousands of alerts open
+ *   (daemon/alerts/alerts_engine.c, STEPS); its result is that of one
+ *   unbroken pass.  Figures are read
  *   through a read-only store handle (store.h); alerts are written through a
  *   store_alerts handle of the engine's own (store_alerts.h), the store's
  *   documented owner of the alerts table.
