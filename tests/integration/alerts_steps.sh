@@ -3,7 +3,8 @@
 # one meter_reset event on each of 8000 counters (8000 alerts to open; the
 # pass in one go took seconds, during which SIGTERM waited), foyerd started;
 # once the pass has opened its first alert, foyerctl token create (a write
-# from another process, 5 s busy wait) succeeds, and SIGTERM stops foyerd
+# from another process, 5 s busy wait) succeeds, SIGHUP reloads within a
+# few seconds (the pass dropped and begun again), and SIGTERM stops foyerd
 # within a few seconds with the pass unfinished (fewer alerts than events,
 # said in the log); the next start judges again and ends with every alert
 # once (no duplicate).
@@ -48,6 +49,12 @@ wait_for 60 grep -q "alert 1 opened" "$work/foyerd.log" ||
 ctl token create --role energy-team --name during-pass > "$work/token.out" 2> "$work/token.err" ||
   fail "token create during the pass: $(cat "$work/token.err")"
 
+# SIGHUP: the reload is done within a few seconds (the pass under way is
+# dropped and begins again on the new config).
+kill -HUP "$pid"
+wait_for 10 grep -q "configuration reloaded" "$work/foyerd.log" ||
+  fail "no reload 10 s after SIGHUP: $(tail -n 3 "$work/foyerd.log")"
+
 # SIGTERM: foyerd is gone within a few seconds, the pass not finished.
 kill -TERM "$pid"
 wait_for 5 eval '! kill -0 "$pid" 2> /dev/null' ||
@@ -56,7 +63,8 @@ rc=0
 wait "$pid" || rc=$?
 pid=
 [ "$rc" = 0 ] || fail "foyerd exited $rc on SIGTERM: $(tail -n 5 "$work/foyerd.log")"
-grep -q "alerts: pass stopped" "$work/foyerd.log" || fail "the pass was not stopped: $(grep 'alerts:' "$work/foyerd.log")"
+stopped=$(grep -c "alerts: pass stopped" "$work/foyerd.log" || true)
+[ "$stopped" = 2 ] || fail "passes stopped (reload, stop): $stopped, expected 2: $(grep 'alerts:' "$work/foyerd.log")"
 first=$(sqlite3 "$work/foyer.db" "SELECT count(*) FROM alerts")
 [ "$first" -gt 0 ] && [ "$first" -lt "$n" ] || fail "$first alerts after the stop: the pass was not cut short"
 grep -q "opened, .* closed" "$work/foyerd.log" && fail "the first pass ended: $(grep 'alerts:' "$work/foyerd.log")"
