@@ -662,12 +662,17 @@ int alerts_engine_step(struct alerts_engine *e, int64_t now_s, int64_t budget_ms
     do
         rc = pass_piece(p);
     while (rc == 0 && p->phase != PASS_DONE && (budget_ms < 0 || tu_mono_ms() - t0 < budget_ms));
-    if (rc == 0 && p->x.in_txn) {
-        rc = store_alerts_commit(p->sa);
-        if (rc < 0)
+    /* What the step decided is committed, unless a write failed (then
+     * rolled back by pass_free()): a failed read keeps the alerts opened
+     * before it, as they were logged. */
+    if (p->x.in_txn && (rc == 0 || !p->x.sink_failed)) {
+        int crc = store_alerts_commit(p->sa);
+        if (crc < 0) {
             p->x.sink_failed = true;
-        else
+            rc = rc < 0 ? rc : crc;
+        } else {
             p->x.in_txn = false;
+        }
     }
     int64_t ms = tu_mono_ms() - t0;
     p->x.stats.steps++;
