@@ -18,6 +18,8 @@ echo "== api: summary and building-status handlers on 300 dwellings x 2 years of
 FOYER_SRC=$PWD build/bench/tests/bench_api 300 730 5000
 echo "== alerts: one run of the alert engine over 1 000 dwellings x 5 channels x 35 days"
 FOYER_SRC=$PWD build/bench/tests/bench_alerts 1000 35 2>/dev/null
+echo "== alerts in foyerd: 8 000 alerts at the first pass; the write lock, token create and SIGTERM during it, beside idle"
+bash tests/bench/bench_alerts_lock.sh build/bench 8000
 
 echo "== mqtt: 1 000 sensors, broker -> foyerd -> SQLite against a bare libmosquitto subscriber, publisher with a window in flight"
 bash tests/bench/bench_mqtt.sh build/bench 200000

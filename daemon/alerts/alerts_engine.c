@@ -3,12 +3,32 @@
  * per closed hour, from foyerd's main thread), and what their runs do to
  * the alerts table (the lifecycle written in include/foyer/alerts.h).
  *
- * A run opens a read-only store handle for the figures and a store_alerts
- * handle for the alerts, both for the run only: the main thread holds no
- * connection (and no read transaction) between runs.  Each run judges the
+ * A pass opens a read-only store handle for the figures and a store_alerts
+ * handle for the alerts, both for the pass only.  Each pass judges the
  * last history_days days again, so what was imported or delivered late
- * since the last run is judged too; the lifecycle makes that idempotent: a
+ * since the last pass is judged too; the lifecycle makes that idempotent: a
  * run of hours belonging to an alert only moves its last hour forward.
+ *
+ * STEPS
+ *   On a large or freshly imported history a pass opens thousands of
+ *   alerts and took seconds to tens of seconds in one go: foyerd's main
+ *   thread answered neither SIGTERM nor SIGHUP meanwhile, and the pass's
+ *   back-to-back commits (one per alert, each with its sync) left other
+ *   writers' busy waits (foyerctl token create: 5 s, polling every 100 ms)
+ *   too few gaps: "database is locked".  So a pass goes in steps, as the
+ *   writer's retention does: a cursor (phase: channels one by one, then
+ *   counter events, device states, closing, delivery; the next channel or
+ *   alert to close) and the pass's state (its clock, its tenancies, the
+ *   subject whose runs are coming in) are kept from one step to the next;
+ *   a step works for ALERTS_STEP_MS at most (one channel's rules at least)
+ *   and writes what it decided in one transaction, and foyerd's main loop
+ *   comes back ALERTS_STEP_PAUSE_MS later, answering signals in between.
+ *   The figures are read statement by statement as before (the one-go
+ *   pass did not read one snapshot either), from the same clock, in the
+ *   same order, through the same lifecycle: the alerts opened and closed,
+ *   and their texts, are those of one unbroken pass.  A pass cut short by
+ *   a stop or a reload is judged again from the start at the next start
+ *   (or at once with the new config): idempotent, like every pass.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +40,9 @@
 #include "foyer/timeutil.h"
 
 #define HOUR_S 3600
+/* Counter events judged per piece of a step (each may open an alert):
+ * a piece stays a few milliseconds, so a step keeps to ALERTS_STEP_MS. */
+#define ALERTS_EVENTS_PIECE 64
 
 static const char *const kind_names[ALERT_KIND_COUNT_] = {
     [ALERT_DEVICE_SILENT] = "device_silent", [ALERT_WATER_LEAK] = "water_leak",
@@ -48,11 +71,16 @@ static bool sticky_kind(int k)
     return k == ALERT_METER_RESET || k == ALERT_INDEX_JUMP;
 }
 
+struct alerts_pass;
+
 struct alerts_engine {
     const struct foyer_config *cfg;
     struct alerts_texts *texts;
-    int64_t next_run_s; /* wall clock of the next run; 0: at the first tick */
+    int64_t next_run_s;       /* wall clock of the next pass; 0: at the first tick */
+    struct alerts_pass *pass; /* the pass under way, or NULL */
 };
+
+static void pass_drop(struct alerts_engine *e);
 
 static struct alerts_texts *load_texts(const struct foyer_config *cfg)
 {
@@ -91,6 +119,7 @@ struct alerts_engine *alerts_engine_new(const struct foyer_config *cfg)
 int alerts_engine_set_config(struct alerts_engine *e, const struct foyer_config *cfg)
 {
     struct alerts_texts *t = load_texts(cfg);
+    pass_drop(e); /* it holds indexes into the old config */
     e->cfg = cfg;
     e->next_run_s = 0; /* new thresholds: judge again now */
     if (!t) {
@@ -106,6 +135,7 @@ void alerts_engine_free(struct alerts_engine *e)
 {
     if (!e)
         return;
+    pass_drop(e);
     alerts_texts_free(e->texts);
     free(e);
 }
@@ -119,7 +149,9 @@ struct run_ctx {
     struct store_alerts *sa;
     struct alerts_run_stats stats;
     int64_t now_s;
-    bool have_cur; /* cur_kind and cur_subject are set */
+    bool in_txn;      /* this step's write transaction is open (write_txn()) */
+    bool sink_failed; /* a write failed: store_alerts_errmsg() says why */
+    bool have_cur;    /* cur_kind and cur_subject are set */
     enum alert_kind cur_kind;
     char cur_subject[FOYER_CHANNEL_ID_MAX + 8];
     bool has_latest;           /* the subject has an alert: latest */
@@ -127,12 +159,28 @@ struct run_ctx {
     int64_t seen_s;            /* its last hour, as this run moved it */
 };
 
+/* Before a step's first write: its transaction (one commit per step). */
+static int write_txn(struct run_ctx *x)
+{
+    if (x->in_txn)
+        return 0;
+    int rc = store_alerts_begin(x->sa);
+    x->in_txn = rc == 0;
+    if (rc < 0)
+        x->sink_failed = true;
+    return rc;
+}
+
 /* Write the current alert's last hour if this run moved it. */
 static int flush(struct run_ctx *x)
 {
     if (!x->has_latest || x->seen_s <= x->latest.last_seen_s)
         return 0;
-    int rc = store_alerts_seen(x->sa, x->latest.id, x->seen_s);
+    int rc = write_txn(x);
+    if (rc == 0)
+        rc = store_alerts_seen(x->sa, x->latest.id, x->seen_s);
+    if (rc < 0)
+        x->sink_failed = true;
     if (rc == 0)
         x->latest.last_seen_s = x->seen_s;
     return rc;
@@ -177,9 +225,20 @@ static int open_alert(struct run_ctx *x, const struct alerts_run *r)
         .text_en = en,
     };
     int64_t id;
-    int rc = store_alerts_add(x->sa, &al, &id);
-    if (rc < 0)
+    int rc = write_txn(x);
+    if (rc == 0)
+        rc = store_alerts_add(x->sa, &al, &id);
+    if (rc == -ECANCELED) {
+        /* Its dwelling was erased after the run began (foyerctl erase
+         * while this pass read): not stored, counted, logged once. */
+        x->has_latest = false;
+        x->stats.refused++;
+        return 0;
+    }
+    if (rc < 0) {
+        x->sink_failed = true;
         return rc;
+    }
     x->has_latest = true;
     x->latest = (struct store_alert){
         .id = id, .state = STORE_ALERT_OPEN, .opened_s = r->first_s, .last_seen_s = r->last_s};
@@ -203,8 +262,10 @@ static int take_run(void *ctx, const struct alerts_run *r)
         x->cur_kind = r->kind;
         (void)snprintf(x->cur_subject, sizeof(x->cur_subject), "%s", r->subject);
         rc = store_alerts_latest(x->sa, alert_kind_name(r->kind), r->subject, &x->latest);
-        if (rc < 0 && rc != -ENOENT)
+        if (rc < 0 && rc != -ENOENT) {
+            x->sink_failed = true;
             return rc;
+        }
         x->has_latest = rc == 0;
         x->seen_s = x->has_latest ? x->latest.last_seen_s : 0;
     }
@@ -347,6 +408,7 @@ static int put_push(void *ctx, const struct store_alert *al)
             json_object_set_new(o, "key", json_string(key)) == 0 &&
             json_object_set_new(o, "type", json_string("alert")) == 0) {
             struct store_alert_push *p = &l->v[l->n];
+            p->id = al->id;
             p->key = strdup(key);
             p->dwelling = al->dwelling ? strdup(al->dwelling) : NULL;
             p->body = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
@@ -392,96 +454,254 @@ static int deliver(struct run_ctx *x, struct store *ro, int64_t from_s)
     return rc;
 }
 
-/* Close the alerts whose condition has been clear for the hold time in
+/* Close open alert a if its condition has been clear for the hold time in
  * the hours judged (those before end_s). */
-static int close_cleared(struct run_ctx *x, int64_t end_s)
+static int close_cleared(struct run_ctx *x, const struct open_alert *a, int64_t end_s)
 {
-    struct open_list l = {0};
-    struct store_alert_filter f = {0};
     int64_t hold = x->e->cfg->alerts.hold_s;
-    int rc = store_alerts_list(x->sa, &f, put_open, &l);
-    for (size_t i = 0; rc == 0 && i < l.n; i++) {
-        const struct open_alert *a = &l.v[i];
-        int64_t clear_from = a->last_seen_s + HOUR_S;
-        if (a->kind < 0 || sticky_kind(a->kind) || end_s - clear_from < hold)
-            continue;
+    int64_t clear_from = a->last_seen_s + HOUR_S;
+    if (a->kind < 0 || sticky_kind(a->kind) || end_s - clear_from < hold)
+        return 0;
+    int rc = write_txn(x);
+    if (rc == 0)
         rc = store_alerts_close_one(x->sa, a->id, "auto", clear_from + hold);
-        if (rc == -EALREADY) {
-            rc = 0; /* closed by hand meanwhile */
-            continue;
-        }
+    if (rc == -EALREADY)
+        return 0; /* closed by hand meanwhile */
+    if (rc < 0) {
+        x->sink_failed = true;
+        return rc;
+    }
+    x->stats.closed++;
+    log_info("alert %lld closed: %s clear for %lld h", (long long)a->id,
+             alert_kind_name((enum alert_kind)a->kind), (long long)(hold / HOUR_S));
+    return 0;
+}
+
+/* Where a pass is (the order of one unbroken pass). */
+enum pass_phase {
+    PASS_CHANNELS, /* the rules of channel cursor */
+    PASS_EVENTS,   /* counter events */
+    PASS_DEVICES,  /* device states; then the last subject's alert written */
+    PASS_CLOSE,    /* open alert cursor of the list read after the rules */
+    PASS_DELIVER,  /* the outbox rows of the endpoints with alerts = yes */
+    PASS_DONE,
+};
+
+struct alerts_pass {
+    struct store *ro;
+    struct store_alerts *sa;
+    struct alerts_scope sc; /* the pass's clock (from_s, end_s, now_s) and tenancies */
+    struct run_ctx x;
+    enum pass_phase phase;
+    size_t cursor;                  /* next channel (PASS_CHANNELS), next open alert (PASS_CLOSE) */
+    struct alerts_events_at events; /* the next counter events (PASS_EVENTS) */
+    struct open_list open;          /* the alerts not closed after the rules (PASS_CLOSE) */
+    int64_t t0_ms;                  /* monotonic start */
+};
+
+static void pass_free(struct alerts_pass *p)
+{
+    if (!p)
+        return;
+    if (p->sa && p->x.in_txn)
+        store_alerts_rollback(p->sa);
+    alerts_rules_end(&p->sc);
+    free(p->open.v);
+    store_alerts_close(p->sa);
+    store_close(p->ro);
+    free(p);
+}
+
+/* A pass cut short (stop, reload): what its steps committed stays; the
+ * next pass judges everything again. */
+static void pass_drop(struct alerts_engine *e)
+{
+    if (!e->pass)
+        return;
+    log_info("alerts: pass stopped at step %llu, before its end; judged again from the start "
+             "at the next pass",
+             (unsigned long long)e->pass->x.stats.steps);
+    pass_free(e->pass);
+    e->pass = NULL;
+}
+
+static int pass_begin(struct alerts_engine *e, int64_t now_s)
+{
+    const struct foyer_config *cfg = e->cfg;
+    const char *msg;
+    struct alerts_pass *p = calloc(1, sizeof(*p));
+    if (!p) {
+        log_err("alerts: out of memory; judged again in an hour");
+        return -ENOMEM;
+    }
+    int64_t end_s = (now_s - ALERTS_GRACE_S) / HOUR_S * HOUR_S;
+    int64_t from_s = tu_day_start(end_s - (int64_t)cfg->alerts.history_days * 86400);
+    p->t0_ms = tu_mono_ms();
+    int rc = store_open_readonly(cfg->database, cfg, &p->ro, &msg);
+    if (rc == 0)
+        rc = store_alerts_open(cfg->database, &p->sa, &msg);
+    if (rc < 0) {
+        log_err("alerts: %s: %s; judged again in an hour", cfg->database,
+                msg ? msg : strerror(-rc));
+        pass_free(p);
+        return rc;
+    }
+    p->x = (struct run_ctx){.e = e, .sa = p->sa, .now_s = now_s};
+    p->sc = (struct alerts_scope){.cfg = cfg,
+                                  .ro = p->ro,
+                                  .from_s = from_s,
+                                  .end_s = end_s,
+                                  .now_s = now_s,
+                                  .sink = take_run,
+                                  .ctx = &p->x};
+    rc = alerts_rules_begin(&p->sc);
+    if (rc < 0) {
+        log_err("alerts: pass failed: %s: %s; judged again in an hour", strerror(-rc),
+                store_errmsg(p->ro));
+        pass_free(p);
+        return rc;
+    }
+    e->pass = p;
+    return 0;
+}
+
+/* One piece of work of pass p: 0 (or -errno), p->phase moved on when its
+ * part is done. */
+static int pass_piece(struct alerts_pass *p)
+{
+    struct run_ctx *x = &p->x;
+    int rc = 0;
+    switch (p->phase) {
+    case PASS_CHANNELS:
+        if (p->cursor < p->sc.cfg->n_channels)
+            rc = alerts_rules_channel(&p->sc, (uint32_t)p->cursor++);
+        else
+            p->phase = PASS_EVENTS;
+        break;
+    case PASS_EVENTS:
+        rc = alerts_rules_events(&p->sc, &p->events, ALERTS_EVENTS_PIECE);
+        if (rc == 0)
+            p->phase = PASS_DEVICES;
+        rc = rc > 0 ? 0 : rc;
+        break;
+    case PASS_DEVICES:
+        rc = alerts_rules_devices(&p->sc);
+        if (rc == 0)
+            rc = flush(x);
+        /* The alerts not closed once the rules have run, as one unbroken
+         * pass lists them. */
         if (rc == 0) {
-            x->stats.closed++;
-            log_info("alert %lld closed: %s clear for %lld h", (long long)a->id,
-                     alert_kind_name((enum alert_kind)a->kind), (long long)(hold / HOUR_S));
+            struct store_alert_filter f = {0};
+            rc = store_alerts_list(x->sa, &f, put_open, &p->open);
+            if (rc < 0)
+                x->sink_failed = true;
+        }
+        p->cursor = 0;
+        p->phase = PASS_CLOSE;
+        break;
+    case PASS_CLOSE:
+        if (p->cursor < p->open.n)
+            rc = close_cleared(x, &p->open.v[p->cursor++], p->sc.end_s);
+        else
+            p->phase = PASS_DELIVER;
+        break;
+    case PASS_DELIVER:
+        /* store_alerts_queue() has its own transaction. */
+        if (x->in_txn) {
+            rc = store_alerts_commit(x->sa);
+            x->in_txn = rc != 0;
+        }
+        if (rc == 0)
+            rc = deliver(x, p->ro, p->sc.from_s);
+        if (rc < 0)
+            x->sink_failed = true;
+        p->phase = PASS_DONE;
+        break;
+    case PASS_DONE:
+        break;
+    }
+    return rc;
+}
+
+/* The end of a pass, done or failed: logged, freed. */
+static void pass_end(struct alerts_engine *e, int rc, struct alerts_run_stats *ret_stats)
+{
+    struct alerts_pass *p = e->pass;
+    struct alerts_run_stats *st = &p->x.stats;
+    st->duration_ms = tu_mono_ms() - p->t0_ms;
+    if (rc < 0)
+        log_err("alerts: pass failed: %s: %s; judged again in an hour", strerror(-rc),
+                p->x.sink_failed ? store_alerts_errmsg(p->sa) : store_errmsg(p->ro));
+    else if (st->opened || st->closed)
+        log_info("alerts: %llu opened, %llu closed in %lld ms (%llu steps, the longest %lld ms)",
+                 (unsigned long long)st->opened, (unsigned long long)st->closed,
+                 (long long)st->duration_ms, (unsigned long long)st->steps,
+                 (long long)st->longest_step_ms);
+    else
+        log_debug("alerts: hours up to %lld judged, nothing opened or closed, in %lld ms",
+                  (long long)p->sc.end_s, (long long)st->duration_ms);
+    if (rc == 0 && st->refused)
+        log_warn("alerts: %llu alerts not opened: their dwelling was erased after they began "
+                 "(judged from data read before the erasure)",
+                 (unsigned long long)st->refused);
+    if (rc == 0 && ret_stats)
+        *ret_stats = *st;
+    pass_free(p);
+    e->pass = NULL;
+}
+
+int alerts_engine_step(struct alerts_engine *e, int64_t now_s, int64_t budget_ms,
+                       struct alerts_run_stats *ret_stats)
+{
+    int rc = 0;
+    if (!e->pass && (rc = pass_begin(e, now_s)) < 0)
+        return rc;
+    struct alerts_pass *p = e->pass;
+    int64_t t0 = tu_mono_ms();
+    /* One piece at least: a step always moves the pass on. */
+    do
+        rc = pass_piece(p);
+    while (rc == 0 && p->phase != PASS_DONE && (budget_ms < 0 || tu_mono_ms() - t0 < budget_ms));
+    /* What the step decided is committed, unless a write failed (then
+     * rolled back by pass_free()): a failed read keeps the alerts opened
+     * before it, as they were logged. */
+    if (p->x.in_txn && (rc == 0 || !p->x.sink_failed)) {
+        int crc = store_alerts_commit(p->sa);
+        if (crc < 0) {
+            p->x.sink_failed = true;
+            rc = rc < 0 ? rc : crc;
+        } else {
+            p->x.in_txn = false;
         }
     }
-    free(l.v);
-    return rc;
+    int64_t ms = tu_mono_ms() - t0;
+    p->x.stats.steps++;
+    if (ms > p->x.stats.longest_step_ms)
+        p->x.stats.longest_step_ms = ms;
+    if (rc < 0 || p->phase == PASS_DONE) {
+        pass_end(e, rc, ret_stats);
+        return rc;
+    }
+    return 1;
 }
 
 int alerts_engine_run(struct alerts_engine *e, int64_t now_s, struct alerts_run_stats *ret_stats)
 {
-    const struct foyer_config *cfg = e->cfg;
-    struct store *ro;
-    struct store_alerts *sa;
-    const char *msg;
-    int64_t t0 = tu_mono_ms();
-    int64_t end_s = (now_s - ALERTS_GRACE_S) / HOUR_S * HOUR_S;
-    int64_t from_s = tu_day_start(end_s - (int64_t)cfg->alerts.history_days * 86400);
-
-    int rc = store_open_readonly(cfg->database, cfg, &ro, &msg);
-    if (rc < 0) {
-        log_err("alerts: %s: %s; judged again in an hour", cfg->database,
-                msg ? msg : strerror(-rc));
-        return rc;
-    }
-    rc = store_alerts_open(cfg->database, &sa, &msg);
-    if (rc < 0) {
-        log_err("alerts: %s: %s; judged again in an hour", cfg->database,
-                msg ? msg : strerror(-rc));
-        store_close(ro);
-        return rc;
-    }
-    struct run_ctx x = {.e = e, .sa = sa, .now_s = now_s};
-    struct alerts_scope sc = {.cfg = cfg,
-                              .ro = ro,
-                              .from_s = from_s,
-                              .end_s = end_s,
-                              .now_s = now_s,
-                              .sink = take_run,
-                              .ctx = &x};
-    rc = alerts_rules_run(&sc);
-    bool read_failed = rc < 0 && x.stats.runs == 0;
-    if (rc == 0)
-        rc = flush(&x);
-    if (rc == 0)
-        rc = close_cleared(&x, end_s);
-    if (rc == 0)
-        rc = deliver(&x, ro, from_s);
-    if (rc < 0)
-        log_err("alerts: run failed: %s: %s; judged again in an hour", strerror(-rc),
-                read_failed ? store_errmsg(ro) : store_alerts_errmsg(sa));
-    else if (x.stats.opened || x.stats.closed)
-        log_info("alerts: %llu opened, %llu closed in %lld ms", (unsigned long long)x.stats.opened,
-                 (unsigned long long)x.stats.closed, (long long)(tu_mono_ms() - t0));
-    else
-        log_debug("alerts: hours up to %lld judged, nothing opened or closed, in %lld ms",
-                  (long long)end_s, (long long)(tu_mono_ms() - t0));
-    store_alerts_close(sa);
-    store_close(ro);
-    if (rc == 0 && ret_stats)
-        *ret_stats = x.stats;
-    return rc;
+    pass_drop(e);
+    return alerts_engine_step(e, now_s, -1, ret_stats);
 }
 
-void alerts_engine_tick(struct alerts_engine *e, int64_t now_s)
+bool alerts_engine_tick(struct alerts_engine *e, int64_t now_s)
 {
-    if (!e || !e->cfg->alerts.enabled || now_s < e->next_run_s)
-        return;
-    /* At start (and after a reload), then once per closed hour. */
-    e->next_run_s = (now_s - ALERTS_GRACE_S) / HOUR_S * HOUR_S + HOUR_S + ALERTS_GRACE_S;
-    (void)alerts_engine_run(e, now_s, NULL);
+    if (!e || !e->cfg->alerts.enabled)
+        return false;
+    if (!e->pass) {
+        if (now_s < e->next_run_s)
+            return false;
+        /* At start (and after a reload), then once per closed hour. */
+        e->next_run_s = (now_s - ALERTS_GRACE_S) / HOUR_S * HOUR_S + HOUR_S + ALERTS_GRACE_S;
+    }
+    return alerts_engine_step(e, now_s, ALERTS_STEP_MS, NULL) == 1;
 }
 
 struct count_ctx {

@@ -103,15 +103,39 @@ struct alerts_scope {
     int64_t now_s;    /* wall clock, for device states */
     alerts_sink sink;
     void *ctx;
-    /* Set by alerts_rules_run() (store_tenancy_read()): the run's
-     * tenancies, for vacant_use. */
-    const struct tenancy *ten;
+    /* Owned from alerts_rules_begin() to alerts_rules_end(): the pass's
+     * tenancies (store_tenancy_read()), for vacant_use, and abnormal_use's
+     * scratch (ALERTS_SEASON_DAYS + 2 figures). */
+    struct tenancy *ten;
     size_t n_ten;
+    double *scratch;
 };
 
-/* Run every rule over [from_s, end_s).  0 or the first -errno (a failed
- * read: store_errmsg(ro) says why). */
-int alerts_rules_run(const struct alerts_scope *sc);
+/* A pass of the rules over [from_s, end_s), in pieces the engine spreads
+ * over its steps: alerts_rules_begin() reads the pass's tenancies, then
+ * alerts_rules_channel() for each config channel, alerts_rules_events()
+ * and alerts_rules_devices() once each, in that order, then
+ * alerts_rules_end().  Every piece reads its figures through sc->ro,
+ * statement by statement (no read transaction spans two pieces), and hands
+ * its runs to sc->sink in the order one unbroken pass would.  0 (or 1,
+ * alerts_rules_events()) or the first -errno (a failed read: store_errmsg(ro) says why; a failed
+ * alerts_rules_begin() releases what it took). */
+int alerts_rules_begin(struct alerts_scope *sc);
+int alerts_rules_channel(const struct alerts_scope *sc, uint32_t ch);
+/* Where the counter events of a pass are: the time of the last event
+ * handed over and how many events of that time were (the store hands them
+ * oldest first, in the order recorded for equal times).  Zeroed: from the
+ * start. */
+struct alerts_events_at {
+    int64_t ts_s;
+    size_t n_at_ts;
+};
+/* The counter events after *at, max of them at most (a pass opens an
+ * alert per event: thousands after an import): 1 when more are left (*at
+ * moved on), 0 when none, or -errno. */
+int alerts_rules_events(const struct alerts_scope *sc, struct alerts_events_at *at, size_t max);
+int alerts_rules_devices(const struct alerts_scope *sc);
+void alerts_rules_end(struct alerts_scope *sc);
 
 /* Whether ts_s (UTC) is on a local day of the heating season. */
 bool alerts_heating_season(const struct alerts_conf *a, int64_t ts_s);

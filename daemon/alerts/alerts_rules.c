@@ -442,9 +442,34 @@ static int rule_vacant(const struct alerts_scope *sc, uint32_t ch)
 
 /* ---- counter events: meter_reset, index_jump --------------------------------- */
 
+/* A piece of the events: where it starts, how far it may go. */
+struct events_piece {
+    const struct alerts_scope *sc;
+    struct alerts_events_at *at;
+    size_t skip; /* events at at->ts_s handed by the pieces before */
+    size_t left; /* events this piece may still take */
+};
+
+/* Stops the store's scan: the piece has taken its share. */
+#define EVENTS_PIECE_FULL 1
+
 static int put_event(void *ctx, const struct store_event *ev)
 {
-    const struct alerts_scope *sc = ctx;
+    struct events_piece *pc = ctx;
+    const struct alerts_scope *sc = pc->sc;
+    if (ev->ts_s == pc->at->ts_s && pc->skip > 0) {
+        pc->skip--;
+        return 0;
+    }
+    if (pc->left == 0)
+        return EVENTS_PIECE_FULL;
+    pc->left--;
+    if (ev->ts_s == pc->at->ts_s) {
+        pc->at->n_at_ts++;
+    } else {
+        pc->at->ts_s = ev->ts_s;
+        pc->at->n_at_ts = 1;
+    }
     bool reset = strcmp(ev->kind, EVENT_METER_RESET) == 0;
     if ((!reset && strcmp(ev->kind, EVENT_INDEX_JUMP) != 0) || !ev->channel)
         return 0;
@@ -638,43 +663,61 @@ static int rule_devices(const struct alerts_scope *sc)
 
 /* ---- all rules ------------------------------------------------------------------ */
 
-int alerts_rules_run(const struct alerts_scope *scope)
+int alerts_rules_begin(struct alerts_scope *sc)
 {
-    const struct foyer_config *cfg = scope->cfg;
-    /* vacant_use asks the run's tenancies (foyerctl tenancy), once a run. */
-    struct alerts_scope s = *scope;
-    const struct alerts_scope *sc = &s;
-    struct tenancy *ten = NULL;
-    double *scratch = malloc((ALERTS_SEASON_DAYS + 2) * sizeof(*scratch));
-    int rc = scratch ? store_tenancy_read(s.ro, cfg, &ten, &s.n_ten) : -ENOMEM;
-    s.ten = ten;
-
-    for (size_t i = 0; rc == 0 && i < cfg->n_channels; i++) {
-        const struct channel *c = &cfg->channels[i];
-        uint32_t ch = (uint32_t)i;
-        bool water = c->quantity == Q_HOT_WATER || c->quantity == Q_COLD_WATER;
-        bool heat = c->quantity == Q_HEAT || c->quantity == Q_GAS;
-        if (c->dwelling < 0)
-            continue; /* building-level channels: common areas, the boiler */
-        if (c->quantity == Q_TEMPERATURE)
-            rc = rule_sustained(sc, ch, true);
-        else if (c->quantity == Q_HUMIDITY)
-            rc = rule_sustained(sc, ch, false);
-        else if (c->quantity == Q_CO2)
-            rc = rule_nightly(sc, ch, false);
-        if (rc == 0 && water)
-            rc = rule_nightly(sc, ch, true);
-        if (rc == 0 && c->kind == KIND_COUNTER && !c->submeter &&
-            (water || heat || c->quantity == Q_ELECTRICITY))
-            rc = rule_abnormal(sc, ch, scratch);
-        if (rc == 0 && (water || heat) && has_tenancies(sc, c->dwelling))
-            rc = rule_vacant(sc, ch);
-    }
-    if (rc == 0)
-        rc = store_read_events(sc->ro, sc->from_s, put_event, (void *)sc); /* read only */
-    if (rc == 0)
-        rc = rule_devices(sc);
-    free(ten);
-    free(scratch);
+    /* vacant_use asks the pass's tenancies (foyerctl tenancy), once a pass. */
+    sc->scratch = malloc((ALERTS_SEASON_DAYS + 2) * sizeof(*sc->scratch));
+    int rc = sc->scratch ? store_tenancy_read(sc->ro, sc->cfg, &sc->ten, &sc->n_ten) : -ENOMEM;
+    if (rc < 0)
+        alerts_rules_end(sc);
     return rc;
+}
+
+void alerts_rules_end(struct alerts_scope *sc)
+{
+    free(sc->ten);
+    free(sc->scratch);
+    sc->ten = NULL;
+    sc->n_ten = 0;
+    sc->scratch = NULL;
+}
+
+int alerts_rules_channel(const struct alerts_scope *sc, uint32_t ch)
+{
+    const struct channel *c = &sc->cfg->channels[ch];
+    bool water = c->quantity == Q_HOT_WATER || c->quantity == Q_COLD_WATER;
+    bool heat = c->quantity == Q_HEAT || c->quantity == Q_GAS;
+    int rc = 0;
+    if (c->dwelling < 0)
+        return 0; /* building-level channels: common areas, the boiler */
+    if (c->quantity == Q_TEMPERATURE)
+        rc = rule_sustained(sc, ch, true);
+    else if (c->quantity == Q_HUMIDITY)
+        rc = rule_sustained(sc, ch, false);
+    else if (c->quantity == Q_CO2)
+        rc = rule_nightly(sc, ch, false);
+    if (rc == 0 && water)
+        rc = rule_nightly(sc, ch, true);
+    if (rc == 0 && c->kind == KIND_COUNTER && !c->submeter &&
+        (water || heat || c->quantity == Q_ELECTRICITY))
+        rc = rule_abnormal(sc, ch, sc->scratch);
+    if (rc == 0 && (water || heat) && has_tenancies(sc, c->dwelling))
+        rc = rule_vacant(sc, ch);
+    return rc;
+}
+
+int alerts_rules_events(const struct alerts_scope *sc, struct alerts_events_at *at, size_t max)
+{
+    struct events_piece pc = {.sc = sc, .at = at, .skip = at->n_at_ts, .left = max};
+    if (at->ts_s < sc->from_s) {
+        *at = (struct alerts_events_at){.ts_s = sc->from_s};
+        pc.skip = 0;
+    }
+    int rc = store_read_events(sc->ro, at->ts_s, put_event, &pc); /* read only */
+    return rc == EVENTS_PIECE_FULL ? 1 : rc;
+}
+
+int alerts_rules_devices(const struct alerts_scope *sc)
+{
+    return rule_devices(sc);
 }

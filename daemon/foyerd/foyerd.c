@@ -105,7 +105,10 @@ static void summaries_reload(const struct foyer_config *cfg)
 
 /* The alert engine (daemon/alerts/) runs in this main thread too: at start
  * and once per closed hour it judges the recent history through a
- * read-only connection and writes alerts on a connection of its own. */
+ * read-only connection and writes alerts on a connection of its own, in
+ * steps of ALERTS_STEP_MS between which signals are answered (a stop or a
+ * reload drops the pass under way: alerts_engine_free(),
+ * alerts_engine_set_config()). */
 static struct alerts_engine *alerts_eng;
 
 static void alerts_start(const struct foyer_config *cfg)
@@ -731,8 +734,13 @@ int main(int argc, char **argv)
     if (tick_ms > 1000 || tick_ms <= 0)
         tick_ms = 1000;
 
+    /* While an alerts pass is under way the loop comes back after a
+     * step's pause, not a whole tick (alerts.h: ALERTS_STEP_PAUSE_MS). */
+    bool alerts_busy = false;
     while (exit_code == 0) {
-        struct timespec to = {(time_t)(tick_ms / 1000), (long)(tick_ms % 1000) * 1000000L};
+        int64_t wait_ms =
+            alerts_busy && ALERTS_STEP_PAUSE_MS < tick_ms ? ALERTS_STEP_PAUSE_MS : tick_ms;
+        struct timespec to = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000L};
         int sig = sigtimedwait(&set, NULL, &to);
         /* Ping only while the writer turns: a writer stuck in I/O for a
          * whole watchdog period gets foyerd restarted by systemd. */
@@ -746,7 +754,7 @@ int main(int argc, char **argv)
         if (sig == SIGHUP)
             reload(&d, path);
         summary_scheduler_tick(summaries_sched, tu_now_s()); /* summaries-and-push */
-        alerts_engine_tick(alerts_eng, tu_now_s());
+        alerts_busy = alerts_engine_tick(alerts_eng, tu_now_s());
     }
 
     sd_notify(0, "STOPPING=1\nSTATUS=Committing queued readings");

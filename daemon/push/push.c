@@ -242,14 +242,20 @@ static int find_endpoint(const struct endpoints *e, const char *id)
  * or, when last (the thread stops), leaves them to the next start. */
 static int store_submissions(struct pusher *p, const struct store_outbox_summary *list, bool last)
 {
-    uint64_t queued = 0;
+    uint64_t queued = 0, refused = 0;
     int rc = store_outbox_add(p->ob, list, PUSH_SUMMARY_SCHEMA, p->eps.ids, p->eps.n, tu_now_s(),
-                              &queued);
+                              &queued, &refused);
     if (rc < 0)
         log_err("push: cannot store summaries: %s; %s", store_outbox_errmsg(p->ob),
                 last ? "computed again at the next start" : "retrying in 1 s");
     else
         p->st_queued += queued;
+    /* Computed from figures read before an erasure of their dwelling
+     * (foyerctl erase meanwhile): storing them would bring them back. */
+    if (rc == 0 && refused > 0)
+        log_warn("push: %llu summaries not stored nor pushed: their dwelling was erased after "
+                 "their period began (computed from data read before the erasure)",
+                 (unsigned long long)refused);
     return rc;
 }
 

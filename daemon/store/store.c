@@ -8,12 +8,12 @@
  * other rooms store_read.c, the pusher's tables store_outbox.c, the fleet
  * uplink's tables store_uplink.c.  What they share is store_int.h.
  *
- * SCHEMA (version 11, PRAGMA user_version; version 1 had channels to devices,
+ * SCHEMA (version 13, PRAGMA user_version; version 1 had channels to devices,
  * version 2 added summaries and outbox, version 3 ingest_state, version 4
  * ingest_state.ingest_gen, version 5 tip_answers and reports, version 6 tokens,
  * version 7 alerts, version 8 the uplink tables, version 9 tenancies, consents
  * and access_log, version 10 uplink_alerts, version 11 grants, version 12
- * rollup_folded and tenancy_erasures)
+ * rollup_folded and tenancy_erasures, version 13 erasures)
  *
  *   channels(id INTEGER PRIMARY KEY, name TEXT UNIQUE, quantity, kind, unit,
  *            dwelling, building)
@@ -214,6 +214,18 @@
  *       does not erase them again.  A table rather than a column of
  *       tenancies: its CREATE is idempotent, so a database set back by
  *       hand migrates again.
+ *   erasures(dwelling TEXT, cut, ts)                             [version 13]
+ *       Every erasure of a dwelling (config ID): everything before cut
+ *       (a local day's start) went, at ts.  Written with the erasure, in
+ *       its transaction (daemon/store/store_erase.c).  What is stored
+ *       afterwards for the dwelling is checked against it in the storing
+ *       transaction: a summary whose period starts before a cut
+ *       (store_outbox_add()) or an alert opened before one
+ *       (store_alerts_add()) was computed from data read before the
+ *       erasure and is refused, never stored; an alert's state is queued
+ *       for push only while the alert exists (store_alerts_queue()).
+ *       Without it foyerd's main thread, which reads first and stores
+ *       later, could bring an erased household's figures back.
  *
  *   A channel's quantity, kind, unit, dwelling and building never change
  *   once it holds data: sync_channels() refuses a config that would re-label
@@ -433,10 +445,20 @@ static const char *const schema_v12[] = {
     NULL,
 };
 
+/* Version 13: every erasure of a dwelling and its cut, so that what was
+ * computed before an erasure is not stored after it (store_outbox.c,
+ * store_alerts.c). */
+static const char *const schema_v13[] = {
+    "CREATE TABLE IF NOT EXISTS erasures(dwelling TEXT NOT NULL, cut INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS erasures_dwelling ON erasures(dwelling, cut)",
+    NULL,
+};
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const *const migrations[] = {schema_v1, schema_v2,  schema_v3,  schema_v4,
-                                                schema_v5, schema_v6,  schema_v7,  schema_v8,
-                                                schema_v9, schema_v10, schema_v11, schema_v12};
+static const char *const *const migrations[] = {
+    schema_v1, schema_v2, schema_v3,  schema_v4,  schema_v5,  schema_v6, schema_v7,
+    schema_v8, schema_v9, schema_v10, schema_v11, schema_v12, schema_v13};
 
 int store_sqlite_errno(int rc)
 {

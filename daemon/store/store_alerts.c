@@ -7,10 +7,11 @@
  *
  * Every statement of a handle is prepared once at open and reset after each
  * use, so a handle holds no read transaction between calls.  Each call is
- * one statement, so one short transaction: an alert's changes never wait
- * behind anything but the writer's batch.  The reads for other handles
- * (store_read_alerts(), store_read_alerts_open()) prepare their statement
- * at each call: a page or a metrics scrape, not a hot path.
+ * one statement, so one short transaction, unless the caller groups calls
+ * with store_alerts_begin() and store_alerts_commit() (the alert engine,
+ * one transaction per step of its pass: one commit, not one per alert).  The reads for other
+ * handles (store_read_alerts(), store_read_alerts_open()) prepare their statement at each call: a
+ * page or a metrics scrape, not a hot path.
  */
 #include "foyer/store_alerts.h"
 
@@ -52,9 +53,13 @@ enum {
 static const char *const alerts_sql[AST_COUNT_] = {
     [AST_LATEST] = "SELECT id, state, opened, last_seen, acked, closed FROM alerts"
                    " WHERE kind = ?1 AND subject = ?2 ORDER BY id DESC LIMIT 1",
+    /* Not for a dwelling erased after the alert's first hour (erasures):
+     * the alert was judged from data read before the erasure. */
     [AST_ADD] = "INSERT INTO alerts(kind, subject, severity, building, dwelling, channel, state,"
                 " opened, last_seen, value, threshold, text_fr, text_en)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, ?12)",
+                " SELECT ?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, ?12"
+                " WHERE ?5 IS NULL OR NOT EXISTS (SELECT 1 FROM erasures"
+                " WHERE dwelling = ?5 AND cut > ?7)",
     [AST_SEEN] = "UPDATE alerts SET last_seen = max(last_seen, ?2) WHERE id = ?1",
     /* 1 acknowledged, 2 closed (enum store_alert_state). */
     [AST_ACK] = "UPDATE alerts SET state = 1, acked = ?2, ack_by = ?3, ack_note = ?4"
@@ -69,7 +74,7 @@ static const char *const alerts_sql[AST_COUNT_] = {
     /* The pusher's outbox (store_outbox.c): the same rows as a summary's,
      * a key once per endpoint. */
     [AST_QUEUE] = "INSERT OR IGNORE INTO outbox(endpoint, key, dwelling, body, created)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5)",
+                  " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ?6)",
 };
 
 struct store_alerts {
@@ -191,6 +196,12 @@ int store_alerts_add(struct store_alerts *a, const struct store_alert *al, int64
     sqlite3_bind_text(st, 11, al->text_fr ? al->text_fr : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 12, al->text_en ? al->text_en : "", -1, SQLITE_STATIC);
     int rc = run(a, st);
+    if (rc == 0 && sqlite3_changes(a->db) == 0) {
+        (void)snprintf(a->errmsg, sizeof(a->errmsg),
+                       "dwelling %s was erased after %lld: alert not stored", al->dwelling,
+                       (long long)al->opened_s);
+        return -ECANCELED;
+    }
     if (rc == 0)
         *ret_id = sqlite3_last_insert_rowid(a->db);
     return rc;
@@ -260,12 +271,31 @@ int store_alerts_close_one(struct store_alerts *a, int64_t id, const char *by, i
     return rc;
 }
 
+int store_alerts_begin(struct store_alerts *a)
+{
+    return run(a, a->st[AST_BEGIN]);
+}
+
+int store_alerts_commit(struct store_alerts *a)
+{
+    return run(a, a->st[AST_COMMIT]);
+}
+
+void store_alerts_rollback(struct store_alerts *a)
+{
+    if (!sqlite3_get_autocommit(a->db))
+        (void)sqlite3_step(a->st[AST_ROLLBACK]);
+    sqlite3_reset(a->st[AST_ROLLBACK]);
+}
+
 int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *items, size_t n,
                        const char *const *endpoints, size_t n_endpoints, int64_t now_s,
                        uint64_t *ret_queued)
 {
     sqlite3_stmt *st = a->st[AST_QUEUE];
     uint64_t queued = 0;
+    /* An alert erased since it was listed (foyerctl erase meanwhile) is
+     * not queued: the erasure took its outbox rows too (AST_QUEUE). */
     int rc = run(a, a->st[AST_BEGIN]);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         for (size_t e = 0; rc == 0 && e < n_endpoints; e++) {
@@ -274,6 +304,7 @@ int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *it
             sqlite3_bind_text(st, 3, items[i].dwelling ? items[i].dwelling : "", -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 4, items[i].body, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 5, now_s);
+            sqlite3_bind_int64(st, 6, items[i].id);
             rc = run(a, st);
             if (rc == 0)
                 queued += (uint64_t)sqlite3_changes(a->db); /* 0: queued before */

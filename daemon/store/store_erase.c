@@ -522,6 +522,12 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
         rc = queue_erasure(db, cfg, dw, cut_s, o->now_s, folds);
     json_decref(folds);
 
+    /* The cut, for what foyerd computed before this erasure and stores
+     * after it (a summary, an alert): refused (store.c, erasures). */
+    struct bind be = {.t = {dw}, .i = {0, cut_s, o->now_s}, .is_int = {0, 1, 1}};
+    if (rc == 0)
+        rc = run(db, "INSERT INTO erasures(dwelling, cut, ts) VALUES (?1, ?2, ?3)", &be, NULL);
+
     /* The security record: who erased what, never a figure. */
     char what[128];
     (void)snprintf(what, sizeof(what), "erase before=%s%s", fmt_day(cut_s, d1, sizeof(d1)),

@@ -47,8 +47,13 @@ static const char *const outbox_sql[OST_COUNT_] = {
     [OST_BEGIN] = "BEGIN IMMEDIATE",
     [OST_COMMIT] = "COMMIT",
     [OST_ROLLBACK] = "ROLLBACK",
+    /* Not for a dwelling erased after the period began (erasures): the
+     * summary was computed from data read before the erasure.  The period
+     * start as store_erase.c reads it (the body's period.start). */
     [OST_SUMMARY] = "INSERT OR REPLACE INTO summaries(dwelling, period, schema, computed, body)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5)",
+                    " SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM erasures"
+                    " WHERE dwelling = ?1 AND cut > coalesce(CASE WHEN json_valid(?5) THEN"
+                    " unixepoch(json_extract(?5, '$.period.start')) END, ?4))",
     [OST_QUEUE] = "INSERT OR IGNORE INTO outbox(endpoint, key, dwelling, body, created)"
                   " VALUES (?1, ?2, ?3, ?4, ?5)",
     /* state 0 pending, 2 given up (enum store_outbox_state). */
@@ -143,10 +148,10 @@ const char *store_outbox_errmsg(const struct store_outbox *o)
 
 int store_outbox_add(struct store_outbox *o, const struct store_outbox_summary *list, int schema,
                      const char *const *endpoints, size_t n_endpoints, int64_t now_s,
-                     uint64_t *ret_queued)
+                     uint64_t *ret_queued, uint64_t *ret_refused)
 {
     sqlite3_stmt *sum = o->st[OST_SUMMARY], *out = o->st[OST_QUEUE];
-    uint64_t queued = 0;
+    uint64_t queued = 0, refused = 0;
     int rc = run(o, o->st[OST_BEGIN]);
 
     for (const struct store_outbox_summary *s = list; rc == 0 && s; s = s->next) {
@@ -156,7 +161,10 @@ int store_outbox_add(struct store_outbox *o, const struct store_outbox_summary *
         sqlite3_bind_int64(sum, 4, now_s);
         sqlite3_bind_text(sum, 5, s->body, -1, SQLITE_STATIC);
         rc = run(o, sum);
-        for (size_t i = 0; rc == 0 && i < n_endpoints; i++) {
+        bool stored = rc == 0 && sqlite3_changes(o->db) > 0;
+        if (rc == 0 && !stored)
+            refused++; /* erased after its period began: neither stored nor queued */
+        for (size_t i = 0; stored && rc == 0 && i < n_endpoints; i++) {
             sqlite3_bind_text(out, 1, endpoints[i], -1, SQLITE_STATIC);
             sqlite3_bind_text(out, 2, s->key, -1, SQLITE_STATIC);
             sqlite3_bind_text(out, 3, s->dwelling, -1, SQLITE_STATIC);
@@ -180,6 +188,8 @@ int store_outbox_add(struct store_outbox *o, const struct store_outbox_summary *
         return rc;
     }
     *ret_queued = queued;
+    if (ret_refused)
+        *ret_refused = refused;
     return 0;
 }
 

@@ -7,9 +7,13 @@
  * ENGINE
  *   foyerd's main thread calls alerts_engine_tick() every second.  At
  *   start, then once per closed hour (ALERTS_GRACE_S after it ends, so its
- *   last readings are committed), alerts_engine_run() evaluates every rule
- *   over the last history_days days ([alerts] in foyer.conf): readings
- *   imported or delivered late are judged like live ones.  Figures are read
+ *   last readings are committed), a pass evaluates every rule over the
+ *   last history_days days ([alerts] in foyer.conf): readings imported or
+ *   delivered late are judged like live ones.  A pass goes in steps of
+ *   ALERTS_STEP_MS, ALERTS_STEP_PAUSE_MS apart, so that foyerd answers
+ *   signals and other writers get the lock while thousands of alerts open
+ *   (daemon/alerts/alerts_engine.c, STEPS); its result is that of one
+ *   unbroken pass.  Figures are read
  *   through a read-only store handle (store.h); alerts are written through a
  *   store_alerts handle of the engine's own (store_alerts.h), the store's
  *   documented owner of the alerts table.
@@ -43,6 +47,7 @@
 #ifndef FOYER_ALERTS_H
 #define FOYER_ALERTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -78,11 +83,25 @@ int alert_kind_from_name(const char *name);
 
 struct alerts_engine;
 
-/* What one run did. */
+/* A step of a pass works this long at most (one channel's rules at
+ * least), its writes in one transaction: foyerd's main thread answers
+ * SIGTERM and SIGHUP between steps, and the write lock is held one step at
+ * a time. */
+#define ALERTS_STEP_MS 100
+/* ... and the next step comes this long after: longer than SQLite's busy
+ * wait polls (every 100 ms), so that a writer waiting for the lock
+ * (foyerctl token create, 5 s at most) gets it in the first pause. */
+#define ALERTS_STEP_PAUSE_MS 150
+
+/* What one pass did. */
 struct alerts_run_stats {
-    uint64_t opened; /* new alerts */
-    uint64_t closed; /* closed by themselves (clear for the hold time) */
-    uint64_t runs;   /* runs of hours the rules found, new alerts or not */
+    uint64_t opened;         /* new alerts */
+    uint64_t closed;         /* closed by themselves (clear for the hold time) */
+    uint64_t runs;           /* runs of hours the rules found, new alerts or not */
+    uint64_t refused;        /* not opened: the dwelling was erased after the run began */
+    uint64_t steps;          /* steps the pass took (1: alerts_engine_run()) */
+    int64_t longest_step_ms; /* the longest of them */
+    int64_t duration_ms;     /* from the pass's start to its end, pauses included */
 };
 
 /* A new engine for cfg (borrowed until alerts_engine_free() or the next
@@ -97,14 +116,25 @@ int alerts_engine_set_config(struct alerts_engine *e, const struct foyer_config 
 
 void alerts_engine_free(struct alerts_engine *e);
 
-/* Called every second by foyerd's main thread: runs alerts_engine_run() at
- * the first call and once per closed hour.  Accepts NULL. */
-void alerts_engine_tick(struct alerts_engine *e, int64_t now_s);
+/* Called by foyerd's main thread every second, or ALERTS_STEP_PAUSE_MS
+ * after it returned true: starts a pass at the first call and once per
+ * closed hour, and runs one step (ALERTS_STEP_MS) of the pass under way.
+ * true while a pass is under way (call again after the pause).  Accepts
+ * NULL. */
+bool alerts_engine_tick(struct alerts_engine *e, int64_t now_s);
 
-/* One evaluation as of now_s (UTC epoch s): every hour ending at least
- * ALERTS_GRACE_S before now_s within the last history_days days.  Opens
- * and closes alerts; logs what it opened and closed and any failure.
- * ret_stats (when not NULL) gets what it did.  0 or -errno. */
+/* One step of at most budget_ms (< 0: no limit, the whole pass) of the
+ * pass under way, or of a new pass as of now_s (UTC epoch s): every hour
+ * ending at least ALERTS_GRACE_S before now_s within the last
+ * history_days days.  Opens and closes alerts; logs what the pass opened
+ * and closed and any failure.  1 while the pass goes on, 0 when it ended
+ * (ret_stats, when not NULL, gets what it did), or -errno (the pass is
+ * dropped). */
+int alerts_engine_step(struct alerts_engine *e, int64_t now_s, int64_t budget_ms,
+                       struct alerts_run_stats *ret_stats);
+
+/* A whole pass as of now_s in one call (a pass under way is dropped):
+ * alerts_engine_step() without a limit.  0 or -errno. */
 int alerts_engine_run(struct alerts_engine *e, int64_t now_s, struct alerts_run_stats *ret_stats);
 
 /* The number of alerts not closed (open or acknowledged) per kind into

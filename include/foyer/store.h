@@ -20,7 +20,7 @@
 #include "foyer/device.h"
 #include "foyer/reading.h"
 
-#define STORE_SCHEMA_VERSION 12
+#define STORE_SCHEMA_VERSION 13
 
 struct store;
 

@@ -87,12 +87,24 @@ int store_alerts_latest(struct store_alerts *a, const char *kind, const char *su
                         struct store_alert *ret);
 
 /* Store a new open alert (al->id, state, acknowledgement and closing are
- * ignored); *ret_id = its id.  0 or -errno. */
+ * ignored); *ret_id = its id.  0, -ECANCELED when al->dwelling was erased
+ * after al->opened_s (table erasures: the alert was judged from data read
+ * before the erasure; nothing stored), or -errno. */
 int store_alerts_add(struct store_alerts *a, const struct store_alert *al, int64_t *ret_id);
 
 /* The condition of alert id held again at seen_s: last_seen moves forward
  * (never back).  0 or -errno. */
 int store_alerts_seen(struct store_alerts *a, int64_t id, int64_t seen_s);
+
+/* Group the calls that follow (store_alerts_add(), _seen(), _close_one())
+ * in one write transaction until store_alerts_commit(), or
+ * store_alerts_rollback() after a failure: the alert engine writes a
+ * step's alerts with one commit, and holds the lock for one step only.
+ * Not around store_alerts_queue(), which has its own.  0 or -errno. */
+int store_alerts_begin(struct store_alerts *a);
+int store_alerts_commit(struct store_alerts *a);
+/* Accepts a handle with no transaction open. */
+void store_alerts_rollback(struct store_alerts *a);
 
 /* Acknowledge an open alert: who (required), note (NULL: none), at now_s.
  * Acknowledging an acknowledged alert replaces who, when and note.
@@ -108,6 +120,7 @@ int store_alerts_close_one(struct store_alerts *a, int64_t id, const char *by, i
 
 /* One alert's state to deliver to the [push] endpoints that take alerts. */
 struct store_alert_push {
+    int64_t id;           /* the alert: not queued once it is gone (erased) */
     const char *key;      /* Idempotency-Key: once per alert and state */
     const char *dwelling; /* its dwelling, or NULL (building-level) */
     const char *body;     /* the JSON POSTed */
@@ -115,7 +128,9 @@ struct store_alert_push {
 
 /* Queue items in the pusher's outbox, for each of the endpoints (their
  * [push] IDs), in one transaction; an (endpoint, key) queued before is
- * left as it is (delivered or not), so queuing again is harmless.
+ * left as it is (delivered or not), so queuing again is harmless, and an
+ * item whose alert no longer exists (erased since it was listed) is left
+ * out.
  * *ret_queued = the rows added.  The pusher (daemon/push/push.c) sends
  * them as it sends summaries: in order per (endpoint, dwelling), with
  * retries, given up after the endpoint's max_age.  0 or -errno. */

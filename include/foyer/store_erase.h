@@ -26,7 +26,10 @@
  * no figure).  What stays: the tenancies' rows (ID and dates, the frame the
  * proof of consent refers to), the access log (no figure; the security
  * record), with the erasure itself appended to it, and the equipment
- * (channels, devices, device events).
+ * (channels, devices, device events).  The cut is recorded (table
+ * erasures): a summary or an alert computed from data read before the
+ * erasure and stored after it is refused if it covers time before the cut
+ * (store_outbox_add(), store_alerts_add()), so nothing erased comes back.
  *
  * One transaction: a crash leaves the dwelling whole or erased.  The cut
  * is taken back to the start of its local day.

@@ -76,11 +76,15 @@ struct store_outbox_summary {
  * summaries (replacing the dwelling's row for that period), with its JSON
  * schema version schema and computed = now_s, and queue it once for each
  * of the n_endpoints endpoint IDs (an item already queued under the same
- * endpoint and key is left as it is).  *ret_queued gets the number of
- * outbox rows created.  On failure nothing is stored. */
+ * endpoint and key is left as it is).  A summary of a dwelling erased
+ * after its period began (table erasures: the erasure's cut is after the
+ * body's period.start) is neither stored nor queued: it was computed from
+ * data read before the erasure.  *ret_queued gets the number of outbox
+ * rows created, *ret_refused (when not NULL) the number of summaries so
+ * refused.  On failure nothing is stored. */
 int store_outbox_add(struct store_outbox *o, const struct store_outbox_summary *list, int schema,
                      const char *const *endpoints, size_t n_endpoints, int64_t now_s,
-                     uint64_t *ret_queued);
+                     uint64_t *ret_queued, uint64_t *ret_refused);
 
 /* Give up endpoint's pending items created before created_before_s: given
  * up, last_error "expired", body dropped.  *ret_n gets how many. */

@@ -8,7 +8,9 @@
  * (counters); rollups written directly with SQL (the bench's own
  * connection): hourly rows for the last DAYS days, daily rows for a year
  * (abnormal_use's season).  One dwelling in ten is cold and leaks, so the
- * first run opens alerts and the second only confirms them.
+ * first run opens alerts and the second only confirms them; then the
+ * first run again, in steps as foyerd runs it: its steps and the longest
+ * (the baseline: run 1 in one call).
  *
  * Usage: bench_alerts [DWELLINGS [DAYS]]   (1000 35)
  */
@@ -171,6 +173,25 @@ int main(int argc, char **argv)
                run, (unsigned long long)st.runs, (unsigned long long)st.opened, (long long)ms,
                floor_ms ? (double)ms / (double)floor_ms : 0.0);
     }
+    /* The same first pass in steps of ALERTS_STEP_MS, as foyerd runs it
+     * (without its pauses between steps): the longest step is how long
+     * foyerd's main thread is away from its signals, and how long the
+     * write lock is held at once. */
+    if (sqlite3_open(db, &sql) != SQLITE_OK ||
+        sqlite3_exec(sql, "DELETE FROM alerts; DELETE FROM outbox", NULL, NULL, NULL) != SQLITE_OK)
+        die("cannot empty the alerts table");
+    sqlite3_close(sql);
+    struct alerts_run_stats st = {0};
+    int rc;
+    while ((rc = alerts_engine_step(e, now, ALERTS_STEP_MS, &st)) == 1)
+        ;
+    if (rc < 0)
+        die("stepped pass failed");
+    printf("run 1 again in steps of %d ms: %llu alerts opened in %llu steps, the longest %lld ms; "
+           "%lld ms of work (+ %d ms of pause per step in foyerd: %lld ms)\n",
+           ALERTS_STEP_MS, (unsigned long long)st.opened, (unsigned long long)st.steps,
+           (long long)st.longest_step_ms, (long long)st.duration_ms, ALERTS_STEP_PAUSE_MS,
+           (long long)(st.duration_ms + (int64_t)(st.steps - 1) * ALERTS_STEP_PAUSE_MS));
     alerts_engine_free(e);
     store_close(s);
     config_free(cfg);

@@ -177,7 +177,7 @@ static void store_summaries(const struct foyer_config *cfg, struct store *ro, co
     const char *msg;
     uint64_t queued;
     if (store_outbox_open(db, &o, &msg) < 0 ||
-        store_outbox_add(o, list, SUMMARY_SCHEMA_VERSION, NULL, 0, now_s, &queued) < 0)
+        store_outbox_add(o, list, SUMMARY_SCHEMA_VERSION, NULL, 0, now_s, &queued, NULL) < 0)
         die("cannot store the summaries");
     store_outbox_close(o);
     printf("summaries of %s: %d computed and stored in %.1f s\n", p->id, n, (now_us() - t0) / 1e6);

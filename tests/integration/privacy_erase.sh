@@ -232,6 +232,8 @@ allow = {
   "access_log": ("the security record: who read or erased what, never a figure", lambda r: True),
   "tenancy_erasures": ("which ended tenancy was erased and when (no figure): not erased twice",
                        lambda r: r["tenancy"] == old),
+  "erasures": ("the erasure and its cut (no figure): what foyerd computed before it is not stored after",
+               lambda r: r["cut"] == cut),
 }
 print("allow-list:")
 for t, (why, _) in sorted(allow.items()):
@@ -258,6 +260,7 @@ n = db.execute("SELECT count(*) FROM consents WHERE dwelling = ? AND tenancy = ?
 assert n == 3, n  # load_curve: the first given, the newest; sharing: the one
 assert db.execute("SELECT count(*) FROM access_log WHERE dwelling = ? AND what LIKE \"erase before=%\"", (X,)).fetchone()[0] == 1
 assert db.execute("SELECT count(*) FROM tenancy_erasures WHERE tenancy = ?", (old,)).fetchone()[0] == 1
+assert db.execute("SELECT count(*) FROM erasures WHERE dwelling = ? AND cut = ?", (X, cut)).fetchone()[0] == 1
 assert db.execute("SELECT count(*) FROM rollup_folded WHERE quantity = \"temperature\"").fetchone()[0] == 0
 print("every table checked:", ", ".join(tables))
 ' "$work/foyer.db" "$X" "$tomorrow" "$old" || fail "rows still link erased data to $X"

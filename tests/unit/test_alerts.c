@@ -723,6 +723,63 @@ static void test_config_keys(void **state)
     unlink(conf);
 }
 
+/* A pass in steps (here the smallest: one piece each) opens and closes
+ * exactly what one pass in one go does, with the same texts: a cold spell
+ * opened and closed in the pass, a silent meter, and more counter events
+ * than a piece of the events takes. */
+static void test_stepped_same(void **state)
+{
+    (void)state;
+    struct tenv t;
+    setup_env(&t, NULL);
+    struct alerts_engine *e = engine(&t);
+    int64_t b = base();
+    gauge_hours(&t, "temp", b, 30, 14);
+    gauge_hours(&t, "temp", b + 30 * H, 100, 19);
+    gauge_hours(&t, "hum", b, 130, 80);
+    put_health(&t, "m1", "meter", "offline", b + 100 * H);
+    int64_t now = b + 130 * H;
+    /* The runs without the events: each event is one run more. */
+    struct alerts_run_stats none = run_at(e, now);
+    assert_int_equal(texec(&t, "DELETE FROM alerts; DELETE FROM outbox"), 0);
+    char sql[512];
+    (void)snprintf(sql, sizeof(sql),
+                   "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < 149)"
+                   " INSERT INTO events(ts, channel, kind, value, prev_value, logged)"
+                   " SELECT %lld + (i / 2) * 600, %lld, CASE WHEN i %% 3 = 0 THEN 'index_jump'"
+                   " ELSE 'meter_reset' END, 5, 1000, %lld FROM k",
+                   (long long)(b + 40 * H), (long long)tchan_id(&t, "elec"), (long long)b);
+    assert_int_equal(texec(&t, sql), 0);
+
+    struct alerts_run_stats one = run_at(e, now);
+    assert_int_equal(one.runs, none.runs + 150);
+    assert_true(one.opened >= 4 && one.closed >= 1);
+    assert_int_equal(one.steps, 1);
+    assert_int_equal(texec(&t, "CREATE TABLE one_go AS SELECT * FROM alerts;"
+                               " DELETE FROM alerts; DELETE FROM outbox"),
+                     0);
+
+    struct alerts_run_stats st = {0};
+    int rc, steps = 0;
+    while ((rc = alerts_engine_step(e, now, 0, &st)) == 1)
+        steps++;
+    assert_int_equal(rc, 0);
+    /* Every channel, three pieces of events, devices, closing, delivery. */
+    assert_true(steps >= (int)t.cfg->n_channels + 5);
+    assert_int_equal(st.steps, (uint64_t)steps + 1);
+    assert_int_equal(st.opened, one.opened);
+    assert_int_equal(st.closed, one.closed);
+    assert_int_equal(st.runs, one.runs);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM alerts"), (double)one.opened, 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM (SELECT * FROM alerts EXCEPT"
+                                   " SELECT * FROM one_go)"),
+                        0, 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM (SELECT * FROM one_go EXCEPT"
+                                   " SELECT * FROM alerts)"),
+                        0, 0);
+    teardown_env(&t, e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,7 +790,7 @@ int main(void)
         cmocka_unit_test(test_vacant_use),       cmocka_unit_test(test_meter_reset),
         cmocka_unit_test(test_index_jump),       cmocka_unit_test(test_device_silent),
         cmocka_unit_test(test_bus_outage),       cmocka_unit_test(test_texts_differ),
-        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_config_keys),      cmocka_unit_test(test_stepped_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

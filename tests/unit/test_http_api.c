@@ -193,7 +193,7 @@ static int store_summary(struct env *e)
     uint64_t queued;
     int rc = store_outbox_open(e->t.db, &o, &msg);
     if (rc == 0) {
-        rc = store_outbox_add(o, &s, SUMMARY_SCHEMA_VERSION, NULL, 0, e->now_s, &queued);
+        rc = store_outbox_add(o, &s, SUMMARY_SCHEMA_VERSION, NULL, 0, e->now_s, &queued, NULL);
         store_outbox_close(o);
     }
     free(body);

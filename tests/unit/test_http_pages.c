@@ -142,7 +142,7 @@ static int store_doc(struct tenv *t, const json_t *doc, int64_t now_s)
     const char *msg;
     int rc = store_outbox_open(t->db, &o, &msg);
     if (rc == 0)
-        rc = store_outbox_add(o, &s, SUMMARY_SCHEMA_VERSION, NULL, 0, now_s, &queued);
+        rc = store_outbox_add(o, &s, SUMMARY_SCHEMA_VERSION, NULL, 0, now_s, &queued, NULL);
     store_outbox_close(o);
     free(body);
     return rc;

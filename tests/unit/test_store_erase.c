@@ -5,7 +5,10 @@
  * not a gauge), leaves the month cut in two holding its later days (a
  * gauge's min and max too), keeps the rows at and after the cut, refuses
  * while a tenancy that started before the cut is open (nothing changed)
- * unless forced, and marks ended tenancies erased.
+ * unless forced, and marks ended tenancies erased.  What foyerd computed
+ * before an erasure and stores after it (a summary, an alert: the
+ * pusher's and the alert engine's handles) is refused when it covers
+ * time before the cut, stored when it does not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +19,9 @@
 
 #include <cmocka.h>
 
+#include "foyer/store_alerts.h"
 #include "foyer/store_erase.h"
+#include "foyer/store_outbox.h"
 #include "foyer/store_tenancy.h"
 #include "testutil.h"
 
@@ -264,12 +269,134 @@ static void test_ended(void **state)
     tenv_teardown(&t);
 }
 
+/* A summary body as the pusher stores it: what the erasure and the
+ * refusal read of it is its period's start. */
+static void summary_body(char *buf, size_t len, int64_t start_s)
+{
+    char t[40];
+    (void)snprintf(buf, len, "{\"period\":{\"start\":\"%s\"}}",
+                   tu_format_local(start_s, t, sizeof(t)));
+}
+
+/* Store one summary of dwelling dw for a period starting at start_s,
+ * queued for one endpoint; returns how many were refused. */
+static uint64_t put_summary(struct store_outbox *o, const char *dw, const char *period,
+                            int64_t start_s)
+{
+    static const char *const eps[] = {"e1"};
+    char body[128], key[64];
+    summary_body(body, sizeof(body), start_s);
+    (void)snprintf(key, sizeof(key), "%s-%s", dw, period);
+    struct store_outbox_summary s = {
+        .key = key, .dwelling = (char *)dw, .period = (char *)period, .body = body};
+    uint64_t queued = 0, refused = 99;
+    int rc = store_outbox_add(o, &s, 1, eps, 1, tu_now_s(), &queued, &refused);
+    if (rc < 0)
+        fail_msg("store_outbox_add %s %s: %s", dw, period, store_outbox_errmsg(o));
+    assert_int_equal(queued + refused, 1);
+    return refused;
+}
+
+static int put_alert(struct store_alerts *a, const char *dw, const char *subject, int64_t opened_s)
+{
+    struct store_alert al = {.kind = "cold_home",
+                             .subject = subject,
+                             .severity = "warning",
+                             .building = "b1",
+                             .dwelling = dw,
+                             .opened_s = opened_s,
+                             .last_seen_s = opened_s,
+                             .text_fr = "froid",
+                             .text_en = "cold"};
+    int64_t id = 0;
+    return store_alerts_add(a, &al, &id);
+}
+
+/* The race of foyerctl erase with foyerd: a summary or an alert computed
+ * from data read before the erasure, stored after it, must not bring the
+ * erased household back.  Before the cut: refused; after it: stored; other
+ * dwellings and building-level alerts untouched. */
+static void test_stored_after_erasure(void **state)
+{
+    (void)state;
+    struct tenv t;
+    assert_int_equal(tenv_setup(&t, extra), 0);
+    int64_t now = tu_now_s();
+    int64_t cut = tu_day_start(now - 10 * DAY);
+    for (int64_t ts = cut - 5 * DAY; ts < now - 3600; ts += 3600)
+        assert_int_equal(tput(&t, "elec", ts, 100 + (double)(ts - cut) / 3600), 0);
+
+    /* The pusher's and the alert engine's handles, opened before. */
+    struct store_outbox *o = NULL;
+    struct store_alerts *a = NULL;
+    const char *msg = NULL;
+    assert_int_equal(store_outbox_open(t.db, &o, &msg), 0);
+    assert_int_equal(store_alerts_open(t.db, &a, &msg), 0);
+
+    struct store_erase_opts eo = {
+        .before_s = cut, .by = "test", .origin = "foyerctl", .now_s = now};
+    struct store_erase_account acc;
+    assert_int_equal(store_erase_dwelling(t.s, t.cfg, "d1", &eo, &acc), 0);
+    assert_int_equal(acc.cut_s, cut);
+
+    /* Summaries: a period begun before the cut is refused (neither stored
+     * nor queued), one begun at or after it stored; d2 not concerned. */
+    assert_int_equal(put_summary(o, "d1", "2026-W01", cut - 7 * DAY), 1);
+    assert_int_equal(put_summary(o, "d1", "2026-W02", cut - 3 * DAY), 1);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM summaries WHERE dwelling = 'd1'"), 0, 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM outbox WHERE dwelling = 'd1'"), 0, 0);
+    assert_int_equal(put_summary(o, "d1", "2026-W03", cut), 0);
+    assert_int_equal(put_summary(o, "d2", "2026-W01", cut - 7 * DAY), 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM summaries WHERE dwelling = 'd1' AND "
+                                   "period = '2026-W03'"),
+                        1, 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM outbox WHERE dwelling = 'd1'"), 1, 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM summaries WHERE dwelling = 'd2'"), 1, 0);
+
+    /* Alerts: opened before the cut refused, at or after it stored; a
+     * building-level alert (no dwelling) and d2's stored. */
+    assert_int_equal(put_alert(a, "d1", "temp", cut - 3600), -ECANCELED);
+    assert_non_null(strstr(store_alerts_errmsg(a), "d1"));
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM alerts WHERE dwelling = 'd1'"), 0, 0);
+    assert_int_equal(put_alert(a, "d1", "temp", cut), 0);
+    assert_int_equal(put_alert(a, NULL, "bus:rtu0", cut - DAY), 0);
+    assert_int_equal(put_alert(a, "d2", "water2", cut - DAY), 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM alerts WHERE dwelling = 'd1'"), 1, 0);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM alerts"), 3, 0);
+
+    /* An alert listed before the erasure and queued after it: left out. */
+    static const char *const eps[] = {"e1"};
+    struct store_alert_push items[] = {
+        {.id = 999999, .key = "alert-gone-open", .dwelling = "d1", .body = "{}"},
+        {.id = (int64_t)tquery(&t, "SELECT id FROM alerts WHERE dwelling = 'd2'"),
+         .key = "alert-d2-open",
+         .dwelling = "d2",
+         .body = "{}"},
+    };
+    uint64_t queued = 0;
+    assert_int_equal(store_alerts_queue(a, items, 2, eps, 1, now, &queued), 0);
+    assert_int_equal(queued, 1);
+    assert_double_equal(tquery(&t, "SELECT count(*) FROM outbox WHERE key = 'alert-gone-open'"), 0,
+                        0);
+
+    /* The erasure is on record with its cut. */
+    assert_double_equal(tquery(&t,
+                               "SELECT count(*) FROM erasures WHERE dwelling = 'd1' AND cut = %lld",
+                               (long long)cut),
+                        1, 0);
+    store_alerts_close(a);
+    store_outbox_close(o);
+    assert_true(tintegrity_ok(&t));
+    tenv_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mid_month),
         cmocka_unit_test(test_uplink_item),
         cmocka_unit_test(test_ended),
+        cmocka_unit_test(test_stored_after_erasure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,7 +88,7 @@ static uint64_t add(struct oenv *e, int64_t now_s, size_t n, char *const (*rows)
                                              .body = rows[i][0]};
     }
     uint64_t queued = 99;
-    int rc = store_outbox_add(e->o, s, 1, two_eps, 2, now_s, &queued);
+    int rc = store_outbox_add(e->o, s, 1, two_eps, 2, now_s, &queued, NULL);
     if (rc < 0)
         fail_msg("store_outbox_add: %s", store_outbox_errmsg(e->o));
     return queued;
