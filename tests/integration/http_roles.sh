@@ -107,8 +107,8 @@ if [ "$(date -d "$start" +%Y-%m)" = "$(date +%Y-%m)" ]; then
   wait_for 30 stored || fail "no summary of $before, the former household's month, stored: $(sqlite3 "$work/foyer.db" "SELECT dwelling, period FROM summaries")"
 fi
 
-/usr/bin/python3 "$FOYER_SRC/tests/integration/http_roles.py" "$base" --tenant "$T" \
-  --ambassador "$A" --team "$E" --building b1 --other-building b2 --dwelling d1 \
+/usr/bin/python3 "$FOYER_SRC/tests/integration/http_roles.py" "$base" --tenant="$T" \
+  --ambassador="$A" --team="$E" --building b1 --other-building b2 --dwelling d1 \
   --other-dwelling a01 --other-dwelling c01 --tenancy-start "$start" --period "$week" \
   --day "$day" --channel d1-elec || fail "http_roles.py: see above"
 kill -TERM "$pid"

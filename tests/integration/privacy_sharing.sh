@@ -91,7 +91,7 @@ summarised() {
 wait_for 30 summarised || fail "no summary of $week for the tenant: $(tail -5 "$work/foyerd.log")"
 
 /usr/bin/python3 "$FOYER_SRC/tests/integration/privacy_sharing.py" 127.0.0.1 "$hport" \
-  --tenant "$T" --ambassador "$A" --other-ambassador "$A2" --team "$E" --db "$work/foyer.db" \
+  --tenant="$T" --ambassador="$A" --other-ambassador="$A2" --team="$E" --db "$work/foyer.db" \
   --config "$work/foyer.conf" --foyerctl "$FOYER_BIN/foyerctl" --tenancy-start "$start" \
   --period "$week" || fail "privacy_sharing.py: see above; foyerd: $(tail -5 "$work/foyerd.log")"
 kill -TERM "$pid"
