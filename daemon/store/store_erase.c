@@ -98,10 +98,43 @@ static int fold_table(sqlite3 *db, const char *table, enum store_gran g, int64_t
     return run(db, sql, &b, NULL);
 }
 
+/* Add one fold (gran 0: a day, 1: a month starting at start) to the
+ * folds of the erasure item (protocol amendment 3) in acc, keyed by
+ * building, quantity, gran and period. */
+static int note_fold(json_t *acc, const char *building, const char *quantity, const char *unit,
+                     int g, int64_t start, double sum, int64_t n)
+{
+    char key[2 * FOYER_ID_MAX + 64], local[40];
+    (void)snprintf(key, sizeof(key), "%s\x1f%s\x1f%d\x1f%lld", building, quantity, g,
+                   (long long)start);
+    json_t *f = json_object_get(acc, key);
+    if (f) {
+        json_object_set_new(f, "sum", json_real(json_real_value(json_object_get(f, "sum")) + sum));
+        json_object_set_new(f, "n", json_integer(json_integer_value(json_object_get(f, "n")) + n));
+        return 0;
+    }
+    f = json_object();
+    tu_format_local(start, local, sizeof(local));
+    if (!f || json_object_set_new(acc, key, f) < 0)
+        return -ENOMEM;
+    json_object_set_new(f, "building", json_string(building));
+    json_object_set_new(f, "quantity", json_string(quantity));
+    json_object_set_new(f, "unit", json_string(unit ? unit : ""));
+    json_object_set_new(f, "gran", json_string(g == 0 ? "day" : "month"));
+    json_object_set_new(f, "start", json_string(local));
+    json_object_set_new(f, "start_s", json_integer(start));
+    json_object_set_new(f, "sum", json_real(sum));
+    json_object_set_new(f, "n", json_integer(n));
+    return 0;
+}
+
 /* The months of channel chan's erased days folded as months: the sum of
- * the days before cut, per local month. */
+ * the days before cut, per local month.  The same pass notes each day and
+ * its month in acc for the central database (note_fold(): the central
+ * views have no building hours; a household's folded hours stay on its
+ * gateway). */
 static int fold_months(sqlite3 *db, int64_t chan, const char *building, const char *quantity,
-                       int64_t cut_s, double *ret_day_sum)
+                       const char *unit, int64_t cut_s, json_t *acc, double *ret_day_sum)
 {
     static const char sel[] =
         "SELECT ts, sum, n FROM rollup_day WHERE channel = ?1 AND ts < ?2 ORDER BY ts";
@@ -140,72 +173,22 @@ static int fold_months(sqlite3 *db, int64_t chan, const char *building, const ch
             n = 0;
         }
         if (rc == 0 && !done) {
+            double day_sum = sqlite3_column_double(s1, 1);
+            int64_t day_n = sqlite3_column_int64(s1, 2);
             month = m;
-            sum += sqlite3_column_double(s1, 1);
-            total += sqlite3_column_double(s1, 1);
-            n += sqlite3_column_int64(s1, 2);
+            sum += day_sum;
+            total += day_sum;
+            n += day_n;
+            rc = note_fold(acc, building, quantity, unit, 0, sqlite3_column_int64(s1, 0), day_sum,
+                           day_n);
+            if (rc == 0)
+                rc = note_fold(acc, building, quantity, unit, 1, m, day_sum, day_n);
         }
     }
     sqlite3_finalize(s1);
     sqlite3_finalize(s2);
     if (rc == 0)
         *ret_day_sum += total;
-    return rc;
-}
-
-/* Add channel chan's days before cut, and their months, to the folds of
- * the erasure item (protocol amendment 3) in acc, keyed by building,
- * quantity, gran and period: what fold_table() and fold_months() fold,
- * by day and by month (the central views have no building hours; a
- * household's folded hours stay on its gateway). */
-static int note_folds(sqlite3 *db, int64_t chan, const char *building, const char *quantity,
-                      const char *unit, int64_t cut_s, json_t *acc)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = store_sqlite_errno(sqlite3_prepare_v2(
-        db, "SELECT ts, sum, n FROM rollup_day WHERE channel = ?1 AND ts < ?2 ORDER BY ts", -1, &st,
-        NULL));
-    int src = SQLITE_DONE;
-    if (rc == 0) {
-        sqlite3_bind_int64(st, 1, chan);
-        sqlite3_bind_int64(st, 2, cut_s);
-    }
-    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t day = sqlite3_column_int64(st, 0);
-        double sum = sqlite3_column_double(st, 1);
-        int64_t n = sqlite3_column_int64(st, 2);
-        for (int g = 0; rc == 0 && g < 2; g++) {
-            int64_t start = g == 0 ? day : tu_month_start(day);
-            char key[2 * FOYER_ID_MAX + 64], local[40];
-            (void)snprintf(key, sizeof(key), "%s\x1f%s\x1f%d\x1f%lld", building, quantity, g,
-                           (long long)start);
-            json_t *f = json_object_get(acc, key);
-            if (f) {
-                json_object_set_new(f, "sum",
-                                    json_real(json_real_value(json_object_get(f, "sum")) + sum));
-                json_object_set_new(f, "n",
-                                    json_integer(json_integer_value(json_object_get(f, "n")) + n));
-                continue;
-            }
-            f = json_object();
-            tu_format_local(start, local, sizeof(local));
-            if (!f || json_object_set_new(acc, key, f) < 0) {
-                rc = -ENOMEM;
-                break;
-            }
-            json_object_set_new(f, "building", json_string(building));
-            json_object_set_new(f, "quantity", json_string(quantity));
-            json_object_set_new(f, "unit", json_string(unit ? unit : ""));
-            json_object_set_new(f, "gran", json_string(g == 0 ? "day" : "month"));
-            json_object_set_new(f, "start", json_string(local));
-            json_object_set_new(f, "start_s", json_integer(start));
-            json_object_set_new(f, "sum", json_real(sum));
-            json_object_set_new(f, "n", json_integer(n));
-        }
-    }
-    if (rc == 0 && src != SQLITE_DONE)
-        rc = store_sqlite_errno(src);
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -496,9 +479,8 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
             if (rc == 0)
                 rc = fold_table(db, "rollup_day", STORE_DAY, ids[k], b, q, cut_s);
             if (rc == 0)
-                rc = fold_months(db, ids[k], b, q, cut_s, &a->folded[ch->quantity]);
-            if (rc == 0)
-                rc = note_folds(db, ids[k], b, q, ch->unit, cut_s, folds);
+                rc =
+                    fold_months(db, ids[k], b, q, ch->unit, cut_s, folds, &a->folded[ch->quantity]);
         }
         if (rc == 0)
             rc = erase_channel(db, ids[k], names[k], cut_s, a);
