@@ -54,12 +54,13 @@ static int gran_num(enum store_gran g)
     return g == STORE_HOUR ? 0 : g == STORE_DAY ? 1 : 2;
 }
 
-/* The parameters ?1..?4 of a statement: is_int[k] binds i[k], else t[k]
+/* The parameters ?1..?5 of a statement: is_int[k] binds i[k], else t[k]
  * (NULL: left unbound, NULL). */
+#define BIND_MAX 5
 struct bind {
-    const char *t[4];
-    int64_t i[4];
-    bool is_int[4];
+    const char *t[BIND_MAX];
+    int64_t i[BIND_MAX];
+    bool is_int[BIND_MAX];
 };
 
 /* Run sql (no result rows) with b bound; add its changes to *count (NULL:
@@ -68,7 +69,7 @@ static int run(sqlite3 *db, const char *sql, const struct bind *b, int64_t *coun
 {
     sqlite3_stmt *st = NULL;
     int rc = store_sqlite_errno(sqlite3_prepare_v2(db, sql, -1, &st, NULL));
-    for (int k = 0; rc == 0 && k < 4; k++) {
+    for (int k = 0; rc == 0 && k < BIND_MAX; k++) {
         if (b->is_int[k])
             sqlite3_bind_int64(st, k + 1, b->i[k]);
         else if (b->t[k])
@@ -514,21 +515,12 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
     char what[128];
     (void)snprintf(what, sizeof(what), "erase before=%s%s", fmt_day(cut_s, d1, sizeof(d1)),
                    o->force ? " force" : "");
-    struct bind bl = {.t = {o->by, what, dw, o->origin}};
-    sqlite3_stmt *st = NULL;
+    struct bind bl = {.t = {NULL, o->by, what, dw, o->origin}, .i = {o->now_s}, .is_int = {1}};
     if (rc == 0)
-        rc = store_sqlite_errno(
-            sqlite3_prepare_v2(db,
-                               "INSERT INTO access_log(ts, who, role, what, dwelling, origin)"
-                               " VALUES (?1, ?2, 'local', ?3, ?4, ?5)",
-                               -1, &st, NULL));
-    if (rc == 0) {
-        sqlite3_bind_int64(st, 1, o->now_s);
-        for (int k = 0; k < 4; k++)
-            sqlite3_bind_text(st, k + 2, bl.t[k], -1, SQLITE_STATIC);
-        rc = store_step_done(st);
-    }
-    sqlite3_finalize(st);
+        rc = run(db,
+                 "INSERT INTO access_log(ts, who, role, what, dwelling, origin)"
+                 " VALUES (?1, ?2, 'local', ?3, ?4, ?5)",
+                 &bl, NULL);
     return rc;
 }
 
