@@ -655,15 +655,18 @@ static int export_write(void *ctx, const char *data, size_t len)
     return fwrite(data, 1, len, ctx) == len ? 0 : -EIO;
 }
 
-/* foyerctl export --all-data: everything held about one household
- * (store_portab_write()), hourly data only with its load-curve consent,
- * as `foyerctl export` gives it. */
-/* The operator's read of dwelling ("*": every one) through what, in the
- * access log (store_access.h) before anything is read: 0, or -errno
- * after saying on stderr that nothing is exported. */
-static int export_log_access(const struct foyer_config *cfg, const char *what, const char *dwelling)
+/* The operator's read of dwelling ("*": every one) through the export
+ * head with eo's span, in the access log (store_access.h) before anything
+ * is read: 0, or -errno after saying on stderr that nothing is exported. */
+static int export_log_access(const struct foyer_config *cfg, const char *head,
+                             const struct store_export_opts *eo, const char *dwelling)
 {
-    char who[256];
+    char who[256], what[512], from[40] = "-", to[40] = "-";
+    if (eo->from_s != INT64_MIN)
+        tu_format_local(eo->from_s, from, sizeof(from));
+    if (eo->to_s != INT64_MAX)
+        tu_format_local(eo->to_s, to, sizeof(to));
+    (void)snprintf(what, sizeof(what), "%s from=%s to=%s", head, from, to);
     struct store_access acc = {.ts_s = tu_now_s(),
                                .who = ctl_who_am_i(who, sizeof(who)),
                                .role = "local",
@@ -678,20 +681,19 @@ static int export_log_access(const struct foyer_config *cfg, const char *what, c
     return rc;
 }
 
+/* foyerctl export --all-data: everything held about one household
+ * (store_portab_write()), hourly data only with its load-curve consent,
+ * as `foyerctl export` gives it. */
 static int export_all_data(const struct foyer_config *cfg, const struct store_export_opts *eo,
                            const char *format, const char *output)
 {
     bool json = !format || strcmp(format, "json") == 0;
-    char what[512], from[40] = "-", to[40] = "-";
-    if (eo->from_s != INT64_MIN)
-        tu_format_local(eo->from_s, from, sizeof(from));
-    if (eo->to_s != INT64_MAX)
-        tu_format_local(eo->to_s, to, sizeof(to));
-    /* In the access log before anything is read, or not at all. */
-    (void)snprintf(what, sizeof(what), "foyerctl export --all-data format=%s from=%s to=%s",
-                   json ? "json" : "csv", from, to);
     int64_t now_s = tu_now_s();
-    if (export_log_access(cfg, what, eo->dwelling) < 0)
+    /* In the access log before anything is read, or not at all. */
+    if (export_log_access(cfg,
+                          json ? "foyerctl export --all-data format=json"
+                               : "foyerctl export --all-data format=csv",
+                          eo, eo->dwelling) < 0)
         return 1;
     struct store *s = ctl_open_readonly(cfg, "export");
     if (!s)
@@ -827,14 +829,10 @@ static int cmd_export(const struct ctl_command *cmd, const struct foyer_config *
      * (store_access.h) before anything is read, or not at all. */
     static const char *const gran_names[] = {
         [STORE_HOUR] = "hour", [STORE_DAY] = "day", [STORE_MONTH] = "month"};
-    char what[512], from[40] = "-", to[40] = "-";
-    if (o.from_s != INT64_MIN)
-        tu_format_local(o.from_s, from, sizeof(from));
-    if (o.to_s != INT64_MAX)
-        tu_format_local(o.to_s, to, sizeof(to));
-    (void)snprintf(what, sizeof(what), "foyerctl export granularity=%s building=%s from=%s to=%s",
-                   gran_names[o.gran], o.building ? o.building : "*", from, to);
-    if (export_log_access(cfg, what, o.dwelling ? o.dwelling : "*") < 0)
+    char head[256];
+    (void)snprintf(head, sizeof(head), "foyerctl export granularity=%s building=%s",
+                   gran_names[o.gran], o.building ? o.building : "*");
+    if (export_log_access(cfg, head, &o, o.dwelling ? o.dwelling : "*") < 0)
         return 1;
     struct store *s = ctl_open_readonly(cfg, "export");
     if (!s)
