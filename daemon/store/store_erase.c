@@ -375,7 +375,9 @@ static int erase_tenancy(sqlite3 *db, const char *dw, const char *id, int64_t no
     return rc;
 }
 
-static int64_t count_channels(sqlite3 *db, const char *dw, int64_t **ret_ids, char ***ret_names)
+/* The channels of dwelling dw in the database: their ids and names
+ * (*ret_ids, *ret_names, the caller frees), and their number, or -errno. */
+static int64_t dwelling_channels(sqlite3 *db, const char *dw, int64_t **ret_ids, char ***ret_names)
 {
     sqlite3_stmt *st = NULL;
     int64_t n = 0, cap = 0;
@@ -460,7 +462,7 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
 
     int64_t *ids = NULL;
     char **names = NULL;
-    int64_t n = count_channels(db, dw, &ids, &names);
+    int64_t n = dwelling_channels(db, dw, &ids, &names);
     if (n < 0) {
         free(tv);
         return (int)n;
