@@ -44,21 +44,30 @@ struct grant_arg {
         .is_text = false, .i = (x)                                                                 \
     }
 
+/* Prepare sql on db with args a bound: SQLITE_OK and *ret_st, or the
+ * error code (*ret_st NULL). */
+static int grant_prepare(sqlite3 *db, const char *sql, const struct grant_arg *a, int n,
+                         sqlite3_stmt **ret_st)
+{
+    int src = sqlite3_prepare_v2(db, sql, -1, ret_st, NULL);
+    for (int k = 0; src == SQLITE_OK && k < n; k++) {
+        if (!a[k].is_text)
+            sqlite3_bind_int64(*ret_st, k + 1, a[k].i);
+        else if (a[k].s)
+            sqlite3_bind_text(*ret_st, k + 1, a[k].s, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(*ret_st, k + 1);
+    }
+    return src;
+}
+
 /* Run sql with args once: SQLITE_ROW (column 0 into *ret_int when not
  * NULL) or SQLITE_DONE, else the error code (grant_msg says it). */
 static int grant_run(sqlite3 *db, const char *sql, const struct grant_arg *a, int n,
                      int64_t *ret_int)
 {
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    for (int k = 0; src == SQLITE_OK && k < n; k++) {
-        if (!a[k].is_text)
-            sqlite3_bind_int64(st, k + 1, a[k].i);
-        else if (a[k].s)
-            sqlite3_bind_text(st, k + 1, a[k].s, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, k + 1);
-    }
+    int src = grant_prepare(db, sql, a, n, &st);
     if (src == SQLITE_OK)
         src = sqlite3_step(st);
     if (src == SQLITE_ROW && ret_int)
@@ -346,15 +355,7 @@ static int grant_each(struct store *s, const struct foyer_config *cfg, const cha
     int rc = store_tenancy_read(s, cfg, &tv, &n_tv);
     if (rc < 0)
         return rc;
-    int src = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    for (int k = 0; src == SQLITE_OK && k < n; k++) {
-        if (!a[k].is_text)
-            sqlite3_bind_int64(st, k + 1, a[k].i);
-        else if (a[k].s)
-            sqlite3_bind_text(st, k + 1, a[k].s, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, k + 1);
-    }
+    int src = grant_prepare(s->db, sql, a, n, &st);
     while (st && rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_grant g;
         grant_row(st, &g);
