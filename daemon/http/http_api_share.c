@@ -38,19 +38,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-/* The tenant's dwelling, or an answer (API_ANSWERED). */
-static int me_dwelling(const struct http_request *req, struct http_response *resp, uint32_t *ret)
-{
-    const struct http_principal *p = req->who;
-    if (p->role != HTTP_ROLE_TENANT || p->dwelling < 0 ||
-        (size_t)p->dwelling >= req->cfg->n_dwellings) {
-        int rc = http_error(resp, 403, "forbidden", "this token is bound to no dwelling");
-        return rc < 0 ? rc : API_ANSWERED;
-    }
-    *ret = (uint32_t)p->dwelling;
-    return 0;
-}
-
 /* Who records a tenant's choice: "tenant:NAME". */
 static void me_by(const struct http_request *req, char *buf, size_t len)
 {
@@ -131,7 +118,7 @@ static int send_grant(const struct http_request *req, struct http_response *resp
 int api_me_grants(const struct http_request *req, struct http_response *resp)
 {
     uint32_t d;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     struct grant_find f = {.arr = json_array()};
@@ -159,7 +146,7 @@ int api_me_grant_create(const struct http_request *req, struct http_response *re
         FOYER_GRANT_DAYS_MAX) " (default " SHARE_STR(FOYER_GRANT_DAYS_DEFAULT) ")}";
     uint32_t d;
     json_t *body = NULL;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc == 0)
         rc = body_object(req, resp, shape, &body);
     if (rc != 0)
@@ -204,7 +191,7 @@ int api_me_grant_revoke(const struct http_request *req, struct http_response *re
 {
     const char *ids = req->n_params > 0 ? req->params[0] : "";
     uint32_t d;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     char *end;
@@ -262,7 +249,7 @@ static int amb_add(void *ctx, const struct store_token *t)
 int api_me_ambassadors(const struct http_request *req, struct http_response *resp)
 {
     uint32_t d;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     struct amb_list l = {
@@ -316,7 +303,7 @@ static int send_consents(const struct http_request *req, struct http_response *r
 int api_me_consents(const struct http_request *req, struct http_response *resp)
 {
     uint32_t d;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     return send_consents(req, resp, d);
@@ -328,7 +315,7 @@ int api_me_consent_set(const struct http_request *req, struct http_response *res
                                 "or false}";
     uint32_t d;
     json_t *body = NULL;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc == 0)
         rc = body_object(req, resp, shape, &body);
     if (rc != 0)
