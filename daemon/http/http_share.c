@@ -2,7 +2,8 @@
  * http_share.c - whether an ambassador holds a household's grant now, and
  * the access-log row written before each read it allows (http_share.h).
  * Used by the API (http_api_share.c, http_api_team.c) and the ambassador's
- * page (http_page_shared.c).
+ * page (http_page_shared.c); share_by() and share_offered() by the
+ * tenant's API and choices page (http_page_choices.c) too.
  */
 #include "http_share.h"
 
@@ -85,4 +86,27 @@ int share_log(const struct http_request *req, const char *dwelling, const char *
         log_err("http: %s reads %s: the access log cannot be written, nothing is read: %s", p->name,
                 dwelling, msg ? msg : strerror(-rc));
     return rc;
+}
+
+void share_by(const struct http_request *req, char *buf, size_t len)
+{
+    if (req->who->name[0])
+        (void)snprintf(buf, len, "tenant:%s", req->who->name);
+    else
+        (void)snprintf(buf, len, "tenant:token-%lld", (long long)req->who->token_id);
+}
+
+bool share_offered(const struct store_token *t, const char *building, int64_t now_s)
+{
+    size_t n = strlen(building);
+    if (strcmp(t->role, "ambassador") != 0 || t->revoked_s || t->pairing || !t->has_hash ||
+        (t->expires_s > 0 && t->expires_s <= now_s))
+        return false;
+    for (const char *p = t->buildings; *p;) {
+        if (strncmp(p, building, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+        const char *c = strchr(p, ',');
+        p = c ? c + 1 : "";
+    }
+    return false;
 }

@@ -3,13 +3,17 @@
  * ambassador's page (http_page_shared.c) share about a household's
  * grant to an ambassador (include/foyer/store_grant.h): whether the
  * caller holds one now, and the access-log row written before each read
- * it allows.  Defined in http_share.c.
+ * it allows; and with the tenant's choices page (http_page_choices.c),
+ * who records a choice and which ambassadors may be chosen.  Defined in
+ * http_share.c.
  */
 #ifndef FOYER_HTTP_SHARE_H
 #define FOYER_HTTP_SHARE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "foyer/store_auth.h"
 #include "foyer/store_grant.h"
 #include "http_int.h"
 
@@ -32,5 +36,13 @@ int share_gate(const struct http_request *req, struct http_response *resp, uint3
  * figure), before the read.  0 or -errno (logged; the caller reads
  * nothing). */
 int share_log(const struct http_request *req, const char *dwelling, const char *what);
+
+/* Who records a tenant's choice made through req: "tenant:NAME" (its
+ * token's name), or "tenant:token-ID" for a token without one. */
+void share_by(const struct http_request *req, char *buf, size_t len);
+
+/* Whether t is a live ambassador token covering building (a config ID):
+ * one the household of that building may share with. */
+bool share_offered(const struct store_token *t, const char *building, int64_t now_s);
 
 #endif /* FOYER_HTTP_SHARE_H */
