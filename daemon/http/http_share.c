@@ -18,20 +18,25 @@
 #include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 
-int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
-                  int64_t *ret_from_s, int64_t *ret_to_s)
+/* Whether the caller of req may see dwelling d at all: an ambassador
+ * token with a name, covering d's building. */
+static bool share_caller_ok(const struct http_request *req, uint32_t d)
 {
     const struct foyer_config *cfg = req->cfg;
     const struct http_principal *p = req->who;
-    struct store_grant g;
-    if (p->role != HTTP_ROLE_AMBASSADOR || d >= cfg->n_dwellings || !p->name[0] ||
-        !http_principal_has_building(p, (int32_t)cfg->dwellings[d].building))
+    return p->role == HTTP_ROLE_AMBASSADOR && d < cfg->n_dwellings && p->name[0] &&
+           http_principal_has_building(p, (int32_t)cfg->dwellings[d].building);
+}
+
+int share_span(const struct http_request *req, uint32_t d, const struct store_grant *g,
+               int64_t *ret_from_s, int64_t *ret_to_s)
+{
+    const struct foyer_config *cfg = req->cfg;
+    int rc = 0;
+    if (!share_caller_ok(req, d))
         return -ENOENT;
-    int rc = store_grant_active(req->ro, cfg, d, p->name, req->now_s, &g);
-    if (rc < 0)
-        return rc;
     int64_t from_s = INT64_MIN, to_s = INT64_MAX;
-    if (g.tenancy[0]) {
+    if (g->tenancy[0]) {
         struct tenancy *tv = NULL;
         size_t n_tv = 0;
         rc = store_tenancy_read_dwelling(req->ro, cfg, d, &tv, &n_tv);
@@ -39,7 +44,7 @@ int share_granted(const struct http_request *req, uint32_t d, struct store_grant
             return rc;
         rc = -ENOENT; /* its tenancy is gone: nothing to show */
         for (size_t i = 0; i < n_tv; i++)
-            if (strcmp(tv[i].id, g.tenancy) == 0) {
+            if (strcmp(tv[i].id, g->tenancy) == 0) {
                 store_auth_tenancy_span(&tv[i], &from_s, &to_s);
                 rc = 0;
             }
@@ -47,10 +52,23 @@ int share_granted(const struct http_request *req, uint32_t d, struct store_grant
         if (rc < 0)
             return rc;
     }
-    *ret_g = g;
     *ret_from_s = from_s;
     *ret_to_s = to_s;
     return 0;
+}
+
+int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
+                  int64_t *ret_from_s, int64_t *ret_to_s)
+{
+    struct store_grant g;
+    if (!share_caller_ok(req, d))
+        return -ENOENT;
+    int rc = store_grant_active(req->ro, req->cfg, d, req->who->name, req->now_s, &g);
+    if (rc == 0)
+        rc = share_span(req, d, &g, ret_from_s, ret_to_s);
+    if (rc == 0)
+        *ret_g = g;
+    return rc;
 }
 
 int share_gate(const struct http_request *req, struct http_response *resp, uint32_t d,

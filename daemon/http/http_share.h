@@ -25,6 +25,13 @@
 int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
                   int64_t *ret_from_s, int64_t *ret_to_s);
 
+/* The span of grant g's tenancy for the caller of req, as share_granted()
+ * gives it, for a grant already judged active at req->now_s (a row of
+ * store_grant_list_grantee()): 0, -ENOENT (not the caller's to see, or
+ * its tenancy is gone), or -errno. */
+int share_span(const struct http_request *req, uint32_t d, const struct store_grant *g,
+               int64_t *ret_from_s, int64_t *ret_to_s);
+
 /* share_granted() for an API route on dwelling d (id: its config ID):
  * 0 with the span as share_granted() gives it, 1 after answering 403 (no
  * grant now) or 503 (the grants cannot be read), or -errno. */
