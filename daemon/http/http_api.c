@@ -189,8 +189,7 @@ int api_arg_range(const struct http_request *req, struct http_response *resp, en
 
 /* The tenant's dwelling, or an answer: a token whose dwelling left the
  * config (a reload) sees nothing. */
-static int tenant_dwelling(const struct http_request *req, struct http_response *resp,
-                           uint32_t *ret)
+int api_tenant_dwelling(const struct http_request *req, struct http_response *resp, uint32_t *ret)
 {
     const struct http_principal *p = req->who;
     if (p->role != HTTP_ROLE_TENANT || p->dwelling < 0 ||
@@ -209,7 +208,7 @@ static int api_me(const struct http_request *req, struct http_response *resp)
     const struct foyer_config *cfg = req->cfg;
     const struct http_principal *p = req->who;
     uint32_t d;
-    int rc = tenant_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     const struct dwelling *dw = &cfg->dwellings[d];
@@ -339,7 +338,7 @@ out_none:
 static int api_me_summary(const struct http_request *req, struct http_response *resp)
 {
     uint32_t d;
-    int rc = tenant_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     return api_send_summary(req, resp, d, req->who->tenancy_from_s, req->who->tenancy_to_s);
@@ -527,7 +526,7 @@ int api_send_history(const struct http_request *req, struct http_response *resp,
 static int api_me_history(const struct http_request *req, struct http_response *resp)
 {
     uint32_t d;
-    int rc = tenant_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     return api_send_history(req, resp, d, req->who->tenancy_from_s, req->who->tenancy_to_s);
@@ -549,7 +548,7 @@ static int api_me_export(const struct http_request *req, struct http_response *r
 {
     const struct http_principal *p = req->who;
     uint32_t d;
-    int rc = tenant_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     const char *format = http_arg(req, "format");

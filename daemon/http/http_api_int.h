@@ -31,6 +31,10 @@ int api_buf_json(struct http_buf *b, json_t *j);
  * Wh, litres to 0.1 L, degrees to 0.01, ...), as a JSON number; NaN gives
  * null. */
 json_t *api_value(enum quantity q, double v);
+/* The dwelling of the caller's tenant token, or an answer (403,
+ * API_ANSWERED): a token whose dwelling left the config (a reload) sees
+ * nothing. */
+int api_tenant_dwelling(const struct http_request *req, struct http_response *resp, uint32_t *ret);
 /* A time as local ISO 8601 with its offset, in the config's zone. */
 json_t *api_time(int64_t ts_s);
 

@@ -38,28 +38,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-/* The tenant's dwelling, or an answer (API_ANSWERED). */
-static int me_dwelling(const struct http_request *req, struct http_response *resp, uint32_t *ret)
-{
-    const struct http_principal *p = req->who;
-    if (p->role != HTTP_ROLE_TENANT || p->dwelling < 0 ||
-        (size_t)p->dwelling >= req->cfg->n_dwellings) {
-        int rc = http_error(resp, 403, "forbidden", "this token is bound to no dwelling");
-        return rc < 0 ? rc : API_ANSWERED;
-    }
-    *ret = (uint32_t)p->dwelling;
-    return 0;
-}
-
-/* Who records a tenant's choice: "tenant:NAME". */
-static void me_by(const struct http_request *req, char *buf, size_t len)
-{
-    if (req->who->name[0])
-        (void)snprintf(buf, len, "tenant:%s", req->who->name);
-    else
-        (void)snprintf(buf, len, "tenant:token-%lld", (long long)req->who->token_id);
-}
-
 /* The request's JSON object body, or an answer (400). */
 static int body_object(const struct http_request *req, struct http_response *resp,
                        const char *shape, json_t **ret)
@@ -131,7 +109,7 @@ static int send_grant(const struct http_request *req, struct http_response *resp
 int api_me_grants(const struct http_request *req, struct http_response *resp)
 {
     uint32_t d;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     struct grant_find f = {.arr = json_array()};
@@ -159,7 +137,7 @@ int api_me_grant_create(const struct http_request *req, struct http_response *re
         FOYER_GRANT_DAYS_MAX) " (default " SHARE_STR(FOYER_GRANT_DAYS_DEFAULT) ")}";
     uint32_t d;
     json_t *body = NULL;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc == 0)
         rc = body_object(req, resp, shape, &body);
     if (rc != 0)
@@ -178,7 +156,7 @@ int api_me_grant_create(const struct http_request *req, struct http_response *re
                           FOYER_GRANT_DAYS_MAX);
     }
     char by[80];
-    me_by(req, by, sizeof(by));
+    share_by(req, by, sizeof(by));
     const char *msg = NULL;
     int64_t id = 0;
     rc = store_grant_create(req->cfg->database, req->cfg, req->cfg->dwellings[d].id,
@@ -204,7 +182,7 @@ int api_me_grant_revoke(const struct http_request *req, struct http_response *re
 {
     const char *ids = req->n_params > 0 ? req->params[0] : "";
     uint32_t d;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     char *end;
@@ -214,7 +192,7 @@ int api_me_grant_revoke(const struct http_request *req, struct http_response *re
         return http_error(resp, 400, "bad_path", "grant id: a positive integer, not \"%.32s\"",
                           ids);
     char by[80];
-    me_by(req, by, sizeof(by));
+    share_by(req, by, sizeof(by));
     const char *msg = NULL;
     rc = store_grant_revoke(req->cfg->database, req->cfg, req->cfg->dwellings[d].id, id, by,
                             req->now_s, &msg);
@@ -242,19 +220,10 @@ struct amb_list {
 static int amb_add(void *ctx, const struct store_token *t)
 {
     struct amb_list *l = ctx;
-    size_t n = strlen(l->building);
-    if (strcmp(t->role, "ambassador") != 0 || t->revoked_s || t->pairing || !t->has_hash ||
-        (t->expires_s > 0 && t->expires_s <= l->now_s))
-        return 0;
-    for (const char *p = t->buildings; *p;) {
-        if (strncmp(p, l->building, n) == 0 && (p[n] == ',' || p[n] == '\0')) {
-            json_t *o = json_object();
-            json_object_set_new(o, "name", json_string(t->name));
-            json_array_append_new(l->arr, o);
-            return 0;
-        }
-        const char *c = strchr(p, ',');
-        p = c ? c + 1 : "";
+    if (share_offered(t, l->building, l->now_s)) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(t->name));
+        json_array_append_new(l->arr, o);
     }
     return 0;
 }
@@ -262,7 +231,7 @@ static int amb_add(void *ctx, const struct store_token *t)
 int api_me_ambassadors(const struct http_request *req, struct http_response *resp)
 {
     uint32_t d;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     struct amb_list l = {
@@ -316,7 +285,7 @@ static int send_consents(const struct http_request *req, struct http_response *r
 int api_me_consents(const struct http_request *req, struct http_response *resp)
 {
     uint32_t d;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     return send_consents(req, resp, d);
@@ -328,7 +297,7 @@ int api_me_consent_set(const struct http_request *req, struct http_response *res
                                 "or false}";
     uint32_t d;
     json_t *body = NULL;
-    int rc = me_dwelling(req, resp, &d);
+    int rc = api_tenant_dwelling(req, resp, &d);
     if (rc == 0)
         rc = body_object(req, resp, shape, &body);
     if (rc != 0)
@@ -343,7 +312,7 @@ int api_me_consent_set(const struct http_request *req, struct http_response *res
     bool given = json_is_true(jg);
     json_decref(body);
     char by[80], tenancy[FOYER_ID_MAX + 1];
-    me_by(req, by, sizeof(by));
+    share_by(req, by, sizeof(by));
     const char *msg = NULL;
     rc = store_consent_record(req->cfg->database, req->cfg, req->cfg->dwellings[d].id, p, given, by,
                               req->now_s, tenancy, &msg);

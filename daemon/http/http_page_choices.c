@@ -22,6 +22,7 @@
 #include "foyer/store_consent.h"
 #include "foyer/store_grant.h"
 #include "http_page.h"
+#include "http_share.h"
 
 /* The principal's dwelling (a tenant's, in the config), or -1. */
 static int32_t choices_dwelling(const struct http_request *req)
@@ -31,14 +32,6 @@ static int32_t choices_dwelling(const struct http_request *req)
         (size_t)who->dwelling >= req->cfg->n_dwellings)
         return -1;
     return who->dwelling;
-}
-
-static void choices_by(const struct http_request *req, char *buf, size_t len)
-{
-    if (req->who->name[0])
-        (void)snprintf(buf, len, "tenant:%s", req->who->name);
-    else
-        (void)snprintf(buf, len, "tenant:token-%lld", (long long)req->who->token_id);
 }
 
 /* ---- the section ----------------------------------------------------------- */
@@ -82,23 +75,14 @@ struct choices_ambs {
 static int choices_amb_row(void *ctx, const struct store_token *t)
 {
     struct choices_ambs *ca = ctx;
-    size_t n = strlen(ca->building);
-    if (strcmp(t->role, "ambassador") != 0 || t->revoked_s || t->pairing || !t->has_hash ||
-        (t->expires_s > 0 && t->expires_s <= ca->now_s))
+    if (!share_offered(t, ca->building, ca->now_s))
         return 0;
-    for (const char *p = t->buildings; *p;) {
-        if (strncmp(p, ca->building, n) == 0 && (p[n] == ',' || p[n] == '\0')) {
-            (void)http_buf_str(ca->pg->b, "<option value=\"");
-            (void)http_buf_html(ca->pg->b, t->name);
-            (void)http_buf_str(ca->pg->b, "\">");
-            (void)http_buf_html(ca->pg->b, t->name);
-            (void)http_buf_str(ca->pg->b, "</option>\n");
-            ca->n++;
-            return 0;
-        }
-        const char *c = strchr(p, ',');
-        p = c ? c + 1 : "";
-    }
+    (void)http_buf_str(ca->pg->b, "<option value=\"");
+    (void)http_buf_html(ca->pg->b, t->name);
+    (void)http_buf_str(ca->pg->b, "\">");
+    (void)http_buf_html(ca->pg->b, t->name);
+    (void)http_buf_str(ca->pg->b, "</option>\n");
+    ca->n++;
     return 0;
 }
 
@@ -221,7 +205,7 @@ int page_tablet_consent(const struct http_request *req, struct http_response *re
         return page_error(req, resp, 400, PK_error_bad_form, "/tablet",
                           "field given: missing, or not 1 or 0");
     char by[80], tenancy[FOYER_ID_MAX + 1];
-    choices_by(req, by, sizeof(by));
+    share_by(req, by, sizeof(by));
     const char *msg = NULL;
     const char *id = req->cfg->dwellings[d].id;
     int rc = store_consent_record(req->cfg->database, req->cfg, id, p, given[0] == '1', by,
@@ -262,7 +246,7 @@ int page_tablet_share(const struct http_request *req, struct http_response *resp
         return page_error(req, resp, 400, PK_error_bad_form, "/tablet",
                           "field grantee: missing or longer than a token name");
     char by[80];
-    choices_by(req, by, sizeof(by));
+    share_by(req, by, sizeof(by));
     const char *msg = NULL;
     int64_t gid = 0;
     const char *id = req->cfg->dwellings[d].id;
@@ -296,7 +280,7 @@ int page_tablet_unshare(const struct http_request *req, struct http_response *re
         return page_error(req, resp, 400, PK_error_bad_form, "/tablet",
                           "field id: missing, or not a positive integer");
     char by[80];
-    choices_by(req, by, sizeof(by));
+    share_by(req, by, sizeof(by));
     const char *msg = NULL;
     const char *id = req->cfg->dwellings[d].id;
     int rc = store_grant_revoke(req->cfg->database, req->cfg, id, gid, by, req->now_s, &msg);

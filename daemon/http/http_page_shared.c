@@ -122,13 +122,13 @@ static int shared_row(void *ctx, const struct store_grant *g)
     struct page *pg = sc->pg;
     const struct http_request *req = pg->req;
     int32_t d = config_find_dwelling(req->cfg, g->dwelling);
-    struct store_grant now;
     int64_t from_s, to_s;
-    if (d < 0 || share_granted(req, (uint32_t)d, &now, &from_s, &to_s) < 0)
-        return 0; /* not one of this token's buildings, or ended since */
+    /* g is active (store_grant_list_grantee()): only its span is read. */
+    if (d < 0 || share_span(req, (uint32_t)d, g, &from_s, &to_s) < 0)
+        return 0; /* not one of this token's buildings, or its tenancy gone */
     const struct dwelling *dw = &req->cfg->dwellings[d];
     char date[96];
-    (void)page_date(pg, now.expires_s, false, date, sizeof(date));
+    (void)page_date(pg, g->expires_s, false, date, sizeof(date));
     struct page_var v[] = {{"label", dw->label ? dw->label : dw->id}, {"date", date}};
     (void)http_buf_str(pg->b, "<article class=\"shared\" data-dwelling=\"");
     (void)http_buf_html(pg->b, dw->id);

@@ -2,7 +2,8 @@
  * http_share.c - whether an ambassador holds a household's grant now, and
  * the access-log row written before each read it allows (http_share.h).
  * Used by the API (http_api_share.c, http_api_team.c) and the ambassador's
- * page (http_page_shared.c).
+ * page (http_page_shared.c); share_by() and share_offered() by the
+ * tenant's API and choices page (http_page_choices.c) too.
  */
 #include "http_share.h"
 
@@ -17,20 +18,25 @@
 #include "foyer/store_tenancy.h"
 #include "foyer/timeutil.h"
 
-int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
-                  int64_t *ret_from_s, int64_t *ret_to_s)
+/* Whether the caller of req may see dwelling d at all: an ambassador
+ * token with a name, covering d's building. */
+static bool share_caller_ok(const struct http_request *req, uint32_t d)
 {
     const struct foyer_config *cfg = req->cfg;
     const struct http_principal *p = req->who;
-    struct store_grant g;
-    if (p->role != HTTP_ROLE_AMBASSADOR || d >= cfg->n_dwellings || !p->name[0] ||
-        !http_principal_has_building(p, (int32_t)cfg->dwellings[d].building))
+    return p->role == HTTP_ROLE_AMBASSADOR && d < cfg->n_dwellings && p->name[0] &&
+           http_principal_has_building(p, (int32_t)cfg->dwellings[d].building);
+}
+
+int share_span(const struct http_request *req, uint32_t d, const struct store_grant *g,
+               int64_t *ret_from_s, int64_t *ret_to_s)
+{
+    const struct foyer_config *cfg = req->cfg;
+    int rc = 0;
+    if (!share_caller_ok(req, d))
         return -ENOENT;
-    int rc = store_grant_active(req->ro, cfg, d, p->name, req->now_s, &g);
-    if (rc < 0)
-        return rc;
     int64_t from_s = INT64_MIN, to_s = INT64_MAX;
-    if (g.tenancy[0]) {
+    if (g->tenancy[0]) {
         struct tenancy *tv = NULL;
         size_t n_tv = 0;
         rc = store_tenancy_read_dwelling(req->ro, cfg, d, &tv, &n_tv);
@@ -38,7 +44,7 @@ int share_granted(const struct http_request *req, uint32_t d, struct store_grant
             return rc;
         rc = -ENOENT; /* its tenancy is gone: nothing to show */
         for (size_t i = 0; i < n_tv; i++)
-            if (strcmp(tv[i].id, g.tenancy) == 0) {
+            if (strcmp(tv[i].id, g->tenancy) == 0) {
                 store_auth_tenancy_span(&tv[i], &from_s, &to_s);
                 rc = 0;
             }
@@ -46,10 +52,23 @@ int share_granted(const struct http_request *req, uint32_t d, struct store_grant
         if (rc < 0)
             return rc;
     }
-    *ret_g = g;
     *ret_from_s = from_s;
     *ret_to_s = to_s;
     return 0;
+}
+
+int share_granted(const struct http_request *req, uint32_t d, struct store_grant *ret_g,
+                  int64_t *ret_from_s, int64_t *ret_to_s)
+{
+    struct store_grant g;
+    if (!share_caller_ok(req, d))
+        return -ENOENT;
+    int rc = store_grant_active(req->ro, req->cfg, d, req->who->name, req->now_s, &g);
+    if (rc == 0)
+        rc = share_span(req, d, &g, ret_from_s, ret_to_s);
+    if (rc == 0)
+        *ret_g = g;
+    return rc;
 }
 
 int share_gate(const struct http_request *req, struct http_response *resp, uint32_t d,
@@ -85,4 +104,27 @@ int share_log(const struct http_request *req, const char *dwelling, const char *
         log_err("http: %s reads %s: the access log cannot be written, nothing is read: %s", p->name,
                 dwelling, msg ? msg : strerror(-rc));
     return rc;
+}
+
+void share_by(const struct http_request *req, char *buf, size_t len)
+{
+    if (req->who->name[0])
+        (void)snprintf(buf, len, "tenant:%s", req->who->name);
+    else
+        (void)snprintf(buf, len, "tenant:token-%lld", (long long)req->who->token_id);
+}
+
+bool share_offered(const struct store_token *t, const char *building, int64_t now_s)
+{
+    size_t n = strlen(building);
+    if (strcmp(t->role, "ambassador") != 0 || t->revoked_s || t->pairing || !t->has_hash ||
+        (t->expires_s > 0 && t->expires_s <= now_s))
+        return false;
+    for (const char *p = t->buildings; *p;) {
+        if (strncmp(p, building, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+        const char *c = strchr(p, ',');
+        p = c ? c + 1 : "";
+    }
+    return false;
 }

@@ -44,21 +44,30 @@ struct grant_arg {
         .is_text = false, .i = (x)                                                                 \
     }
 
+/* Prepare sql on db with args a bound: SQLITE_OK and *ret_st, or the
+ * error code (*ret_st NULL). */
+static int grant_prepare(sqlite3 *db, const char *sql, const struct grant_arg *a, int n,
+                         sqlite3_stmt **ret_st)
+{
+    int src = sqlite3_prepare_v2(db, sql, -1, ret_st, NULL);
+    for (int k = 0; src == SQLITE_OK && k < n; k++) {
+        if (!a[k].is_text)
+            sqlite3_bind_int64(*ret_st, k + 1, a[k].i);
+        else if (a[k].s)
+            sqlite3_bind_text(*ret_st, k + 1, a[k].s, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(*ret_st, k + 1);
+    }
+    return src;
+}
+
 /* Run sql with args once: SQLITE_ROW (column 0 into *ret_int when not
  * NULL) or SQLITE_DONE, else the error code (grant_msg says it). */
 static int grant_run(sqlite3 *db, const char *sql, const struct grant_arg *a, int n,
                      int64_t *ret_int)
 {
     sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    for (int k = 0; src == SQLITE_OK && k < n; k++) {
-        if (!a[k].is_text)
-            sqlite3_bind_int64(st, k + 1, a[k].i);
-        else if (a[k].s)
-            sqlite3_bind_text(st, k + 1, a[k].s, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, k + 1);
-    }
+    int src = grant_prepare(db, sql, a, n, &st);
     if (src == SQLITE_OK)
         src = sqlite3_step(st);
     if (src == SQLITE_ROW && ret_int)
@@ -314,23 +323,35 @@ int store_grant_revoke(const char *db_path, const struct foyer_config *cfg, cons
     return rc;
 }
 
+/* The sharing consent of the dwelling of the rows last judged: the rows
+ * come by dwelling, so it is read once per dwelling, not once per row. */
+struct grant_sharing {
+    int32_t d; /* -1: none read yet */
+    bool given;
+};
+
 /* Whether g, read at now_s, is active: the SQL has checked nothing. */
 static bool grant_is_active(struct store *s, const struct foyer_config *cfg,
                             const struct tenancy *tv, size_t n_tv, uint32_t d,
-                            const struct store_grant *g, int64_t now_s, int *ret_rc)
+                            const struct store_grant *g, int64_t now_s,
+                            struct grant_sharing *sharing, int *ret_rc)
 {
     const char *tenancy = NULL;
     if (g->revoked_s != 0 || g->expires_s <= now_s)
         return false;
     if (!grant_tenancy(tv, n_tv, d, now_s, &tenancy) || strcmp(tenancy ? tenancy : "", g->tenancy))
         return false;
-    struct store_consent c;
-    int rc = store_consent_get(s, cfg, d, STORE_PURPOSE_SHARING, now_s, &c);
-    if (rc < 0) {
-        *ret_rc = rc;
-        return false;
+    if (sharing->d != (int32_t)d) {
+        struct store_consent c;
+        int rc = store_consent_get(s, cfg, d, STORE_PURPOSE_SHARING, now_s, &c);
+        if (rc < 0) {
+            *ret_rc = rc;
+            return false;
+        }
+        sharing->d = (int32_t)d;
+        sharing->given = c.given;
     }
-    return c.given;
+    return sharing->given;
 }
 
 /* Rows of sql (grant_cols, args a) to fn, each judged active at now_s;
@@ -343,25 +364,18 @@ static int grant_each(struct store *s, const struct foyer_config *cfg, const cha
     size_t n_tv = 0;
     sqlite3_stmt *st = NULL;
     char last[FOYER_ID_MAX + 1] = "";
+    struct grant_sharing sharing = {.d = -1};
     int rc = store_tenancy_read(s, cfg, &tv, &n_tv);
     if (rc < 0)
         return rc;
-    int src = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    for (int k = 0; src == SQLITE_OK && k < n; k++) {
-        if (!a[k].is_text)
-            sqlite3_bind_int64(st, k + 1, a[k].i);
-        else if (a[k].s)
-            sqlite3_bind_text(st, k + 1, a[k].s, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, k + 1);
-    }
+    int src = grant_prepare(s->db, sql, a, n, &st);
     while (st && rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_grant g;
         grant_row(st, &g);
         int32_t d = config_find_dwelling(cfg, g.dwelling);
         if (d < 0)
             continue;
-        g.active = grant_is_active(s, cfg, tv, n_tv, (uint32_t)d, &g, now_s, &rc);
+        g.active = grant_is_active(s, cfg, tv, n_tv, (uint32_t)d, &g, now_s, &sharing, &rc);
         if (rc < 0)
             break;
         if (only_active && (!g.active || strcmp(last, g.dwelling) == 0))
