@@ -296,7 +296,7 @@ int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *it
     uint64_t queued = 0;
     /* An alert erased since it was listed (foyerctl erase meanwhile) is
      * not queued: the erasure took its outbox rows too (AST_QUEUE). */
-    int rc = run(a, a->st[AST_BEGIN]);
+    int rc = store_alerts_begin(a);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         for (size_t e = 0; rc == 0 && e < n_endpoints; e++) {
             sqlite3_bind_text(st, 1, endpoints[e], -1, SQLITE_STATIC);
@@ -311,11 +311,9 @@ int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *it
         }
     }
     if (rc == 0)
-        rc = run(a, a->st[AST_COMMIT]);
+        rc = store_alerts_commit(a);
     if (rc < 0) {
-        if (!sqlite3_get_autocommit(a->db))
-            (void)sqlite3_step(a->st[AST_ROLLBACK]);
-        sqlite3_reset(a->st[AST_ROLLBACK]);
+        store_alerts_rollback(a);
         return rc;
     }
     *ret_queued = queued;
