@@ -9,9 +9,10 @@
  * use, so a handle holds no read transaction between calls.  Each call is
  * one statement, so one short transaction, unless the caller groups calls
  * with store_alerts_begin() and store_alerts_commit() (the alert engine,
- * one transaction per step of its pass: one commit, not one per alert).  The reads for other
- * handles (store_read_alerts(), store_read_alerts_open()) prepare their statement at each call: a
- * page or a metrics scrape, not a hot path.
+ * one transaction per step of its pass: one commit, not one per alert).
+ * The reads for other handles (store_read_alerts(),
+ * store_read_alerts_open()) prepare their statement at each call: a page
+ * or a metrics scrape, not a hot path.
  */
 #include "foyer/store_alerts.h"
 
