@@ -360,45 +360,50 @@ static bool decode_cut(struct dec *d, const char *key, const char *key_s, struct
     return true;
 }
 
-/* One folded period of an erasure: checked as a rollup's fields are, since
- * PostgreSQL casts its date and partitions nothing by it. */
-static bool decode_fold(struct dec *d, size_t i, json_t *f)
+/* The fields of one folded period of an erasure: checked as a rollup's
+ * are, since PostgreSQL casts its date and partitions nothing by it. */
+static bool fold_ok(struct dec *fd)
 {
-    struct dec fd = {f, d->err, d->errlen};
     const char *s, *gran;
     int64_t t, n;
     double sum;
+
+    if (!get_str(fd, "building", false, FLEET_ID_MAX, &s) ||
+        !get_str(fd, "quantity", false, FLEET_ID_MAX, &s) ||
+        !get_str(fd, "unit", false, FLEET_ID_MAX, &s) || !get_str(fd, "gran", false, 8, &gran) ||
+        !get_str(fd, "start", false, 40, &s) || !get_int(fd, "start_s", false, 0, &t) ||
+        !epoch_ok(fd, "start_s", t) || !get_num(fd, "sum", false, NULL, &sum) ||
+        !get_int(fd, "n", false, 0, &n))
+        return false;
+    /* Hours of an erased household stay folded on its gateway only: hourly
+     * building figures of one household would be its load curve. */
+    if (strcmp(gran, "day") != 0 && strcmp(gran, "month") != 0) {
+        fail(fd->err, fd->errlen, "\"gran\" is not day or month");
+        return false;
+    }
+    if (!date_valid(s)) {
+        fail(fd->err, fd->errlen, "\"start\" does not begin with a valid date YYYY-MM-DD");
+        return false;
+    }
+    return true;
+}
+
+/* The i-th folded period of an erasure, its error naming which. */
+static bool decode_fold(struct dec *d, size_t i, json_t *f)
+{
+    struct dec fd = {f, d->err, d->errlen};
+    char what[256];
 
     if (!json_is_object(f)) {
         fail(d->err, d->errlen, "\"folded\"[%zu] is not an object", i);
         return false;
     }
-    if (!get_str(&fd, "building", false, FLEET_ID_MAX, &s) ||
-        !get_str(&fd, "quantity", false, FLEET_ID_MAX, &s) ||
-        !get_str(&fd, "unit", false, FLEET_ID_MAX, &s) || !get_str(&fd, "gran", false, 8, &gran) ||
-        !get_str(&fd, "start", false, 40, &s) || !get_int(&fd, "start_s", false, 0, &t) ||
-        !epoch_ok(&fd, "start_s", t) || !get_num(&fd, "sum", false, NULL, &sum) ||
-        !get_int(&fd, "n", false, 0, &n))
-        goto out_which;
-    /* Hours of an erased household stay folded on its gateway only: hourly
-     * building figures of one household would be its load curve. */
-    if (strcmp(gran, "day") != 0 && strcmp(gran, "month") != 0) {
-        fail(d->err, d->errlen, "\"gran\" is not day or month");
-        goto out_which;
-    }
-    if (!date_valid(s)) {
-        fail(d->err, d->errlen, "\"start\" does not begin with a valid date YYYY-MM-DD");
-        goto out_which;
-    }
-    return true;
-out_which : {
-    /* Say which fold: the field decoder said what. */
-    char what[256];
-
+    if (fold_ok(&fd))
+        return true;
+    /* Say which fold: fold_ok() said what. */
     snprintf(what, sizeof(what), "%s", d->err);
     fail(d->err, d->errlen, "\"folded\"[%zu]: %s", i, what);
     return false;
-}
 }
 
 static bool decode_erasure(struct dec *d, struct fleet_item *it)

@@ -171,6 +171,20 @@ static int write_txn(struct run_ctx *x)
     return rc;
 }
 
+/* The end of a step's transaction: committed, or (failed) left for
+ * pass_free() to roll back. */
+static int commit_txn(struct run_ctx *x)
+{
+    if (!x->in_txn)
+        return 0;
+    int rc = store_alerts_commit(x->sa);
+    if (rc < 0)
+        x->sink_failed = true;
+    else
+        x->in_txn = false;
+    return rc;
+}
+
 /* Write the current alert's last hour if this run moved it. */
 static int flush(struct run_ctx *x)
 {
@@ -607,10 +621,7 @@ static int pass_piece(struct alerts_pass *p)
         break;
     case PASS_DELIVER:
         /* store_alerts_queue() has its own transaction. */
-        if (x->in_txn) {
-            rc = store_alerts_commit(x->sa);
-            x->in_txn = rc != 0;
-        }
+        rc = commit_txn(x);
         if (rc == 0)
             rc = deliver(x, p->ro, p->sc.from_s);
         if (rc < 0)
@@ -665,14 +676,9 @@ int alerts_engine_step(struct alerts_engine *e, int64_t now_s, int64_t budget_ms
     /* What the step decided is committed, unless a write failed (then
      * rolled back by pass_free()): a failed read keeps the alerts opened
      * before it, as they were logged. */
-    if (p->x.in_txn && (rc == 0 || !p->x.sink_failed)) {
-        int crc = store_alerts_commit(p->sa);
-        if (crc < 0) {
-            p->x.sink_failed = true;
-            rc = rc < 0 ? rc : crc;
-        } else {
-            p->x.in_txn = false;
-        }
+    if (rc == 0 || !p->x.sink_failed) {
+        int crc = commit_txn(&p->x);
+        rc = rc < 0 ? rc : crc;
     }
     int64_t ms = tu_mono_ms() - t0;
     p->x.stats.steps++;

@@ -9,9 +9,10 @@
  * use, so a handle holds no read transaction between calls.  Each call is
  * one statement, so one short transaction, unless the caller groups calls
  * with store_alerts_begin() and store_alerts_commit() (the alert engine,
- * one transaction per step of its pass: one commit, not one per alert).  The reads for other
- * handles (store_read_alerts(), store_read_alerts_open()) prepare their statement at each call: a
- * page or a metrics scrape, not a hot path.
+ * one transaction per step of its pass: one commit, not one per alert).
+ * The reads for other handles (store_read_alerts(),
+ * store_read_alerts_open()) prepare their statement at each call: a page
+ * or a metrics scrape, not a hot path.
  */
 #include "foyer/store_alerts.h"
 
@@ -296,7 +297,7 @@ int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *it
     uint64_t queued = 0;
     /* An alert erased since it was listed (foyerctl erase meanwhile) is
      * not queued: the erasure took its outbox rows too (AST_QUEUE). */
-    int rc = run(a, a->st[AST_BEGIN]);
+    int rc = store_alerts_begin(a);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         for (size_t e = 0; rc == 0 && e < n_endpoints; e++) {
             sqlite3_bind_text(st, 1, endpoints[e], -1, SQLITE_STATIC);
@@ -311,11 +312,9 @@ int store_alerts_queue(struct store_alerts *a, const struct store_alert_push *it
         }
     }
     if (rc == 0)
-        rc = run(a, a->st[AST_COMMIT]);
+        rc = store_alerts_commit(a);
     if (rc < 0) {
-        if (!sqlite3_get_autocommit(a->db))
-            (void)sqlite3_step(a->st[AST_ROLLBACK]);
-        sqlite3_reset(a->st[AST_ROLLBACK]);
+        store_alerts_rollback(a);
         return rc;
     }
     *ret_queued = queued;

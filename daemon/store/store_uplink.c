@@ -777,20 +777,18 @@ int store_uplink_add_alert(struct store_uplink *u, const struct store_uplink_ale
 int store_uplink_queue_privacy(sqlite3 *db, const struct foyer_config *cfg, const char *type,
                                const char *key, json_t *body, int64_t now_s, bool *ret_queued)
 {
-    sqlite3_stmt *st = NULL;
-    bool on = cfg->uplink.enabled;
-    int rc = 0;
-
-    char *text = rc == 0 && on ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (rc < 0 || !on) {
+    if (!cfg->uplink.enabled) {
+        json_decref(body);
         if (ret_queued)
             *ret_queued = false;
-        return rc;
+        return 0;
     }
+    sqlite3_stmt *st = NULL;
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
     if (!text)
         return -ENOMEM;
-    rc = store_sqlite_errno(sqlite3_prepare_v2(db, uplink_sql[UST_INSERT], -1, &st, NULL));
+    int rc = store_sqlite_errno(sqlite3_prepare_v2(db, uplink_sql[UST_INSERT], -1, &st, NULL));
     if (rc == 0) {
         sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);

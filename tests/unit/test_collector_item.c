@@ -258,6 +258,13 @@ static void test_erasure_malformed(void **state)
         if (seq != 9)
             fail_msg("case %zu: seq %llu, want 9 (%s)", i, (unsigned long long)seq, err);
     }
+    /* A fold's error names the fold, then what is wrong in it. */
+    const char *hour = strstr(erasure, "\"gran\":\"month\"");
+    assert_non_null(hour);
+    snprintf(item, sizeof(item), "%.*s\"gran\":\"hour\"%s", (int)(hour - erasure), erasure,
+             hour + strlen("\"gran\":\"month\""));
+    assert_int_equal(decode_one(item, &it, &seq, err), -EINVAL);
+    assert_non_null(strstr(err, "\"folded\"[1]: \"gran\" is not day or month"));
     /* A withdrawal without its purpose. */
     assert_int_equal(decode_one("{\"seq\":11,\"type\":\"withdrawal\",\"dwelling\":\"d3\","
                                 "\"channels\":[],\"since\":\"2026-11-30T09:00:00+01:00\","
