@@ -140,9 +140,8 @@ int store_consent_load_curve(struct store *s, const struct foyer_config *cfg, in
 }
 
 /* The withdrawal item of dwelling's load_curve consent at now_s, queued
- * for the uplink (store_uplink_queue_privacy() says when). */
-static int queue_withdrawal(sqlite3 *db, const struct foyer_config *cfg, const char *dwelling,
-                            int64_t now_s)
+ * for the uplink (the caller checks that [uplink] is set). */
+static int queue_withdrawal(sqlite3 *db, const char *dwelling, int64_t now_s)
 {
     json_t *channels = NULL, *o;
     char since[40], key[FOYER_ID_MAX + 64];
@@ -162,7 +161,7 @@ static int queue_withdrawal(sqlite3 *db, const struct foyer_config *cfg, const c
         }
         (void)snprintf(key, sizeof(key), "withdrawal:%s:load_curve:%lld", dwelling,
                        (long long)now_s);
-        rc = o ? store_uplink_queue_privacy(db, cfg, "withdrawal", key, o, now_s, NULL) : -ENOMEM;
+        rc = o ? store_uplink_queue_privacy(db, "withdrawal", key, o, now_s) : -ENOMEM;
     }
     if (rc < 0)
         (void)snprintf(consent_msg, sizeof(consent_msg), "uplink_outbox: %s",
@@ -252,8 +251,8 @@ int store_consent_record(const char *db_path, const struct foyer_config *cfg, co
     /* A withdrawal of load_curve reaches the central database too (its
      * hourly figures there are deleted: protocol amendment 3), queued in
      * this transaction so that the record and its item commit together. */
-    if (rc == 0 && p == STORE_PURPOSE_LOAD_CURVE && !given)
-        rc = queue_withdrawal(db, cfg, dwelling, now_s);
+    if (rc == 0 && p == STORE_PURPOSE_LOAD_CURVE && !given && cfg->uplink.enabled)
+        rc = queue_withdrawal(db, dwelling, now_s);
     if (rc == 0 && (rc = store_exec(db, "COMMIT")) < 0)
         (void)snprintf(consent_msg, sizeof(consent_msg), "%s", sqlite3_errmsg(db));
     if (rc == 0) {

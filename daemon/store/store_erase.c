@@ -101,11 +101,13 @@ static int fold_table(sqlite3 *db, const char *table, enum store_gran g, int64_t
 
 /* Add one fold (gran 0: a day, 1: a month starting at start) to the
  * folds of the erasure item (protocol amendment 3) in acc, keyed by
- * building, quantity, gran and period. */
+ * building, quantity, gran and period; nothing without acc (no uplink). */
 static int note_fold(json_t *acc, const char *building, const char *quantity, const char *unit,
                      int g, int64_t start, double sum, int64_t n)
 {
     char key[2 * FOYER_ID_MAX + 64], local[40];
+    if (!acc)
+        return 0;
     (void)snprintf(key, sizeof(key), "%s\x1f%s\x1f%d\x1f%lld", building, quantity, g,
                    (long long)start);
     json_t *f = json_object_get(acc, key);
@@ -196,8 +198,7 @@ static int fold_months(sqlite3 *db, int64_t chan, const char *building, const ch
 /* Queue the erasure's items for the central database (protocol amendment
  * 3): the dwelling, its channels, the cut and the folds of acc, cut into
  * parts of at most FOYER_UPLINK_ERASE_FOLDS_MAX folds. */
-static int queue_erasure(sqlite3 *db, const struct foyer_config *cfg, const char *dw, int64_t cut_s,
-                         int64_t now_s, json_t *acc)
+static int queue_erasure(sqlite3 *db, const char *dw, int64_t cut_s, int64_t now_s, json_t *acc)
 {
     json_t *channels = NULL;
     int rc = store_uplink_dwelling_channels(db, dw, &channels);
@@ -230,7 +231,7 @@ static int queue_erasure(sqlite3 *db, const struct foyer_config *cfg, const char
         json_object_set_new(o, "folded", folded);
         char key[FOYER_ID_MAX + 64];
         (void)snprintf(key, sizeof(key), "erasure:%s:%lld:%zu", dw, (long long)cut_s, part);
-        rc = store_uplink_queue_privacy(db, cfg, "erasure", key, o, now_s, NULL);
+        rc = store_uplink_queue_privacy(db, "erasure", key, o, now_s);
     }
     json_decref(channels);
     return rc;
@@ -467,8 +468,10 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
         free(tv);
         return (int)n;
     }
-    json_t *folds = json_object();
-    if (!folds)
+    /* The folds for the central database, only while [uplink] is set: an
+     * item holding them must not wait in an outbox nothing sends. */
+    json_t *folds = NULL;
+    if (cfg->uplink.enabled && !(folds = json_object()))
         rc = -ENOMEM;
     for (int64_t k = 0; rc == 0 && k < n; k++) {
         int32_t c = config_find_channel(cfg, names[k]);
@@ -503,8 +506,8 @@ static int erase_txn(struct store *s, const struct foyer_config *cfg, uint32_t d
     free(tv);
     /* The central database erases and folds the same (protocol amendment
      * 3), in this transaction: the erasure and its item commit together. */
-    if (rc == 0)
-        rc = queue_erasure(db, cfg, dw, cut_s, o->now_s, folds);
+    if (rc == 0 && folds)
+        rc = queue_erasure(db, dw, cut_s, o->now_s, folds);
     json_decref(folds);
 
     /* The cut, for what foyerd computed before this erasure and stores

@@ -94,15 +94,14 @@ int store_open_call(const char *path, sqlite3 **ret, const char **ret_err_msg);
 /* Protocol amendment 3 (docs/fleet.md): an erasure or a withdrawal that
  * must reach the central database, queued in uplink_outbox inside the
  * caller's transaction (store_erase.c, store_consent.c), so that the
- * record and its item commit together.  Queued only while [uplink] is
- * configured, as the writer notes dirty rollups (an erasure item holds
- * the folded sums: it must not wait in an outbox nothing sends).  body (consumed)
- * is the item without its seq; *ret_queued (when not NULL) says whether
- * it was queued.  0 or -errno (sqlite3_errmsg(db) says why, or -ENOMEM). */
+ * record and its item commit together.  Callers build and queue items
+ * only while [uplink] is configured, as the writer notes dirty rollups (an
+ * erasure item holds the folded sums: it must not wait in an outbox
+ * nothing sends).  body (consumed) is the item without its seq.  0 or
+ * -errno (sqlite3_errmsg(db) says why, or -ENOMEM). */
 struct json_t;
-int store_uplink_queue_privacy(sqlite3 *db, const struct foyer_config *cfg, const char *type,
-                               const char *key, struct json_t *body, int64_t now_s,
-                               bool *ret_queued);
+int store_uplink_queue_privacy(sqlite3 *db, const char *type, const char *key, struct json_t *body,
+                               int64_t now_s);
 /* The names of dwelling's channels (the protocol's channel ids) as a new
  * JSON array into *ret.  0 or -errno. */
 int store_uplink_dwelling_channels(sqlite3 *db, const char *dwelling, struct json_t **ret);

@@ -774,15 +774,9 @@ int store_uplink_add_alert(struct store_uplink *u, const struct store_uplink_ale
 
 /* ---- erasures and withdrawals (amendment 3) ------------------------------ */
 
-int store_uplink_queue_privacy(sqlite3 *db, const struct foyer_config *cfg, const char *type,
-                               const char *key, json_t *body, int64_t now_s, bool *ret_queued)
+int store_uplink_queue_privacy(sqlite3 *db, const char *type, const char *key, json_t *body,
+                               int64_t now_s)
 {
-    if (!cfg->uplink.enabled) {
-        json_decref(body);
-        if (ret_queued)
-            *ret_queued = false;
-        return 0;
-    }
     sqlite3_stmt *st = NULL;
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -798,8 +792,6 @@ int store_uplink_queue_privacy(sqlite3 *db, const struct foyer_config *cfg, cons
     }
     sqlite3_finalize(st);
     free(text);
-    if (rc == 0 && ret_queued)
-        *ret_queued = true;
     return rc;
 }
 
