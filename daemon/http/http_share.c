@@ -116,15 +116,7 @@ void share_by(const struct http_request *req, char *buf, size_t len)
 
 bool share_offered(const struct store_token *t, const char *building, int64_t now_s)
 {
-    size_t n = strlen(building);
-    if (strcmp(t->role, "ambassador") != 0 || t->revoked_s || t->pairing || !t->has_hash ||
-        (t->expires_s > 0 && t->expires_s <= now_s))
-        return false;
-    for (const char *p = t->buildings; *p;) {
-        if (strncmp(p, building, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-            return true;
-        const char *c = strchr(p, ',');
-        p = c ? c + 1 : "";
-    }
-    return false;
+    return strcmp(t->role, "ambassador") == 0 && !t->revoked_s && !t->pairing && t->has_hash &&
+           !(t->expires_s > 0 && t->expires_s <= now_s) &&
+           store_auth_buildings_has(t->buildings, building);
 }

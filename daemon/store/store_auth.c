@@ -467,3 +467,15 @@ void store_auth_tenancy_span(const struct tenancy *t, int64_t *ret_from_s, int64
     else
         *ret_to_s = INT64_MAX;
 }
+
+bool store_auth_buildings_has(const char *list, const char *building)
+{
+    size_t n = strlen(building);
+    for (const char *p = list; p && *p;) {
+        if (strncmp(p, building, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+        const char *c = strchr(p, ',');
+        p = c ? c + 1 : "";
+    }
+    return false;
+}

@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "foyer/store_auth.h"
 #include "foyer/store_consent.h"
 #include "foyer/store_tenancy.h"
 #include "store_int.h"
@@ -127,12 +128,8 @@ static int grant_grantee_ok(sqlite3 *db, const char *grantee, const char *buildi
         src = sqlite3_step(st);
     }
     if (src == SQLITE_ROW) {
-        const char *list = (const char *)sqlite3_column_text(st, 0);
-        size_t n = strlen(building);
-        rc = -EACCES;
-        for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
-            if (strncmp(p, building, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-                rc = 0;
+        rc = store_auth_buildings_has((const char *)sqlite3_column_text(st, 0), building) ? 0
+                                                                                          : -EACCES;
         if (rc < 0)
             (void)snprintf(grant_msg, sizeof(grant_msg),
                            "grantee: the ambassador \"%s\" does not cover building %s", grantee,

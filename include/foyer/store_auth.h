@@ -46,6 +46,10 @@ struct store_token {
     int pair_tries; /* failed exchanges counted against the code */
 };
 
+/* Whether list, an ambassador token's comma-separated building IDs
+ * (store_token.buildings), names building. */
+bool store_auth_buildings_has(const char *list, const char *building);
+
 /* Fill out with STORE_AUTH_TOKEN_LEN base64url characters of 256 random
  * bits and a NUL (out has room for STORE_AUTH_TOKEN_LEN + 1).  0 or -errno
  * (getrandom failed). */
